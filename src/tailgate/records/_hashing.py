@@ -1,0 +1,40 @@
+"""Content hashing over a canonical JSON form. This definition is a contract: ids in stored runs
+depend on it, so it changes only with a new records schema version.
+
+Canonical JSON of a value: ``json.dumps(value, sort_keys=True, separators=(",", ":"),
+ensure_ascii=False, allow_nan=False)`` encoded as UTF-8. Strings are not Unicode-normalised;
+``1`` and ``1.0`` are different values. A hash is the first 16 hex digits (64 bits) of SHA-256.
+
+* item id   = hash of ``{"input": <the row's fields except id, reference and attributes>,
+  "reference": <reference or null>}``: the same question and answer get the same id in every run,
+  whatever its row number, id column or attribute labels.
+* cache key = hash of ``{"provider", "model", "mode", "params", "prompt", "repeat"}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+__all__ = ["canonical_json", "content_hash", "item_id"]
+
+HASH_HEX_DIGITS = 16
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of ``value`` (see the module docstring)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def content_hash(value: Any) -> str:
+    """First 16 hex digits of the SHA-256 of ``value``'s canonical JSON."""
+    digest = hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    return digest[:HASH_HEX_DIGITS]
+
+
+def item_id(input_fields: dict[str, Any], reference: Any) -> str:
+    """The content-addressed id of an item."""
+    return content_hash({"input": input_fields, "reference": reference})

@@ -1,0 +1,29 @@
+"""Plan items x variants x repeats, execute them against a provider, append records."""
+
+from tailgate.runner._execute import (
+    ExecutionStats,
+    NullProgress,
+    ProgressSink,
+    RateLimiter,
+    backoff_delay,
+    execute,
+)
+from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
+from tailgate.runner._run import RunOptions, RunResult, run, run_sync
+
+__all__ = [
+    "ExecutionStats",
+    "NullProgress",
+    "Plan",
+    "ProgressSink",
+    "RateLimiter",
+    "RunOptions",
+    "RunResult",
+    "Sample",
+    "backoff_delay",
+    "build_plan",
+    "execute",
+    "run",
+    "run_sync",
+    "variants_of",
+]

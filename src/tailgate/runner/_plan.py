@@ -1,0 +1,225 @@
+"""Planning: items x variants x repeats -> samples with rendered prompts and cache keys.
+
+Prompts are Jinja2 templates over the item's fields (plus ``reference`` and ``attributes``),
+rendered with ``StrictUndefined``: a template that names a field an item lacks is an input error
+naming the dataset line and the field, raised before any model call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+
+from tailgate.config import LoadedSuite, TemplateConfig
+from tailgate.dataset import Dataset
+from tailgate.errors import InputError, UsageError
+from tailgate.providers import Request
+from tailgate.records import Item, Mode, Prompt, Variant, canonical_json, content_hash
+
+__all__ = ["Plan", "Sample", "build_plan", "variants_of"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One planned model call."""
+
+    sample_id: str
+    item: Item
+    variant: str
+    repeat: int
+    request: Request
+    params_json: str
+    cache_key: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every sample of a run, in execution order (item-major, so a local model reuses the
+    prompt prefix across the repeats of one item)."""
+
+    samples: list[Sample]
+    variants: list[Variant]
+    items: list[Item]
+    repeats: int
+    mode: Mode
+
+    @property
+    def size(self) -> int:
+        return len(self.samples)
+
+
+def variants_of(suite: LoadedSuite, only: list[str] | None = None) -> list[Variant]:
+    """The suite's variants (one per template for now; transforms such as paraphrases and
+    perturbations extend this list without changing how samples are planned), optionally only
+    those named in ``only``."""
+    variants = [Variant(name=t.name, template=t.name) for t in suite.config.templates]
+    if only:
+        known = {v.name for v in variants}
+        unknown = [name for name in only if name not in known]
+        if unknown:
+            raise UsageError(
+                f"unknown variant '{unknown[0]}'; the suite has: {', '.join(sorted(known))}"
+            )
+        variants = [v for v in variants if v.name in only]
+    return variants
+
+
+def build_plan(
+    suite: LoadedSuite,
+    dataset: Dataset,
+    *,
+    mode: Mode,
+    repeats: int,
+    identity: dict[str, Any],
+    timeout_s: float,
+    only_variants: list[str] | None = None,
+) -> Plan:
+    """Render every (item, variant) prompt and expand repeats into samples."""
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+    variants = variants_of(suite, only_variants)
+    templates = {t.name: t for t in suite.config.templates}
+    used = {v.template for v in variants}
+    compiled = {
+        name: _compile(env, suite, templates[name], mode) for name in templates if name in used
+    }
+    decoding = suite.config.decoding
+    samples: list[Sample] = []
+    for item in dataset.items:
+        context = {**item.input, "reference": item.reference, "attributes": item.attributes}
+        for variant in variants:
+            prompt = _render(compiled[variant.template], context, mode, item, dataset, variant.name)
+            stored = prompt.stored()
+            for repeat in range(repeats):
+                seed = None if decoding.seed is None else decoding.seed + repeat
+                request = Request(
+                    prompt=prompt,
+                    temperature=decoding.temperature,
+                    top_p=decoding.top_p,
+                    max_tokens=decoding.max_tokens,
+                    seed=seed,
+                    stop=tuple(decoding.stop),
+                    timeout_s=timeout_s,
+                )
+                params = request.params()
+                cache_key = content_hash(
+                    {
+                        "provider": identity,
+                        "mode": mode,
+                        "params": params,
+                        "prompt": stored,
+                        "repeat": repeat,
+                    }
+                )
+                samples.append(
+                    Sample(
+                        sample_id=f"{item.item_id}/{variant.name}/{repeat}",
+                        item=item,
+                        variant=variant.name,
+                        repeat=repeat,
+                        request=request,
+                        params_json=canonical_json(params),
+                        cache_key=cache_key,
+                    )
+                )
+    return Plan(samples, variants, dataset.items, repeats, mode)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    template: str
+    mode: Mode
+    text: jinja2.Template | None
+    messages: list[tuple[str, jinja2.Template]]
+    fields: frozenset[str]
+
+
+def _compile(
+    env: jinja2.Environment, suite: LoadedSuite, tpl: TemplateConfig, mode: Mode
+) -> _Compiled:
+    index = [t.name for t in suite.config.templates].index(tpl.name)
+    loc: tuple[str | int, ...] = ("templates", index)
+    if mode == "completion" and tpl.text is None:
+        raise suite.source.error(
+            (*loc, "name"),
+            f"template '{tpl.name}' has no 'text' form, and this model takes completion prompts; "
+            "add a 'text' template (or use a chat model)",
+        )
+    if mode == "chat" and tpl.messages is None:
+        raise suite.source.error(
+            (*loc, "name"),
+            f"template '{tpl.name}' has no 'messages' form, and this model takes chat prompts; "
+            "add 'messages' (or run with --mode completion)",
+        )
+    sources: list[tuple[tuple[str | int, ...], str]] = []
+    if mode == "completion":
+        sources.append(((*loc, "text"), tpl.text or ""))
+    else:
+        sources.extend(
+            ((*loc, "messages", i, "content"), m.content) for i, m in enumerate(tpl.messages or [])
+        )
+    fields: set[str] = set()
+    parsed: list[jinja2.Template] = []
+    for where, source in sources:
+        try:
+            fields |= meta.find_undeclared_variables(env.parse(source))
+            parsed.append(env.from_string(source))
+        except jinja2.TemplateSyntaxError as exc:
+            raise suite.source.error(
+                where, f"template syntax error: {exc.message} (template line {exc.lineno})"
+            ) from None
+    if mode == "completion":
+        return _Compiled(tpl.name, mode, parsed[0], [], frozenset(fields))
+    roles = [m.role for m in tpl.messages or []]
+    return _Compiled(tpl.name, mode, None, list(zip(roles, parsed, strict=True)), frozenset(fields))
+
+
+def _render(
+    compiled: _Compiled,
+    context: dict[str, Any],
+    mode: Mode,
+    item: Item,
+    dataset: Dataset,
+    variant: str,
+) -> Prompt:
+    missing = sorted(f for f in compiled.fields if f not in context)
+    if missing:
+        raise InputError(
+            f"missing field '{missing[0]}' used by template '{compiled.template}'",
+            file=_display(dataset),
+            line=item.row,
+            field=missing[0],
+        )
+    try:
+        if mode == "completion":
+            assert compiled.text is not None
+            return Prompt(mode="completion", text=compiled.text.render(context))
+        messages = tuple(
+            {"role": role, "content": tpl.render(context)} for role, tpl in compiled.messages
+        )
+        return Prompt(mode="chat", messages=messages)
+    except jinja2.UndefinedError as exc:
+        raise InputError(
+            f"template '{compiled.template}' failed: {exc.message}",
+            file=_display(dataset),
+            line=item.row,
+        ) from None
+    except jinja2.TemplateError as exc:
+        raise InputError(
+            f"template '{compiled.template}' failed on this item: {exc}",
+            file=_display(dataset),
+            line=item.row,
+        ) from None
+
+
+def _display(dataset: Dataset) -> str:
+    from pathlib import Path
+
+    try:
+        return str(dataset.path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(dataset.path)

@@ -1,0 +1,353 @@
+"""``tailgate run``: plan a suite on a model, execute what is missing, store every sample.
+
+Example:
+    >>> from tailgate.runner import RunOptions, run_sync
+    >>> result = run_sync(RunOptions(suite="basic", model="local:smollm2-135m", limit=5))
+    >>> result.status
+    'completed'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import signal
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from tailgate.config import LoadedSuite, RetryConfig, load_suite
+from tailgate.dataset import Dataset, load_dataset
+from tailgate.errors import Interrupted, RunMismatch, TailgateError
+from tailgate.providers import Provider, ProviderOptions, create_provider, redact
+from tailgate.records import Mode
+from tailgate.runner._execute import ExecutionStats, ProgressSink, execute
+from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
+from tailgate.runner._plan import Plan, Sample, build_plan
+from tailgate.scorers import BoundScorer, build_scorers
+from tailgate.store import RunWriter, Store, utc_now
+
+__all__ = ["RunOptions", "RunResult", "run", "run_sync"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything ``tailgate run`` accepts; ``None`` means "the suite's value"."""
+
+    suite: str
+    model: str
+    repeats: int | None = None
+    limit: int | None = None
+    variants: list[str] | None = None
+    run_id: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    mode: str | None = None
+    concurrency: int | None = None
+    rps: float | None = None
+    timeout_s: float | None = None
+    max_attempts: int | None = None
+    context_length: int | None = None
+    cache: bool = True
+    retry_errors: bool = False
+    store: str | None = None
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one ``run`` call (one session of a run)."""
+
+    run_id: str
+    status: str
+    planned: int
+    done: int
+    issued: int
+    resumed: bool
+    stats: ExecutionStats
+    warnings: list[str]
+
+
+def run_sync(options: RunOptions, progress: ProgressSink | None = None) -> RunResult:
+    """Run on a fresh event loop (uvloop when installed); SIGTERM stops like Ctrl-C."""
+    return _run_loop(run(options, progress))
+
+
+def _run_loop(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        import uvloop
+
+        loop_factory: Any = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        loop = runner.get_loop()
+        task: asyncio.Task[T] | None = None
+
+        async def main() -> T:
+            nonlocal task
+            task = asyncio.current_task()
+            loop.add_signal_handler(signal.SIGTERM, _cancel, task)
+            return await coro
+
+        try:
+            return runner.run(main())
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
+
+def _cancel(task: asyncio.Task[Any] | None) -> None:
+    if task is not None:
+        task.cancel()
+
+
+@dataclass
+class _Setup:
+    """Everything resolved before the first call: suite, items, scorers, provider, plan."""
+
+    options: RunOptions
+    suite: LoadedSuite
+    dataset: Dataset
+    scorers: list[BoundScorer]
+    provider: Provider
+    plan: Plan
+    store: Store
+    concurrency: int
+    timeout_s: float
+    retry: RetryConfig
+    rps: float | None
+    fingerprint: dict[str, Any]
+
+
+async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunResult:
+    """Plan and execute a run (or resume one); see :class:`RunOptions`."""
+    suite = load_suite(options.suite)
+    cfg = suite.config
+    dataset = load_dataset(suite, options.limit)
+    scorers = build_scorers(suite)
+    concurrency = options.concurrency or cfg.run.concurrency
+    timeout_s = options.timeout_s or cfg.run.timeout_s
+    retry = cfg.run.retry
+    if options.max_attempts is not None:
+        retry = retry.model_copy(update={"max_attempts": options.max_attempts})
+    requested_mode = options.mode or cfg.model.mode
+    provider = create_provider(
+        options.model,
+        ProviderOptions(
+            base_url=options.base_url or cfg.model.base_url,
+            api_key_env=options.api_key_env or cfg.model.api_key_env,
+            mode=requested_mode,
+            context_length=options.context_length or cfg.model.context_length,
+            concurrency=concurrency,
+            timeout_s=timeout_s,
+        ),
+    )
+    try:
+        mode: Mode = provider.default_mode() if requested_mode == "auto" else requested_mode  # type: ignore[assignment]
+        identity = provider.identity()
+        repeats = options.repeats or cfg.repeats
+        plan = build_plan(
+            suite,
+            dataset,
+            mode=mode,
+            repeats=repeats,
+            identity=identity,
+            timeout_s=timeout_s,
+            only_variants=options.variants,
+        )
+        setup = _Setup(
+            options,
+            suite,
+            dataset,
+            scorers,
+            provider,
+            plan,
+            Store(options.store),
+            concurrency,
+            timeout_s,
+            retry,
+            options.rps or cfg.run.rps,
+            fingerprint(suite, dataset, identity, mode, repeats, [v.name for v in plan.variants]),
+        )
+        started = utc_now()
+        writer, run_id, todo, resumed = _open(setup, started)
+        with writer:
+            return await _session(setup, writer, run_id, todo, resumed, started, progress)
+    finally:
+        await provider.aclose()
+
+
+def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bool]:
+    """Create the run, or take the lock of the existing one and find its missing samples."""
+    options, store, plan = setup.options, setup.store, setup.plan
+    if options.run_id is not None and store.exists(options.run_id):
+        run_id = options.run_id
+        writer = store.open_run(run_id)
+        try:
+            differ = mismatches(writer.manifest().get("fingerprint", {}), setup.fingerprint)
+            if differ:
+                raise RunMismatch(
+                    f"run '{run_id}' was made with a different {', '.join(differ)}; resume it "
+                    "with the same suite, model, mode and --repeats/--limit, or start a new run"
+                )
+            states = store.sample_status(run_id)
+        except BaseException:
+            writer.close()
+            raise
+        todo = [
+            s
+            for s in plan.samples
+            if s.sample_id not in states or (options.retry_errors and not states[s.sample_id])
+        ]
+        return writer, run_id, todo, True
+    run_id = options.run_id or _new_run_id(setup.suite.config.name, options.model)
+    describe = getattr(setup.provider, "describe", setup.provider.identity)
+    manifest = build_manifest(
+        run_id=run_id,
+        suite=setup.suite,
+        dataset=setup.dataset,
+        limit=options.limit,
+        model_spec=options.model,
+        provider_description=describe(),
+        mode=plan.mode,
+        repeats=plan.repeats,
+        variants=[v.name for v in plan.variants],
+        scorers=[s.spec() for s in setup.scorers],
+        execution={
+            "concurrency": setup.concurrency,
+            "rps": setup.rps,
+            "timeout_s": setup.timeout_s,
+            "retry": setup.retry.model_dump(),
+            "cache": options.cache,
+        },
+        planned=plan.size,
+        fingerprint_=setup.fingerprint,
+        argv=options.argv,
+        started_at=started,
+    )
+    return store.create_run(run_id, manifest, setup.dataset.items), run_id, plan.samples, False
+
+
+async def _session(
+    setup: _Setup,
+    writer: RunWriter,
+    run_id: str,
+    todo: list[Sample],
+    resumed: bool,
+    started: str,
+    progress: ProgressSink | None,
+) -> RunResult:
+    """Execute ``todo`` into the run, then compact and record the session in the manifest."""
+    options, plan = setup.options, setup.plan
+    session: dict[str, Any] = {
+        "started_at": started,
+        "argv": [redact(a) for a in options.argv],
+        "to_issue": len(todo),
+    }
+    manifest = writer.manifest()
+    writer.update_manifest(status="running", sessions=[*manifest.get("sessions", []), session])
+    cache = setup.store.cache() if options.cache else None
+    cached = cache.get_many(s.cache_key for s in todo) if cache is not None else {}
+
+    def write(record: dict[str, Any]) -> None:
+        writer.append(record)
+        if cache is not None and record["error_class"] is None and not record["cached"]:
+            cache.put(
+                record["cache_key"],
+                {k: record[k] for k in _CACHED_FIELDS} | {"text": record["output"]},
+            )
+
+    if progress is not None:
+        progress.start(plan.size, plan.size - len(todo))
+    status = "failed"
+    stats = ExecutionStats()
+    try:
+        stats = await execute(
+            todo,
+            setup.provider,
+            setup.scorers,
+            write,
+            run_id=run_id,
+            model=options.model,
+            mode=plan.mode,
+            concurrency=setup.concurrency,
+            retry=setup.retry,
+            rps=setup.rps,
+            progress=progress,
+            cached=cached,
+        )
+        status = "completed"
+    except asyncio.CancelledError:
+        status = "interrupted"
+        cancel = getattr(setup.provider, "cancel", None)
+        if cancel is not None:
+            cancel()
+        raise Interrupted(
+            "interrupted; completed samples are stored. Resume with the same command and "
+            f"--run-id {run_id}"
+        ) from None
+    except TailgateError as exc:
+        writer.update_manifest(error=str(exc))
+        raise
+    finally:
+        if progress is not None:
+            progress.finish()
+        if cache is not None:
+            cache.close()
+        done = _finish(setup.store, writer, run_id, status, session, stats)
+    return RunResult(
+        run_id, status, plan.size, done, stats.calls, resumed, stats, list(setup.dataset.warnings)
+    )
+
+
+_CACHED_FIELDS = ("tokens_in", "tokens_out", "finish_reason", "latency_ms")
+
+
+def _finish(
+    store: Store,
+    writer: RunWriter,
+    run_id: str,
+    status: str,
+    session: dict[str, Any],
+    stats: ExecutionStats,
+) -> int:
+    if status == "completed":
+        writer.compact()
+    states = store.sample_status(run_id)
+    manifest = writer.manifest()
+    planned = manifest["plan"]["samples"]
+    session.update(
+        ended_at=utc_now(),
+        status=status,
+        issued=stats.calls,
+        retries=stats.retries,
+        cached=stats.cached,
+        errors=stats.errors,
+    )
+    sessions = manifest.get("sessions", [])
+    if sessions:
+        sessions[-1] = session
+    writer.update_manifest(
+        status=status,
+        ended_at=utc_now(),
+        sessions=sessions,
+        counts={
+            "planned": planned,
+            "done": len(states),
+            "errors": sum(not ok for ok in states.values()),
+        },
+    )
+    return len(states)
+
+
+def _new_run_id(suite_name: str, model: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", model.split("?", maxsplit=1)[0].rsplit("/", 1)[-1]).strip(
+        "-"
+    )[:40]
+    suite_slug = re.sub(r"[^A-Za-z0-9]+", "-", suite_name).strip("-")[:30]
+    return f"{suite_slug}-{slug}-{stamp}-{secrets.token_hex(2)}"

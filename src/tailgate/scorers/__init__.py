@@ -1,0 +1,31 @@
+"""Scorers and extractors: turn a raw output into a score, or into "unscored" on error."""
+
+from tailgate.scorers._base import BoundScorer, Score, ScorerType, build_scorers, parse_extractor
+from tailgate.scorers._extract import (
+    choice_letter,
+    find_json,
+    first_line,
+    first_number,
+    first_word,
+    json_value,
+    last_number,
+    normalize_text,
+    parse_number,
+)
+
+__all__ = [
+    "BoundScorer",
+    "Score",
+    "ScorerType",
+    "build_scorers",
+    "choice_letter",
+    "find_json",
+    "first_line",
+    "first_number",
+    "first_word",
+    "json_value",
+    "last_number",
+    "normalize_text",
+    "parse_extractor",
+    "parse_number",
+]

@@ -1,0 +1,20 @@
+"""Append-only records, run manifests and the response cache, in open formats."""
+
+from tailgate.store._cache import ResponseCache
+from tailgate.store._export import FORMATS, export_run
+from tailgate.store._journal import read_journal, records_to_table, scan_run_files
+from tailgate.store._store import RunInfo, RunWriter, Store, default_store_path, utc_now
+
+__all__ = [
+    "FORMATS",
+    "ResponseCache",
+    "RunInfo",
+    "RunWriter",
+    "Store",
+    "default_store_path",
+    "export_run",
+    "read_journal",
+    "records_to_table",
+    "scan_run_files",
+    "utc_now",
+]

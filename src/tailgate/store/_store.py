@@ -1,0 +1,381 @@
+"""The records store: a folder of runs in open formats (JSONL while writing, Parquet after).
+
+The default store is ``.tailgate/`` in the working directory; ``--store PATH`` or the
+``TAILGATE_STORE`` environment variable selects another. Writers never block readers: a report
+can read a run while it is being written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tailgate.errors import RunLocked, RunNotFound, StoreError, UsageError
+from tailgate.records import Item, canonical_json, record_arrow_schema
+from tailgate.store._cache import ResponseCache
+from tailgate.store._journal import Journal, read_journal, records_to_table, scan_run_files
+
+__all__ = ["RunInfo", "RunWriter", "Store", "default_store_path", "utc_now"]
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def default_store_path() -> Path:
+    return Path(os.environ.get("TAILGATE_STORE") or ".tailgate")
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 with microseconds and a ``Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A line of ``tailgate runs``."""
+
+    run_id: str
+    suite: str
+    model: str
+    status: str
+    planned: int
+    done: int
+    errors: int
+    started_at: str
+    ended_at: str | None
+
+
+class Store:
+    """A folder of runs. Constructing it touches nothing on disk."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_store_path()
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def cache(self) -> ResponseCache:
+        return ResponseCache(self.root / "cache.sqlite")
+
+    def run_dir(self, run_id: str) -> Path:
+        if not _RUN_ID.match(run_id):
+            raise UsageError(f"'{run_id}' is not a valid run id (letters, digits, '.', '_', '-')")
+        return self.runs_dir / run_id
+
+    def exists(self, run_id: str) -> bool:
+        return (self.run_dir(run_id) / "manifest.json").is_file()
+
+    def manifest(self, run_id: str) -> dict[str, Any]:
+        path = self.run_dir(run_id) / "manifest.json"
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunNotFound(f"no run '{run_id}' in {self.root} (see: tailgate runs)") from None
+        except ValueError as exc:
+            raise StoreError(f"{path}: unreadable manifest ({exc})") from None
+        return data
+
+    def resolve(self, ref: str) -> str:
+        """A run id from an id, a unique prefix of one, or ``latest``."""
+        if ref == "latest":
+            runs = self.list_runs()
+            if not runs:
+                raise RunNotFound(f"no runs in {self.root}")
+            return max(runs, key=lambda r: r.started_at).run_id
+        if self.exists(ref):
+            return ref
+        matches = [p.name for p in self._run_dirs() if p.name.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UsageError(f"'{ref}' matches several runs: {', '.join(sorted(matches)[:5])}")
+        raise RunNotFound(f"no run '{ref}' in {self.root} (see: tailgate runs)")
+
+    def _run_dirs(self) -> list[Path]:
+        if not self.runs_dir.is_dir():
+            return []
+        return [p for p in self.runs_dir.iterdir() if (p / "manifest.json").is_file()]
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def create_run(self, run_id: str, manifest: dict[str, Any], items: list[Item]) -> RunWriter:
+        run_dir = self.run_dir(run_id)
+        if self.exists(run_id):
+            raise StoreError(f"run '{run_id}' already exists")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        writer = RunWriter(run_dir)
+        _write_items_jsonl(run_dir / "items.jsonl", items)
+        writer.write_manifest(manifest)
+        return writer
+
+    def open_run(self, run_id: str) -> RunWriter:
+        """Take the write lock of an existing run (for resuming it)."""
+        if not self.exists(run_id):
+            raise RunNotFound(f"no run '{run_id}' in {self.root}")
+        return RunWriter(self.run_dir(run_id))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read_records(self, run_id: str) -> Any:
+        """All records of a run as an Arrow table, one per sample (the last written wins)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        run_dir = self.run_dir(run_id)
+        if not run_dir.is_dir():
+            raise RunNotFound(f"no run '{run_id}' in {self.root}")
+        files = scan_run_files(run_dir)
+        tables = [pq.read_table(path) for _, _, path in files.parts]
+        live: list[dict[str, Any]] = []
+        for _, path in files.journals:
+            live.extend(read_journal(path))
+        if live or not tables:
+            tables.append(records_to_table(live))
+        table = pa.concat_tables([t.cast(record_arrow_schema()) for t in tables])
+        if table.num_rows == 0:
+            return table
+        index = pa.array(range(table.num_rows), pa.int64())
+        keyed = pa.table({"sample_id": table["sample_id"], "__i": index})
+        last = keyed.group_by("sample_id", use_threads=False).aggregate([("__i", "max")])["__i_max"]
+        if len(last) == table.num_rows:
+            return table
+        return table.take(pc.take(last, pc.sort_indices(last)))  # write order, last wins
+
+    def read_items(self, run_id: str) -> list[dict[str, Any]]:
+        """The items table of a run as dicts (input, reference, attributes decoded)."""
+        run_dir = self.run_dir(run_id)
+        parquet = run_dir / "items.parquet"
+        if parquet.is_file():
+            import pyarrow.parquet as pq
+
+            rows: list[dict[str, Any]] = pq.read_table(parquet).to_pylist()
+        else:
+            rows = [
+                json.loads(line)
+                for line in (run_dir / "items.jsonl").read_text("utf-8").splitlines()
+                if line
+            ]
+        for row in rows:
+            row["input"] = json.loads(row["input"])
+            row["reference"] = None if row["reference"] is None else json.loads(row["reference"])
+            row["attributes"] = json.loads(row["attributes"])
+        return rows
+
+    def sample_status(self, run_id: str) -> dict[str, bool]:
+        """sample_id -> True when the sample has a successful record (last record wins)."""
+        run_dir = self.run_dir(run_id)
+        files = scan_run_files(run_dir)
+        status: dict[str, bool] = {}
+        if files.parts:
+            import pyarrow.parquet as pq
+
+            for _, _, path in files.parts:
+                t = pq.read_table(path, columns=["sample_id", "error_class"])
+                for sid, err in zip(
+                    t["sample_id"].to_pylist(), t["error_class"].to_pylist(), strict=True
+                ):
+                    status[sid] = err is None
+        for _, path in files.journals:
+            for rec in read_journal(path):
+                status[rec["sample_id"]] = rec.get("error_class") is None
+        return status
+
+    def list_runs(self) -> list[RunInfo]:
+        infos = []
+        for run_dir in sorted(self._run_dirs()):
+            try:
+                m = self.manifest(run_dir.name)
+            except StoreError:
+                continue
+            infos.append(self.run_info(run_dir.name, m))
+        return sorted(infos, key=lambda r: r.started_at)
+
+    def run_info(self, run_id: str, manifest: dict[str, Any] | None = None) -> RunInfo:
+        m = manifest or self.manifest(run_id)
+        counts = m.get("counts")
+        status = self.effective_status(run_id, m)
+        if counts is None or status in ("running", "interrupted"):
+            states = self.sample_status(run_id)
+            counts = {"done": len(states), "errors": sum(not ok for ok in states.values())}
+        return RunInfo(
+            run_id=run_id,
+            suite=m["suite"]["name"],
+            model=m["model"]["spec"],
+            status=status,
+            planned=m["plan"]["samples"],
+            done=counts["done"],
+            errors=counts["errors"],
+            started_at=m["started_at"],
+            ended_at=m.get("ended_at"),
+        )
+
+    def effective_status(self, run_id: str, manifest: dict[str, Any]) -> str:
+        """The manifest's status, except that a ``running`` run with no live writer is
+        ``interrupted`` (its process was killed)."""
+        status = str(manifest.get("status", "unknown"))
+        if status == "running" and not _is_locked(self.run_dir(run_id) / ".lock"):
+            return "interrupted"
+        return status
+
+
+class RunWriter:
+    """Holds a run's write lock; appends records, rewrites the manifest, compacts."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._lock_fh = (run_dir / ".lock").open("a+")
+        try:
+            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_fh.seek(0)
+            pid = self._lock_fh.read().strip() or "?"
+            self._lock_fh.close()
+            raise RunLocked(
+                f"run '{run_dir.name}' is being written by another process (pid {pid}); "
+                "wait for it or stop it first"
+            ) from None
+        self._lock_fh.seek(0)
+        self._lock_fh.truncate()
+        self._lock_fh.write(str(os.getpid()))
+        self._lock_fh.flush()
+        files = scan_run_files(run_dir)
+        for stale in files.stale_journals:  # left by a crash during compaction
+            stale.unlink(missing_ok=True)
+        self._segment = files.next_segment
+        self._journal: Journal | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.run_dir / "manifest.json").read_text("utf-8"))
+        return data
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        _atomic_write(
+            self.run_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False)
+        )
+
+    def update_manifest(self, **changes: Any) -> dict[str, Any]:
+        manifest = self.manifest()
+        manifest.update(changes)
+        self.write_manifest(manifest)
+        return manifest
+
+    def append(self, record: dict[str, Any]) -> None:
+        if self._journal is None:
+            self._journal = Journal(self.run_dir / f"journal-{self._segment:06d}.jsonl")
+        self._journal.append(record)
+
+    def compact(self) -> None:
+        """Fold every journal into one Parquet part (and the items into Parquet)."""
+        import pyarrow.parquet as pq
+
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+            self._segment += 1
+        files = scan_run_files(self.run_dir)
+        items_jsonl = self.run_dir / "items.jsonl"
+        if items_jsonl.is_file():
+            _items_to_parquet(items_jsonl, self.run_dir / "items.parquet")
+        if not files.journals:
+            return
+        records: dict[str, dict[str, Any]] = {}
+        for _, path in files.journals:
+            for rec in read_journal(path):
+                records.pop(rec["sample_id"], None)
+                records[rec["sample_id"]] = rec
+        lo, hi = files.journals[0][0], files.journals[-1][0]
+        target = self.run_dir / f"part-{lo:06d}-{hi:06d}.parquet"
+        tmp = target.with_name(target.name + ".tmp")
+        pq.write_table(records_to_table(list(records.values())), tmp, compression="zstd")
+        _fsync_file(tmp)
+        os.replace(tmp, target)
+        _fsync_dir(self.run_dir)
+        for _, path in files.journals:
+            path.unlink()
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        if not self._lock_fh.closed:
+            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+            self._lock_fh.close()
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _write_items_jsonl(path: Path, items: list[Item]) -> None:
+    lines = []
+    for item in items:
+        row = {
+            "item_id": item.item_id,
+            "source_id": item.source_id,
+            "row": item.row,
+            "input": canonical_json(item.input),
+            "reference": None if item.reference is None else canonical_json(item.reference),
+            "attributes": canonical_json(item.attributes),
+        }
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    _atomic_write(path, "".join(lines))
+
+
+def _items_to_parquet(src: Path, target: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tailgate.records import item_arrow_schema
+
+    rows = [json.loads(line) for line in src.read_text("utf-8").splitlines() if line]
+    schema = item_arrow_schema()
+    table = pa.Table.from_pylist(rows, schema=schema)
+    tmp = target.with_name(target.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    _fsync_file(tmp)
+    os.replace(tmp, target)
+    src.unlink()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with suppress(OSError):
+        _fsync_file(path)
+
+
+def _is_locked(lock_path: Path) -> bool:
+    if not lock_path.exists():
+        return False
+    with lock_path.open("r") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False

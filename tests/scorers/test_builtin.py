@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tailgate.config import load_suite
+from tailgate.errors import InputError
+from tailgate.records import Item
+from tailgate.scorers import build_scorers
+from tests.support.suites import make_suite
+
+
+def _scorer(tmp_path: Path, spec: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return build_scorers(load_suite(str(make_suite(tmp_path, scorers=[spec]))))[0]
+
+
+def _item(reference: Any) -> Item:
+    return Item(
+        item_id="x", input={"question": "q"}, reference=reference, attributes={"task": "math"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "output", "reference", "value"),
+    [
+        ({"type": "exact"}, " Paris ", "Paris", 1.0),
+        ({"type": "exact"}, "paris", "Paris", 0.0),
+        ({"type": "normalized"}, "The Paris!", "paris", 1.0),
+        ({"type": "normalized", "strip_accents": True}, "Sí", ["si", "yes"], 1.0),
+        ({"type": "normalized"}, "Sí", ["si"], 0.0),
+        ({"type": "contains"}, "The capital is Paris.", ["Paris"], 1.0),
+        ({"type": "contains"}, "Parisian food", ["Paris"], 0.0),
+        ({"type": "regex", "pattern": r"\bParis\b"}, "in Paris", None, 1.0),
+        ({"type": "numeric"}, "17 + 25 = 42", 42, 1.0),
+        ({"type": "numeric"}, "about 41", 42, 0.0),
+        ({"type": "numeric", "abs_tol": 0.5}, "41.6", 42, 1.0),
+        ({"type": "numeric"}, "no number", 42, 0.0),
+        ({"type": "numeric", "extract": "json:answer"}, '{"answer": 42}', "42", 1.0),
+        ({"type": "json_valid"}, 'text {"a": 1}', None, 1.0),
+        ({"type": "json_valid", "strict": True}, 'text {"a": 1}', None, 0.0),
+        (
+            {"type": "json_schema", "schema": {"type": "object", "required": ["a"]}},
+            '{"a": 1}',
+            None,
+            1.0,
+        ),
+        (
+            {"type": "json_schema", "schema": {"type": "object", "required": ["b"]}},
+            '{"a": 1}',
+            None,
+            0.0,
+        ),
+        ({"type": "json_fields"}, '{"name": "zoë", "age": "34"}', {"name": "Zoë", "age": 34}, 1.0),
+        ({"type": "json_fields"}, '{"name": "Zoe", "age": 34}', {"name": "Zoë", "age": 34}, 0.0),
+        (
+            {"type": "json_fields", "partial": True},
+            '{"name": "X", "age": 34}',
+            {"name": "Zoë", "age": 34},
+            0.5,
+        ),
+        ({"type": "choice"}, "The answer is B", "B", 1.0),
+        ({"type": "choice", "extract": "json:answer"}, '{"answer": "C) Sirius"}', "C", 1.0),
+        ({"type": "choice"}, "A", "B", 0.0),
+    ],
+)
+def test_scorers(
+    tmp_path: Path, spec: dict[str, Any], output: str, reference: Any, value: float
+) -> None:
+    assert _scorer(tmp_path, spec)(output, _item(reference)).value == value
+
+
+def test_scorer_error_is_unscored_not_wrong(tmp_path: Path) -> None:
+    score = _scorer(tmp_path, {"type": "numeric"})("42", _item("forty-two"))
+    assert score.value is None
+    assert "not a number" in (score.error or "")
+
+
+def test_missing_reference_is_unscored(tmp_path: Path) -> None:
+    assert _scorer(tmp_path, {"type": "exact"})("x", _item(None)).value is None
+
+
+def test_python_scorer(tmp_path: Path) -> None:
+    (tmp_path / "myscore.py").write_text(
+        "def length_ok(answer, reference, item):\n    return len(answer) <= reference\n",
+        encoding="utf-8",
+    )
+    scorer = _scorer(
+        tmp_path, {"type": "python", "function": f"{tmp_path / 'myscore.py'}:length_ok"}
+    )
+    assert scorer("abc", _item(5)).value == 1.0
+    assert scorer("abcdef", _item(5)).value == 0.0
+
+
+@pytest.mark.parametrize(
+    ("spec", "message", "field"),
+    [
+        ({"type": "nope"}, "unknown scorer 'nope'", "scorers.0.type"),
+        ({"type": "numeric", "tolerance": 1}, "unknown key", "scorers.0.tolerance"),
+        ({"type": "regex"}, "Field required", "scorers.0.pattern"),
+        ({"type": "regex", "pattern": "("}, "invalid regular expression", "scorers.0"),
+        ({"type": "exact", "extract": "bogus"}, "unknown extractor", "scorers.0.extract"),
+    ],
+)
+def test_bad_scorer_config_names_line(
+    tmp_path: Path, spec: dict[str, Any], message: str, field: str
+) -> None:
+    with pytest.raises(InputError) as err:
+        _scorer(tmp_path, spec)
+    assert message in str(err.value)
+    assert err.value.field == field
+    assert err.value.line is not None
+
+
+def test_when_filter(tmp_path: Path) -> None:
+    scorer = _scorer(tmp_path, {"type": "exact", "when": {"task": ["geo"]}})
+    assert not scorer.applies_to(_item("x"))
