@@ -13,6 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[local,models,server,dev]'
+	$(BIN)/python -m compileall -q src  # an editable install is not byte-compiled by pip
 	touch $(STAMP)
 
 # Runs the bundled suite on the embedded default model, then shows the run.

@@ -1,6 +1,3 @@
-from importlib import metadata
+"""tailgate's version: the single source (pyproject.toml reads it)."""
 
-try:
-    __version__ = metadata.version("tailgate")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+__version__ = "0.1.0"

@@ -20,11 +20,13 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tailgate.errors import MissingDependency, UsageError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["KINDS", "load_callable", "lookup", "names", "register"]
 
@@ -79,6 +81,8 @@ def names(kind: str) -> list[str]:
 
 def _group(kind: str) -> dict[str, EntryPoint]:
     if kind not in _entry_points:
+        from importlib.metadata import entry_points
+
         _entry_points[kind] = {ep.name: ep for ep in entry_points(group=f"tailgate.{kind}")}
     return _entry_points[kind]
 

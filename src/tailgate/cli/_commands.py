@@ -72,7 +72,6 @@ def run(
     as_json: bool,
 ) -> None:
     """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
-    from tailgate.report import RichProgress, console
     from tailgate.runner import RunOptions, run_sync
 
     options = RunOptions(
@@ -95,7 +94,11 @@ def run(
         store=ctx.obj.get("store"),
         argv=["tailgate", *sys.argv[1:]],
     )
-    progress = None if quiet else RichProgress(console(stderr=True), description=model)
+    progress = None
+    if not quiet:
+        from tailgate.report import RichProgress, console
+
+        progress = RichProgress(console(stderr=True), description=model)
     result = run_sync(options, progress)
     for warning in result.warnings:
         click.echo(f"tailgate: warning: {warning}", err=True)

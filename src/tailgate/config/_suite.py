@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -40,7 +39,7 @@ Scalar = str | int | float | bool | None
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DatasetConfig(_Strict):
@@ -138,7 +137,7 @@ class ScorerConfig(BaseModel):
     Keys other than those below are the scorer type's own parameters (validated by it).
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: str
     """Registered scorer type (``tailgate scorers`` lists them)."""
@@ -227,7 +226,7 @@ class LoadedSuite:
 
 def bundled_suites() -> dict[str, Path]:
     """Suites shipped inside the package, by name."""
-    root = Path(str(files("tailgate").joinpath("suites")))
+    root = Path(__file__).resolve().parent.parent / "suites"
     if not root.is_dir():
         return {}
     return {p.parent.name: p for p in sorted(root.glob("*/suite.yaml"))}

@@ -16,6 +16,8 @@ import os
 import time
 from typing import Any
 
+import orjson
+
 from tailgate.errors import MissingDependency, ProviderError
 from tailgate.providers._base import (
     ClientFault,
@@ -89,7 +91,6 @@ class OpenAIProvider:
                 connector=connector,
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.options.timeout_s),
-                json_serialize=json.dumps,
             )
         return self._session
 
@@ -115,7 +116,7 @@ class OpenAIProvider:
         session = self._session_get()
         try:
             async with session.post(
-                url, data=json.dumps(body), timeout=aiohttp.ClientTimeout(total=request.timeout_s)
+                url, data=orjson.dumps(body), timeout=aiohttp.ClientTimeout(total=request.timeout_s)
             ) as resp:
                 status = resp.status
                 headers = resp.headers
@@ -181,7 +182,7 @@ def retry_after(headers: Any) -> float | None:
 
 def _parse(raw: bytes, chat: bool, status: int) -> Response:
     try:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         choice = data["choices"][0]
         if chat:
             text = choice["message"].get("content")

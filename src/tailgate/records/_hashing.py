@@ -8,7 +8,9 @@ ensure_ascii=False, allow_nan=False)`` encoded as UTF-8. Strings are not Unicode
 * item id   = hash of ``{"input": <the row's fields except id, reference and attributes>,
   "reference": <reference or null>}``: the same question and answer get the same id in every run,
   whatever its row number, id column or attribute labels.
-* cache key = hash of ``{"provider", "model", "mode", "params", "prompt", "repeat"}``.
+* cache key = first 16 hex digits of the SHA-256 of ``canonical_json({"provider": <model
+  identity>, "mode": ..., "params": <decoding parameters sent, effective seed included>,
+  "repeat": r})``, a newline, and the stored prompt (text, or canonical JSON of the messages).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["canonical_json", "content_hash", "item_id"]
+__all__ = ["cache_key_hasher", "canonical_json", "content_hash", "item_id"]
 
 HASH_HEX_DIGITS = 16
 
@@ -38,3 +40,16 @@ def content_hash(value: Any) -> str:
 def item_id(input_fields: dict[str, Any], reference: Any) -> str:
     """The content-addressed id of an item."""
     return content_hash({"input": input_fields, "reference": reference})
+
+
+def cache_key_hasher(head: dict[str, Any]) -> Any:
+    """A function ``prompt -> cache key`` for one fixed head (provider, mode, params, repeat);
+    the head is hashed once, so planning many samples stays cheap."""
+    base = hashlib.sha256((canonical_json(head) + "\n").encode("utf-8"))
+
+    def key(prompt: str) -> str:
+        digest = base.copy()
+        digest.update(prompt.encode("utf-8"))
+        return digest.hexdigest()[:HASH_HEX_DIGITS]
+
+    return key

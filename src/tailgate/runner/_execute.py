@@ -9,12 +9,13 @@ endpoint busy. A sample's record is written the moment it completes or exhausts 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import orjson
 
 from tailgate.config import RetryConfig
 from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact
@@ -278,12 +279,12 @@ def _record(
         "variant": sample.variant,
         "repeat": sample.repeat,
         "params": sample.params_json,
-        "prompt": sample.request.prompt.stored(),
+        "prompt": sample.prompt,
         "output": None if response is None else response.text,
         "answer": None if headline is None else headline[1].answer,
         "score": None if headline is None else headline[1].value,
         "scorer": None if headline is None else headline[0],
-        "scores": json.dumps(scores, ensure_ascii=False),
+        "scores": orjson.dumps(scores).decode(),
         "latency_ms": None if latency_ms is None else round(latency_ms, 3),
         "tokens_in": None if response is None else response.tokens_in,
         "tokens_out": None if response is None else response.tokens_out,
@@ -291,7 +292,7 @@ def _record(
         "error_class": None if fault is None else fault.error_class,
         "error_message": None if fault is None else redact(str(fault))[:2000],
         "attempts": state.attempts,
-        "attempt_errors": json.dumps(state.log, ensure_ascii=False),
+        "attempt_errors": orjson.dumps(state.log).decode() if state.log else "[]",
         "started_at": state.started_at,
         "ended_at": utc_now(),
         "cached": from_cache,

@@ -17,7 +17,7 @@ from tailgate.config import LoadedSuite, TemplateConfig
 from tailgate.dataset import Dataset
 from tailgate.errors import InputError, UsageError
 from tailgate.providers import Request
-from tailgate.records import Item, Mode, Prompt, Variant, canonical_json, content_hash
+from tailgate.records import Item, Mode, Prompt, Variant, cache_key_hasher, canonical_json
 
 __all__ = ["Plan", "Sample", "build_plan", "variants_of"]
 
@@ -31,6 +31,8 @@ class Sample:
     variant: str
     repeat: int
     request: Request
+    prompt: str
+    """The stored form of the prompt (see :meth:`Prompt.stored`)."""
     params_json: str
     cache_key: str
 
@@ -88,42 +90,47 @@ def build_plan(
         name: _compile(env, suite, templates[name], mode) for name in templates if name in used
     }
     decoding = suite.config.decoding
+    stop = tuple(decoding.stop)
+    # Everything that depends only on the repeat index is computed once per repeat.
+    per_repeat = []
+    for repeat in range(repeats):
+        seed = None if decoding.seed is None else decoding.seed + repeat
+        params = Request(
+            Prompt(mode),
+            decoding.temperature,
+            decoding.top_p,
+            decoding.max_tokens,
+            seed,
+            stop,
+            timeout_s,
+        ).params()
+        head = {"provider": identity, "mode": mode, "params": params, "repeat": repeat}
+        per_repeat.append((seed, canonical_json(params), cache_key_hasher(head)))
     samples: list[Sample] = []
     for item in dataset.items:
         context = {**item.input, "reference": item.reference, "attributes": item.attributes}
         for variant in variants:
             prompt = _render(compiled[variant.template], context, mode, item, dataset, variant.name)
             stored = prompt.stored()
-            for repeat in range(repeats):
-                seed = None if decoding.seed is None else decoding.seed + repeat
-                request = Request(
-                    prompt=prompt,
-                    temperature=decoding.temperature,
-                    top_p=decoding.top_p,
-                    max_tokens=decoding.max_tokens,
-                    seed=seed,
-                    stop=tuple(decoding.stop),
-                    timeout_s=timeout_s,
-                )
-                params = request.params()
-                cache_key = content_hash(
-                    {
-                        "provider": identity,
-                        "mode": mode,
-                        "params": params,
-                        "prompt": stored,
-                        "repeat": repeat,
-                    }
-                )
+            for repeat, (seed, params_json, keyer) in enumerate(per_repeat):
                 samples.append(
                     Sample(
                         sample_id=f"{item.item_id}/{variant.name}/{repeat}",
                         item=item,
                         variant=variant.name,
                         repeat=repeat,
-                        request=request,
-                        params_json=canonical_json(params),
-                        cache_key=cache_key,
+                        request=Request(
+                            prompt,
+                            decoding.temperature,
+                            decoding.top_p,
+                            decoding.max_tokens,
+                            seed,
+                            stop,
+                            timeout_s,
+                        ),
+                        prompt=stored,
+                        params_json=params_json,
+                        cache_key=keyer(stored),
                     )
                 )
     return Plan(samples, variants, dataset.items, repeats, mode)

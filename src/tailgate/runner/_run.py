@@ -304,6 +304,7 @@ async def _session(
     )
 
 
+COMPACT_MIN_RECORDS = 10_000
 _CACHED_FIELDS = ("tokens_in", "tokens_out", "finish_reason", "latency_ms")
 
 
@@ -316,7 +317,9 @@ def _finish(
     stats: ExecutionStats,
 ) -> int:
     if status == "completed":
-        writer.compact()
+        # Small runs stay as JSONL (an open format DuckDB reads directly): importing pyarrow and
+        # writing Parquet would cost more than reading them ever will.
+        writer.compact(min_records=COMPACT_MIN_RECORDS)
     states = store.sample_status(run_id)
     manifest = writer.manifest()
     planned = manifest["plan"]["samples"]

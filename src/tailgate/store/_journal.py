@@ -8,6 +8,9 @@ Layout of a run folder::
     part-000001-000003.parquet         compacted journals 1..3 (deduplicated, immutable)
     .lock                              flock held by the live writer
 
+A finished run of 10,000 samples or more is compacted to Parquet; smaller runs stay JSONL (also
+an open format, read directly by DuckDB and pandas).
+
 Durability: each record is written with one ``write`` and flushed to the OS before the sample
 counts as done, so a ``kill -9`` loses only calls still in flight. A killed writer may leave a
 torn last line; it is ignored on read, and the next writer session appends to a new journal, so
@@ -21,12 +24,13 @@ written wins.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tailgate.errors import StoreError
 from tailgate.records import record_arrow_schema
@@ -78,8 +82,7 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record as one line, in one system call (durable against a process kill)."""
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        data = line.encode("utf-8")
+        data = orjson.dumps(record) + b"\n"
         written = self._fh.write(data)
         while written is not None and written < len(data):  # pragma: no cover - short writes
             written += self._fh.write(data[written:]) or 0
@@ -104,8 +107,8 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
         if not raw:
             continue
         try:
-            records.append(json.loads(raw))
-        except ValueError as exc:
+            records.append(orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
             raise StoreError(
                 f"{path}:{number}: corrupt record ({exc}); the store was modified by hand?"
             ) from None

@@ -11,9 +11,9 @@ import fcntl
 import json
 import os
 import re
+import time
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ def default_store_path() -> Path:
 
 def utc_now() -> str:
     """Current UTC time as ISO 8601 with microseconds and a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = time.time()
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now % 1 * 1e6):06d}Z"
 
 
 @dataclass(frozen=True)
@@ -272,25 +273,28 @@ class RunWriter:
             self._journal = Journal(self.run_dir / f"journal-{self._segment:06d}.jsonl")
         self._journal.append(record)
 
-    def compact(self) -> None:
-        """Fold every journal into one Parquet part (and the items into Parquet)."""
-        import pyarrow.parquet as pq
-
+    def compact(self, min_records: int = 0) -> bool:
+        """Fold every journal into one Parquet part (and the items into Parquet), if the journals
+        hold at least ``min_records`` records. Returns whether it compacted."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
             self._segment += 1
         files = scan_run_files(self.run_dir)
-        items_jsonl = self.run_dir / "items.jsonl"
-        if items_jsonl.is_file():
-            _items_to_parquet(items_jsonl, self.run_dir / "items.parquet")
-        if not files.journals:
-            return
         records: dict[str, dict[str, Any]] = {}
         for _, path in files.journals:
             for rec in read_journal(path):
                 records.pop(rec["sample_id"], None)
                 records[rec["sample_id"]] = rec
+        if len(records) < min_records:
+            return False
+        import pyarrow.parquet as pq
+
+        items_jsonl = self.run_dir / "items.jsonl"
+        if items_jsonl.is_file():
+            _items_to_parquet(items_jsonl, self.run_dir / "items.parquet")
+        if not files.journals:
+            return True
         lo, hi = files.journals[0][0], files.journals[-1][0]
         target = self.run_dir / f"part-{lo:06d}-{hi:06d}.parquet"
         tmp = target.with_name(target.name + ".tmp")
@@ -300,6 +304,7 @@ class RunWriter:
         _fsync_dir(self.run_dir)
         for _, path in files.journals:
             path.unlink()
+        return True
 
     def close(self) -> None:
         if self._journal is not None:
