@@ -197,6 +197,17 @@ async def execute(
             for _ in range(workers_n):
                 queue.put_nowait(None)
 
+    failure: list[BaseException] = []
+
+    async def guarded() -> None:
+        # A worker that dies of anything but a Fault (a ProviderError: bad key, unknown model;
+        # a bug) stops the whole execution instead of leaving the others waiting forever.
+        try:
+            await worker()
+        except Exception as exc:
+            failure.append(exc)
+            done.set()
+
     async def worker() -> None:
         while True:
             state = await queue.get()
@@ -231,16 +242,16 @@ async def execute(
             finish(state, None, None, fault)
             settle()
 
-    progress_workers = [
-        asyncio.create_task(worker(), name=f"tailgate-worker-{i}") for i in range(workers_n)
-    ]
+    tasks = [asyncio.create_task(guarded(), name=f"tailgate-worker-{i}") for i in range(workers_n)]
     try:
         await done.wait()
-        await asyncio.gather(*progress_workers)
+        if failure:
+            raise failure[0]
+        await asyncio.gather(*tasks)
     finally:
-        for task in progress_workers:
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*progress_workers, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
     return stats
 
 

@@ -1,0 +1,93 @@
+"""Estimates checked against independent computations (statsmodels, closed forms)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from statsmodels.regression.linear_model import OLS
+from statsmodels.stats.proportion import proportion_confint
+
+from tailgate.analysis import clustered_mean, mean_estimate, wilson_interval
+
+
+@pytest.mark.parametrize(("successes", "n"), [(0, 10), (3, 10), (10, 10), (47, 120), (1, 3)])
+def test_wilson_matches_statsmodels(successes: int, n: int) -> None:
+    low, high = wilson_interval(successes, n)
+    sm_low, sm_high = proportion_confint(successes, n, alpha=0.05, method="wilson")
+    assert low == pytest.approx(sm_low, abs=1e-12)
+    assert high == pytest.approx(sm_high, abs=1e-12)
+
+
+def test_wilson_published_example() -> None:
+    # Newcombe (1998), Stat Med 17:857, table I: 81/263 -> Wilson 95% CI 0.2553 to 0.3662
+    low, high = wilson_interval(81, 263)
+    assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
+
+
+def test_clustered_se_matches_statsmodels_cluster_robust_ols() -> None:
+    rng = np.random.default_rng(0)
+    items = np.repeat(np.arange(60), 5)
+    item_effect = rng.normal(0, 1, 60)[items]
+    x = item_effect + rng.normal(0, 0.5, items.size)
+    est = clustered_mean(x, items)
+    fit = OLS(x, np.ones_like(x)).fit(
+        cov_type="cluster", cov_kwds={"groups": items, "use_correction": False}
+    )
+    assert est.value == pytest.approx(float(fit.params[0]))
+    assert est.se == pytest.approx(float(fit.bse[0]), rel=1e-10)
+    assert est.n_items == 60
+    assert est.n_samples == 300
+    # and it is much wider than the naive iid standard error, as it must be for correlated repeats
+    assert est.se > 1.5 * x.std(ddof=0) / np.sqrt(x.size)
+
+
+def test_clustered_equals_iid_formula_with_one_sample_per_item() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=50)
+    est = clustered_mean(x, np.arange(50))
+    assert est.se == pytest.approx(x.std(ddof=0) / np.sqrt(50))
+
+
+def test_mean_estimate_uses_wilson_for_one_binary_sample_per_item() -> None:
+    x = np.array([1, 0, 1, 1, 0, 0, 0, 1, 1, 1], dtype=float)
+    est = mean_estimate(x, np.arange(10))
+    assert est.method == "proportion, Wilson"
+    assert (est.low, est.high) == pytest.approx(proportion_confint(6, 10, method="wilson"))
+
+
+def test_all_zero_repeats_do_not_give_a_zero_width_interval() -> None:
+    x = np.zeros(12)
+    items = np.repeat(np.arange(3), 4)
+    est = mean_estimate(x, items)
+    # nothing tells repeats apart, so n_eff = items: the Wilson interval for 0/3
+    assert est.high == pytest.approx(proportion_confint(0, 3, method="wilson")[1])
+
+
+def test_effective_n_of_perfectly_correlated_repeats_is_the_item_count() -> None:
+    per_item = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 1], dtype=float)
+    x = np.repeat(per_item, 5)  # each item answered the same way five times
+    est = mean_estimate(x, np.repeat(np.arange(10), 5))
+    low, high = proportion_confint(7, 10, method="wilson")
+    assert (est.low, est.high) == pytest.approx((low, high))
+    assert "n_eff=10" in est.method
+
+
+def test_effective_n_of_independent_repeats_is_close_to_the_sample_count() -> None:
+    rng = np.random.default_rng(2)
+    x = (rng.random(4000) < 0.3).astype(float)
+    est = mean_estimate(x, np.repeat(np.arange(1000), 4))
+    n_eff = float(est.method.rsplit("=", 1)[1])
+    assert 3300 < n_eff <= 4000
+
+
+def test_clustered_interval_coverage_simulation() -> None:
+    """With strongly clustered data the 95% interval covers the true mean about 95% of the time."""
+    rng = np.random.default_rng(3)
+    hits = 0
+    trials = 400
+    for _ in range(trials):
+        p_item = rng.beta(2, 3, 80)
+        x = (rng.random((80, 5)) < p_item[:, None]).astype(float).ravel()
+        est = mean_estimate(x, np.repeat(np.arange(80), 5))
+        hits += est.low <= 0.4 <= est.high  # Beta(2, 3) has mean 0.4
+    assert 0.91 <= hits / trials <= 0.98

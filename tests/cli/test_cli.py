@@ -1,0 +1,155 @@
+"""The command line: exit codes are API, errors are one clear line without a traceback."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.support.cli import tailgate
+from tests.support.suites import make_suite
+
+MODEL = "python:tests.support.models:oracle"
+
+
+def _ok(*args: str) -> str:
+    proc = tailgate(*args)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_run_show_runs_export(tmp_path: Path) -> None:
+    suite = make_suite(tmp_path / "s", repeats=2)
+    out = json.loads(_ok("run", str(suite), "--model", MODEL, "--run-id", "r1", "-q", "--json"))
+    assert out == {
+        "run_id": "r1",
+        "status": "completed",
+        "planned": 8,
+        "done": 8,
+        "issued": 8,
+        "resumed": False,
+        "retries": 0,
+        "errors": {},
+        "cached": 0,
+    }
+    shown = _ok("show", "r1")
+    assert "1.000 [" in shown
+    assert "8 samples" in shown
+    data = json.loads(_ok("show", "r1", "--json"))
+    assert data["summary"]["score"]["value"] == 1.0
+    assert data["summary"]["score"]["n_items"] == 4
+    assert data["manifest"]["plan"]["samples"] == 8
+    runs = json.loads(_ok("runs", "--json"))
+    assert [(r["run_id"], r["status"], r["done"], r["planned"]) for r in runs] == [
+        ("r1", "completed", 8, 8)
+    ]
+    assert "r1" in _ok("runs")
+    lines = _ok("export", "r1", "--format", "jsonl").splitlines()
+    rows = [json.loads(x) for x in lines]
+    assert len(rows) == 8
+    assert {"sample_id", "score", "attr_task", "reference", "source_id"} <= set(rows[0])
+    _ok("export", "r1", "--format", "csv", "-o", str(tmp_path / "r1.csv"))
+    with (tmp_path / "r1.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 8
+    _ok("export", "r1", "--format", "parquet", "-o", str(tmp_path / "r1.parquet"))
+    assert pq.read_table(tmp_path / "r1.parquet").num_rows == 8
+
+
+def test_export_columns_are_documented() -> None:
+    from tailgate.records import EXPORT_EXTRA_COLUMNS, RECORD_COLUMNS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "records.md").read_text()
+    for column in (*RECORD_COLUMNS, *EXPORT_EXTRA_COLUMNS):
+        assert f"`{column.name}`" in doc, column.name
+
+
+@pytest.mark.parametrize(
+    ("setup", "needle"),
+    [
+        ("malformed_yaml", "suite.yaml:"),
+        ("unknown_key", "unknown key"),
+        ("malformed_jsonl", "items.jsonl:2: invalid JSON"),
+        ("missing_field", "items.jsonl:2: field 'answer': missing field"),
+        ("wrong_type", "items.jsonl:1: field 'task': an attribute must be a scalar"),
+        ("empty", "items.jsonl: the dataset has no items"),
+        ("non_utf8", "items.jsonl:1: not valid UTF-8"),
+        ("huge", "items.jsonl:1: field 'question': value is 10,485,760 bytes"),
+        (
+            "template_field",
+            "items.jsonl:1: field 'context': missing field 'context' used by template",
+        ),
+        ("bad_model", "should look like provider:name"),
+        ("unknown_provider", "unknown provider 'nope'"),
+        ("missing_suite", "file not found"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(tmp_path: Path, setup: str, needle: str) -> None:
+    folder = tmp_path / "s"
+    suite = make_suite(folder)
+    items = folder / "items.jsonl"
+    model = MODEL
+    if setup == "malformed_yaml":
+        suite.write_text(suite.read_text() + "templates: [\n")
+    elif setup == "unknown_key":
+        suite.write_text(suite.read_text() + "repeatz: 2\n")
+    elif setup == "malformed_jsonl":
+        items.write_text(items.read_text().splitlines()[0] + "\n{broken\n")
+    elif setup == "missing_field":
+        items.write_text(
+            items.read_text().splitlines()[0] + '\n{"id": "z", "question": "q", "task": "t"}\n'
+        )
+    elif setup == "wrong_type":
+        items.write_text('{"id": "z", "question": "q", "answer": 1, "task": [1]}\n')
+    elif setup == "empty":
+        items.write_text("")
+    elif setup == "non_utf8":
+        items.write_bytes(b'{"id": "z", "question": "caf\xe9", "answer": 1, "task": "t"}\n')
+    elif setup == "huge":
+        items.write_text(
+            json.dumps({"id": "z", "question": "x" * 10 * 1024 * 1024, "answer": 1, "task": "t"})
+            + "\n"
+        )
+    elif setup == "template_field":
+        make_suite(
+            folder,
+            templates=[{"messages": [{"role": "user", "content": "{{ context }} {{ question }}"}]}],
+        )
+    elif setup == "bad_model":
+        model = "smollm2"
+    elif setup == "unknown_provider":
+        model = "nope:x"
+    elif setup == "missing_suite":
+        suite = folder / "missing.yaml"
+    proc = tailgate("run", str(suite), "--model", model, "-q")
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("tailgate: error: ")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_run_is_exit_2() -> None:
+    proc = tailgate("show", "nope")
+    assert proc.returncode == 2
+    assert "no run 'nope'" in proc.stderr
+
+
+def test_usage_error_is_exit_2() -> None:
+    proc = tailgate("run")
+    assert proc.returncode == 2
+    assert "Missing argument" in proc.stderr
+
+
+def test_every_command_has_help_and_is_documented() -> None:
+    from tailgate.cli import cli
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    for name, command in cli.commands.items():
+        assert command.help, name
+        assert f"tailgate {name}" in doc, name
+        proc = tailgate(name, "--help")
+        assert proc.returncode == 0
+        assert "Usage:" in proc.stdout

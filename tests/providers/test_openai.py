@@ -1,0 +1,132 @@
+"""The openai: provider against a real HTTP server that injects faults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tailgate.errors import ProviderError
+from tailgate.providers._openai import retry_after
+from tailgate.runner import RunOptions, run_sync
+from tailgate.store import Store
+from tests.support.fault_server import FaultPlan, FaultServer
+from tests.support.suites import make_suite
+
+ITEMS = [
+    {"id": str(i), "question": f"What is {i}+{i * 3}?", "answer": i * 4, "task": "math"}
+    for i in range(40)
+]
+
+
+def _suite(tmp_path: Path, **extra: object) -> Path:
+    run = {"timeout_s": 0.5, "retry": {"base_delay_s": 0.01, "max_attempts": 8}}
+    return make_suite(
+        tmp_path / "suite", ITEMS, scorers=[{"type": "numeric"}], extra={"run": run, **extra}
+    )
+
+
+def test_faults_are_retried_recorded_and_never_scored_wrong(tmp_path: Path) -> None:
+    plan = FaultPlan(share=0.3, seed=7, timeout_sleep_s=1.0)
+    with FaultServer(plan) as server:
+        result = run_sync(
+            RunOptions(
+                suite=str(_suite(tmp_path)),
+                model="openai:m",
+                base_url=server.base_url,
+                repeats=3,
+                concurrency=16,
+            )
+        )
+    assert result.status == "completed"
+    rows = Store().read_records(result.run_id).to_pylist()
+    assert len(rows) == 120
+    # every kind of fault happened, was retried and is on the sample's record
+    assert set(server.seen.faults) == {"429", "500", "timeout", "reset", "malformed"}
+    seen_classes = {e["class"] for r in rows for e in json.loads(r["attempt_errors"])}
+    assert seen_classes == {
+        "rate_limit",
+        "server_error",
+        "timeout",
+        "connection",
+        "malformed_response",
+    }
+    assert sum(r["attempts"] - 1 for r in rows) == sum(server.seen.faults.values())
+    # and no fault was scored as a wrong answer
+    assert all(r["error_class"] is None and r["score"] == 1.0 for r in rows)
+    assert len(server.seen.requests) == 120 + sum(server.seen.faults.values())
+
+
+def test_a_sample_that_never_succeeds_is_unscored(tmp_path: Path) -> None:
+    with FaultServer(FaultPlan(status_always=503)) as server:
+        result = run_sync(
+            RunOptions(
+                suite=str(_suite(tmp_path)),
+                model="openai:m",
+                base_url=server.base_url,
+                limit=5,
+                max_attempts=3,
+            )
+        )
+    rows = Store().read_records(result.run_id).to_pylist()
+    assert all(
+        r["error_class"] == "server_error" and r["score"] is None and r["attempts"] == 3
+        for r in rows
+    )
+    assert len(server.seen.requests) == 15
+    assert "HTTP 503" in rows[0]["error_message"]
+
+
+def test_bad_key_stops_the_run_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-abcdefghijklmnop1234"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    plan = FaultPlan(status_always=401, error_body=f"Incorrect API key provided: {secret}")
+    with FaultServer(plan) as server, pytest.raises(ProviderError) as err:
+        run_sync(
+            RunOptions(
+                suite=str(_suite(tmp_path)), model="openai:m", base_url=server.base_url, limit=3
+            )
+        )
+    assert "refused the API key" in str(err.value)
+    assert secret not in str(err.value)
+    assert server.seen.requests[0]["headers"]["Authorization"] == f"Bearer {secret}"
+    run_id = Store().list_runs()[0].run_id
+    manifest = Store().manifest(run_id)
+    assert manifest["status"] == "failed"
+    assert secret not in json.dumps(manifest)
+
+
+def test_completion_mode_uses_the_completions_endpoint(tmp_path: Path) -> None:
+    with FaultServer() as server:
+        result = run_sync(
+            RunOptions(
+                suite=str(_suite(tmp_path)),
+                model="openai:m",
+                base_url=server.base_url,
+                limit=2,
+                mode="completion",
+            )
+        )
+    assert {r["path"] for r in server.seen.requests} == {"/v1/completions"}
+    body = server.seen.requests[0]["body"]
+    assert body["prompt"].startswith("Q: What is")
+    assert body["seed"] == 0
+    assert body["max_tokens"] == 256
+    assert Store().manifest(result.run_id)["mode"] == "completion"
+
+
+def test_missing_key_for_the_public_api_is_a_clear_error() -> None:
+    from tailgate.providers import ProviderOptions, create_provider
+
+    with pytest.raises(ProviderError, match="OPENAI_API_KEY"):
+        create_provider("openai:gpt-4o-mini", ProviderOptions())
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after({"retry-after-ms": "250"}) == 0.25
+    assert retry_after({"retry-after": "3"}) == 3.0
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert retry_after({}) is None

@@ -1,0 +1,82 @@
+"""API keys never reach records, manifests, exports, logs or error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.cli import tailgate
+from tests.support.fault_server import FaultPlan, FaultServer
+from tests.support.suites import make_suite
+
+SECRET = "sk-proj-SUPERSECRET0123456789abcdef"
+
+
+def _everything_written(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
+
+
+def test_key_is_sent_but_never_written(tmp_path: Path) -> None:
+    items = [
+        {"id": str(i), "question": f"What is {i}+1?", "answer": i + 1, "task": "math"}
+        for i in range(6)
+    ]
+    suite = make_suite(
+        tmp_path / "s",
+        items,
+        scorers=[{"type": "numeric"}],
+        extra={"model": {"api_key_env": "MY_LLM_CREDENTIAL"}},
+    )
+    env = {"MY_LLM_CREDENTIAL": SECRET}
+    # a hostile endpoint that echoes the key back in its error messages
+    plan = FaultPlan(
+        share=0.5, kinds=("500",), seed=3, error_body=f"internal error for key {SECRET}"
+    )
+    with FaultServer(plan) as server:
+        proc = tailgate(
+            "run",
+            str(suite),
+            "--model",
+            "openai:m",
+            "--base-url",
+            server.base_url,
+            "--run-id",
+            "s1",
+            "--max-attempts",
+            "2",
+            "--json",
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert server.seen.requests[0]["headers"]["Authorization"] == f"Bearer {SECRET}"
+        assert server.seen.faults["500"] > 0
+        server.plan = FaultPlan(status_always=401, error_body=f"bad key {SECRET}")
+        refused = tailgate(
+            "run", str(suite), "--model", "openai:m", "--base-url", server.base_url, env=env
+        )
+    assert refused.returncode == 2
+    assert "refused the API key" in refused.stderr
+    exported = tailgate("export", "s1", "--format", "jsonl")
+    shown = tailgate("show", "s1", "--json")
+    outputs = [
+        proc.stdout,
+        proc.stderr,
+        refused.stdout,
+        refused.stderr,
+        exported.stdout,
+        shown.stdout,
+    ]
+    for text in outputs:
+        assert SECRET not in text
+    written = _everything_written(tmp_path / "store")
+    assert b"internal error for key ***" in written  # the fault was recorded, the key redacted
+    assert SECRET.encode() not in written
+    assert b"MY_LLM_CREDENTIAL" in written  # the variable's name is recorded, not its value
+
+
+def test_redact_removes_keys_from_messages(monkeypatch: object) -> None:
+    from tailgate.providers import redact, register_secret
+
+    register_secret("custom-secret-value-42")
+    assert redact("error: custom-secret-value-42 is wrong") == "error: *** is wrong"
+    assert "sk-abcdefghijklmnop" not in redact("key sk-abcdefghijklmnop rejected")
+    assert redact("Authorization: Bearer abc.def.ghijklmnop") == "Authorization: Bearer ***"
