@@ -3,12 +3,15 @@
 Scheduling: workers take samples from a ready queue. A retryable fault does not hold a worker
 while it backs off: the sample is put back on the queue after its delay (``Retry-After`` when
 the endpoint gives one, else exponential back-off with jitter), so the other samples keep the
-endpoint busy. A sample's record is written the moment it completes or exhausts its attempts.
+endpoint busy, and it goes to the *front* of the queue, so retries interleave with fresh work
+instead of piling up at the end of the run (where their back-off would become the run's tail).
+A sample's record is written the moment it completes or exhausts its attempts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -163,7 +166,9 @@ async def execute(
             )
         progress.advance(record)
 
-    queue: asyncio.Queue[_State | None] = asyncio.Queue()
+    # (priority, sequence, state): retries (0) before fresh samples (1) before the stop marks (2)
+    queue: asyncio.PriorityQueue[tuple[int, int, _State | None]] = asyncio.PriorityQueue()
+    sequence = itertools.count()
     pending = 0
     for sample in samples:
         hit = cached.get(sample.cache_key)
@@ -178,7 +183,7 @@ async def execute(
             )
             finish(state, replay, hit.get("latency_ms"), None, from_cache=True)
             continue
-        queue.put_nowait(_State(sample))
+        queue.put_nowait((1, next(sequence), _State(sample)))
         pending += 1
 
     limiter = RateLimiter(rps, burst=max(1, min(concurrency, int(rps)))) if rps else None
@@ -195,7 +200,7 @@ async def execute(
         if pending == 0:
             done.set()
             for _ in range(workers_n):
-                queue.put_nowait(None)
+                queue.put_nowait((2, next(sequence), None))
 
     failure: list[BaseException] = []
 
@@ -210,7 +215,7 @@ async def execute(
 
     async def worker() -> None:
         while True:
-            state = await queue.get()
+            _, _, state = await queue.get()
             if state is None:
                 return
             if limiter is not None:
@@ -237,7 +242,7 @@ async def execute(
                 state.log.append(_fault_entry(fault, wait))
                 stats.retries += 1
                 progress.retry(state.sample.sample_id, fault, wait)
-                loop.call_later(wait, queue.put_nowait, state)
+                loop.call_later(wait, queue.put_nowait, (0, next(sequence), state))
                 continue
             finish(state, None, None, fault)
             settle()
