@@ -112,8 +112,8 @@ class ModelConfig(_Strict):
 class RetryConfig(_Strict):
     """Retries of endpoint faults (429, 5xx, timeouts, connection errors, malformed JSON)."""
 
-    max_attempts: int = Field(6, ge=1, le=100)
-    base_delay_s: float = Field(0.25, ge=0.0)
+    max_attempts: int = Field(8, ge=1, le=100)
+    base_delay_s: float = Field(0.1, ge=0.0)
     """First back-off; doubles each attempt, with jitter between half and all of it."""
     max_delay_s: float = Field(30.0, ge=0.0)
     max_retry_after_s: float = Field(120.0, ge=0.0)
