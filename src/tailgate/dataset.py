@@ -41,6 +41,11 @@ class Dataset:
     duplicates: int = 0
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def display(self) -> str:
+        """The file's path as error messages show it (relative to the working directory)."""
+        return _display(self.path)
+
 
 def detect_format(path: Path, fmt: str = "auto", display: str | None = None) -> str:
     """The file format named by ``fmt`` or, for ``auto``, by the extension."""

@@ -153,3 +153,39 @@ def test_every_command_has_help_and_is_documented() -> None:
         proc = tailgate(name, "--help")
         assert proc.returncode == 0
         assert "Usage:" in proc.stdout
+
+
+def test_models_lists_aliases_without_assembling(tmp_path: Path) -> None:
+    proc = tailgate("models", env={"TAILGATE_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode == 0
+    assert "local:smollm2-135m" in proc.stdout
+    assert "local:gemma3-270m" in proc.stdout
+    assert "installed" in proc.stdout
+    assert not (tmp_path / "cache").exists()
+
+
+def test_show_and_export_a_run_without_records(tmp_path: Path) -> None:
+    suite = make_suite(tmp_path / "s")
+    proc = tailgate(
+        "run",
+        str(suite),
+        "--model",
+        "openai:m",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--run-id",
+        "dead",
+        "--max-attempts",
+        "1",
+        "--timeout",
+        "1",
+        "-q",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr  # connection refused: recorded per sample
+    data = json.loads(_ok("show", "dead", "--json"))
+    assert data["summary"]["n_errors"] == 4
+    assert data["summary"]["score"]["value"] is None
+    assert "no scored samples" in _ok("show", "dead")
+    rows = [json.loads(x) for x in _ok("export", "dead").splitlines()]
+    assert {r["error_class"] for r in rows} == {"connection"}

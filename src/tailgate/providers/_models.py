@@ -21,7 +21,7 @@ from pathlib import Path
 from tailgate.errors import MissingDependency, UsageError
 from tailgate.records import Mode
 
-__all__ = ["ALIASES", "LocalModel", "cache_dir", "resolve_local_model"]
+__all__ = ["ALIASES", "LocalModel", "cache_dir", "installed", "resolve_local_model"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,14 @@ def resolve_local_model(name: str) -> LocalModel:
         return LocalModel(None, path.resolve(), mode, None, f"GGUF file {path.name}")
     known = ", ".join(ALIASES)
     raise UsageError(f"unknown local model '{name}'; use one of {known} or a path to a .gguf file")
+
+
+def installed(alias: str) -> bool:
+    """Whether an alias's model package (and llama-cpp-python) is installed; assembles nothing."""
+    packages = [ALIASES[alias].package, "llama_cpp"]
+    if alias == "gemma3-270m":
+        packages += _GEMMA_PARTS
+    return all(importlib.util.find_spec(p) is not None for p in packages)
 
 
 def _package_dir(module: str, install: str) -> Path:

@@ -7,7 +7,7 @@ naming the dataset line and the field, raised before any model call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
@@ -95,39 +95,25 @@ def build_plan(
     per_repeat = []
     for repeat in range(repeats):
         seed = None if decoding.seed is None else decoding.seed + repeat
-        params = Request(
-            Prompt(mode),
-            decoding.temperature,
-            decoding.top_p,
-            decoding.max_tokens,
-            seed,
-            stop,
-            timeout_s,
-        ).params()
+        template = Request(Prompt(mode), decoding.temperature, decoding.top_p,
+                           decoding.max_tokens, seed, stop, timeout_s)  # fmt: skip
+        params = template.params()
         head = {"provider": identity, "mode": mode, "params": params, "repeat": repeat}
-        per_repeat.append((seed, canonical_json(params), cache_key_hasher(head)))
+        per_repeat.append((template, canonical_json(params), cache_key_hasher(head)))
     samples: list[Sample] = []
     for item in dataset.items:
         context = {**item.input, "reference": item.reference, "attributes": item.attributes}
         for variant in variants:
             prompt = _render(compiled[variant.template], context, mode, item, dataset, variant.name)
             stored = prompt.stored()
-            for repeat, (seed, params_json, keyer) in enumerate(per_repeat):
+            for repeat, (template, params_json, keyer) in enumerate(per_repeat):
                 samples.append(
                     Sample(
                         sample_id=f"{item.item_id}/{variant.name}/{repeat}",
                         item=item,
                         variant=variant.name,
                         repeat=repeat,
-                        request=Request(
-                            prompt,
-                            decoding.temperature,
-                            decoding.top_p,
-                            decoding.max_tokens,
-                            seed,
-                            stop,
-                            timeout_s,
-                        ),
+                        request=replace(template, prompt=prompt),
                         prompt=stored,
                         params_json=params_json,
                         cache_key=keyer(stored),
@@ -197,7 +183,7 @@ def _render(
     if missing:
         raise InputError(
             f"missing field '{missing[0]}' used by template '{compiled.template}'",
-            file=_display(dataset),
+            file=dataset.display,
             line=item.row,
             field=missing[0],
         )
@@ -212,21 +198,12 @@ def _render(
     except jinja2.UndefinedError as exc:
         raise InputError(
             f"template '{compiled.template}' failed: {exc.message}",
-            file=_display(dataset),
+            file=dataset.display,
             line=item.row,
         ) from None
     except jinja2.TemplateError as exc:
         raise InputError(
             f"template '{compiled.template}' failed on this item: {exc}",
-            file=_display(dataset),
+            file=dataset.display,
             line=item.row,
         ) from None
-
-
-def _display(dataset: Dataset) -> str:
-    from pathlib import Path
-
-    try:
-        return str(dataset.path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(dataset.path)
