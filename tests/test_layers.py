@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tailgate"
 
 # Lower index = lower layer. A module may import its own layer and those below.
 LAYERS: list[set[str]] = [
-    {"errors", "registry", "config", "_version"},
+    {"errors", "registry", "config", "text", "_version"},
     {"records"},
     {"providers", "store", "dataset"},
     {"scorers", "perturb"},

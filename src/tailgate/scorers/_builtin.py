@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tailgate.records import Item
 from tailgate.registry import load_callable
 from tailgate.scorers._base import NoParams, Score
-from tailgate.scorers._extract import choice_letter, find_json, normalize_text, parse_number
+from tailgate.scorers._extract import choice_letter
+from tailgate.text import find_json, normalize_text, parse_number
 
 __all__ = [
     "Choice",

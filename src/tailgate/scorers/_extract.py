@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
-from typing import Any
 
 from tailgate.records import canonical_json
+from tailgate.text import find_json, normalize_text, parse_number
 
 __all__ = [
     "choice_letter",
@@ -30,7 +29,6 @@ __all__ = [
 ]
 
 _NUMBER = re.compile("[-+\u2212]?\\d[\\d,\u00a0\u202f]*(?:\\.\\d+)?|[-+\u2212]?\\.\\d+")
-_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
 
 def identity(text: str, arg: str | None = None) -> str | None:
@@ -51,25 +49,6 @@ def first_line(text: str, arg: str | None = None) -> str | None:
 def first_word(text: str, arg: str | None = None) -> str | None:
     words = re.findall(r"\w+(?:['’]\w+)*", text)
     return words[0] if words else None
-
-
-def parse_number(token: str) -> float | None:
-    """Parse one number token: ``1,234`` and ``1 234`` are thousands, ``2,5`` is 2.5."""
-    t = token.strip().replace("\u2212", "-").replace("\u00a0", "").replace("\u202f", "")
-    if "," in t and "." not in t:
-        head, _, tail = t.rpartition(",")
-        if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+", t):
-            t = t.replace(",", "")
-        elif head and "," not in head and len(tail) != 3:
-            t = f"{head}.{tail}"
-        else:
-            t = t.replace(",", "")
-    else:
-        t = t.replace(",", "")
-    try:
-        return float(t)
-    except ValueError:
-        return None
 
 
 def _numbers(text: str) -> list[str]:
@@ -120,26 +99,6 @@ def choice_letter(text: str, arg: str | None = None) -> str | None:
     return None
 
 
-def find_json(text: str) -> Any:
-    """The first JSON object or array in ``text`` (code fences allowed); raises ValueError."""
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        stripped = candidate.strip()
-        try:
-            return json.loads(stripped)
-        except ValueError:
-            pass
-        for start, char in enumerate(candidate):
-            if char in "{[":
-                try:
-                    value, _ = decoder.raw_decode(candidate, start)
-                    return value
-                except ValueError:
-                    continue
-    raise ValueError("no JSON value found")
-
-
 def json_value(text: str, arg: str | None = None) -> str | None:
     """The JSON value at path ``arg`` (dotted keys and list indices: ``answer``, ``a.b.0``) of the
     first JSON in the text, as a string (objects and lists as canonical JSON)."""
@@ -175,40 +134,3 @@ def regex(text: str, arg: str | None = None) -> str | None:
     if m is None:
         return None
     return m.group(1) if m.groups() else m.group(0)
-
-
-def normalize_text(text: str, strip_accents: bool = False) -> str:
-    """Casefold, drop punctuation and articles (en/fr/es/de), collapse spaces."""
-    t = unicodedata.normalize("NFKC", text).casefold()
-    if strip_accents:
-        t = "".join(c for c in unicodedata.normalize("NFD", t) if unicodedata.category(c) != "Mn")
-    t = "".join(" " if unicodedata.category(c).startswith("P") else c for c in t)
-    words = [w for w in t.split() if w not in _ARTICLES]
-    return " ".join(words)
-
-
-_ARTICLES = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "le",
-        "la",
-        "les",
-        "l",
-        "un",
-        "une",
-        "des",
-        "el",
-        "los",
-        "las",
-        "una",
-        "unos",
-        "unas",
-        "der",
-        "die",
-        "das",
-        "ein",
-        "eine",
-    ]
-)

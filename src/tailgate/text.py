@@ -1,0 +1,92 @@
+"""Text helpers shared by scorers and analysis: normalising answers, finding JSON, numbers.
+
+They sit at the bottom of the layers so that analysis (which must not import scorers) and
+scorers agree on what "the same answer" means.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+__all__ = ["find_json", "normalize_text", "parse_number"]
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
+
+
+def parse_number(token: str) -> float | None:
+    """Parse one number token: ``1,234`` and ``1 234`` are thousands, ``2,5`` is 2.5."""
+    t = token.strip().replace("\u2212", "-").replace("\u00a0", "").replace("\u202f", "")
+    if "," in t and "." not in t:
+        head, _, tail = t.rpartition(",")
+        if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+", t):
+            t = t.replace(",", "")
+        elif head and "," not in head and len(tail) != 3:
+            t = f"{head}.{tail}"
+        else:
+            t = t.replace(",", "")
+    else:
+        t = t.replace(",", "")
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def find_json(text: str) -> Any:
+    """The first JSON object or array in ``text`` (code fences allowed); raises ValueError."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        stripped = candidate.strip()
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+        for start, char in enumerate(candidate):
+            if char in "{[":
+                try:
+                    value, _ = decoder.raw_decode(candidate, start)
+                    return value
+                except ValueError:
+                    continue
+    raise ValueError("no JSON value found")
+
+
+def normalize_text(text: str, strip_accents: bool = False) -> str:
+    """Casefold, drop punctuation and articles (en/fr/es/de), collapse spaces."""
+    t = unicodedata.normalize("NFKC", text).casefold()
+    if strip_accents:
+        t = "".join(c for c in unicodedata.normalize("NFD", t) if unicodedata.category(c) != "Mn")
+    t = "".join(" " if unicodedata.category(c).startswith("P") else c for c in t)
+    words = [w for w in t.split() if w not in _ARTICLES]
+    return " ".join(words)
+
+
+_ARTICLES = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "le",
+        "la",
+        "les",
+        "l",
+        "un",
+        "une",
+        "des",
+        "el",
+        "los",
+        "las",
+        "una",
+        "unos",
+        "unas",
+        "der",
+        "die",
+        "das",
+        "ein",
+        "eine",
+    ]
+)
