@@ -108,10 +108,7 @@ def main() -> None:
                 text=True,
                 check=True,
             ).stdout
-            ours = {
-                f"{r['source_id']}/{r['repeat']}": r["output"]
-                for r in map(json.loads, export.splitlines())
-            }
+            ours = {f"{r['source_id']}/{r['repeat']}": r["output"] for r in map(json.loads, export.splitlines())}
             raw = json.loads(Path(raw_out).read_text())
             same = sum(ours[k] == v for k, v in raw.items())
             print(

@@ -68,25 +68,19 @@ def stats(base: str) -> dict[str, Any]:
 
 
 def reset(base: str) -> None:
-    urllib.request.urlopen(
-        urllib.request.Request(f"{base}/stats/reset", method="POST"), timeout=5
-    ).read()
+    urllib.request.urlopen(urllib.request.Request(f"{base}/stats/reset", method="POST"), timeout=5).read()
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall and user+sys CPU seconds of a command, and its stdout."""
     before = os.times()
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
     wall = time.perf_counter() - t0
     after = os.times()
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:4]} failed: {proc.stderr[-2000:]}")
-    cpu = (after.children_user - before.children_user) + (
-        after.children_system - before.children_system
-    )
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     return wall, cpu, proc.stdout
 
 
@@ -143,9 +137,7 @@ def scenario(
                 wall, cpu, _ = timed(floor_cmd(base, 500 * repeats, concurrency))
                 out["floor"].append({"wall_s": wall, "cpu_s": cpu})
             reset(base)
-            wall, cpu, stdout = timed(
-                tailgate_cmd(base, concurrency, repeats, suite, f"{tmp}/s{i}")
-            )
+            wall, cpu, stdout = timed(tailgate_cmd(base, concurrency, repeats, suite, f"{tmp}/s{i}"))
             result = json.loads(stdout)
             server = stats(base)
             out["tailgate"].append(
@@ -178,28 +170,18 @@ def main() -> None:
     with mock_server(18765) as clean:
         results.append(scenario("clean c=64", clean, args.runs, 64, 4, SUITE, floor=True))
         results.append(scenario("clean c=256", clean, args.runs, 256, 4, SUITE, floor=True))
-        results.append(
-            scenario("start-up (1 item)", clean, args.runs, 64, 1, SUITE_ONE, floor=False)
-        )
+        results.append(scenario("start-up (1 item)", clean, args.runs, 64, 1, SUITE_ONE, floor=False))
     with mock_server(18766, "--fail-rate", "0.1", "--fail-code", "429") as f429:
-        results.append(
-            scenario("10% 429, no Retry-After", f429, args.runs, 64, 4, SUITE, floor=False)
-        )
-    with mock_server(
-        18767, "--fail-rate", "0.1", "--fail-code", "429", "--retry-after", "1"
-    ) as f429ra:
-        results.append(
-            scenario("10% 429, Retry-After 1 s", f429ra, args.runs, 64, 4, SUITE, floor=False)
-        )
+        results.append(scenario("10% 429, no Retry-After", f429, args.runs, 64, 4, SUITE, floor=False))
+    with mock_server(18767, "--fail-rate", "0.1", "--fail-code", "429", "--retry-after", "1") as f429ra:
+        results.append(scenario("10% 429, Retry-After 1 s", f429ra, args.runs, 64, 4, SUITE, floor=False))
     with mock_server(18768, "--fail-rate", "0.1", "--fail-code", "500") as f500:
         results.append(scenario("10% 500", f500, args.runs, 64, 4, SUITE, floor=False))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
     for r in results:
         floor = (
-            f"floor {r['floor_median_wall_s']:.2f} s, x{r['ratio_to_floor']:.2f}"
-            if "floor_median_wall_s" in r
-            else ""
+            f"floor {r['floor_median_wall_s']:.2f} s, x{r['ratio_to_floor']:.2f}" if "floor_median_wall_s" in r else ""
         )
         done = min(x["done"] for x in r["tailgate"])
         print(

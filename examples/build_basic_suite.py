@@ -709,12 +709,10 @@ WORD_PROBLEMS: tuple[WordProblem, ...] = (
     WordProblem(
         "sub",
         {
-            "en": "{A} has {x} books and gives {y} of them to {B}. "
-            "How many books does {A} have now?",
+            "en": "{A} has {x} books and gives {y} of them to {B}. How many books does {A} have now?",
             "fr": "{A} a {x} livres et en donne {y} à {B}. Combien de livres reste-t-il à {A} ?",
             "es": "{A} tiene {x} libros y le da {y} a {B}. ¿Cuántos libros tiene {A} ahora?",
-            "de": "{A} hat {x} Bücher und verschenkt {y} davon an {B}. "
-            "Wie viele Bücher hat {A} jetzt?",
+            "de": "{A} hat {x} Bücher und verschenkt {y} davon an {B}. Wie viele Bücher hat {A} jetzt?",
         },
     ),
     WordProblem(
@@ -742,12 +740,9 @@ WORD_PROBLEMS: tuple[WordProblem, ...] = (
     WordProblem(
         "add",
         {
-            "en": "{A} has {x} stamps and {B} has {y} stamps. "
-            "How many stamps do {A} and {B} have together?",
-            "fr": "{A} a {x} timbres et {B} a {y} timbres. "
-            "Combien de timbres ont {A} et {B} ensemble ?",
-            "es": "{A} tiene {x} sellos y {B} tiene {y} sellos. "
-            "¿Cuántos sellos tienen {A} y {B} en total?",
+            "en": "{A} has {x} stamps and {B} has {y} stamps. How many stamps do {A} and {B} have together?",
+            "fr": "{A} a {x} timbres et {B} a {y} timbres. Combien de timbres ont {A} et {B} ensemble ?",
+            "es": "{A} tiene {x} sellos y {B} tiene {y} sellos. ¿Cuántos sellos tienen {A} y {B} en total?",
             "de": "{A} hat {x} Briefmarken und {B} hat {y} Briefmarken. "
             "Wie viele Briefmarken haben {A} und {B} zusammen?",
         },
@@ -755,26 +750,19 @@ WORD_PROBLEMS: tuple[WordProblem, ...] = (
     WordProblem(
         "add",
         {
-            "en": "{A} reads {x} pages on Monday and {y} pages on Tuesday. "
-            "How many pages does {A} read in total?",
+            "en": "{A} reads {x} pages on Monday and {y} pages on Tuesday. How many pages does {A} read in total?",
             "fr": "{A} lit {x} pages lundi et {y} pages mardi. Combien de pages lit {A} au total ?",
-            "es": "{A} lee {x} páginas el lunes y {y} páginas el martes. "
-            "¿Cuántas páginas lee {A} en total?",
-            "de": "{A} liest am Montag {x} Seiten und am Dienstag {y} Seiten. "
-            "Wie viele Seiten liest {A} insgesamt?",
+            "es": "{A} lee {x} páginas el lunes y {y} páginas el martes. ¿Cuántas páginas lee {A} en total?",
+            "de": "{A} liest am Montag {x} Seiten und am Dienstag {y} Seiten. Wie viele Seiten liest {A} insgesamt?",
         },
     ),
     WordProblem(
         "sub",
         {
-            "en": "{A} had {x} eggs and used {y} of them to bake a cake. "
-            "How many eggs does {A} have left?",
-            "fr": "{A} avait {x} œufs et en a utilisé {y} pour faire un gâteau. "
-            "Combien d'œufs reste-t-il à {A} ?",
-            "es": "{A} tenía {x} huevos y usó {y} para hacer un pastel. "
-            "¿Cuántos huevos le quedan a {A}?",
-            "de": "{A} hatte {x} Eier und hat {y} davon für einen Kuchen verwendet. "
-            "Wie viele Eier hat {A} noch?",
+            "en": "{A} had {x} eggs and used {y} of them to bake a cake. How many eggs does {A} have left?",
+            "fr": "{A} avait {x} œufs et en a utilisé {y} pour faire un gâteau. Combien d'œufs reste-t-il à {A} ?",
+            "es": "{A} tenía {x} huevos y usó {y} para hacer un pastel. ¿Cuántos huevos le quedan a {A}?",
+            "de": "{A} hatte {x} Eier und hat {y} davon für einen Kuchen verwendet. Wie viele Eier hat {A} noch?",
         },
         x=(12, 30),
         y=(2, 9),
@@ -786,10 +774,8 @@ WORD_PROBLEMS: tuple[WordProblem, ...] = (
             "How many chairs does {A} set up in total?",
             "fr": "{A} installe {x} rangées de chaises, avec {y} chaises dans chaque rangée. "
             "Combien de chaises y a-t-il au total ?",
-            "es": "{A} coloca {x} filas de sillas, con {y} sillas en cada fila. "
-            "¿Cuántas sillas hay en total?",
-            "de": "{A} stellt {x} Stuhlreihen mit je {y} Stühlen auf. "
-            "Wie viele Stühle sind das insgesamt?",
+            "es": "{A} coloca {x} filas de sillas, con {y} sillas en cada fila. ¿Cuántas sillas hay en total?",
+            "de": "{A} stellt {x} Stuhlreihen mit je {y} Stühlen auf. Wie viele Stühle sind das insgesamt?",
         },
     ),
     WordProblem(
@@ -811,21 +797,16 @@ WORD_PROBLEMS: tuple[WordProblem, ...] = (
             "en": "{A} had {x} marbles and lost {y} of them. How many marbles does {A} have now?",
             "fr": "{A} avait {x} billes et en a perdu {y}. Combien de billes reste-t-il à {A} ?",
             "es": "{A} tenía {x} canicas y perdió {y}. ¿Cuántas canicas tiene {A} ahora?",
-            "de": "{A} hatte {x} Murmeln und hat {y} davon verloren. "
-            "Wie viele Murmeln hat {A} jetzt?",
+            "de": "{A} hatte {x} Murmeln und hat {y} davon verloren. Wie viele Murmeln hat {A} jetzt?",
         },
     ),
     WordProblem(
         "add",
         {
-            "en": "{A} has {x} stickers. {B} gives {A} {y} more stickers. "
-            "How many stickers does {A} have now?",
-            "fr": "{A} a {x} autocollants. {B} lui en donne encore {y}. "
-            "Combien d'autocollants a {A} maintenant ?",
-            "es": "{A} tiene {x} pegatinas. {B} le da {y} pegatinas más. "
-            "¿Cuántas pegatinas tiene {A} ahora?",
-            "de": "{A} hat {x} Aufkleber. {B} schenkt {A} {y} weitere Aufkleber. "
-            "Wie viele Aufkleber hat {A} jetzt?",
+            "en": "{A} has {x} stickers. {B} gives {A} {y} more stickers. How many stickers does {A} have now?",
+            "fr": "{A} a {x} autocollants. {B} lui en donne encore {y}. Combien d'autocollants a {A} maintenant ?",
+            "es": "{A} tiene {x} pegatinas. {B} le da {y} pegatinas más. ¿Cuántas pegatinas tiene {A} ahora?",
+            "de": "{A} hat {x} Aufkleber. {B} schenkt {A} {y} weitere Aufkleber. Wie viele Aufkleber hat {A} jetzt?",
         },
     ),
 )
@@ -1151,8 +1132,7 @@ EXTRACTION_TEXTS: dict[str, tuple[str, ...]] = {
     "en": (
         "{name} is {age} years old and lives in {city}.",
         "{name} lives in {city}. At {age}, {name} loves cooking and hiking.",
-        "The library in {city} has a new volunteer: {name}, {age}, who helps with the reading "
-        "club every Saturday.",
+        "The library in {city} has a new volunteer: {name}, {age}, who helps with the reading club every Saturday.",
         "{name} ({age}) runs a small café in {city}.",
     ),
     "fr": (
@@ -1187,8 +1167,7 @@ EXTRACTION_PROMPT: dict[str, tuple[str, str, str]] = {  # (before text, text lab
     "fr": (
         "Extrayez le nom, l'âge et la ville de la personne décrite dans le texte suivant.",
         "Texte :",
-        f"Répondez uniquement en JSON, exactement sous la forme {_SHAPE}, "
-        "avec l'âge sous forme de nombre.",
+        f"Répondez uniquement en JSON, exactement sous la forme {_SHAPE}, avec l'âge sous forme de nombre.",
     ),
     "es": (
         "Extrae el nombre, la edad y la ciudad de la persona descrita en el siguiente texto.",
@@ -1659,9 +1638,7 @@ def finish(
     if draft.kind == "object":
         question, fmt = draft.body, "json"
     else:
-        instruction = (
-            json_instruction(draft.kind, lang) if as_json else TEXT_INSTRUCTION[draft.kind][lang]
-        )
+        instruction = json_instruction(draft.kind, lang) if as_json else TEXT_INSTRUCTION[draft.kind][lang]
         question = draft.body + ("\n" if draft.multiline else " ") + instruction
         fmt = "json" if as_json else "text"
     context = ""
@@ -1774,11 +1751,7 @@ def check_items(built: Sequence[Built]) -> list[str]:
             words = word_count(b.context)
             if not MIN_CONTEXT_WORDS <= words <= MAX_CONTEXT_WORDS:
                 problems.append(f"{item['id']}: context of {words} words")
-            problems.extend(
-                f"{item['id']}: context contains {f!r}"
-                for f in b.forbidden
-                if contains_word(b.context, f)
-            )
+            problems.extend(f"{item['id']}: context contains {f!r}" for f in b.forbidden if contains_word(b.context, f))
         if item["task"] == "json_extraction" and item["format"] != "json":
             problems.append(f"{item['id']}: extraction item not in json format")
     return problems
@@ -1806,9 +1779,7 @@ def report(built: Sequence[Built]) -> str:
     letters = Counter(str(i["answer"]) for i in items if i["answer_type"] == "choice")
     lines.append(_table("choice letters", letters))
     yes_no = Counter(
-        "yes" if i["answer"] == YES[str(i["lang"])] else "no"
-        for i in items
-        if i["answer_type"] == "yes_no"
+        "yes" if i["answer"] == YES[str(i["lang"])] else "no" for i in items if i["answer_type"] == "yes_no"
     )
     lines.append(_table("yes_no answers", yes_no))
     words = [word_count(b.context) for b in built if b.context]

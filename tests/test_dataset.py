@@ -33,8 +33,7 @@ def test_items_are_content_addressed(tmp_path: Path) -> None:
 def test_same_content_same_id_across_files(tmp_path: Path) -> None:
     a = _load(make_suite(tmp_path / "a"))
     rows = [
-        {"id": f"x{i}", "question": q, "answer": r, "task": "other"}
-        for i, (q, r) in enumerate([("What is 2+2?", 4)])
+        {"id": f"x{i}", "question": q, "answer": r, "task": "other"} for i, (q, r) in enumerate([("What is 2+2?", 4)])
     ]
     b = _load(make_suite(tmp_path / "b", rows))
     assert a.items[0].item_id == b.items[0].item_id
@@ -120,11 +119,7 @@ def test_empty_dataset(tmp_path: Path) -> None:
 
 def test_non_utf8_jsonl(tmp_path: Path) -> None:
     good = json.dumps({"id": "a", "question": "q", "answer": 1, "task": "t"}).encode()
-    err = _error(
-        _suite_with_raw(
-            tmp_path, good + b'\n{"id": "b", "question": "caf\xe9", "answer": 1, "task": "t"}\n'
-        )
-    )
+    err = _error(_suite_with_raw(tmp_path, good + b'\n{"id": "b", "question": "caf\xe9", "answer": 1, "task": "t"}\n'))
     assert err.line == 2
     assert "UTF-8" in err.message
 
@@ -142,9 +137,7 @@ def test_huge_item(tmp_path: Path) -> None:
 
 
 def test_nan_is_rejected(tmp_path: Path) -> None:
-    err = _error(
-        _suite_with_raw(tmp_path, b'{"id": "a", "question": "q", "answer": NaN, "task": "t"}\n')
-    )
+    err = _error(_suite_with_raw(tmp_path, b'{"id": "a", "question": "q", "answer": NaN, "task": "t"}\n'))
     assert err.line == 1
 
 
@@ -160,9 +153,7 @@ def test_csv_dataset(tmp_path: Path) -> None:
 
 
 def test_csv_ragged_row(tmp_path: Path) -> None:
-    err = _error(
-        _suite_with_raw(tmp_path, b"id,question,answer,task\na,q,1,t\nb,q,1\n", "items.csv")
-    )
+    err = _error(_suite_with_raw(tmp_path, b"id,question,answer,task\na,q,1,t\nb,q,1\n", "items.csv"))
     assert err.line == 3
     assert "cells" in err.message
 
@@ -174,9 +165,7 @@ def test_csv_unterminated_quote(tmp_path: Path) -> None:
 
 
 def test_csv_non_utf8(tmp_path: Path) -> None:
-    err = _error(
-        _suite_with_raw(tmp_path, b"id,question,answer,task\na,q,1,t\nb,caf\xe9,1,t\n", "items.csv")
-    )
+    err = _error(_suite_with_raw(tmp_path, b"id,question,answer,task\na,q,1,t\nb,caf\xe9,1,t\n", "items.csv"))
     assert err.line == 3
 
 
@@ -188,9 +177,7 @@ def test_csv_missing_column(tmp_path: Path) -> None:
 def test_parquet_dataset(tmp_path: Path) -> None:
     suite = make_suite(tmp_path, dataset_file="items.parquet", items=[])
     pq.write_table(
-        pa.table(
-            {"id": ["a", "b"], "question": ["q1", "q2"], "answer": [1, 2], "task": ["x", "y"]}
-        ),
+        pa.table({"id": ["a", "b"], "question": ["q1", "q2"], "answer": [1, 2], "task": ["x", "y"]}),
         tmp_path / "items.parquet",
     )
     ds = _load(suite)

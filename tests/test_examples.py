@@ -28,10 +28,7 @@ def test_example_suite_runs(suite: str) -> None:
 
 
 def test_basic_suite_is_stratified_and_answers_are_consistent() -> None:
-    rows = [
-        json.loads(x)
-        for x in (REPO / "src/tailgate/suites/basic/items.jsonl").read_text().splitlines()
-    ]
+    rows = [json.loads(x) for x in (REPO / "src/tailgate/suites/basic/items.jsonl").read_text().splitlines()]
     assert len(rows) == 336
     first = rows[:24]  # one item of every task x language cell
     assert len({(r["task"], r["lang"]) for r in first}) == 24
@@ -43,9 +40,7 @@ def test_basic_suite_is_stratified_and_answers_are_consistent() -> None:
 
 
 def test_bigbench_letters_point_at_options() -> None:
-    rows = [
-        json.loads(x) for x in (REPO / "examples/bigbench/items.jsonl").read_text().splitlines()
-    ]
+    rows = [json.loads(x) for x in (REPO / "examples/bigbench/items.jsonl").read_text().splitlines()]
     letters = "ABCDEFGHIJ"
     for r in rows:
         assert r["answer"] in letters[: r["n_options"]]

@@ -43,9 +43,7 @@ def test_top_level_is_lazy() -> None:
 
     heavy = "('numpy', 'pyarrow', 'duckdb', 'aiohttp')"
     code = f"import sys, tailgate; print(sorted(m for m in {heavy} if m in sys.modules))"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert tailgate.__version__
     assert callable(tailgate.run_sync)

@@ -62,19 +62,13 @@ def test_imports_only_go_down(path: Path) -> None:
     for module, line in _imports(path):
         top = module.split(".")[0]
         if top in UI_LIBRARIES:
-            assert source in {"cli", "report"}, (
-                f"{path.name}:{line} imports {module} outside cli/report"
-            )
+            assert source in {"cli", "report"}, f"{path.name}:{line} imports {module} outside cli/report"
         if top != "tailgate" or module == "tailgate":
             continue
         target = module.split(".")[1]
         assert target in LEVEL, f"{path.name}:{line}: unknown component {target}"
-        assert LEVEL[target] <= LEVEL[source], (
-            f"{path.name}:{line}: {source} imports upward: {module}"
-        )
-        assert (source, target) not in FORBIDDEN, (
-            f"{path.name}:{line}: {source} must not import {target}"
-        )
+        assert LEVEL[target] <= LEVEL[source], f"{path.name}:{line}: {source} imports upward: {module}"
+        assert (source, target) not in FORBIDDEN, f"{path.name}:{line}: {source} must not import {target}"
 
 
 def test_layers_cover_every_component() -> None:

@@ -16,10 +16,7 @@ def _everything_written(root: Path) -> bytes:
 
 
 def test_key_is_sent_but_never_written(tmp_path: Path) -> None:
-    items = [
-        {"id": str(i), "question": f"What is {i}+1?", "answer": i + 1, "task": "math"}
-        for i in range(6)
-    ]
+    items = [{"id": str(i), "question": f"What is {i}+1?", "answer": i + 1, "task": "math"} for i in range(6)]
     suite = make_suite(
         tmp_path / "s",
         items,
@@ -28,9 +25,7 @@ def test_key_is_sent_but_never_written(tmp_path: Path) -> None:
     )
     env = {"MY_LLM_CREDENTIAL": SECRET}
     # a hostile endpoint that echoes the key back in its error messages
-    plan = FaultPlan(
-        share=0.5, kinds=("500",), seed=3, error_body=f"internal error for key {SECRET}"
-    )
+    plan = FaultPlan(share=0.5, kinds=("500",), seed=3, error_body=f"internal error for key {SECRET}")
     with FaultServer(plan) as server:
         proc = tailgate(
             "run",
@@ -50,9 +45,7 @@ def test_key_is_sent_but_never_written(tmp_path: Path) -> None:
         assert server.seen.requests[0]["headers"]["Authorization"] == f"Bearer {SECRET}"
         assert server.seen.faults["500"] > 0
         server.plan = FaultPlan(status_always=401, error_body=f"bad key {SECRET}")
-        refused = tailgate(
-            "run", str(suite), "--model", "openai:m", "--base-url", server.base_url, env=env
-        )
+        refused = tailgate("run", str(suite), "--model", "openai:m", "--base-url", server.base_url, env=env)
     assert refused.returncode == 2
     assert "refused the API key" in refused.stderr
     exported = tailgate("export", "s1", "--format", "jsonl")

@@ -235,10 +235,7 @@ def report(results: Sequence[TaskResult], rows: Sequence[dict[str, Any]]) -> str
     for res in results:
         short = sum(1 for r in rows if r["task"] == res.task and r["length"] == "short")
         kept = by_task[res.task]
-        out.append(
-            f"{res.task:<22}{res.n_examples:>9}{len(res.candidates):>8}{kept:>6}"
-            f"{short:>7}{kept - short:>6}"
-        )
+        out.append(f"{res.task:<22}{res.n_examples:>9}{len(res.candidates):>8}{kept:>6}{short:>7}{kept - short:>6}")
     lengths = Counter(str(row["length"]) for row in rows)
     out.append(
         f"{'total':<22}{sum(r.n_examples for r in results):>9}"
@@ -262,9 +259,7 @@ def report(results: Sequence[TaskResult], rows: Sequence[dict[str, Any]]) -> str
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--source", type=Path, default=DEFAULT_SOURCE, help="folder of BIG-bench *.task.json"
-    )
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder of BIG-bench *.task.json")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output JSONL path")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (default: %(default)s)")
     args = parser.parse_args(argv)

@@ -88,9 +88,7 @@ def load_dataset(suite: LoadedSuite, limit: int | None = None) -> Dataset:
     rows = 0
     for line, row in iter_rows(path, fmt, display):
         rows += 1
-        item = _make_item(
-            row, line, cfg.id, cfg.reference, cfg.attributes, cfg.max_field_bytes, display
-        )
+        item = _make_item(row, line, cfg.id, cfg.reference, cfg.attributes, cfg.max_field_bytes, display)
         if item.source_id is not None:
             previous = by_source.setdefault(item.source_id, item.item_id)
             if previous != item.item_id:
@@ -111,9 +109,7 @@ def load_dataset(suite: LoadedSuite, limit: int | None = None) -> Dataset:
         raise InputError("the dataset has no items", file=display)
     warnings = []
     if duplicates:
-        warnings.append(
-            f"{display}: {duplicates} duplicate item(s) (same input and reference) skipped"
-        )
+        warnings.append(f"{display}: {duplicates} duplicate item(s) (same input and reference) skipped")
     return Dataset(items, path, rows, duplicates, warnings)
 
 
@@ -148,8 +144,7 @@ def _make_item(
         value = need(col)
         if isinstance(value, (dict, list)):
             raise InputError(
-                "an attribute must be a scalar (string, number, boolean or null), "
-                f"not {_type_name(value)}",
+                f"an attribute must be a scalar (string, number, boolean or null), not {_type_name(value)}",
                 file=display,
                 line=line,
                 field=col,
@@ -158,11 +153,7 @@ def _make_item(
     skip = {c for c in (id_col, ref_col) if c is not None} | set(attr_cols)
     fields = {k: v for k, v in row.items() if k not in skip}
     for key, value in (*fields.items(), ("reference", reference)):
-        size = (
-            len(value.encode("utf-8"))
-            if isinstance(value, str)
-            else len(_json(value, display, line, key))
-        )
+        size = len(value.encode("utf-8")) if isinstance(value, str) else len(_json(value, display, line, key))
         if size > max_bytes:
             name = ref_col if key == "reference" and ref_col else key
             raise InputError(
@@ -186,9 +177,7 @@ def _json(value: Any, display: str, line: int, key: str) -> str:
     try:
         return canonical_json(value)
     except ValueError as exc:  # NaN or infinity
-        raise InputError(
-            f"value is not valid JSON ({exc})", file=display, line=line, field=key
-        ) from None
+        raise InputError(f"value is not valid JSON ({exc})", file=display, line=line, field=key) from None
 
 
 def _jsonl_rows(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -198,17 +187,13 @@ def _jsonl_rows(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any]]
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"not valid UTF-8 (byte {exc.start} of the line)", file=display, line=number
-                ) from None
+                raise InputError(f"not valid UTF-8 (byte {exc.start} of the line)", file=display, line=number) from None
             if not text.strip():
                 continue
             try:
                 value = json.loads(text, parse_constant=_reject_constant)
             except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"invalid JSON: {exc.msg} (column {exc.colno})", file=display, line=number
-                ) from None
+                raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=display, line=number) from None
             except ValueError as exc:
                 raise InputError(f"invalid JSON: {exc}", file=display, line=number) from None
             if not isinstance(value, dict):

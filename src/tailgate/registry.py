@@ -66,9 +66,7 @@ def lookup(kind: str, name: str) -> Any:
     try:
         obj = ep.load()
     except ImportError as exc:  # a plugin whose own dependency is missing
-        raise MissingDependency(
-            f"{kind[:-1]} '{name}' ({ep.value}) could not be imported: {exc}"
-        ) from exc
+        raise MissingDependency(f"{kind[:-1]} '{name}' ({ep.value}) could not be imported: {exc}") from exc
     _registered[kind][name] = obj
     return obj
 

@@ -30,9 +30,7 @@ def test_clustered_se_matches_statsmodels_cluster_robust_ols() -> None:
     item_effect = rng.normal(0, 1, 60)[items]
     x = item_effect + rng.normal(0, 0.5, items.size)
     est = clustered_mean(x, items)
-    fit = OLS(x, np.ones_like(x)).fit(
-        cov_type="cluster", cov_kwds={"groups": items, "use_correction": False}
-    )
+    fit = OLS(x, np.ones_like(x)).fit(cov_type="cluster", cov_kwds={"groups": items, "use_correction": False})
     assert est.value == pytest.approx(float(fit.params[0]))
     assert est.se == pytest.approx(float(fit.bse[0]), rel=1e-10)
     assert est.n_items == 60

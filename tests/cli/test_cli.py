@@ -43,9 +43,7 @@ def test_run_show_runs_export(tmp_path: Path) -> None:
     assert data["summary"]["score"]["n_items"] == 4
     assert data["manifest"]["plan"]["samples"] == 8
     runs = json.loads(_ok("runs", "--json"))
-    assert [(r["run_id"], r["status"], r["done"], r["planned"]) for r in runs] == [
-        ("r1", "completed", 8, 8)
-    ]
+    assert [(r["run_id"], r["status"], r["done"], r["planned"]) for r in runs] == [("r1", "completed", 8, 8)]
     assert "r1" in _ok("runs")
     lines = _ok("export", "r1", "--format", "jsonl").splitlines()
     rows = [json.loads(x) for x in lines]
@@ -98,9 +96,7 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path: Path, setup: str, need
     elif setup == "malformed_jsonl":
         items.write_text(items.read_text().splitlines()[0] + "\n{broken\n")
     elif setup == "missing_field":
-        items.write_text(
-            items.read_text().splitlines()[0] + '\n{"id": "z", "question": "q", "task": "t"}\n'
-        )
+        items.write_text(items.read_text().splitlines()[0] + '\n{"id": "z", "question": "q", "task": "t"}\n')
     elif setup == "wrong_type":
         items.write_text('{"id": "z", "question": "q", "answer": 1, "task": [1]}\n')
     elif setup == "empty":
@@ -108,10 +104,7 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path: Path, setup: str, need
     elif setup == "non_utf8":
         items.write_bytes(b'{"id": "z", "question": "caf\xe9", "answer": 1, "task": "t"}\n')
     elif setup == "huge":
-        items.write_text(
-            json.dumps({"id": "z", "question": "x" * 10 * 1024 * 1024, "answer": 1, "task": "t"})
-            + "\n"
-        )
+        items.write_text(json.dumps({"id": "z", "question": "x" * 10 * 1024 * 1024, "answer": 1, "task": "t"}) + "\n")
     elif setup == "template_field":
         make_suite(
             folder,

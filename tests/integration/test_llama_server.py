@@ -59,9 +59,7 @@ def server() -> Iterator[str]:
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"llama_cpp.server did not start: {log.read_text()[-2000:]}"
-                    ) from None
+                    raise RuntimeError(f"llama_cpp.server did not start: {log.read_text()[-2000:]}") from None
                 time.sleep(0.3)
         yield base
     finally:

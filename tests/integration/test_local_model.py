@@ -54,10 +54,7 @@ def test_gemma3_uses_completion_prompts() -> None:
     assert all(r["prompt"].endswith("\nAnswer:") for r in rows)
     assert all(r["error_class"] is None for r in rows)
     manifest = Store().manifest(str(out["run_id"]))
-    assert (
-        manifest["model"]["sha256"]
-        == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
-    )
+    assert manifest["model"]["sha256"] == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 
 
 def test_seeded_sampling_is_reproducible_and_repeats_differ() -> None:
@@ -75,9 +72,7 @@ def test_seeded_sampling_is_reproducible_and_repeats_differ() -> None:
     )
     first = Store().read_records(str(_run(*args)["run_id"])).to_pylist()
     second = Store().read_records(str(_run(*args)["run_id"])).to_pylist()
-    assert {r["sample_id"]: r["output"] for r in first} == {
-        r["sample_id"]: r["output"] for r in second
-    }
+    assert {r["sample_id"]: r["output"] for r in first} == {r["sample_id"]: r["output"] for r in second}
     # at temperature 0.7 the three repeats of an item are distinct samples, not one copied
     by_item: dict[str, set[str]] = {}
     for r in first:
@@ -102,9 +97,7 @@ def test_timeout_is_enforced_between_tokens(tmp_path: Path) -> None:
         scorers=[{"type": "exact"}],
         extra={"decoding": {"max_tokens": 2000, "temperature": 0.0}},
     )
-    out = _run(
-        str(suite), "--model", "local:smollm2-135m", "--timeout", "0.5", "--max-attempts", "1"
-    )
+    out = _run(str(suite), "--model", "local:smollm2-135m", "--timeout", "0.5", "--max-attempts", "1")
     rows = Store().read_records(str(out["run_id"])).to_pylist()
     assert rows[0]["error_class"] == "timeout"
     assert rows[0]["score"] is None

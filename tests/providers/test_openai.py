@@ -14,17 +14,12 @@ from tailgate.store import Store
 from tests.support.fault_server import FaultPlan, FaultServer
 from tests.support.suites import make_suite
 
-ITEMS = [
-    {"id": str(i), "question": f"What is {i}+{i * 3}?", "answer": i * 4, "task": "math"}
-    for i in range(40)
-]
+ITEMS = [{"id": str(i), "question": f"What is {i}+{i * 3}?", "answer": i * 4, "task": "math"} for i in range(40)]
 
 
 def _suite(tmp_path: Path, **extra: object) -> Path:
     run = {"timeout_s": 0.5, "retry": {"base_delay_s": 0.01, "max_attempts": 8}}
-    return make_suite(
-        tmp_path / "suite", ITEMS, scorers=[{"type": "numeric"}], extra={"run": run, **extra}
-    )
+    return make_suite(tmp_path / "suite", ITEMS, scorers=[{"type": "numeric"}], extra={"run": run, **extra})
 
 
 def test_faults_are_retried_recorded_and_never_scored_wrong(tmp_path: Path) -> None:
@@ -70,26 +65,17 @@ def test_a_sample_that_never_succeeds_is_unscored(tmp_path: Path) -> None:
             )
         )
     rows = Store().read_records(result.run_id).to_pylist()
-    assert all(
-        r["error_class"] == "server_error" and r["score"] is None and r["attempts"] == 3
-        for r in rows
-    )
+    assert all(r["error_class"] == "server_error" and r["score"] is None and r["attempts"] == 3 for r in rows)
     assert len(server.seen.requests) == 15
     assert "HTTP 503" in rows[0]["error_message"]
 
 
-def test_bad_key_stops_the_run_with_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bad_key_stops_the_run_with_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-test-abcdefghijklmnop1234"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     plan = FaultPlan(status_always=401, error_body=f"Incorrect API key provided: {secret}")
     with FaultServer(plan) as server, pytest.raises(ProviderError) as err:
-        run_sync(
-            RunOptions(
-                suite=str(_suite(tmp_path)), model="openai:m", base_url=server.base_url, limit=3
-            )
-        )
+        run_sync(RunOptions(suite=str(_suite(tmp_path)), model="openai:m", base_url=server.base_url, limit=3))
     assert "refused the API key" in str(err.value)
     assert secret not in str(err.value)
     assert server.seen.requests[0]["headers"]["Authorization"] == f"Bearer {secret}"

@@ -20,8 +20,7 @@ from tests.support.suites import make_suite
 
 MODEL = "python:tests.support.models:seeded"
 ITEMS = [
-    {"id": f"q{i}", "question": f"What is {i} plus {i + 1}?", "answer": 2 * i + 1, "task": "math"}
-    for i in range(30)
+    {"id": f"q{i}", "question": f"What is {i} plus {i + 1}?", "answer": 2 * i + 1, "task": "math"} for i in range(30)
 ]
 
 
@@ -123,9 +122,7 @@ def test_kill_minus_nine_then_resume_many_times(tmp_path: Path) -> None:
         assert final == reference
         # no record was ever written twice, in any file
         files = scan_run_files(store.run_dir(run_id))
-        written = Counter(
-            rec["sample_id"] for _, path in files.journals for rec in read_journal(path)
-        )
+        written = Counter(rec["sample_id"] for _, path in files.journals for rec in read_journal(path))
         assert written
         assert max(written.values()) == 1
         assert store.manifest(run_id)["status"] == "completed"
@@ -181,9 +178,7 @@ def test_sigterm_stops_like_ctrl_c(tmp_path: Path) -> None:
     suite = make_suite(tmp_path / "s", ITEMS, scorers=[{"type": "numeric"}])
     proc = _start(suite, "term-1", tmp_path / "a.log", "0.02")
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (
-        Store().exists("term-1") and Store().sample_status("term-1")
-    ):
+    while time.monotonic() < deadline and not (Store().exists("term-1") and Store().sample_status("term-1")):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 130

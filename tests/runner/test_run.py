@@ -23,9 +23,7 @@ def _reset() -> None:
 
 
 def _run(tmp_path: Path, model: str, **kw: object):  # type: ignore[no-untyped-def]
-    suite = kw.pop("suite", None) or make_suite(
-        tmp_path / "suite", repeats=int(kw.pop("suite_repeats", 1))
-    )  # type: ignore[arg-type]
+    suite = kw.pop("suite", None) or make_suite(tmp_path / "suite", repeats=int(kw.pop("suite_repeats", 1)))  # type: ignore[arg-type]
     return run_sync(RunOptions(suite=str(suite), model=model, **kw))  # type: ignore[arg-type]
 
 
@@ -69,10 +67,7 @@ def test_exhausted_retries_are_unscored_not_wrong(tmp_path: Path) -> None:
     result = _run(tmp_path, f"{FLAKY}:always_429", max_attempts=3)
     rows = Store().read_records(result.run_id).to_pylist()
     assert result.status == "completed"
-    assert all(
-        r["error_class"] == "rate_limit" and r["score"] is None and r["output"] is None
-        for r in rows
-    )
+    assert all(r["error_class"] == "rate_limit" and r["score"] is None and r["output"] is None for r in rows)
     assert all(r["attempts"] == 3 for r in rows)
     assert set(flaky.attempts.values()) == {3}
     assert Store().manifest(result.run_id)["counts"]["errors"] == 4

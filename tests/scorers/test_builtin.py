@@ -17,9 +17,7 @@ def _scorer(tmp_path: Path, spec: dict[str, Any]):  # type: ignore[no-untyped-de
 
 
 def _item(reference: Any) -> Item:
-    return Item(
-        item_id="x", input={"question": "q"}, reference=reference, attributes={"task": "math"}
-    )
+    return Item(item_id="x", input={"question": "q"}, reference=reference, attributes={"task": "math"})
 
 
 @pytest.mark.parametrize(
@@ -65,9 +63,7 @@ def _item(reference: Any) -> Item:
         ({"type": "choice"}, "A", "B", 0.0),
     ],
 )
-def test_scorers(
-    tmp_path: Path, spec: dict[str, Any], output: str, reference: Any, value: float
-) -> None:
+def test_scorers(tmp_path: Path, spec: dict[str, Any], output: str, reference: Any, value: float) -> None:
     assert _scorer(tmp_path, spec)(output, _item(reference)).value == value
 
 
@@ -86,9 +82,7 @@ def test_python_scorer(tmp_path: Path) -> None:
         "def length_ok(answer, reference, item):\n    return len(answer) <= reference\n",
         encoding="utf-8",
     )
-    scorer = _scorer(
-        tmp_path, {"type": "python", "function": f"{tmp_path / 'myscore.py'}:length_ok"}
-    )
+    scorer = _scorer(tmp_path, {"type": "python", "function": f"{tmp_path / 'myscore.py'}:length_ok"})
     assert scorer("abc", _item(5)).value == 1.0
     assert scorer("abcdef", _item(5)).value == 0.0
 
@@ -103,9 +97,7 @@ def test_python_scorer(tmp_path: Path) -> None:
         ({"type": "exact", "extract": "bogus"}, "unknown extractor", "scorers.0.extract"),
     ],
 )
-def test_bad_scorer_config_names_line(
-    tmp_path: Path, spec: dict[str, Any], message: str, field: str
-) -> None:
+def test_bad_scorer_config_names_line(tmp_path: Path, spec: dict[str, Any], message: str, field: str) -> None:
     with pytest.raises(InputError) as err:
         _scorer(tmp_path, spec)
     assert message in str(err.value)

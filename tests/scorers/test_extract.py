@@ -29,9 +29,7 @@ def test_last_number(text: str, expected: str | None) -> None:
     assert last_number(text) == expected
 
 
-@pytest.mark.parametrize(
-    ("token", "value"), [("1,234,567", 1234567.0), ("2,5", 2.5), ("7", 7.0), ("x", None)]
-)
+@pytest.mark.parametrize(("token", "value"), [("1,234,567", 1234567.0), ("2,5", 2.5), ("7", 7.0), ("x", None)])
 def test_parse_number(token: str, value: float | None) -> None:
     assert parse_number(token) == value
 

@@ -56,9 +56,7 @@ def _new_run(store: Store, run_id: str = "r1"):  # type: ignore[no-untyped-def]
 
 def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "journal-000001.jsonl"
-    path.write_bytes(
-        json.dumps(_record("a/original/0")).encode() + b"\n" + b'{"schema_version": 1, "run_'
-    )
+    path.write_bytes(json.dumps(_record("a/original/0")).encode() + b"\n" + b'{"schema_version": 1, "run_')
     assert [r["sample_id"] for r in read_journal(path)] == ["a/original/0"]
 
 

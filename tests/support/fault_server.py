@@ -38,11 +38,7 @@ class Seen:
 
 
 def _answer(messages: Any, prompt: Any) -> str:
-    text = (
-        prompt
-        if isinstance(prompt, str)
-        else " ".join(m.get("content", "") for m in messages or [])
-    )
+    text = prompt if isinstance(prompt, str) else " ".join(m.get("content", "") for m in messages or [])
     m = re.search(r"What is (\d+)\s*\+\s*(\d+)", text)
     return f"The answer is {int(m.group(1)) + int(m.group(2))}." if m else "I do not know."
 
@@ -69,14 +65,10 @@ class FaultServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         body = json.loads(raw) if raw else {}
-        self.seen.requests.append(
-            {"path": request.path, "headers": dict(request.headers), "body": body}
-        )
+        self.seen.requests.append({"path": request.path, "headers": dict(request.headers), "body": body})
         plan = self.plan
         if plan.status_always is not None:
-            return web.json_response(
-                {"error": {"message": plan.error_body or "refused"}}, status=plan.status_always
-            )
+            return web.json_response({"error": {"message": plan.error_body or "refused"}}, status=plan.status_always)
         if plan.share and self._rng.random() < plan.share:
             kind = self._rng.choice(plan.kinds)
             self.seen.faults[kind] += 1
@@ -87,9 +79,7 @@ class FaultServer:
                     headers={"Retry-After": "0", "retry-after-ms": "20"},
                 )
             if kind == "500":
-                return web.json_response(
-                    {"error": {"message": plan.error_body or "internal"}}, status=500
-                )
+                return web.json_response({"error": {"message": plan.error_body or "internal"}}, status=500)
             if kind == "timeout":
                 await asyncio.sleep(plan.timeout_sleep_s)
             elif kind == "reset":

@@ -1,13 +1,66 @@
 """Pure analysis of stored records: estimates with n and uncertainty. Never calls a model."""
 
+from tailgate.analysis._consistency import Consistency, PassK, consistency, pass_k_table
+from tailgate.analysis._data import RunData, load_run
+from tailgate.analysis._derive import derive_item_features
+from tailgate.analysis._discovery import build_cells, enumerate_slices, significance, sliceline_topk
 from tailgate.analysis._estimate import Estimate, clustered_mean, mean_estimate, wilson_interval
+from tailgate.analysis._profile import (
+    FailureProfile,
+    failure_profile,
+    gini_weighted,
+    variance_components,
+)
+from tailgate.analysis._report import REPORT_SCHEMA_VERSION, Report, ReportOptions, build_report, report_options
+from tailgate.analysis._slices import SliceEstimate, slice_estimates, worst_slices
+from tailgate.analysis._stats import (
+    Percentile,
+    adjust_bh,
+    adjust_by,
+    bootstrap_percentiles,
+    estimate_from_sums,
+    gini,
+    pass_at_k,
+    pass_hat_k,
+)
 from tailgate.analysis._summary import RunSummary, summarize_records
 
 __all__ = [
+    "REPORT_SCHEMA_VERSION",
+    "Consistency",
     "Estimate",
+    "FailureProfile",
+    "PassK",
+    "Percentile",
+    "Report",
+    "ReportOptions",
+    "RunData",
     "RunSummary",
+    "SliceEstimate",
+    "adjust_bh",
+    "adjust_by",
+    "bootstrap_percentiles",
+    "build_cells",
+    "build_report",
     "clustered_mean",
+    "consistency",
+    "derive_item_features",
+    "enumerate_slices",
+    "estimate_from_sums",
+    "failure_profile",
+    "gini",
+    "gini_weighted",
+    "load_run",
     "mean_estimate",
+    "pass_at_k",
+    "pass_hat_k",
+    "pass_k_table",
+    "report_options",
+    "significance",
+    "slice_estimates",
+    "sliceline_topk",
     "summarize_records",
+    "variance_components",
     "wilson_interval",
+    "worst_slices",
 ]

@@ -53,9 +53,7 @@ def summarize_records(table: Any, confidence: float = 0.95) -> RunSummary:
     Latency percentiles here are plain sample percentiles of successful calls; ``tailgate report``
     gives them with item-level bootstrap intervals.
     """
-    cols = table.select(
-        ["item_id", "variant", "score", "error_class", "latency_ms", "tokens_out", "cached"]
-    )
+    cols = table.select(["item_id", "variant", "score", "error_class", "latency_ms", "tokens_out", "cached"])
     data = cols.to_pydict()
     score = np.array([np.nan if s is None else s for s in data["score"]], dtype=float)
     items = np.array(data["item_id"], dtype=object)
@@ -66,17 +64,11 @@ def summarize_records(table: Any, confidence: float = 0.95) -> RunSummary:
             errors[err] = errors.get(err, 0) + 1
     scored = ~np.isnan(score)
     by_variant = {
-        str(v): mean_estimate(
-            score[scored & (variants == v)], items[scored & (variants == v)], confidence
-        )
+        str(v): mean_estimate(score[scored & (variants == v)], items[scored & (variants == v)], confidence)
         for v in sorted(set(data["variant"]))
     }
     latency = np.array(
-        [
-            x
-            for x, e in zip(data["latency_ms"], data["error_class"], strict=True)
-            if x is not None and e is None
-        ],
+        [x for x, e in zip(data["latency_ms"], data["error_class"], strict=True) if x is not None and e is None],
         dtype=float,
     )
     tokens = np.array([t for t in data["tokens_out"] if t is not None], dtype=float)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -27,23 +29,15 @@ def _store(ctx: click.Context) -> Any:
 @click.option("--repeats", "-k", type=click.IntRange(min=1), help="Samples per item and variant.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), help="Only the first N items.")
 @click.option("--variants", metavar="NAMES", help="Only these variants (comma-separated).")
-@click.option(
-    "--run-id", help="Name the run; an existing id resumes it (issues only missing samples)."
-)
+@click.option("--run-id", help="Name the run; an existing id resumes it (issues only missing samples).")
 @click.option("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
 @click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
 @click.option("--mode", type=click.Choice(["auto", "chat", "completion"]), help="Prompt form.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Calls in flight at most.")
-@click.option(
-    "--rps", type=click.FloatRange(min=0, min_open=True), help="Requests per second at most."
-)
-@click.option(
-    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-call timeout (s)."
-)
+@click.option("--rps", type=click.FloatRange(min=0, min_open=True), help="Requests per second at most.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Per-call timeout (s).")
 @click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per sample on faults.")
-@click.option(
-    "--context-length", type=click.IntRange(min=128), help="Context window of local models."
-)
+@click.option("--context-length", type=click.IntRange(min=128), help="Context window of local models.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--retry-errors", is_flag=True, help="On resume, also re-issue samples that failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -185,6 +179,140 @@ def export(ctx: click.Context, run_ref: str, fmt: str, output: str | None) -> No
     rows = export_run(store, store.resolve(run_ref), fmt, output)
     if output not in (None, "-"):
         click.echo(f"wrote {rows} rows to {output}", err=True)
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not a comma-separated list of numbers") from None
+
+
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--json",
+    "json_out",
+    is_flag=False,
+    flag_value="-",
+    default=None,
+    metavar="[FILE]",
+    help="Write the report as JSON to FILE (alone: to standard output, instead of the tables).",
+)
+@click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML report (plots included).")
+@click.option(
+    "--slo-ms", type=click.FloatRange(min=0, min_open=True), help="Latency objective for 'correct and within the SLO'."
+)
+@click.option("--pass-threshold", type=float, help="A sample passes when its score is at least this (default 1).")
+@click.option("--percentiles", metavar="LIST", help="Score percentiles, e.g. 5,25,50,75,95.")
+@click.option("--latency-percentiles", metavar="LIST", help="Latency percentiles (default 50,90,95,99).")
+@click.option("--min-support", type=click.IntRange(min=1), help="Smallest slice (items) for discovery.")
+@click.option("--max-depth", type=click.IntRange(1, 4), help="Attributes per discovered slice (default 3).")
+@click.option("--fdr", type=click.FloatRange(0, 1, min_open=True), help="False discovery rate (default 0.05).")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Default 0.95.")
+@click.option("--bootstrap", type=click.IntRange(min=100), help="Bootstrap replicates (default 1000).")
+@click.option("--seed", type=int, help="Bootstrap seed (default 0; recorded in the report).")
+@click.pass_context
+@handle_errors
+def report(
+    ctx: click.Context,
+    run_ref: str,
+    json_out: str | None,
+    html_out: str | None,
+    slo_ms: float | None,
+    pass_threshold: float | None,
+    percentiles: str | None,
+    latency_percentiles: str | None,
+    min_support: int | None,
+    max_depth: int | None,
+    fdr: float | None,
+    confidence: float | None,
+    bootstrap: int | None,
+    seed: int | None,
+) -> None:
+    """Distributions, tails, slices, discovered failing slices, consistency and failure profile of a run."""
+    from tailgate.analysis import build_report, report_options
+    from tailgate.report import console, render_html, render_report
+
+    store = _store(ctx)
+    run_id = store.resolve(run_ref)
+    options = report_options(
+        store, run_id, slo_ms=slo_ms, pass_threshold=pass_threshold, percentiles=_floats(percentiles),
+        latency_percentiles=_floats(latency_percentiles), min_support=min_support, max_depth=max_depth, fdr=fdr,
+        confidence=confidence, bootstrap=bootstrap, seed=seed,
+    )  # fmt: skip
+    result = build_report(store, run_id, options)
+    if html_out:
+        _write(html_out, render_html(result))
+    if json_out == "-":
+        echo_json(result.as_dict())
+        return
+    if json_out:
+        _write(json_out, json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+    console().print(render_report(result))
+
+
+def _write(path: str, text: str) -> None:
+    Path(path).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}", err=True)
+
+
+@cli.group("import")
+def import_() -> None:
+    """Turn results from other tools into runs (then report, compare and gate them)."""
+
+
+@import_.command("records")
+@click.argument("file")
+@click.option("--item", required=True, metavar="COL", help="Column identifying the item (pairs runs).")
+@click.option("--score", required=True, metavar="COL", help="Column with the sample's score.")
+@click.option("--repeat", metavar="COL", help="Column with the repeat index (default: order within the item).")
+@click.option("--variant", metavar="COL", help="Column with the variant (default: 'original').")
+@click.option("--output", metavar="COL", help="Column with the raw output.")
+@click.option("--answer", metavar="COL", help="Column with the extracted answer (default: --output).")
+@click.option("--latency", metavar="COL", help="Column with the latency in milliseconds.")
+@click.option("--input", "input_", metavar="COL", help="Column with the input text (for derived slices).")
+@click.option("--slice", "slices", multiple=True, metavar="COL", help="Item attribute to slice on (repeatable).")
+@click.option("--run-id", help="Name of the new run.")
+@click.option("--model", help="Model name to record (default: import:<file name>).")
+@click.pass_context
+@handle_errors
+def import_records_cmd(
+    ctx: click.Context,
+    file: str,
+    item: str,
+    score: str,
+    repeat: str | None,
+    variant: str | None,
+    output: str | None,
+    answer: str | None,
+    latency: str | None,
+    input_: str | None,
+    slices: tuple[str, ...],
+    run_id: str | None,
+    model: str | None,
+) -> None:
+    """Import per-sample results from a JSONL, CSV or Parquet FILE as a run."""
+    from tailgate.store import ImportSpec, import_records
+
+    spec = ImportSpec(
+        file=file,
+        item=item,
+        score=score,
+        repeat=repeat,
+        variant=variant,
+        output=output,
+        answer=answer,
+        latency=latency,
+        input=input_,
+        slices=list(slices),
+        run_id=run_id,
+        model=model,
+    )
+    new_id, records, items = import_records(_store(ctx), spec)
+    click.echo(f"imported {records} records of {items} items as run {new_id}")
 
 
 @cli.command()

@@ -26,6 +26,7 @@ __all__ = [
     "LoadedSuite",
     "Message",
     "ModelConfig",
+    "ReportConfig",
     "RetryConfig",
     "RunConfig",
     "ScorerConfig",
@@ -131,6 +132,21 @@ class RunConfig(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
 
 
+class ReportConfig(_Strict):
+    """Defaults for ``tailgate report`` on runs of this suite; command-line options override."""
+
+    slo_ms: float | None = Field(None, gt=0)
+    """Latency objective: the report counts samples both correct and within it."""
+    pass_threshold: float | None = None
+    """A sample passes when its score is at least this (default 1.0)."""
+    percentiles: list[float] | None = None
+    latency_percentiles: list[float] | None = None
+    consistency_threshold: float | None = Field(None, ge=0, le=1)
+    min_support: int | None = Field(None, ge=1)
+    max_depth: int | None = Field(None, ge=1, le=4)
+    confidence: float | None = Field(None, gt=0, lt=1)
+
+
 class ScorerConfig(BaseModel):
     """A scorer: a registered type, an optional extractor, and the items it applies to.
 
@@ -178,6 +194,7 @@ class SuiteConfig(_Strict):
     """Scorers in order; a sample's headline ``score`` is the first one that applies."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @field_validator("scorers", mode="before")
     @classmethod

@@ -74,9 +74,7 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
     return data, SourceMap(name, lines)
 
 
-def _walk(
-    node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int], name: str
-) -> None:
+def _walk(node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int], name: str) -> None:
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()

@@ -136,9 +136,7 @@ class Fault(Exception):
     error_class: ClassVar[str] = "provider_error"
     retryable: ClassVar[bool] = False
 
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
         super().__init__(redact(message))
         self.status = status
         self.retry_after = retry_after

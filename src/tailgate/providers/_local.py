@@ -128,16 +128,12 @@ class LocalProvider:
             }
             try:
                 if request.prompt.mode == "chat":
-                    out = llama.create_chat_completion(
-                        messages=list(request.prompt.messages), **kwargs
-                    )
+                    out = llama.create_chat_completion(messages=list(request.prompt.messages), **kwargs)
                     text = out["choices"][0]["message"]["content"] or ""
                 else:
                     out = llama.create_completion(prompt=request.prompt.text, **kwargs)
                     text = out["choices"][0]["text"]
-            except (
-                ValueError
-            ) as exc:  # e.g. "Requested tokens (5000) exceed context window of 4096"
+            except ValueError as exc:  # e.g. "Requested tokens (5000) exceed context window of 4096"
                 raise ClientFault(str(exc)) from None
         if timed_out:
             raise TimeoutFault(f"no answer within {request.timeout_s:g} s")

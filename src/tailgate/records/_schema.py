@@ -45,8 +45,7 @@ RECORD_COLUMNS: tuple[Column, ...] = (
         "params",
         "string",
         False,
-        "Canonical JSON of the decoding parameters sent, "
-        "including the effective seed (base seed + repeat).",
+        "Canonical JSON of the decoding parameters sent, including the effective seed (base seed + repeat).",
     ),
     Column(
         "prompt",
@@ -74,8 +73,7 @@ RECORD_COLUMNS: tuple[Column, ...] = (
         "latency_ms",
         "float64",
         True,
-        "Wall time of the successful call in milliseconds "
-        "(for a cached sample: the original call's).",
+        "Wall time of the successful call in milliseconds (for a cached sample: the original call's).",
     ),
     Column("tokens_in", "int64", True, "Prompt tokens, as reported by the provider."),
     Column("tokens_out", "int64", True, "Completion tokens, as reported by the provider."),
@@ -96,14 +94,10 @@ RECORD_COLUMNS: tuple[Column, ...] = (
         False,
         "JSON list of the faults that were retried: {class, status, message, wait_s}.",
     ),
-    Column(
-        "started_at", "timestamp", False, "UTC time the first attempt started (ISO 8601 in JSONL)."
-    ),
+    Column("started_at", "timestamp", False, "UTC time the first attempt started (ISO 8601 in JSONL)."),
     Column("ended_at", "timestamp", False, "UTC time the record was written."),
     Column("cached", "bool", False, "True when the output was replayed from the response cache."),
-    Column(
-        "cache_key", "string", False, "Hash of provider, model, mode, params, prompt and repeat."
-    ),
+    Column("cache_key", "string", False, "Hash of provider, model, mode, params, prompt and repeat."),
 )
 
 ITEM_COLUMNS: tuple[Column, ...] = (

@@ -1,6 +1,16 @@
-"""Rendering: terminal tables, progress, and (later) JSON and HTML reports."""
+"""Rendering: terminal tables, progress, the JSON and self-contained HTML reports."""
 
+from tailgate.report._html import render_html
 from tailgate.report._progress import RichProgress
+from tailgate.report._report_terminal import render_report
 from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
-__all__ = ["RichProgress", "console", "estimate_text", "render_run_summary", "render_runs"]
+__all__ = [
+    "RichProgress",
+    "console",
+    "estimate_text",
+    "render_html",
+    "render_report",
+    "render_run_summary",
+    "render_runs",
+]

@@ -46,9 +46,7 @@ class RichProgress:
 
     def start(self, total: int, done: int) -> None:
         self._progress.start()
-        self._task = self._progress.add_task(
-            self.description, total=total, completed=done, rate="", faults=""
-        )
+        self._task = self._progress.add_task(self.description, total=total, completed=done, rate="", faults="")
 
     def advance(self, record: dict[str, Any]) -> None:
         self._done_this_session += 1

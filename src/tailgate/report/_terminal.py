@@ -58,45 +58,36 @@ def render_run_summary(manifest: dict[str, Any], info: RunInfo, summary: RunSumm
     plan = manifest["plan"]
     head.add_row(
         "plan",
-        f"{plan['items']} items x {plan['variants']} variants x {plan['repeats']} repeats"
-        f" = {plan['samples']} samples",
+        f"{plan['items']} items x {plan['variants']} variants x {plan['repeats']} repeats = {plan['samples']} samples",
     )
     head.add_row("status", f"{info.status}: {info.done}/{info.planned} samples done")
     head.add_row("started", f"{manifest['started_at']}  ended {manifest.get('ended_at') or '-'}")
 
-    scores = Table(
-        title="headline score (first applicable scorer)", title_justify="left", pad_edge=False
-    )
+    scores = Table(title="headline score (first applicable scorer)", title_justify="left", pad_edge=False)
     scores.add_column("variant")
     scores.add_column("score [95% CI]", justify="right")
     scores.add_column("items", justify="right")
     scores.add_column("samples", justify="right")
     scores.add_column("method", overflow="fold", max_width=28)
     s = summary.score
-    scores.add_row(
-        "all", estimate_text(s), str(s.n_items), str(s.n_samples), s.method, style="bold"
-    )
+    scores.add_row("all", estimate_text(s), str(s.n_items), str(s.n_samples), s.method, style="bold")
     if len(summary.by_variant) > 1:
         for name, est in summary.by_variant.items():
-            scores.add_row(
-                Text(name), estimate_text(est), str(est.n_items), str(est.n_samples), est.method
-            )
+            scores.add_row(Text(name), estimate_text(est), str(est.n_items), str(est.n_samples), est.method)
 
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column()
     facts.add_row(
         "samples",
-        f"{summary.n_samples} ({summary.n_scored} scored, {summary.n_unscored} unscored, "
-        f"{summary.cached} from cache)",
+        f"{summary.n_samples} ({summary.n_scored} scored, {summary.n_unscored} unscored, {summary.cached} from cache)",
     )
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(summary.errors_by_class.items())) or "none"
     facts.add_row("errors", f"{summary.n_errors} ({errors})")
     if summary.latency_ms_p50 is not None:
         facts.add_row(
             "latency",
-            f"p50 {summary.latency_ms_p50:.0f} ms, p95 {summary.latency_ms_p95:.0f} ms "
-            "(sample percentiles)",
+            f"p50 {summary.latency_ms_p50:.0f} ms, p95 {summary.latency_ms_p95:.0f} ms (sample percentiles)",
         )
     if summary.tokens_out_mean is not None:
         facts.add_row("tokens out", f"{summary.tokens_out_mean:.1f} per sample")

@@ -97,9 +97,7 @@ class RateLimiter:
                 await asyncio.sleep((1.0 - self._tokens) / self.rps)
 
 
-def backoff_delay(
-    attempt: int, retry: RetryConfig, retry_after: float | None, rng: random.Random
-) -> float:
+def backoff_delay(attempt: int, retry: RetryConfig, retry_after: float | None, rng: random.Random) -> float:
     """Seconds to wait before attempt ``attempt + 1``.
 
     ``Retry-After`` (capped at ``max_retry_after_s``) wins when given; otherwise
@@ -107,9 +105,7 @@ def backoff_delay(
     and all of it) so that retries of a burst spread out but never collapse to zero.
     """
     if retry_after is not None:
-        return min(retry_after, retry.max_retry_after_s) + rng.uniform(
-            0.0, 0.1 * retry.base_delay_s
-        )
+        return min(retry_after, retry.max_retry_after_s) + rng.uniform(0.0, 0.1 * retry.base_delay_s)
     ceiling = min(retry.max_delay_s, retry.base_delay_s * (2 ** (attempt - 1)))
     return rng.uniform(ceiling / 2.0, ceiling)
 
@@ -161,9 +157,7 @@ async def execute(
         stats.completed += 1
         if fault is not None:
             stats.errors += 1
-            stats.errors_by_class[fault.error_class] = (
-                stats.errors_by_class.get(fault.error_class, 0) + 1
-            )
+            stats.errors_by_class[fault.error_class] = stats.errors_by_class.get(fault.error_class, 0) + 1
         progress.advance(record)
 
     # (priority, sequence, state): retries (0) before fresh samples (1) before the stop marks (2)

@@ -62,9 +62,7 @@ def variants_of(suite: LoadedSuite, only: list[str] | None = None) -> list[Varia
         known = {v.name for v in variants}
         unknown = [name for name in only if name not in known]
         if unknown:
-            raise UsageError(
-                f"unknown variant '{unknown[0]}'; the suite has: {', '.join(sorted(known))}"
-            )
+            raise UsageError(f"unknown variant '{unknown[0]}'; the suite has: {', '.join(sorted(known))}")
         variants = [v for v in variants if v.name in only]
     return variants
 
@@ -80,15 +78,11 @@ def build_plan(
     only_variants: list[str] | None = None,
 ) -> Plan:
     """Render every (item, variant) prompt and expand repeats into samples."""
-    env = jinja2.Environment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     variants = variants_of(suite, only_variants)
     templates = {t.name: t for t in suite.config.templates}
     used = {v.template for v in variants}
-    compiled = {
-        name: _compile(env, suite, templates[name], mode) for name in templates if name in used
-    }
+    compiled = {name: _compile(env, suite, templates[name], mode) for name in templates if name in used}
     decoding = suite.config.decoding
     stop = tuple(decoding.stop)
     # Everything that depends only on the repeat index is computed once per repeat.
@@ -131,9 +125,7 @@ class _Compiled:
     fields: frozenset[str]
 
 
-def _compile(
-    env: jinja2.Environment, suite: LoadedSuite, tpl: TemplateConfig, mode: Mode
-) -> _Compiled:
+def _compile(env: jinja2.Environment, suite: LoadedSuite, tpl: TemplateConfig, mode: Mode) -> _Compiled:
     index = [t.name for t in suite.config.templates].index(tpl.name)
     loc: tuple[str | int, ...] = ("templates", index)
     if mode == "completion" and tpl.text is None:
@@ -152,9 +144,7 @@ def _compile(
     if mode == "completion":
         sources.append(((*loc, "text"), tpl.text or ""))
     else:
-        sources.extend(
-            ((*loc, "messages", i, "content"), m.content) for i, m in enumerate(tpl.messages or [])
-        )
+        sources.extend(((*loc, "messages", i, "content"), m.content) for i, m in enumerate(tpl.messages or []))
     fields: set[str] = set()
     parsed: list[jinja2.Template] = []
     for where, source in sources:
@@ -191,9 +181,7 @@ def _render(
         if mode == "completion":
             assert compiled.text is not None
             return Prompt(mode="completion", text=compiled.text.render(context))
-        messages = tuple(
-            {"role": role, "content": tpl.render(context)} for role, tpl in compiled.messages
-        )
+        messages = tuple({"role": role, "content": tpl.render(context)} for role, tpl in compiled.messages)
         return Prompt(mode="chat", messages=messages)
     except jinja2.UndefinedError as exc:
         raise InputError(

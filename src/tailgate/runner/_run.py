@@ -199,9 +199,7 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
             writer.close()
             raise
         todo = [
-            s
-            for s in plan.samples
-            if s.sample_id not in states or (options.retry_errors and not states[s.sample_id])
+            s for s in plan.samples if s.sample_id not in states or (options.retry_errors and not states[s.sample_id])
         ]
         return writer, run_id, todo, True
     run_id = options.run_id or _new_run_id(setup.suite.config.name, options.model)
@@ -287,8 +285,7 @@ async def _session(
         if cancel is not None:
             cancel()
         raise Interrupted(
-            "interrupted; completed samples are stored. Resume with the same command and "
-            f"--run-id {run_id}"
+            f"interrupted; completed samples are stored. Resume with the same command and --run-id {run_id}"
         ) from None
     except TailgateError as exc:
         writer.update_manifest(error=str(exc))
@@ -299,9 +296,7 @@ async def _session(
         if cache is not None:
             cache.close()
         done = _finish(setup.store, writer, run_id, status, session, stats)
-    return RunResult(
-        run_id, status, plan.size, done, stats.calls, resumed, stats, list(setup.dataset.warnings)
-    )
+    return RunResult(run_id, status, plan.size, done, stats.calls, resumed, stats, list(setup.dataset.warnings))
 
 
 COMPACT_MIN_RECORDS = 10_000
@@ -349,8 +344,6 @@ def _finish(
 
 def _new_run_id(suite_name: str, model: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", model.split("?", maxsplit=1)[0].rsplit("/", 1)[-1]).strip(
-        "-"
-    )[:40]
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", model.split("?", maxsplit=1)[0].rsplit("/", 1)[-1]).strip("-")[:40]
     suite_slug = re.sub(r"[^A-Za-z0-9]+", "-", suite_name).strip("-")[:30]
     return f"{suite_slug}-{slug}-{stamp}-{secrets.token_hex(2)}"

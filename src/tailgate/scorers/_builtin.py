@@ -75,9 +75,7 @@ class ExactMatch:
 
     def score(self, answer: str, item: Item) -> Score:
         got = answer.strip() if self.params.strip else answer
-        refs = [
-            _as_text(r).strip() if self.params.strip else _as_text(r) for r in _references(item)
-        ]
+        refs = [_as_text(r).strip() if self.params.strip else _as_text(r) for r in _references(item)]
         return _verdict(got in refs, answer)
 
 
@@ -146,16 +144,10 @@ class Numeric:
         if got is None:
             return Score(0.0, answer)
         for ref in _references(item):
-            target = (
-                ref
-                if isinstance(ref, (int, float)) and not isinstance(ref, bool)
-                else parse_number(str(ref))
-            )
+            target = ref if isinstance(ref, (int, float)) and not isinstance(ref, bool) else parse_number(str(ref))
             if target is None:
                 raise ValueError(f"reference {ref!r} is not a number")
-            if math.isclose(
-                got, float(target), rel_tol=self.params.rel_tol, abs_tol=self.params.abs_tol
-            ):
+            if math.isclose(got, float(target), rel_tol=self.params.rel_tol, abs_tol=self.params.abs_tol):
                 return Score(1.0, answer)
         return Score(0.0, answer)
 
@@ -234,11 +226,7 @@ class JsonFields:
         if got is None:
             return want is None
         if isinstance(want, (int, float)) and not isinstance(want, bool):
-            number = (
-                got
-                if isinstance(got, (int, float)) and not isinstance(got, bool)
-                else parse_number(str(got))
-            )
+            number = got if isinstance(got, (int, float)) and not isinstance(got, bool) else parse_number(str(got))
             return number is not None and math.isclose(float(number), float(want), rel_tol=1e-9)
         if isinstance(want, str):
             return normalize_text(_as_text(got), self.params.strip_accents) == normalize_text(

@@ -76,9 +76,7 @@ def first_number(text: str, arg: str | None = None) -> str | None:
 
 
 _CHOICE_PATTERNS = (
-    re.compile(
-        r"(?i)(?:answer|réponse|respuesta|antwort)\s*(?:is|est|es|ist)?\s*[:：]?\s*\(?\b([A-J])\b\)?"
-    ),
+    re.compile(r"(?i)(?:answer|réponse|respuesta|antwort)\s*(?:is|est|es|ist)?\s*[:：]?\s*\(?\b([A-J])\b\)?"),
     re.compile(r"^\s*\(?([A-J])(?:[).:\]]|$|\s+(?![a-z]))"),
     re.compile(r"\(([A-J])\)"),
 )
@@ -109,11 +107,7 @@ def json_value(text: str, arg: str | None = None) -> str | None:
     for part in (arg or "").split(".") if arg else []:
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif (
-            isinstance(value, list)
-            and part.lstrip("-").isdigit()
-            and -len(value) <= int(part) < len(value)
-        ):
+        elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
             value = value[int(part)]
         else:
             return None

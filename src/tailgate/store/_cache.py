@@ -51,9 +51,7 @@ class ResponseCache:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, value in db.execute(
-                f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk
-            ):
+            for key, value in db.execute(f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk):
                 found[key] = json.loads(value)
         return found
 

@@ -66,15 +66,11 @@ def _items_table(rows: list[dict[str, Any]]) -> Any:
         "item_id": [r["item_id"] for r in rows],
         "__row": [r["row"] for r in rows],
         "source_id": [r["source_id"] for r in rows],
-        "reference": [
-            None if r["reference"] is None else canonical_json(r["reference"]) for r in rows
-        ],
+        "reference": [None if r["reference"] is None else canonical_json(r["reference"]) for r in rows],
     }
     for name in names:
         values = [r["attributes"].get(name) for r in rows]
         columns[f"attr_{name}"] = [
             None if v is None else (v if isinstance(v, str) else canonical_json(v)) for v in values
         ]
-    return pa.table(
-        {k: pa.array(v, pa.int64() if k == "__row" else pa.string()) for k, v in columns.items()}
-    )
+    return pa.table({k: pa.array(v, pa.int64() if k == "__row" else pa.string()) for k, v in columns.items()})

@@ -109,9 +109,7 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
         try:
             records.append(orjson.loads(raw))
         except orjson.JSONDecodeError as exc:
-            raise StoreError(
-                f"{path}:{number}: corrupt record ({exc}); the store was modified by hand?"
-            ) from None
+            raise StoreError(f"{path}:{number}: corrupt record ({exc}); the store was modified by hand?") from None
     del tail  # bytes after the last newline: a record whose write was cut off
     return records
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tailgate.errors import RunLocked, RunNotFound, StoreError, UsageError
-from tailgate.records import Item, canonical_json, record_arrow_schema
+from tailgate.records import RECORD_COLUMNS, Item, canonical_json, record_arrow_schema
 from tailgate.store._cache import ResponseCache
 from tailgate.store._journal import Journal, read_journal, records_to_table, scan_run_files
 
@@ -150,6 +150,65 @@ class Store:
             return table
         return table.take(pc.take(last, pc.sort_indices(last)))  # write order, last wins
 
+    def register(self, con: Any, run_id: str) -> None:
+        """Create DuckDB views ``records`` (one row per sample, the last written wins) and
+        ``items`` over a run's files, so analysis queries run in the engine, scanning the files in
+        place (projection and filters pushed down). A torn last journal line (a killed writer) is
+        skipped, as :func:`read_journal` does."""
+        run_dir = self.run_dir(run_id)
+        if not run_dir.is_dir():
+            raise RunNotFound(f"no run '{run_id}' in {self.root}")
+        files = scan_run_files(run_dir)
+        names = [c.name for c in RECORD_COLUMNS]
+        select = ", ".join(f'"{n}"' for n in names)
+        sources = []
+        if files.parts:
+            paths = _sql_list(p for _, _, p in files.parts)
+            sources.append(
+                f"SELECT {select}, CAST(regexp_extract(filename, 'part-[0-9]+-([0-9]+)', 1) AS INTEGER) AS __seg "
+                f"FROM read_parquet({paths}, filename=true)"
+            )
+        if files.journals:
+            paths = _sql_list(p for _, p in files.journals)
+            types = {
+                "int32": "INTEGER",
+                "int64": "BIGINT",
+                "float64": "DOUBLE",
+                "string": "VARCHAR",
+                "bool": "BOOLEAN",
+                "timestamp": "VARCHAR",
+            }
+            columns = ", ".join(f"'{c.name}': '{types[c.type]}'" for c in RECORD_COLUMNS)
+            casts = ", ".join(
+                f'CAST("{c.name}" AS TIMESTAMPTZ) AS "{c.name}"' if c.type == "timestamp" else f'"{c.name}"'
+                for c in RECORD_COLUMNS
+            )
+            sources.append(
+                f"SELECT {casts}, CAST(regexp_extract(filename, 'journal-([0-9]+)', 1) AS INTEGER) AS __seg "
+                f"FROM read_json({paths}, format='newline_delimited', columns={{{columns}}}, "
+                "ignore_errors=true, filename=true)"
+            )
+        if not sources:
+            empty = ", ".join(f'NULL AS "{n}"' for n in names)
+            sources.append(f"SELECT {empty}, 0 AS __seg WHERE false")
+        union = " UNION ALL ".join(sources)
+        dedup = (
+            ""
+            if len(files.parts) == 1 and not files.journals
+            else (" QUALIFY row_number() OVER (PARTITION BY sample_id ORDER BY __seg DESC) = 1")
+        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW records AS SELECT * EXCLUDE (__seg) FROM ({union}){dedup}")
+        parquet = run_dir / "items.parquet"
+        if parquet.is_file():
+            source = f"read_parquet({_sql_list([parquet])})"
+        else:
+            source = (
+                f"read_json({_sql_list([run_dir / 'items.jsonl'])}, format='newline_delimited', "
+                "columns={item_id: 'VARCHAR', source_id: 'VARCHAR', row: 'BIGINT', input: 'VARCHAR', "
+                "reference: 'VARCHAR', attributes: 'VARCHAR'})"
+            )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW items AS SELECT * FROM {source}")
+
     def read_items(self, run_id: str) -> list[dict[str, Any]]:
         """The items table of a run as dicts (input, reference, attributes decoded)."""
         run_dir = self.run_dir(run_id)
@@ -159,11 +218,7 @@ class Store:
 
             rows: list[dict[str, Any]] = pq.read_table(parquet).to_pylist()
         else:
-            rows = [
-                json.loads(line)
-                for line in (run_dir / "items.jsonl").read_text("utf-8").splitlines()
-                if line
-            ]
+            rows = [json.loads(line) for line in (run_dir / "items.jsonl").read_text("utf-8").splitlines() if line]
         for row in rows:
             row["input"] = json.loads(row["input"])
             row["reference"] = None if row["reference"] is None else json.loads(row["reference"])
@@ -180,9 +235,7 @@ class Store:
 
             for _, _, path in files.parts:
                 t = pq.read_table(path, columns=["sample_id", "error_class"])
-                for sid, err in zip(
-                    t["sample_id"].to_pylist(), t["error_class"].to_pylist(), strict=True
-                ):
+                for sid, err in zip(t["sample_id"].to_pylist(), t["error_class"].to_pylist(), strict=True):
                     status[sid] = err is None
         for _, path in files.journals:
             for rec in read_journal(path):
@@ -240,8 +293,7 @@ class RunWriter:
             pid = self._lock_fh.read().strip() or "?"
             self._lock_fh.close()
             raise RunLocked(
-                f"run '{run_dir.name}' is being written by another process (pid {pid}); "
-                "wait for it or stop it first"
+                f"run '{run_dir.name}' is being written by another process (pid {pid}); wait for it or stop it first"
             ) from None
         self._lock_fh.seek(0)
         self._lock_fh.truncate()
@@ -258,9 +310,7 @@ class RunWriter:
         return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        _atomic_write(
-            self.run_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False)
-        )
+        _atomic_write(self.run_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
 
     def update_manifest(self, **changes: Any) -> dict[str, Any]:
         manifest = self.manifest()
@@ -319,6 +369,12 @@ class RunWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _sql_list(paths: Any) -> str:
+    """A DuckDB list literal of file paths."""
+    quoted = ["'" + str(p).replace("'", "''") + "'" for p in paths]
+    return "[" + ", ".join(quoted) + "]"
 
 
 def _write_items_jsonl(path: Path, items: list[Item]) -> None:

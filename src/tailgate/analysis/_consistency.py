@@ -1,0 +1,166 @@
+"""Consistency over repeats, and pass@k / pass^k.
+
+A *unit* is one (item, variant): the same prompt sent K times. Its answers (the headline
+scorer's extracted answer, normalised: lower case, punctuation and spaces collapsed; a missing
+answer is its own class) form equivalence classes; from their counts:
+
+* consistency = frequency of the most common answer (1 = always the same answer);
+* distinct answers;
+* entropy of the answer distribution, in bits.
+
+pass@k (at least one of k samples passes) and pass^k (all k pass) use the unbiased estimators
+from n samples with c passes per unit; a unit counts only if it has at least k scored samples.
+Per-item values (mean over the item's variants) are averaged over items, with a t interval
+over items (items are independent; a unit's repeats are not).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tailgate.analysis._data import NORMALIZED_ANSWER, RunData
+from tailgate.analysis._estimate import Estimate, _t_quantile
+from tailgate.analysis._stats import pass_at_k, pass_hat_k
+
+__all__ = ["Consistency", "PassK", "consistency", "pass_k_table"]
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """Distribution of per-unit answer consistency over repeats."""
+
+    n_units: int
+    n_items: int
+    mean: Estimate
+    share_below: Estimate
+    threshold: float
+    mean_distinct: float
+    mean_entropy_bits: float
+    histogram: list[int]
+    """Units per consistency bin: [0, 0.1), [0.1, 0.2), ..., [0.9, 1.0]."""
+    least_consistent: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n_units": self.n_units,
+            "n_items": self.n_items,
+            "mean": self.mean.as_dict(),
+            "share_below": self.share_below.as_dict(),
+            "threshold": self.threshold,
+            "mean_distinct": self.mean_distinct,
+            "mean_entropy_bits": self.mean_entropy_bits,
+            "histogram": self.histogram,
+            "least_consistent": self.least_consistent,
+        }
+
+
+@dataclass(frozen=True)
+class PassK:
+    k: int
+    pass_at_k: Estimate
+    pass_hat_k: Estimate
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "pass_at_k": self.pass_at_k.as_dict(),
+            "pass_hat_k": self.pass_hat_k.as_dict(),
+        }
+
+
+def _item_mean(values: np.ndarray, codes: np.ndarray, samples: np.ndarray, confidence: float, what: str) -> Estimate:
+    """Mean over items of per-item means of per-unit ``values`` (NaN ignored), with a t interval
+    over items; ``samples`` is each unit's number of samples (for the reported n)."""
+    ok = ~np.isnan(values)
+    if not ok.any():
+        return Estimate(None, None, None, 0, 0, f"no unit with enough samples for {what}", None, confidence)
+    _uniq, inverse = np.unique(codes[ok], return_inverse=True)
+    per_item = np.bincount(inverse, weights=values[ok]) / np.bincount(inverse)
+    n = per_item.size
+    mean = float(per_item.mean())
+    if n < 2:
+        return Estimate(mean, None, None, n, int(samples[ok].sum()), "one item: no interval", None, confidence)
+    se = float(per_item.std(ddof=1) / math.sqrt(n))
+    t = _t_quantile(confidence, n - 1)
+    low, high = max(0.0, mean - t * se), min(1.0, mean + t * se)
+    return Estimate(mean, low, high, n, int(samples[ok].sum()), f"mean over items, t({n - 1})", se, confidence)
+
+
+def consistency(data: RunData, threshold: float = 0.8, confidence: float = 0.95, k_worst: int = 10) -> Consistency:
+    rows = _unit_rows(data)
+    n = rows["n"].astype(float)
+    if n.size == 0:
+        empty = Estimate(None, None, None, 0, 0, "no item has two or more answered samples", None, confidence)
+        return Consistency(0, 0, empty, empty, threshold, 0.0, 0.0, [0] * 10, [])
+    frac = rows["top"] / n
+    codes = rows["code"]
+    mean = _item_mean(frac, codes, n, confidence, "consistency")
+    below = _item_mean((frac < threshold).astype(float), codes, n, confidence, "consistency")
+    hist = np.histogram(np.minimum(frac, 0.9999), bins=10, range=(0.0, 1.0))[0].astype(int).tolist()
+    order = np.lexsort((-rows["distinct"], frac))[:k_worst]
+    worst = [
+        {
+            "item_id": str(data.items.item_id[int(codes[i])]),
+            "variant": str(rows["variant"][i]),
+            "consistency": float(frac[i]),
+            "distinct_answers": int(rows["distinct"][i]),
+            "samples": int(n[i]),
+        }
+        for i in order
+    ]
+    return Consistency(
+        n_units=int(n.size),
+        n_items=int(np.unique(codes).size),
+        mean=mean,
+        share_below=below,
+        threshold=threshold,
+        mean_distinct=float(rows["distinct"].mean()),
+        mean_entropy_bits=float(rows["entropy"].mean()),
+        histogram=hist,
+        least_consistent=worst,
+    )
+
+
+def _unit_rows(data: RunData) -> dict[str, np.ndarray]:
+    return data.query(
+        f"""
+        WITH answers AS (
+            SELECT item_id, variant, {NORMALIZED_ANSWER} AS a, count(*)::DOUBLE AS c
+            FROM records WHERE output IS NOT NULL GROUP BY ALL
+        ), shares AS (
+            SELECT item_id, variant, c, c / sum(c) OVER (PARTITION BY item_id, variant) AS p FROM answers
+        )
+        SELECT cd.code, s.variant, sum(s.c) AS n, max(s.c) AS top, count(*) AS distinct,
+               -sum(s.p * log2(s.p)) AS entropy
+        FROM shares s JOIN item_codes cd USING (item_id)
+        GROUP BY cd.code, s.variant HAVING sum(s.c) >= 2
+        ORDER BY cd.code, s.variant
+        """
+    )
+
+
+def pass_k_table(data: RunData, ks: list[int] | None = None, confidence: float = 0.95) -> list[PassK]:
+    """pass@k and pass^k for k = 1 .. the largest number of samples per unit (at most 10)."""
+    rows = data.query(
+        f"""
+        SELECT cd.code, variant, count(score) AS n, count_if(score >= {float(data.pass_threshold)!r}) AS c
+        FROM records JOIN item_codes cd USING (item_id) WHERE score IS NOT NULL GROUP BY ALL
+        """
+    )
+    if rows["n"].size == 0:
+        return []
+    n, c, codes = rows["n"].astype(float), rows["c"].astype(float), rows["code"]
+    top = int(min(n.max(), 10))
+    ks = ks or sorted({1, 2, 3, 5, top} & set(range(1, top + 1)))
+    return [
+        PassK(
+            k,
+            _item_mean(pass_at_k(n, c, k), codes, n, confidence, f"pass@{k}"),
+            _item_mean(pass_hat_k(n, c, k), codes, n, confidence, f"pass^{k}"),
+        )
+        for k in ks
+    ]

@@ -1,0 +1,188 @@
+"""A run as the analyses see it: DuckDB views over its files, and per-item summaries.
+
+The heavy part (grouping millions of records by item, by item and answer, by item and slice) is
+SQL run by DuckDB over the Parquet/JSONL files; only one row per item (or per item and slice
+value) comes back to numpy for the statistics.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tailgate.analysis._derive import derive_item_features
+from tailgate.store import Store
+
+__all__ = ["AUTO", "ItemFrame", "RunData", "fetch", "load_run"]
+
+# Prefix of attributes derived automatically from the input (see _derive.py).
+AUTO = "auto:"
+
+# Answers are compared after this normalisation (the same in every analysis): lower case, runs of
+# punctuation and white space collapsed to one space, trimmed. A missing answer is its own class.
+NORMALIZED_ANSWER = (
+    "coalesce(nullif(trim(regexp_replace(lower(answer), '[^[:alnum:]]+', ' ', 'g')), ''), '<no answer>')"
+)
+# "Does the output contain valid JSON": the span from the first { or [ to the last } or ].
+_JSON_SPAN = r"regexp_extract(output, '[{\[][\s\S]*[}\]]')"
+OUTPUT_JSON = (
+    f"CASE WHEN output IS NULL THEN NULL WHEN json_valid({_JSON_SPAN}) AND {_JSON_SPAN} <> '' "
+    "THEN 'valid' ELSE 'invalid' END"
+)
+
+
+@dataclass
+class ItemFrame:
+    """One row per item, aligned arrays (index = item code)."""
+
+    item_id: np.ndarray
+    source_id: np.ndarray
+    text: list[str]
+    n_samples: np.ndarray
+    n_scored: np.ndarray
+    sum_score: np.ndarray
+    sum_sq: np.ndarray
+    n_pass: np.ndarray
+    n_errors: np.ndarray
+    tokens_in: np.ndarray
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return int(self.item_id.size)
+
+    def mean_score(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.n_scored > 0, self.sum_score / np.maximum(self.n_scored, 1), np.nan)
+
+
+@dataclass
+class RunData:
+    """A run opened for analysis."""
+
+    run_id: str
+    manifest: dict[str, Any]
+    con: Any
+    items: ItemFrame
+    declared: list[str]
+    derived: list[str]
+    binary: bool
+    pass_threshold: float
+
+    def query(self, sql: str, params: list[Any] | None = None) -> dict[str, np.ndarray]:
+        """Run SQL and return its columns as numpy arrays."""
+        return fetch(self.con, sql, params)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def load_run(store: Store, run_id: str, pass_threshold: float | None = None) -> RunData:
+    """Open a run: register its files in DuckDB and compute the per-item summaries."""
+    import duckdb
+
+    manifest = store.manifest(run_id)
+    con = duckdb.connect()
+    store.register(con, run_id)
+    score_range = con.execute(
+        "SELECT min(score), max(score), bool_and(score IN (0, 1)) FROM records WHERE score IS NOT NULL"
+    ).fetchone()
+    binary = bool(score_range[2]) if score_range and score_range[2] is not None else True
+    threshold = pass_threshold if pass_threshold is not None else 1.0
+    con.execute(
+        "CREATE TEMP TABLE item_codes AS SELECT item_id, row_number() OVER (ORDER BY row, item_id) - 1 AS code "
+        "FROM items"
+    )
+    cols = fetch(
+        con,
+        f"""
+        SELECT c.code, i.item_id, i.source_id, i.input, i.attributes,
+               count(r.sample_id) AS n_samples, count(r.score) AS n_scored,
+               coalesce(sum(r.score), 0) AS sum_score, coalesce(sum(r.score * r.score), 0) AS sum_sq,
+               count_if(r.score >= {float(threshold)!r}) AS n_pass, count(r.error_class) AS n_errors,
+               median(r.tokens_in) AS tokens_in
+        FROM items i JOIN item_codes c USING (item_id) LEFT JOIN records r USING (item_id)
+        GROUP BY ALL ORDER BY c.code
+        """,
+    )
+    declared = _declared_attributes(manifest)
+    attributes = _attribute_arrays(cols["attributes"], declared)
+    texts = [_input_text(raw) for raw in cols["input"]]
+    tokens = cols["tokens_in"].astype(float)
+    derived_cols = _derived_arrays(texts, tokens, has_text=any(texts))
+    items = ItemFrame(
+        item_id=cols["item_id"],
+        source_id=cols["source_id"],
+        text=texts,
+        n_samples=cols["n_samples"].astype(np.int64),
+        n_scored=cols["n_scored"].astype(np.int64),
+        sum_score=cols["sum_score"].astype(float),
+        sum_sq=cols["sum_sq"].astype(float),
+        n_pass=cols["n_pass"].astype(np.int64),
+        n_errors=cols["n_errors"].astype(np.int64),
+        tokens_in=tokens,
+        attributes={**attributes, **derived_cols},
+    )
+    return RunData(run_id, manifest, con, items, declared, list(derived_cols), binary, threshold)
+
+
+def fetch(con: Any, sql: str, params: list[Any] | None = None) -> dict[str, np.ndarray]:
+    """The result of ``sql`` as numpy arrays: NULL becomes NaN in numeric columns and None in
+    others. (DuckDB's numpy fetch, not Arrow: pyarrow's conversions import pandas, 0.2 s.)"""
+    relation = con.sql(sql, params=params) if params else con.sql(sql)
+    out = {}
+    for name, raw in relation.fetchnumpy().items():
+        column: Any = raw
+        if isinstance(raw, np.ma.MaskedArray):
+            # (filled(None) would use numpy's default fill for objects, which is "?")
+            column = np.array(raw.data, dtype=float if raw.dtype.kind in "iufb" else object)
+            column[np.ma.getmaskarray(raw)] = np.nan if column.dtype.kind == "f" else None
+        out[name] = np.asarray(column)
+    return out
+
+
+def _declared_attributes(manifest: dict[str, Any]) -> list[str]:
+    suite = manifest.get("suite", {}).get("config") or {}
+    declared = suite.get("dataset", {}).get("attributes")
+    if declared is None:
+        declared = manifest.get("import", {}).get("slices", [])
+    return list(declared)
+
+
+def _attribute_arrays(raw: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    parsed = [json.loads(a) if a else {} for a in raw]
+    return {name: np.array([_label(p.get(name)) for p in parsed], dtype=object) for name in names}
+
+
+def _label(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _input_text(raw: Any) -> str:
+    """The item's text fields joined: what derived attributes are computed from."""
+    if not raw:
+        return ""
+    value = json.loads(raw)
+    if isinstance(value, dict):
+        return "\n".join(str(v) for v in value.values() if isinstance(v, str))
+    return value if isinstance(value, str) else ""
+
+
+def _derived_arrays(texts: list[str], tokens: np.ndarray, has_text: bool) -> dict[str, np.ndarray]:
+    if not has_text and np.isnan(tokens).all():
+        return {}
+    rows = [
+        derive_item_features(text, None if np.isnan(tok) else float(tok))
+        for text, tok in zip(texts, tokens, strict=True)
+    ]
+    names = list(rows[0]) if rows else []
+    if not has_text:
+        names = ["input_tokens"]
+    return {f"{AUTO}{name}": np.array([_label(r[name]) for r in rows], dtype=object) for name in names}

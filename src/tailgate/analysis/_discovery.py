@@ -1,0 +1,324 @@
+"""Failing-slice discovery: conjunctions of up to three attribute values where items fail more.
+
+Units are items (the unit of independence); each has an error e in [0, 1] (1 - its mean score,
+or the share of its samples below the pass threshold for scores outside [0, 1]). A *slice* is a
+conjunction of predicates on different attributes (``task=capitals AND lang=fr``).
+
+Scoring follows SliceLine (Sagadeeva & Boehm, SIGMOD 2021):
+
+    sc(S) = alpha * (mean error in S / mean error overall - 1) - (1 - alpha) * (n / |S| - 1)
+
+which trades a slice's error against its size; only slices with at least ``min_support`` items
+are considered. SliceLine's default alpha of 0.95 asks a slice of 10% of the items for an error
+1.47 times the average before its score turns positive; the gaps that matter in LLM evaluations
+are often smaller (a category at 1.2x), so ``tailgate report`` uses alpha = 0.99 (1.09x for a
+10% slice). Whether a slice is *reported* is decided by its significance, not by its score.
+
+Search. Slices are enumerated level by level (one predicate more per level) over *cells*, the
+distinct combinations of attribute values, so the work depends on the number of distinct value
+combinations, not on the number of records. Two prunings, both sound:
+
+1. Support: a slice with fewer than ``min_support`` items has no child with more (sizes only
+   shrink when predicates are added), so it is not expanded.
+2. Score bound (for the top-k search): every descendant D of a candidate S (S with more
+   predicates) has |D| <= |S| <= min over S's parents of their sizes, error sum se(D) <= min
+   parent error sum, and max error <= min parent max error. SliceLine's upper bound
+
+       ub = max over s in [min_support, size_ub] of
+            alpha * (min(se_ub, s * max_ub) / s / mean_error - 1) - (1 - alpha) * (n / s - 1)
+
+   therefore bounds sc(D) for all of them; the function of s is monotone on each side of the
+   breakpoint s = se_ub / max_ub, so the maximum is at s = min_support, the breakpoint or
+   size_ub, and evaluating those three points is exact. A candidate whose bound is below the
+   current k-th best score cannot have any descendant in the top k and is dropped with them.
+
+Significance. Each slice is tested against its complement (the other items): a one-sided exact
+test (hypergeometric, i.e. Fisher's exact test) when every item's error is 0 or 1, else a
+one-sided Welch t-test on item errors. P-values are adjusted over the *whole family* of slices
+with enough support up to the maximum depth (Benjamini-Hochberg; Benjamini-Yekutieli, valid for
+the overlapping, dependent tests of nested slices, is reported too).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tailgate.analysis._stats import adjust_bh, adjust_by
+
+__all__ = [
+    "Cells",
+    "Predicate",
+    "Slice",
+    "build_cells",
+    "enumerate_slices",
+    "score_slices",
+    "significance",
+    "sliceline_topk",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Predicate:
+    """``feature = value`` or, for ordered buckets, ``feature >= value``."""
+
+    feature: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.feature}{'=' if self.op == '=' else '>='}{self.value}"
+
+
+@dataclass
+class Cells:
+    """Units grouped by which predicates they satisfy."""
+
+    predicates: list[Predicate]
+    member: np.ndarray  # cells x predicates, bool
+    count: np.ndarray  # units per cell
+    err_sum: np.ndarray
+    err_sq: np.ndarray
+    err_max: np.ndarray
+    n_units: int
+    total_err: float
+    binary: bool
+
+
+@dataclass
+class Slice:
+    """A slice with its statistics (sizes in units)."""
+
+    predicates: tuple[int, ...]
+    size: int
+    err_sum: float
+    err_sq: float
+    err_max: float
+    score: float = 0.0
+    p_value: float = 1.0
+    p_bh: float = 1.0
+    p_by: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_cells(
+    features: dict[str, np.ndarray],
+    errors: np.ndarray,
+    ordinal: dict[str, list[str]] | None = None,
+) -> Cells:
+    """Cells from per-unit feature labels (None = missing) and per-unit errors in [0, 1].
+
+    ``ordinal`` maps a feature to its values in order; such a feature also gets ``>=`` predicates
+    for each value but the first (e.g. ``input_tokens>=2000``).
+    """
+    ordinal = ordinal or {}
+    predicates: list[Predicate] = []
+    columns: list[np.ndarray] = []
+    for name, labels in features.items():
+        values = sorted({v for v in labels.tolist() if v is not None}, key=str)
+        for value in values:
+            predicates.append(Predicate(name, "=", str(value)))
+            columns.append(labels == value)
+        order = ordinal.get(name)
+        if order:
+            rank = {v: i for i, v in enumerate(order)}
+            ranks = np.array([rank.get(v, -1) if v is not None else -1 for v in labels])
+            for i, value in enumerate(order[1:], start=1):
+                at_least = ranks >= i
+                if at_least.any() and not (at_least == (labels == value)).all():
+                    predicates.append(Predicate(name, ">=", value))
+                    columns.append(at_least)
+    n = int(errors.size)
+    member_units = np.column_stack(columns) if columns else np.zeros((n, 0), dtype=bool)
+    packed = np.packbits(member_units, axis=1) if columns else np.zeros((n, 1), dtype=np.uint8)
+    _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    cells = first.size
+    e = np.asarray(errors, dtype=float)
+    err_max = np.zeros(cells)
+    np.maximum.at(err_max, inverse, e)
+    return Cells(
+        predicates=predicates,
+        member=member_units[first],
+        count=np.bincount(inverse, minlength=cells),
+        err_sum=np.bincount(inverse, weights=e, minlength=cells),
+        err_sq=np.bincount(inverse, weights=e * e, minlength=cells),
+        err_max=err_max,
+        n_units=n,
+        total_err=float(e.sum()),
+        binary=bool(np.isin(e, (0.0, 1.0)).all()),
+    )
+
+
+def _stats(cells: Cells, preds: tuple[int, ...]) -> Slice:
+    mask = cells.member[:, list(preds)].all(axis=1)
+    size = int(cells.count[mask].sum())
+    return Slice(
+        predicates=preds,
+        size=size,
+        err_sum=float(cells.err_sum[mask].sum()),
+        err_sq=float(cells.err_sq[mask].sum()),
+        err_max=float(cells.err_max[mask].max()) if size else 0.0,
+    )
+
+
+def _score(cells: Cells, size: float, err_sum: float, alpha: float) -> float:
+    mean_err = cells.total_err / cells.n_units if cells.n_units else 0.0
+    if size <= 0 or mean_err <= 0:
+        return -math.inf
+    return alpha * ((err_sum / size) / mean_err - 1.0) - (1.0 - alpha) * (cells.n_units / size - 1.0)
+
+
+def _upper_bound(cells: Cells, size_ub: float, err_ub: float, max_ub: float, min_support: int, alpha: float) -> float:
+    if size_ub < min_support or err_ub <= 0:
+        return -math.inf
+    points = {float(min_support), float(size_ub)}
+    if max_ub > 0:
+        points.add(min(max(err_ub / max_ub, min_support), size_ub))
+    return max(_score(cells, s, min(err_ub, s * max_ub), alpha) for s in points)
+
+
+def _features_of(cells: Cells, preds: tuple[int, ...]) -> set[str]:
+    return {cells.predicates[p].feature for p in preds}
+
+
+def _children(cells: Cells, level: dict[tuple[int, ...], Slice]) -> dict[tuple[int, ...], list[Slice]]:
+    """Candidates one predicate deeper: unions of two slices sharing all but one predicate, on
+    distinct features, whose every sub-slice one level up is present (apriori)."""
+    out: dict[tuple[int, ...], list[Slice]] = {}
+    keys = sorted(level)
+    by_prefix: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for key in keys:
+        by_prefix.setdefault(key[:-1], []).append(key)
+    for group in by_prefix.values():
+        for a, b in itertools.combinations(group, 2):
+            if cells.predicates[a[-1]].feature == cells.predicates[b[-1]].feature:
+                continue
+            cand = tuple(sorted(set(a) | set(b)))
+            if len(_features_of(cells, cand)) != len(cand):
+                continue
+            parents = [cand[:i] + cand[i + 1 :] for i in range(len(cand))]
+            if all(p in level for p in parents):
+                out[cand] = [level[p] for p in parents]
+    return out
+
+
+def enumerate_slices(cells: Cells, max_depth: int, min_support: int, alpha: float = 0.95) -> list[Slice]:
+    """Every slice of depth <= ``max_depth`` with at least ``min_support`` units, scored."""
+    level: dict[tuple[int, ...], Slice] = {}
+    for p in range(len(cells.predicates)):
+        s = _stats(cells, (p,))
+        if s.size >= min_support:
+            level[(p,)] = s
+    found = list(level.values())
+    for _ in range(max_depth - 1):
+        nxt: dict[tuple[int, ...], Slice] = {}
+        for cand in _children(cells, level):
+            s = _stats(cells, cand)
+            if s.size >= min_support:
+                nxt[cand] = s
+        found.extend(nxt.values())
+        level = nxt
+        if not level:
+            break
+    for s in found:
+        s.score = _score(cells, s.size, s.err_sum, alpha)
+    return found
+
+
+def sliceline_topk(
+    cells: Cells, k: int, max_depth: int, min_support: int, alpha: float = 0.95
+) -> tuple[list[Slice], int]:
+    """The ``k`` best-scoring slices with a positive score (SliceLine's search, with support and
+    score-bound pruning; see the module docstring). Returns them and how many slices it
+    evaluated."""
+    top: list[tuple[float, tuple[int, ...], Slice]] = []
+
+    def offer(s: Slice) -> None:
+        if s.score <= 0:
+            return
+        item = (s.score, tuple(-p for p in s.predicates), s)
+        if len(top) < k:
+            heapq.heappush(top, item)
+        elif item[:2] > top[0][:2]:
+            heapq.heapreplace(top, item)
+
+    def threshold() -> float:
+        return top[0][0] if len(top) >= k else 0.0
+
+    evaluated = 0
+    level: dict[tuple[int, ...], Slice] = {}
+    for p in range(len(cells.predicates)):
+        s = _stats(cells, (p,))
+        evaluated += 1
+        if s.size >= min_support:
+            s.score = _score(cells, s.size, s.err_sum, alpha)
+            offer(s)
+            level[(p,)] = s
+    for _ in range(max_depth - 1):
+        nxt: dict[tuple[int, ...], Slice] = {}
+        for cand, parents in _children(cells, level).items():
+            size_ub = min(p.size for p in parents)
+            err_ub = min(p.err_sum for p in parents)
+            max_ub = min(p.err_max for p in parents)
+            if _upper_bound(cells, size_ub, err_ub, max_ub, min_support, alpha) < threshold():
+                continue  # neither it nor any descendant can enter the top k
+            s = _stats(cells, cand)
+            evaluated += 1
+            if s.size >= min_support:
+                s.score = _score(cells, s.size, s.err_sum, alpha)
+                offer(s)
+                nxt[cand] = s
+        level = nxt
+        if not level:
+            break
+    ranked = [entry[2] for entry in sorted(top, key=lambda t: (-t[0], tuple(-x for x in t[1])))]
+    return ranked, evaluated
+
+
+def score_slices(slices: list[Slice], k: int) -> list[Slice]:
+    """The ``k`` best by score (positive scores only); ties broken by predicate ids."""
+    ranked = sorted((s for s in slices if s.score > 0), key=lambda s: (-s.score, s.predicates))
+    return ranked[:k]
+
+
+def significance(cells: Cells, slices: list[Slice]) -> None:
+    """Fill each slice's one-sided p-value against its complement and the BH and BY adjusted
+    p-values over all of ``slices`` (the family)."""
+    from scipy import stats
+
+    if not slices:
+        return
+    n = cells.n_units
+    size = np.array([s.size for s in slices], dtype=float)
+    se = np.array([s.err_sum for s in slices])
+    sq = np.array([s.err_sq for s in slices])
+    if cells.binary:
+        fails_total = round(cells.total_err)
+        p = stats.hypergeom.sf(np.round(se) - 1, n, fails_total, size)
+    else:
+        rest = n - size
+        mean_s = se / size
+        mean_c = np.where(rest > 0, (cells.total_err - se) / np.maximum(rest, 1), np.nan)
+        total_sq = float(cells.err_sq.sum())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var_s = np.where(size > 1, (sq - se * se / size) / (size - 1), np.nan)
+            rest_sq = total_sq - sq
+            rest_sum = cells.total_err - se
+            var_c = np.where(rest > 1, (rest_sq - rest_sum * rest_sum / np.maximum(rest, 1)) / (rest - 1), np.nan)
+            a = var_s / size
+            b = var_c / np.maximum(rest, 1)
+            t = (mean_s - mean_c) / np.sqrt(a + b)
+            df = (a + b) ** 2 / (a * a / (size - 1) + b * b / np.maximum(rest - 1, 1))
+        p = np.where(np.isfinite(t), stats.t.sf(t, df), np.where(mean_s > mean_c, 0.0, 1.0))
+        p = np.where((size > 1) & (rest > 1), p, 1.0)
+    p = np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
+    bh = adjust_bh(p)
+    by = adjust_by(p)
+    for s, pv, b1, b2 in zip(slices, p, bh, by, strict=True):
+        s.p_value, s.p_bh, s.p_by = float(pv), float(b1), float(b2)

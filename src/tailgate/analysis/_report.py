@@ -1,0 +1,444 @@
+"""``tailgate report``: everything a single benchmark mean hides, for one run.
+
+``build_report`` is a pure function of the stored run (no model, no network): it returns a
+:class:`Report` whose ``as_dict()`` is the documented JSON (``docs/report.md``) and which the
+terminal and HTML renderers draw.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tailgate.analysis._consistency import Consistency, PassK, consistency, pass_k_table
+from tailgate.analysis._data import AUTO, RunData, load_run
+from tailgate.analysis._derive import TOKEN_EDGES, token_bucket
+from tailgate.analysis._discovery import (
+    Slice,
+    build_cells,
+    enumerate_slices,
+    significance,
+    sliceline_topk,
+)
+from tailgate.analysis._estimate import wilson_interval
+from tailgate.analysis._profile import FailureProfile, failure_profile
+from tailgate.analysis._slices import SliceEstimate, item_features, slice_estimates, worst_slices
+from tailgate.analysis._stats import Percentile, bootstrap_percentiles, estimate_from_sums
+from tailgate.store import Store
+
+__all__ = ["REPORT_SCHEMA_VERSION", "Report", "ReportOptions", "build_report", "report_options"]
+
+REPORT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What ``tailgate report`` computes; every field is recorded in the report."""
+
+    confidence: float = 0.95
+    percentiles: tuple[float, ...] = (5, 10, 25, 50, 75, 90, 95, 99)
+    latency_percentiles: tuple[float, ...] = (50, 90, 95, 99)
+    slo_ms: float | None = None
+    pass_threshold: float | None = None
+    consistency_threshold: float = 0.8
+    min_support: int | None = None
+    max_depth: int = 3
+    top_slices: int = 10
+    worst_items: int = 10
+    alpha: float = 0.99
+    fdr: float = 0.05
+    bootstrap: int = 1000
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Report:
+    """The report of one run (see ``docs/report.md`` for the JSON form)."""
+
+    run: dict[str, Any]
+    options: dict[str, Any]
+    overview: dict[str, Any]
+    score_percentiles: list[Percentile]
+    latency_percentiles: list[Percentile]
+    slo: dict[str, Any] | None
+    worst_items: list[dict[str, Any]]
+    slices: list[SliceEstimate]
+    worst_slices: list[SliceEstimate]
+    discovery: dict[str, Any]
+    consistency: Consistency
+    pass_k: list[PassK]
+    profile: FailureProfile
+    plots: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "run": self.run,
+            "options": self.options,
+            "overview": self.overview,
+            "percentiles": {
+                "score": [p.as_dict() for p in self.score_percentiles],
+                "latency_ms": [p.as_dict() for p in self.latency_percentiles],
+            },
+            "slo": self.slo,
+            "worst_items": self.worst_items,
+            "slices": [s.as_dict() for s in self.slices],
+            "worst_slices": [s.as_dict() for s in self.worst_slices],
+            "discovery": self.discovery,
+            "consistency": self.consistency.as_dict(),
+            "pass_k": [p.as_dict() for p in self.pass_k],
+            "profile": self.profile.as_dict(),
+            "plots": self.plots,
+        }
+
+
+def build_report(store: Store, run_id: str, options: ReportOptions | None = None) -> Report:
+    """Compute the report of a stored run."""
+    options = options or _suite_options(store, run_id)
+    clock = _Clock()
+    data = load_run(store, run_id, options.pass_threshold)
+    try:
+        clock.lap("load")
+        overview = _overview(data, options)
+        clock.lap("overview")
+        score_pct, latency_pct, latency_sample = _percentiles(data, options)
+        clock.lap("percentiles")
+        slo = _slo(data, options)
+        slices = slice_estimates(data, options.confidence)
+        clock.lap("slices")
+        discovery = _discovery(data, options)
+        clock.lap("discovery")
+        cons = consistency(data, options.consistency_threshold, options.confidence)
+        passk = pass_k_table(data, confidence=options.confidence)
+        clock.lap("consistency")
+        profile = failure_profile(data.items, data.pass_threshold, options.confidence, options.bootstrap, options.seed)
+        _add_concentration(profile, discovery)
+        clock.lap("profile")
+        worst = _worst_items(data, options.worst_items)
+        plots = _plot_data(data, latency_sample)
+        clock.lap("items and plots")
+    finally:
+        data.close()
+    return Report(
+        run=_run_info(store, run_id, data),
+        options=options.as_dict(),
+        overview=overview,
+        score_percentiles=score_pct,
+        latency_percentiles=latency_pct,
+        slo=slo,
+        worst_items=worst,
+        slices=slices,
+        worst_slices=worst_slices(slices, options.top_slices),
+        discovery=discovery,
+        consistency=cons,
+        pass_k=passk,
+        profile=profile,
+        plots=plots,
+        timings=clock.laps,
+    )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.start, 4)
+        self.start = now
+
+
+def report_options(store: Store, run_id: str, **overrides: Any) -> ReportOptions:
+    """The options for a run: defaults, then the suite's ``report`` section, then ``overrides``
+    (those that are not None)."""
+    import dataclasses
+
+    given: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(_suite_options(store, run_id), **given)
+
+
+def _suite_options(store: Store, run_id: str) -> ReportOptions:
+    """Defaults, overridden by the suite's ``report`` section when the run has one."""
+    suite = store.manifest(run_id).get("suite", {}).get("config") or {}
+    section = suite.get("report") or {}
+    known = {k: v for k, v in section.items() if k in ReportOptions.__dataclass_fields__ and v is not None}
+    for key in ("percentiles", "latency_percentiles"):
+        if key in known:
+            known[key] = tuple(known[key])
+    return ReportOptions(**known)
+
+
+def _run_info(store: Store, run_id: str, data: RunData) -> dict[str, Any]:
+    m = data.manifest
+    info = store.run_info(run_id, m)
+    return {
+        "run_id": run_id,
+        "suite": m["suite"]["name"],
+        "model": m["model"]["spec"],
+        "status": info.status,
+        "planned": info.planned,
+        "done": info.done,
+        "mode": m.get("mode"),
+        "repeats": m.get("repeats"),
+        "variants": m.get("variants"),
+        "started_at": m.get("started_at"),
+        "ended_at": m.get("ended_at"),
+    }
+
+
+def _overview(data: RunData, options: ReportOptions) -> dict[str, Any]:
+    items = data.items
+    errors = data.query("SELECT error_class, count(*) AS n FROM records WHERE error_class IS NOT NULL GROUP BY 1")
+    score = estimate_from_sums(items.n_scored, items.sum_score, data.binary, options.confidence)
+    pass_rate = estimate_from_sums(items.n_scored, items.n_pass.astype(float), True, options.confidence)
+    return {
+        "n_items": items.size,
+        "n_items_scored": int((items.n_scored > 0).sum()),
+        "n_samples": int(items.n_samples.sum()),
+        "n_scored": int(items.n_scored.sum()),
+        "n_unscored": int(items.n_samples.sum() - items.n_scored.sum()),
+        "errors_by_class": {str(k): int(v) for k, v in zip(errors["error_class"], errors["n"], strict=True)},
+        "binary_scores": data.binary,
+        "pass_threshold": data.pass_threshold,
+        "score": score.as_dict(),
+        "pass_rate": pass_rate.as_dict(),
+        "attributes": {"declared": data.declared, "derived": data.derived},
+    }
+
+
+def _percentiles(data: RunData, options: ReportOptions) -> tuple[list[Percentile], list[Percentile], np.ndarray]:
+    lat = data.query(
+        "SELECT c.code, latency_ms FROM records JOIN item_codes c USING (item_id) "
+        "WHERE error_class IS NULL AND latency_ms IS NOT NULL"
+    )
+    latency = bootstrap_percentiles(
+        lat["latency_ms"],
+        lat["code"],
+        options.latency_percentiles,
+        replicates=options.bootstrap,
+        seed=options.seed,
+        confidence=options.confidence,
+    )
+    score: list[Percentile] = []
+    if not data.binary:
+        sc = data.query("SELECT c.code, score FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL")
+        score = bootstrap_percentiles(
+            sc["score"],
+            sc["code"],
+            options.percentiles,
+            replicates=options.bootstrap,
+            seed=options.seed,
+            confidence=options.confidence,
+        )
+    values = lat["latency_ms"]
+    sample = (
+        values if values.size <= 20000 else np.random.default_rng(options.seed).choice(values, 20000, replace=False)
+    )
+    return score, latency, np.sort(sample)
+
+
+def _slo(data: RunData, options: ReportOptions) -> dict[str, Any] | None:
+    if options.slo_ms is None:
+        return None
+    rows = data.query(
+        f"""SELECT c.code, count(*) AS n,
+                   count_if(score >= {float(data.pass_threshold)!r} AND latency_ms <= {float(options.slo_ms)!r}) AS ok,
+                   count_if(latency_ms <= {float(options.slo_ms)!r}) AS fast
+            FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL GROUP BY 1"""
+    )
+    return {
+        "slo_ms": options.slo_ms,
+        "correct_within_slo": estimate_from_sums(
+            rows["n"], rows["ok"].astype(float), True, options.confidence
+        ).as_dict(),
+        "within_slo": estimate_from_sums(rows["n"], rows["fast"].astype(float), True, options.confidence).as_dict(),
+    }
+
+
+def _errors(data: RunData) -> np.ndarray:
+    items = data.items
+    scored = items.n_scored > 0
+    if data.binary or _in_unit_interval(data):
+        return np.asarray(1.0 - items.sum_score[scored] / items.n_scored[scored], dtype=float)
+    return np.asarray(1.0 - items.n_pass[scored] / items.n_scored[scored], dtype=float)
+
+
+def _in_unit_interval(data: RunData) -> bool:
+    row = data.con.execute("SELECT min(score) >= 0 AND max(score) <= 1 FROM records WHERE score IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
+def _discovery(data: RunData, options: ReportOptions) -> dict[str, Any]:
+    scored = data.items.n_scored > 0
+    units = int(scored.sum())
+    min_support = options.min_support or max(10, math.ceil(0.01 * units))
+    features = {name: labels[scored] for name, labels in item_features(data).items()}
+    ordinal = {f"{AUTO}input_tokens": _token_order()}
+    errors = _errors(data)
+    base = {
+        "min_support": min_support,
+        "max_depth": options.max_depth,
+        "alpha": options.alpha,
+        "fdr": options.fdr,
+        "units": units,
+        "error": "1 - mean score per item"
+        if data.binary or _in_unit_interval(data)
+        else f"share of an item's samples below {data.pass_threshold}",
+    }
+    if units < 2 * min_support or not features or errors.sum() == 0:
+        return {
+            **base,
+            "family": 0,
+            "evaluated": 0,
+            "slices": [],
+            "note": "too few items or no failures",
+        }
+    cells = build_cells(features, errors, ordinal)
+    family = enumerate_slices(cells, options.max_depth, min_support, options.alpha)
+    significance(cells, family)
+    top, evaluated = sliceline_topk(
+        cells, max(options.top_slices * 3, 30), options.max_depth, min_support, options.alpha
+    )
+    by_key = {s.predicates: s for s in family}
+    mean_err = cells.total_err / cells.n_units
+    chosen = [by_key[s.predicates] for s in top if by_key[s.predicates].p_bh <= options.fdr][: options.top_slices]
+    return {
+        **base,
+        "family": len(family),
+        "evaluated": evaluated,
+        "cells": int(cells.count.size),
+        "mean_error": mean_err,
+        "method": (
+            "SliceLine score (alpha {:g}); exact top-k search with support and score-bound pruning; "
+            "one-sided {} vs the complement; Benjamini-Hochberg over all {} slices with support >= {}".format(
+                options.alpha,
+                "Fisher exact test" if cells.binary else "Welch t-test on item errors",
+                len(family),
+                min_support,
+            )
+        ),
+        "slices": [_slice_dict(cells, s, mean_err, options.confidence) for s in chosen],
+        "top_by_score": [
+            _slice_dict(cells, by_key[s.predicates], mean_err, options.confidence) for s in top[: options.top_slices]
+        ],
+    }
+
+
+def _slice_dict(cells: Any, s: Slice, mean_err: float, confidence: float) -> dict[str, Any]:
+    rate = s.err_sum / s.size
+    if cells.binary:
+        low, high = wilson_interval(s.err_sum, s.size, confidence)
+        method = "Wilson"
+    else:
+        from tailgate.analysis._estimate import _t_quantile
+
+        var = max((s.err_sq - s.err_sum * s.err_sum / s.size) / max(s.size - 1, 1), 0.0)
+        half = _t_quantile(confidence, max(s.size - 1, 1)) * math.sqrt(var / s.size)
+        low, high = max(0.0, rate - half), min(1.0, rate + half)
+        method = f"t({s.size - 1}) over items"
+    return {
+        "predicates": [str(cells.predicates[p]) for p in s.predicates],
+        "label": " AND ".join(str(cells.predicates[p]) for p in s.predicates),
+        "size": s.size,
+        "share_of_items": s.size / cells.n_units,
+        "error_rate": rate,
+        "error_low": low,
+        "error_high": high,
+        "interval_method": method,
+        "lift": rate / mean_err if mean_err else None,
+        "share_of_errors": s.err_sum / cells.total_err if cells.total_err else None,
+        "score": s.score,
+        "p_value": s.p_value,
+        "p_bh": s.p_bh,
+        "p_by": s.p_by,
+    }
+
+
+def _token_order() -> list[str]:
+    labels = [token_bucket(0.0)]
+    labels += [token_bucket(float(edge)) for edge in TOKEN_EDGES]
+    return [label for label in labels if label is not None]
+
+
+def _add_concentration(profile: FailureProfile, discovery: dict[str, Any]) -> None:
+    slices = discovery.get("slices") or []
+    if slices:
+        top = slices[0]
+        profile.concentration.update(
+            {
+                "slice": top["label"],
+                "share_of_items": top["share_of_items"],
+                "share_of_errors": top["share_of_errors"],
+            }
+        )
+
+
+def _worst_items(data: RunData, k: int) -> list[dict[str, Any]]:
+    items = data.items
+    means = items.mean_score()
+    order = [int(i) for i in np.lexsort((-items.n_scored, means)) if not np.isnan(means[i])][:k]
+    if not order:
+        return []
+    ids = [str(items.item_id[i]) for i in order]
+    rows = data.query(
+        f"""SELECT item_id, arg_min(output, coalesce(score, 2)) AS output, arg_min(answer, coalesce(score, 2)) AS answer
+            FROM records WHERE item_id IN ({", ".join("?" for _ in ids)}) GROUP BY item_id""",
+        ids,
+    )
+    outputs = dict(
+        zip(
+            rows["item_id"].tolist(),
+            zip(rows["output"].tolist(), rows["answer"].tolist(), strict=True),
+            strict=True,
+        )
+    )
+    out = []
+    for i, item_id in zip(order, ids, strict=True):
+        output, answer = outputs.get(item_id, (None, None))
+        out.append(
+            {
+                "item_id": item_id,
+                "source_id": None if items.source_id[i] is None else str(items.source_id[i]),
+                "mean_score": float(means[i]),
+                "samples": int(items.n_scored[i]),
+                "passes": int(items.n_pass[i]),
+                "input": items.text[i][:500],
+                "worst_output": None if output is None else str(output)[:500],
+                "worst_answer": None if answer is None else str(answer)[:200],
+            }
+        )
+    return out
+
+
+def _plot_data(data: RunData, latency_sample: np.ndarray) -> dict[str, Any]:
+    means = data.items.mean_score()
+    means = np.sort(means[~np.isnan(means)])
+    hist_edges = None
+    hist_counts = None
+    if latency_sample.size:
+        lo, hi = float(latency_sample[0]), float(latency_sample[-1])
+        hist_edges = np.geomspace(lo, hi, 41) if hi > lo > 0 else np.linspace(lo, hi if hi > lo else lo + 1, 41)
+        hist_counts = np.histogram(latency_sample, bins=hist_edges)[0]
+    return {
+        "item_mean_scores": _thin(means, 400),
+        "latency_hist": None
+        if hist_counts is None or hist_edges is None
+        else {"edges": hist_edges.tolist(), "counts": hist_counts.tolist()},
+    }
+
+
+def _thin(sorted_values: np.ndarray, points: int) -> list[float]:
+    """At most ``points`` evenly spaced order statistics (enough to draw an ECDF)."""
+    if sorted_values.size <= points:
+        return [float(v) for v in sorted_values]
+    idx = np.linspace(0, sorted_values.size - 1, points).round().astype(int)
+    return [float(v) for v in sorted_values[idx]]

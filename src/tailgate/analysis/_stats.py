@@ -1,0 +1,277 @@
+"""Statistics on item-level summaries: the building blocks every report number is made of.
+
+Everything here works on per-cluster (per-item) sufficient statistics, so the heavy grouping can
+run in the query engine and only one row per item reaches Python:
+
+* clustered mean from per-item counts and sums (equal to :func:`clustered_mean` on the samples);
+* percentiles with an item-level (cluster) bootstrap interval;
+* unbiased pass@k and pass^k from n trials with c successes;
+* Benjamini-Hochberg and Benjamini-Yekutieli adjusted p-values;
+* the Gini coefficient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
+
+__all__ = [
+    "Percentile",
+    "adjust_bh",
+    "adjust_by",
+    "bootstrap_percentiles",
+    "estimate_from_sums",
+    "gini",
+    "pass_at_k",
+    "pass_hat_k",
+]
+
+
+def estimate_from_sums(counts: np.ndarray, sums: np.ndarray, binary: bool, confidence: float = 0.95) -> Estimate:
+    """The mean over all samples of clusters with ``counts[i]`` samples summing to ``sums[i]``.
+
+    Same estimator and interval as :func:`tailgate.analysis.mean_estimate` applied to the
+    samples themselves (a test checks it): Wilson for one 0/1 sample per item, Wilson on the
+    clustered effective n for 0/1 scores with several samples per item, clustered t otherwise.
+    Clusters with no samples are ignored.
+    """
+    keep = counts > 0
+    n_i = counts[keep].astype(float)
+    s_i = sums[keep].astype(float)
+    items = int(n_i.size)
+    total = float(n_i.sum())
+    if items == 0:
+        return Estimate(None, None, None, 0, 0, "no scored samples", None, confidence)
+    mean = float(s_i.sum() / total)
+    resid = s_i - n_i * mean
+    se = math.sqrt(float(np.sum(resid * resid))) / total
+    if binary:
+        if items == total:
+            n_eff, method = total, "proportion, Wilson"
+        else:
+            n_eff = min(total, mean * (1 - mean) / se**2) if 0 < mean < 1 and se > 0 else float(items)
+            method = f"proportion, Wilson on clustered n_eff={n_eff:.0f}"
+        low, high = wilson_interval(mean * n_eff, n_eff, confidence)
+        return Estimate(
+            mean,
+            low,
+            high,
+            items,
+            int(total),
+            method,
+            math.sqrt(mean * (1 - mean) / n_eff),
+            confidence,
+        )
+    if items < 2:
+        return Estimate(mean, None, None, items, int(total), "one item: no interval", None, confidence)
+    t = _t_quantile(confidence, items - 1)
+    return Estimate(
+        mean,
+        mean - t * se,
+        mean + t * se,
+        items,
+        int(total),
+        f"mean, SE clustered on items, t({items - 1})",
+        se,
+        confidence,
+    )
+
+
+@dataclass(frozen=True)
+class Percentile:
+    """A percentile with its item-level bootstrap interval."""
+
+    q: float
+    value: float
+    low: float | None
+    high: float | None
+    n_items: int
+    n_samples: int
+    method: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "q": self.q,
+            "value": self.value,
+            "low": self.low,
+            "high": self.high,
+            "n_items": self.n_items,
+            "n_samples": self.n_samples,
+            "method": self.method,
+        }
+
+
+def bootstrap_percentiles(
+    values: np.ndarray,
+    clusters: np.ndarray,
+    qs: Sequence[float],
+    *,
+    replicates: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    max_work: float = 2e9,
+) -> list[Percentile]:
+    """Percentiles ``qs`` (in [0, 100]) of ``values`` with item-level bootstrap intervals.
+
+    The point estimate is the exact sample percentile (linear interpolation, numpy's default).
+    Each bootstrap replicate resamples the *items* with replacement and takes the percentile of
+    all their samples (a cluster bootstrap: repeats of one item move together). To scale, values
+    are put in bins first: the distinct values when there are at most 8,192, else 4,096 bins at
+    equal-count quantiles with linear interpolation inside a bin, and a replicate is one
+    sparse-matrix product (items x bins). The number of replicates shrinks, never below 200, to
+    keep the work under ``max_work`` multiply-adds; the method string says how many were used.
+    """
+    from scipy import sparse
+
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return []
+    _, codes = np.unique(np.asarray(clusters), return_inverse=True)
+    items = int(codes.max()) + 1
+    points = np.percentile(x, list(qs))
+    if items < 2:
+        return [
+            Percentile(q, float(p), None, None, items, int(x.size), "one item: no interval")
+            for q, p in zip(qs, points, strict=True)
+        ]
+    distinct = np.unique(x)
+    if distinct.size <= 8192:
+        edges = distinct
+        bins = np.searchsorted(distinct, x)
+        exact = True
+    else:
+        edges = np.quantile(x, np.linspace(0.0, 1.0, 4097))
+        bins = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, 4095)
+        exact = False
+    n_bins = int(bins.max()) + 1
+    h = sparse.csr_matrix((np.ones(x.size), (codes, bins)), shape=(items, n_bins))
+    nnz = max(h.nnz, 1)
+    b = int(max(200, min(replicates, max_work // nnz)))
+    rng = np.random.default_rng(seed)
+    estimates = np.empty((b, len(qs)))
+    chunk = max(1, min(b, int(1e7 // items)))  # at most ~80 MB of bootstrap weights at once
+    done = 0
+    while done < b:
+        size = min(chunk, b - done)
+        weights = rng.multinomial(items, np.full(items, 1.0 / items), size=size).astype(float)
+        hist = np.asarray((h.T @ weights.T).T)  # size x n_bins
+        for row in range(size):
+            estimates[done + row] = _hist_percentiles(hist[row], edges, qs, exact)
+        done += size
+    alpha = (1 - confidence) / 2
+    lows = np.quantile(estimates, alpha, axis=0)
+    highs = np.quantile(estimates, 1 - alpha, axis=0)
+    binning = "exact values" if exact else "4,096 quantile bins"
+    method = f"item-level bootstrap, {b} replicates, seed {seed}, {binning}"
+    return [
+        Percentile(float(q), float(p), float(lo), float(hi), items, int(x.size), method)
+        for q, p, lo, hi in zip(qs, points, lows, highs, strict=True)
+    ]
+
+
+def _hist_percentiles(hist: np.ndarray, edges: np.ndarray, qs: Sequence[float], exact: bool) -> np.ndarray:
+    """Percentiles of a weighted histogram, matching numpy's linear interpolation when exact."""
+    total = hist.sum()
+    cum = np.cumsum(hist)
+    out = np.empty(len(qs))
+    for j, q in enumerate(qs):
+        # numpy's 'linear' method: position (n - 1) * q / 100 in the sorted sample, 0-based
+        pos = (total - 1) * q / 100.0
+        lo_rank = math.floor(pos)
+        frac = pos - lo_rank
+        out[j] = (1 - frac) * _value_at(lo_rank, cum, edges, exact) + frac * _value_at(
+            min(lo_rank + 1, total - 1), cum, edges, exact
+        )
+    return out
+
+
+def _value_at(rank: float, cum: np.ndarray, edges: np.ndarray, exact: bool) -> float:
+    """The value of the sample at 0-based ``rank`` in the weighted sorted order."""
+    k = int(np.searchsorted(cum, rank, side="right"))
+    k = min(k, cum.size - 1)
+    if exact:
+        return float(edges[k])
+    before = cum[k - 1] if k > 0 else 0.0
+    inside = cum[k] - before
+    frac = (rank - before + 0.5) / inside if inside > 0 else 0.5
+    return float(edges[k] + min(max(frac, 0.0), 1.0) * (edges[k + 1] - edges[k]))
+
+
+def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """Unbiased pass@k per item: 1 - C(n-c, k) / C(n, k) (Chen et al. 2021, "Evaluating Large
+    Language Models Trained on Code", eq. 1). Items with n < k give NaN."""
+    n, c, ok = _trials(n, c, k)
+    out = np.full(n.shape, np.nan)
+    fail = n - c
+    none_pass = np.zeros(n.shape)
+    some = ok & (fail >= k)
+    none_pass[some] = np.exp(_log_comb(fail[some], k) - _log_comb(n[some], k))
+    out[ok] = 1.0 - none_pass[ok]
+    return out
+
+
+def pass_hat_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """Unbiased pass^k per item: C(c, k) / C(n, k), the chance that k samples drawn without
+    replacement all pass (Yao et al. 2024, "tau-bench", sec. 4). Items with n < k give NaN."""
+    n, c, ok = _trials(n, c, k)
+    out = np.full(n.shape, np.nan)
+    out[ok] = 0.0
+    some = ok & (c >= k)
+    out[some] = np.exp(_log_comb(c[some], k) - _log_comb(n[some], k))
+    return out
+
+
+def _trials(n: np.ndarray, c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    n = np.asarray(n, dtype=float)
+    c = np.asarray(c, dtype=float)
+    return n, c, n >= k
+
+
+def _log_comb(n: np.ndarray, k: int) -> np.ndarray:
+    from scipy.special import gammaln
+
+    return np.asarray(gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1))
+
+
+def adjust_bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg step-up adjusted p-values (valid under independence or PRDS)."""
+    return _step_up(np.asarray(p, dtype=float), 1.0)
+
+
+def adjust_by(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Yekutieli adjusted p-values: BH times sum(1/i), valid under any dependence
+    (e.g. overlapping slices)."""
+    p = np.asarray(p, dtype=float)
+    return _step_up(p, float(np.sum(1.0 / np.arange(1, p.size + 1))) if p.size else 1.0)
+
+
+def _step_up(p: np.ndarray, factor: float) -> np.ndarray:
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * m * factor / np.arange(1, m + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(ranked, 1.0)
+    return out
+
+
+def gini(x: np.ndarray) -> float:
+    """Gini coefficient of non-negative values: 0 when all are equal, near 1 when one holds all.
+
+    G = sum_i sum_j |x_i - x_j| / (2 n^2 mean), computed from the sorted values in O(n log n).
+    """
+    v = np.sort(np.asarray(x, dtype=float))
+    n = v.size
+    if n == 0 or v.sum() == 0:
+        return 0.0
+    index = np.arange(1, n + 1)
+    return float(np.sum((2 * index - n - 1) * v) / (n * v.sum()))

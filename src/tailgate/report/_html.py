@@ -1,0 +1,287 @@
+"""The HTML report: one self-contained file (inline CSS and SVG, no script, nothing fetched).
+
+Model outputs and inputs are hostile text: everything interpolated goes through ``escape``, and
+the page has no JavaScript, so an answer containing ``<script>`` is shown, never run.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from tailgate.analysis import Report
+from tailgate.report import _svg
+
+__all__ = ["render_html"]
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#111;line-height:1.4}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #ddd;padding:3px 6px;
+text-align:left;vertical-align:top}th{background:#f5f5f5}.num{text-align:right;font-variant-numeric:tabular-nums}
+.note{color:#555;font-size:.85rem}pre{white-space:pre-wrap;max-width:420px;margin:0;font-size:.8rem}
+.kpi{display:inline-block;margin:0 1.5rem .5rem 0}.kpi b{font-size:1.3rem;display:block}
+"""
+
+
+def _f(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return escape(str(x))
+
+
+def _est(e: dict[str, Any], digits: int = 3) -> str:
+    if e.get("value") is None:
+        return f"n/a <span class='note'>({escape(str(e.get('method')))})</span>"
+    ci = "" if e.get("low") is None else f" [{_f(e['low'], digits)}, {_f(e['high'], digits)}]"
+    return f"{_f(e['value'], digits)}{ci}"
+
+
+def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td class='num'>{c}</td>" if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(report: Report) -> str:
+    d = report.as_dict()
+    run, ov = d["run"], d["overview"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tailgate report: "
+        f"{escape(run['run_id'])}</title><style>{CSS}</style></head><body>"
+    ]
+    parts.append(f"<h1>tailgate report: {escape(run['run_id'])}</h1>")
+    parts.append(
+        f"<p class='note'>suite <b>{escape(str(run['suite']))}</b>, model <b>{escape(str(run['model']))}</b>,"
+        f" {escape(str(run['status']))}, {run['done']}/{run['planned']} samples; "
+        f"started {escape(str(run['started_at']))}</p>"
+    )
+    score = ov["score"]
+    parts.append("<div>")
+    parts.append(
+        f"<span class='kpi'>score<b>{_est(score)}</b>{score['n_items']} items, {score['n_samples']} "
+        f"samples; {escape(score['method'])}</span>"
+    )
+    prof = d["profile"]
+    parts.append(
+        f"<span class='kpi'>never pass<b>{_est(prof['never_pass'])}</b>of items "
+        f"(random failures: {_f(prof['never_pass_if_random'])})</span>"
+    )
+    parts.append(f"<span class='kpi'>failure profile<b>ICC {_est(prof['icc'], 2)}</b>{escape(prof['verdict'])}</span>")
+    parts.append("</div>")
+    parts.append(_scores_section(d))
+    parts.append(_tails_section(d))
+    parts.append(_slices_section(d))
+    parts.append(_discovery_section(d))
+    parts.append(_consistency_section(d))
+    parts.append(_profile_section(d))
+    parts.append(_worst_items_section(d))
+    parts.append(
+        f"<p class='note'>tailgate report schema {d['schema_version']}; options: "
+        f"{escape(str(d['options']))}</p></body></html>"
+    )
+    return "".join(parts)
+
+
+def _scores_section(d: dict[str, Any]) -> str:
+    out = ["<h2>Scores</h2>"]
+    means = d["plots"]["item_mean_scores"]
+    out.append(_svg.ecdf(means, "ECDF of per-item mean score", "mean score of the item over its samples"))
+    rows = [
+        [
+            f"pass@{p['k']}",
+            _est(p["pass_at_k"]),
+            f"pass^{p['k']}",
+            _est(p["pass_hat_k"]),
+            str(p["pass_at_k"]["n_items"]),
+        ]
+        for p in d["pass_k"]
+    ]
+    if rows:
+        out.append(_table(["", "estimate [95% CI]", "", "estimate [95% CI]", "items"], rows))
+        out.append(
+            "<p class='note'>pass@k: at least one of k samples passes; pass^k: all k pass (unbiased "
+            "estimators from n samples with c passes per item and variant).</p>"
+        )
+    if d["percentiles"]["score"]:
+        rows = [
+            [f"p{p['q']:g}", _f(p["value"]), f"[{_f(p['low'])}, {_f(p['high'])}]"] for p in d["percentiles"]["score"]
+        ]
+        out.append(_table(["percentile", "score", "95% CI (item bootstrap)"], rows, {1}))
+    return "".join(out)
+
+
+def _tails_section(d: dict[str, Any]) -> str:
+    out = ["<h2>Latency and tails</h2>"]
+    lat = d["percentiles"]["latency_ms"]
+    hist = d["plots"].get("latency_hist")
+    if hist:
+        marks = [(f"p{p['q']:g}", p["value"]) for p in lat]
+        out.append(
+            _svg.histogram(
+                hist["counts"],
+                hist["edges"],
+                "latency of successful calls",
+                "latency (ms, log scale)",
+                log=hist["edges"][0] > 0,
+                marks=marks,
+            )
+        )
+    if lat:
+        rows = [
+            [f"p{p['q']:g}", _f(p["value"], 1), f"[{_f(p['low'], 1)}, {_f(p['high'], 1)}]", str(p["n_samples"])]
+            for p in lat
+        ]
+        out.append(_table(["percentile", "ms", "95% CI (item bootstrap)", "samples"], rows, {1, 3}))
+        out.append(f"<p class='note'>{escape(lat[0]['method'])}</p>")
+    if d["slo"]:
+        s = d["slo"]
+        out.append(
+            f"<p>Correct and within the {s['slo_ms']:g} ms SLO: <b>{_est(s['correct_within_slo'])}</b>; "
+            f"within the SLO at all: {_est(s['within_slo'])}</p>"
+        )
+    return "".join(out)
+
+
+def _slices_section(d: dict[str, Any]) -> str:
+    out = [
+        "<h2>Slices</h2><p class='note'>Worst first by the upper end of the 95% interval; <i>auto:</i> "
+        "attributes are derived from the input and output.</p>"
+    ]
+    worst = d["worst_slices"]
+    rows = [
+        (f"{s['feature']}={s['value']}", s["estimate"]["value"], s["estimate"]["low"], s["estimate"]["high"])
+        for s in worst
+    ]
+    if rows:
+        out.append(_svg.forest(rows, "worst slices: score with 95% CI", d["overview"]["score"]["value"]))
+    table = [
+        [
+            escape(f"{s['feature']}={s['value']}"),
+            _est(s["estimate"]),
+            str(s["estimate"]["n_items"]),
+            str(s["estimate"]["n_samples"]),
+            escape(s["level"]),
+        ]
+        for s in d["slices"]
+    ]
+    out.append("<details><summary>all slices</summary>")
+    out.append(_table(["slice", "score [95% CI]", "items", "samples", "level"], table, {2, 3}))
+    out.append("</details>")
+    return "".join(out)
+
+
+def _discovery_section(d: dict[str, Any]) -> str:
+    disc = d["discovery"]
+    out = ["<h2>Discovered failing slices</h2>"]
+    if disc.get("note"):
+        out.append(f"<p class='note'>{escape(disc['note'])}</p>")
+    out.append(
+        f"<p class='note'>{escape(disc.get('method', ''))}. {disc.get('family', 0)} slices tested, "
+        f"{disc.get('evaluated', 0)} evaluated by the pruned search; min support {disc['min_support']} items.</p>"
+    )
+    rows = [
+        [
+            escape(s["label"]),
+            str(s["size"]),
+            f"{_f(s['error_rate'])} [{_f(s['error_low'])}, {_f(s['error_high'])}]",
+            _f(s["lift"], 2),
+            _f(s["share_of_errors"], 2),
+            f"{s['p_bh']:.2g}",
+        ]
+        for s in disc.get("slices", [])
+    ]
+    if rows:
+        out.append(
+            _table(
+                ["slice", "items", "error rate [95% CI]", "lift", "share of errors", "adjusted p (BH)"],
+                rows,
+                {1, 3, 4, 5},
+            )
+        )
+    else:
+        out.append("<p>No slice fails significantly more than the rest (at the chosen false discovery rate).</p>")
+    return "".join(out)
+
+
+def _consistency_section(d: dict[str, Any]) -> str:
+    c = d["consistency"]
+    out = ["<h2>Consistency over repeats</h2>"]
+    if c["n_units"] == 0:
+        return out[0] + "<p class='note'>Needs two or more samples per item and variant.</p>"
+    edges = [i / 10 for i in range(11)]
+    out.append(
+        _svg.histogram(
+            c["histogram"],
+            edges,
+            "consistency: share of the most common answer per item and variant",
+            "consistency",
+            marks=[("threshold", c["threshold"])],
+        )
+    )
+    out.append(
+        f"<p>Mean consistency {_est(c['mean'])}; share below {c['threshold']:g}: {_est(c['share_below'])}; "
+        f"{_f(c['mean_distinct'], 2)} distinct answers and {_f(c['mean_entropy_bits'], 2)} bits of entropy on "
+        f"average over {c['n_units']} item-variants.</p>"
+    )
+    rows = [
+        [
+            escape(w["item_id"]),
+            escape(w["variant"]),
+            _f(w["consistency"], 2),
+            str(w["distinct_answers"]),
+            str(w["samples"]),
+        ]
+        for w in c["least_consistent"]
+    ]
+    out.append(_table(["item", "variant", "consistency", "distinct answers", "samples"], rows, {2, 3, 4}))
+    return "".join(out)
+
+
+def _profile_section(d: dict[str, Any]) -> str:
+    p = d["profile"]
+    out = ["<h2>Failure profile</h2>"]
+    out.append(f"<p><b>{escape(p['verdict'])}</b></p>")
+    out.append(
+        _table(
+            ["measure", "value"],
+            [
+                ["between-item variance B", _f(p["between_var"], 4)],
+                ["within-item variance W (mean over items)", _f(p["within_var"], 4)],
+                ["ICC = B / (B + W)", _est(p["icc"], 3)],
+                ["Gini of item failure rates", _est(p["gini"], 3)],
+                ["items that never pass", _est(p["never_pass"])],
+                ["... expected if failures were random", _f(p["never_pass_if_random"])],
+            ],
+        )
+    )
+    if p.get("concentration"):
+        c = p["concentration"]
+        out.append(
+            f"<p>The worst discovered slice, {escape(c['slice'])}, holds {_f(c['share_of_items'], 2)} of the "
+            f"items and {_f(c['share_of_errors'], 2)} of the errors.</p>"
+        )
+    out.append(f"<p class='note'>{escape(p['advice'])}</p>")
+    return "".join(out)
+
+
+def _worst_items_section(d: dict[str, Any]) -> str:
+    rows = [
+        [
+            escape(w["source_id"] or w["item_id"]),
+            _f(w["mean_score"], 2),
+            f"{w['passes']}/{w['samples']}",
+            f"<pre>{escape(w['input'] or '')}</pre>",
+            f"<pre>{escape(w['worst_output'] or '')}</pre>",
+        ]
+        for w in d["worst_items"]
+    ]
+    return "<h2>Worst items</h2>" + _table(["item", "mean", "passes", "input", "worst output"], rows, {1})

@@ -1,0 +1,155 @@
+"""The terminal view of ``tailgate report`` (rich; readable at 80 columns; text is never markup)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from tailgate.analysis import Report
+
+__all__ = ["render_report"]
+
+
+def _e(e: dict[str, Any], digits: int = 3) -> str:
+    if e.get("value") is None:
+        return "n/a"
+    if e.get("low") is None:
+        return f"{e['value']:.{digits}f}"
+    return f"{e['value']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
+
+
+def _short(text: str | None, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+class _Section(NamedTuple):
+    heading: str
+    table: Table
+
+    def add_row(self, *cells: Any) -> None:
+        self.table.add_row(*cells)
+
+
+def _table(heading: str, *columns: tuple[str, str]) -> _Section:
+    table = Table(pad_edge=False, show_edge=False, expand=False)
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    return _Section(heading, table)
+
+
+def _block(section: _Section) -> list[Any]:
+    return [Text(section.heading, style="bold"), section.table, Text("")]
+
+
+def render_report(report: Report, top: int = 6) -> Group:
+    d = report.as_dict()
+    run, ov, prof = d["run"], d["overview"], d["profile"]
+    head = Table.grid(padding=(0, 1))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    head.add_row("run", Text(f"{run['run_id']}  ({run['status']}, {run['done']}/{run['planned']} samples)"))
+    head.add_row("model", Text(f"{run['model']} on suite {run['suite']}"))
+    s = ov["score"]
+    head.add_row("score", Text(f"{_e(s)}  n={s['n_items']} items, {s['n_samples']} samples"))
+    head.add_row("", Text(s["method"], style="dim"))
+    head.add_row(
+        "never pass",
+        Text(f"{_e(prof['never_pass'])} of items (random failures would give {prof['never_pass_if_random'] or 0:.3f})"),
+    )
+    if ov["n_unscored"]:
+        errors = ", ".join(f"{k} {v}" for k, v in ov["errors_by_class"].items())
+        head.add_row("unscored", Text(f"{ov['n_unscored']} samples ({errors or 'scorer errors'}), not counted"))
+    head.add_row("profile", Text(f"ICC {_e(prof['icc'], 2)}: {prof['verdict']}"))
+    parts: list[Any] = [head, Text("")]
+
+    if d["pass_k"]:
+        t = _table(
+            "pass@k and pass^k (per item and variant, mean over items)",
+            ("k", "right"),
+            ("pass@k [95% CI]", "right"),
+            ("pass^k [95% CI]", "right"),
+            ("items", "right"),
+        )
+        for p in d["pass_k"]:
+            t.add_row(str(p["k"]), _e(p["pass_at_k"]), _e(p["pass_hat_k"]), str(p["pass_at_k"]["n_items"]))
+        parts += _block(t)
+
+    lat = d["percentiles"]["latency_ms"]
+    if lat:
+        t = _table(
+            "latency of successful calls (ms, item bootstrap 95% CI)",
+            ("", "left"),
+            ("ms", "right"),
+            ("95% CI", "right"),
+        )
+        for p in lat:
+            t.add_row(f"p{p['q']:g}", f"{p['value']:.0f}", f"[{p['low'] or 0:.0f}, {p['high'] or 0:.0f}]")
+        if d["slo"]:
+            t.add_row(f"<= {d['slo']['slo_ms']:g} ms and correct", _e(d["slo"]["correct_within_slo"]), "")
+        parts += _block(t)
+
+    t = _table(
+        "worst slices (ranked by the upper end of the 95% CI)",
+        ("slice", "left"),
+        ("score [95% CI]", "right"),
+        ("items", "right"),
+    )
+    for sl in d["worst_slices"][:top]:
+        t.add_row(
+            Text(_short(f"{sl['feature']}={sl['value']}", 34)), _e(sl["estimate"]), str(sl["estimate"]["n_items"])
+        )
+    parts += _block(t)
+
+    disc = d["discovery"]
+    t = _table(
+        f"failing slices found ({disc.get('family', 0)} tested, BH at {disc['fdr']:g})",
+        ("slice", "left"),
+        ("items", "right"),
+        ("error", "right"),
+        ("lift", "right"),
+        ("adj. p", "right"),
+    )
+    for sl in disc.get("slices", [])[:top]:
+        t.add_row(
+            Text(_short(sl["label"], 36)),
+            str(sl["size"]),
+            f"{sl['error_rate']:.2f}",
+            f"{sl['lift']:.2f}",
+            f"{sl['p_bh']:.1g}",
+        )
+    if not disc.get("slices"):
+        t.add_row(Text("none significant", style="dim"), "", "", "", "")
+    parts += _block(t)
+
+    c = d["consistency"]
+    if c["n_units"]:
+        parts.append(
+            Text(
+                f"consistency over repeats: mean {_e(c['mean'])}, below {c['threshold']:g} for "
+                f"{_e(c['share_below'])} of items; {c['mean_distinct']:.2f} distinct answers on average"
+            )
+        )
+        parts.append(Text(""))
+
+    t = _table(
+        "worst items",
+        ("item", "left"),
+        ("mean", "right"),
+        ("pass", "right"),
+        ("input", "left"),
+        ("worst answer", "left"),
+    )
+    for w in d["worst_items"][:top]:
+        t.add_row(
+            Text(_short(w["source_id"] or w["item_id"], 18)),
+            f"{w['mean_score']:.2f}",
+            f"{w['passes']}/{w['samples']}",
+            Text(_short(w["input"], 24)),
+            Text(_short(w["worst_answer"], 16)),
+        )
+    parts += [*_block(t), Text(prof["advice"], style="dim")]
+    return Group(*parts)

@@ -1,0 +1,136 @@
+"""Small, dependency-free SVG plots for the self-contained HTML report.
+
+Every text that reaches the SVG goes through :func:`html.escape`; numbers are formatted here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+
+__all__ = ["ecdf", "forest", "histogram"]
+
+WIDTH = 640
+FONT = "font-family='system-ui, sans-serif' font-size='11'"
+
+
+def _frame(width: int, height: int, body: str, title: str) -> str:
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' "
+        f"height='{height}' role='img' aria-label='{escape(title)}'><title>{escape(title)}</title>{body}</svg>"
+    )
+
+
+def _axis_x(
+    x0: float, x1: float, y: float, lo: float, hi: float, ticks: Sequence[float], fmt: str, log: bool = False
+) -> str:
+    parts = [f"<line x1='{x0}' y1='{y}' x2='{x1}' y2='{y}' stroke='#555'/>"]
+    for t in ticks:
+        x = _scale(t, lo, hi, x0, x1, log)
+        parts.append(f"<line x1='{x:.1f}' y1='{y}' x2='{x:.1f}' y2='{y + 4}' stroke='#555'/>")
+        parts.append(f"<text x='{x:.1f}' y='{y + 15}' text-anchor='middle' {FONT}>{escape(format(t, fmt))}</text>")
+    return "".join(parts)
+
+
+def _scale(v: float, lo: float, hi: float, a: float, b: float, log: bool = False) -> float:
+    if log:
+        v, lo, hi = math.log10(max(v, 1e-12)), math.log10(max(lo, 1e-12)), math.log10(max(hi, 1e-12))
+    if hi == lo:
+        return (a + b) / 2
+    return a + (v - lo) / (hi - lo) * (b - a)
+
+
+def ecdf(values: Sequence[float], title: str, xlabel: str, lo: float = 0.0, hi: float = 1.0) -> str:
+    """Empirical CDF of sorted ``values`` as a step line."""
+    height, left, right, top, bottom = 260, 50, WIDTH - 20, 20, 220
+    n = len(values)
+    body = [_axis_x(left, right, bottom, lo, hi, [lo + (hi - lo) * i / 5 for i in range(6)], ".2f")]
+    body.append(f"<line x1='{left}' y1='{top}' x2='{left}' y2='{bottom}' stroke='#555'/>")
+    for frac in (0.0, 0.5, 1.0):
+        y = _scale(frac, 0, 1, bottom, top)
+        body.append(f"<text x='{left - 6}' y='{y + 4:.1f}' text-anchor='end' {FONT}>{frac:.1f}</text>")
+    if n:
+        points = [f"{left},{bottom}"]
+        for i, v in enumerate(values):
+            x = _scale(v, lo, hi, left, right)
+            points.append(f"{x:.1f},{_scale(i / n, 0, 1, bottom, top):.1f}")
+            points.append(f"{x:.1f},{_scale((i + 1) / n, 0, 1, bottom, top):.1f}")
+        points.append(f"{right},{top}")
+        body.append(f"<polyline fill='none' stroke='#2563eb' stroke-width='2' points='{' '.join(points)}'/>")
+    body.append(f"<text x='{(left + right) / 2}' y='{height - 4}' text-anchor='middle' {FONT}>{escape(xlabel)}</text>")
+    body.append(
+        f"<text x='12' y='{(top + bottom) / 2}' transform='rotate(-90 12 {(top + bottom) / 2})' "
+        f"text-anchor='middle' {FONT}>share of items at or below</text>"
+    )
+    return _frame(WIDTH, height, "".join(body), title)
+
+
+def forest(
+    rows: Sequence[tuple[str, float, float | None, float | None]],
+    title: str,
+    reference: float | None,
+    lo: float = 0.0,
+    hi: float = 1.0,
+) -> str:
+    """One row per (label, estimate, low, high): a point with its interval; a dashed reference line."""
+    row_h, left, right, top = 22, 230, WIDTH - 20, 10
+    height = top + row_h * len(rows) + 40
+    bottom = top + row_h * len(rows)
+    body = [_axis_x(left, right, bottom + 5, lo, hi, [lo + (hi - lo) * i / 5 for i in range(6)], ".1f")]
+    if reference is not None:
+        x = _scale(reference, lo, hi, left, right)
+        body.append(f"<line x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{bottom}' stroke='#888' stroke-dasharray='4 3'/>")
+    for i, (label, value, low, high) in enumerate(rows):
+        y = top + row_h * i + row_h / 2
+        text = label if len(label) <= 38 else label[:37] + "…"
+        body.append(f"<text x='{left - 8}' y='{y + 4:.1f}' text-anchor='end' {FONT}>{escape(text)}</text>")
+        if low is not None and high is not None:
+            x1, x2 = _scale(low, lo, hi, left, right), _scale(high, lo, hi, left, right)
+            body.append(f"<line x1='{x1:.1f}' y1='{y:.1f}' x2='{x2:.1f}' y2='{y:.1f}' stroke='#555' stroke-width='2'/>")
+        x = _scale(value, lo, hi, left, right)
+        body.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='#dc2626'/>")
+    return _frame(WIDTH, height, "".join(body), title)
+
+
+def histogram(
+    counts: Sequence[int],
+    edges: Sequence[float],
+    title: str,
+    xlabel: str,
+    log: bool = False,
+    marks: Sequence[tuple[str, float]] = (),
+    fmt: str = ".2f",
+) -> str:
+    """Bars over ``edges``; optional labelled vertical ``marks`` (e.g. percentiles)."""
+    height, left, right, top, bottom = 260, 50, WIDTH - 20, 30, 220
+    lo, hi = edges[0], edges[-1]
+    peak = max(counts) if counts else 1
+    body = []
+    for c, a, b in zip(counts, edges[:-1], edges[1:], strict=True):
+        x1, x2 = _scale(a, lo, hi, left, right, log), _scale(b, lo, hi, left, right, log)
+        y = _scale(c, 0, peak or 1, bottom, top)
+        body.append(
+            f"<rect x='{x1:.1f}' y='{y:.1f}' width='{max(x2 - x1 - 1, 0.5):.1f}' height='{bottom - y:.1f}' "
+            "fill='#93c5fd'/>"
+        )
+    ticks = (
+        [
+            10**e
+            for e in range(math.floor(math.log10(max(lo, 1e-12))), math.ceil(math.log10(hi)) + 1)
+            if lo <= 10**e <= hi
+        ]
+        if log
+        else [lo + (hi - lo) * i / 5 for i in range(6)]
+    )
+    if log and len(ticks) < 2:
+        ticks = [lo, hi]
+    body.append(_axis_x(left, right, bottom, lo, hi, ticks, "g" if log else fmt, log))
+    for i, (name, value) in enumerate(marks):
+        x = _scale(value, lo, hi, left, right, log)
+        body.append(
+            f"<line x1='{x:.1f}' y1='{top - 5}' x2='{x:.1f}' y2='{bottom}' stroke='#dc2626' stroke-dasharray='3 2'/>"
+        )
+        body.append(f"<text x='{x + 3:.1f}' y='{top + 10 * (i % 3):.1f}' {FONT} fill='#dc2626'>{escape(name)}</text>")
+    body.append(f"<text x='{(left + right) / 2}' y='{height - 4}' text-anchor='middle' {FONT}>{escape(xlabel)}</text>")
+    return _frame(WIDTH, height, "".join(body), title)

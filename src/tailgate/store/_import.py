@@ -1,0 +1,253 @@
+"""``tailgate import records``: per-sample results from another tool become a run.
+
+The file (CSV, JSONL or Parquet, optionally gzipped for CSV/JSONL) is read by DuckDB and written
+straight to the run's Parquet files, so a few million rows import in seconds. Item ids are
+``sha256("import:" + <item key>)[:16]``, so two files that use the same item keys pair item by
+item (``tailgate compare``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tailgate.errors import InputError, StoreError
+from tailgate.records import RECORD_COLUMNS, SCHEMA_VERSION
+from tailgate.store._store import Store, _atomic_write, _sql_list, utc_now
+
+__all__ = ["ImportSpec", "import_records"]
+
+
+@dataclass(frozen=True)
+class ImportSpec:
+    """Which columns of the file mean what (only ``item`` and ``score`` are required)."""
+
+    file: str
+    item: str
+    score: str
+    repeat: str | None = None
+    variant: str | None = None
+    output: str | None = None
+    answer: str | None = None
+    latency: str | None = None
+    input: str | None = None
+    slices: list[str] = field(default_factory=list)
+    run_id: str | None = None
+    model: str | None = None
+
+
+def _reader(path: Path, display: str) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    source = _sql_list([path])
+    if name.endswith(".csv") or name.endswith(".tsv"):
+        return f"read_csv({source}, header=true, all_varchar=true)"
+    if name.endswith(".jsonl") or name.endswith(".ndjson") or name.endswith(".json"):
+        return f"read_json({source}, format='newline_delimited')"
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        return f"read_parquet({source})"
+    raise InputError("cannot tell the format: use .csv, .jsonl or .parquet (optionally .gz)", file=display)
+
+
+def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
+    """Import; returns (run id, records, items)."""
+    import duckdb
+
+    path = Path(spec.file)
+    display = spec.file
+    if not path.is_file():
+        raise InputError("file not found", file=display)
+    con = duckdb.connect()
+    try:
+        try:
+            con.execute(
+                f"CREATE TEMP TABLE src AS SELECT *, row_number() OVER () AS __row FROM {_reader(path, display)}"
+            )
+        except duckdb.Error as exc:
+            raise InputError(f"cannot read it: {str(exc).splitlines()[0]}", file=display) from None
+        available = [r[0] for r in con.execute("DESCRIBE src").fetchall() if r[0] != "__row"]
+        header_offset = 1 if "read_csv" in _reader(path, display) else 0
+        wanted = {
+            "--item": spec.item,
+            "--score": spec.score,
+            "--repeat": spec.repeat,
+            "--variant": spec.variant,
+            "--output": spec.output,
+            "--answer": spec.answer,
+            "--latency": spec.latency,
+            "--input": spec.input,
+        }
+        for option, column in [*wanted.items(), *(("--slice", s) for s in spec.slices)]:
+            if column is not None and column not in available:
+                raise InputError(
+                    f"no column '{column}' (from {option}); the file has: {', '.join(available)}",
+                    file=display,
+                    field=column,
+                )
+        _check(con, spec, display, header_offset)
+        return _write(con, store, spec, path, header_offset)
+    finally:
+        con.close()
+
+
+def text(col: str | None) -> str:
+    """A column as VARCHAR in SQL, or NULL when the option was not given."""
+    return f"CAST({_q(col)} AS VARCHAR)" if col else "CAST(NULL AS VARCHAR)"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check(con: Any, spec: ImportSpec, display: str, offset: int) -> None:
+    """Bad values name the line (CSV: counting the header) and the column."""
+    checks = [
+        (spec.score, "DOUBLE", "a number"),
+        (spec.latency, "DOUBLE", "a number (milliseconds)"),
+        (spec.repeat, "INTEGER", "an integer"),
+    ]
+    for column, sql_type, what in checks:
+        if column is None:
+            continue
+        bad = con.execute(
+            f"SELECT __row, CAST({_q(column)} AS VARCHAR) FROM src WHERE {_q(column)} IS NOT NULL "
+            f"AND TRY_CAST({_q(column)} AS {sql_type}) IS NULL ORDER BY __row LIMIT 1"
+        ).fetchone()
+        if bad:
+            raise InputError(f"'{bad[1]}' is not {what}", file=display, line=int(bad[0]) + offset, field=column)
+    missing = con.execute(f"SELECT __row FROM src WHERE {_q(spec.item)} IS NULL ORDER BY __row LIMIT 1").fetchone()
+    if missing:
+        raise InputError("missing item key", file=display, line=int(missing[0]) + offset, field=spec.item)
+    if con.execute("SELECT count(*) FROM src").fetchone()[0] == 0:
+        raise InputError("the file has no rows", file=display)
+    for column in spec.slices:
+        clash = con.execute(
+            f"SELECT min(__row) FROM src GROUP BY {_q(spec.item)} HAVING count(DISTINCT {_q(column)}) > 1 "
+            "ORDER BY 1 LIMIT 1"
+        ).fetchone()
+        if clash:
+            raise InputError(
+                "a slice column must have one value per item; this item has several",
+                file=display,
+                line=int(clash[0]) + offset,
+                field=column,
+            )
+
+
+def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) -> tuple[str, int, int]:
+    run_id = spec.run_id or f"import-{path.name.split('.')[0]}-{utc_now()[:19].replace(':', '').replace('-', '')}"
+    if store.exists(run_id):
+        raise StoreError(f"run '{run_id}' already exists; choose another --run-id")
+    model = spec.model or f"import:{path.name}"
+    variant = f"CAST({_q(spec.variant)} AS VARCHAR)" if spec.variant else "'original'"
+    repeat = (
+        f"CAST({_q(spec.repeat)} AS INTEGER)"
+        if spec.repeat
+        else f"CAST(row_number() OVER (PARTITION BY {_q(spec.item)}, {variant} ORDER BY __row) - 1 AS INTEGER)"
+    )
+    now = utc_now()
+    con.execute(
+        f"""CREATE TEMP TABLE recs AS SELECT
+            {SCHEMA_VERSION}::INTEGER AS schema_version, ? AS run_id, '' AS sample_id,
+            left(sha256('import:' || CAST({_q(spec.item)} AS VARCHAR)), 16) AS item_id,
+            {variant} AS variant, {repeat} AS repeat, ? AS model, 'imported' AS mode, '{{}}' AS params,
+            {text(spec.input)} AS prompt, {text(spec.output)} AS output,
+            {text(spec.answer or spec.output)} AS answer, TRY_CAST({_q(spec.score)} AS DOUBLE) AS score,
+            'imported' AS scorer, '{{}}' AS scores,
+            {f"TRY_CAST({_q(spec.latency)} AS DOUBLE)" if spec.latency else "CAST(NULL AS DOUBLE)"} AS latency_ms,
+            CAST(NULL AS BIGINT) AS tokens_in, CAST(NULL AS BIGINT) AS tokens_out,
+            CAST(NULL AS VARCHAR) AS finish_reason, CAST(NULL AS VARCHAR) AS error_class,
+            CAST(NULL AS VARCHAR) AS error_message, 1::INTEGER AS attempts, '[]' AS attempt_errors,
+            CAST(? AS TIMESTAMPTZ) AS started_at, CAST(? AS TIMESTAMPTZ) AS ended_at, false AS cached,
+            '' AS cache_key, __row, CAST({_q(spec.item)} AS VARCHAR) AS __key
+        FROM src""",
+        [run_id, model, now, now],
+    )
+    con.execute(
+        "UPDATE recs SET sample_id = item_id || '/' || variant || '/' || CAST(repeat AS VARCHAR), "
+        "scores = json_object('imported', json_object('value', score, 'answer', answer, 'error', NULL))"
+    )
+    dup = con.execute(
+        "SELECT min(__row) FROM recs GROUP BY sample_id HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    if dup:
+        raise InputError(
+            "this item, variant and repeat appear twice",
+            file=spec.file,
+            line=int(dup[0]) + offset,
+            field=spec.repeat or spec.item,
+        )
+    attrs = ", ".join(f"'{s}', CAST(first({_q(s)}) AS VARCHAR)" for s in spec.slices)
+    input_json = f"json_object('input', CAST(first({_q(spec.input)}) AS VARCHAR))" if spec.input else "'{}'"
+    con.execute(
+        f"""CREATE TEMP TABLE its AS SELECT
+            left(sha256('import:' || CAST({_q(spec.item)} AS VARCHAR)), 16) AS item_id,
+            CAST({_q(spec.item)} AS VARCHAR) AS source_id, min(__row) + {offset} AS row,
+            {input_json}::VARCHAR AS input,
+            CAST(NULL AS VARCHAR) AS reference,
+            {f"json_object({attrs})" if spec.slices else "'{}'"}::VARCHAR AS attributes
+        FROM src GROUP BY {_q(spec.item)}"""
+    )
+    run_dir = store.run_dir(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    columns = ", ".join(_q(c.name) for c in RECORD_COLUMNS)
+    part = run_dir / "part-000001-000001.parquet"
+    con.execute(
+        f"COPY (SELECT {columns} FROM recs ORDER BY __row) TO {_sql_list([part])[1:-1]} "
+        "(FORMAT PARQUET, COMPRESSION ZSTD)"
+    )
+    con.execute(
+        f"COPY (SELECT * FROM its ORDER BY row) TO {_sql_list([run_dir / 'items.parquet'])[1:-1]} "
+        "(FORMAT PARQUET, COMPRESSION ZSTD)"
+    )
+    records = con.execute(
+        "SELECT count(*), count(DISTINCT item_id), count(DISTINCT variant), max(repeat) + 1 FROM recs"
+    ).fetchone()
+    n, items, variants, repeats = (int(x) for x in records)
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": "completed",
+        "suite": {"name": f"import:{path.name}", "path": str(path.resolve()), "config": None},
+        "dataset": {"path": str(path.resolve()), "sha256": _sha256(path), "rows_read": n, "items": items},
+        "model": {"spec": model},
+        "mode": "imported",
+        "repeats": repeats,
+        "variants": [r[0] for r in con.execute("SELECT DISTINCT variant FROM recs ORDER BY 1").fetchall()],
+        "import": {
+            "file": str(path.resolve()),
+            "item": spec.item,
+            "score": spec.score,
+            "repeat": spec.repeat,
+            "variant": spec.variant,
+            "output": spec.output,
+            "answer": spec.answer,
+            "latency": spec.latency,
+            "input": spec.input,
+            "slices": list(spec.slices),
+        },
+        "plan": {"items": items, "variants": variants, "repeats": repeats, "samples": n},
+        "tailgate_version": _version(),
+        "started_at": now,
+        "ended_at": now,
+        "sessions": [],
+        "counts": {"planned": n, "done": n, "errors": 0},
+    }
+    _atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+    return run_id, n, items
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _version() -> str:
+    from tailgate._version import __version__
+
+    return __version__
