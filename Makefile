@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q src  # an editable install is not byte-compiled by pip
 	touch $(STAMP)
 
-# Runs the bundled suite on the embedded default model and prints the run's summary.
+# Runs the bundled suite on the embedded default model, then reports on it (terminal + HTML).
 demo: install
-	$(BIN)/tailgate run basic --model $(DEMO_MODEL) $(DEMO_ARGS)
+	$(BIN)/tailgate run basic --model $(DEMO_MODEL) $(DEMO_ARGS) --quiet --json
+	$(BIN)/tailgate report latest --html demo-report.html
 
 lint: install
 	$(BIN)/ruff check src tests bench examples

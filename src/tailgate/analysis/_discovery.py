@@ -32,6 +32,11 @@ combinations, not on the number of records. Two prunings, both sound:
    size_ub, and evaluating those three points is exact. A candidate whose bound is below the
    current k-th best score cannot have any descendant in the top k and is dropped with them.
 
+Redundancy. A slice with as many units as one of its parents is the same set of units (adding
+a predicate can only remove units), so it is dropped with its descendants: ``lang=en AND
+task=capitals`` is not reported next to ``task=capitals`` when every capitals item is in
+English, and the same set is never tested twice.
+
 Significance. Each slice is tested against its complement (the other items): a one-sided exact
 test (hypergeometric, i.e. Fisher's exact test) when every item's error is 0 or 1, else a
 one-sided Welch t-test on item errors. P-values are adjusted over the *whole family* of slices
@@ -72,7 +77,11 @@ class Predicate:
     value: str
 
     def __str__(self) -> str:
-        return f"{self.feature}{'=' if self.op == '=' else '>='}{self.value}"
+        if self.op == "=":
+            return f"{self.feature}={self.value}"
+        # ordered buckets are labelled "<100", "100-250", ..., ">=8000": show the lower edge
+        lower = self.value.removeprefix(">=").split("-")[0]
+        return f"{self.feature}>={lower}"
 
 
 @dataclass
@@ -208,6 +217,13 @@ def _children(cells: Cells, level: dict[tuple[int, ...], Slice]) -> dict[tuple[i
     return out
 
 
+def _redundant(s: Slice, parents: list[Slice]) -> bool:
+    """A slice with as many units as one of its parents *is* that parent (it is a subset of it):
+    the extra predicate says nothing, so it is neither reported nor tested again, and neither are
+    its descendants (they equal the parent's descendants)."""
+    return any(p.size == s.size for p in parents)
+
+
 def enumerate_slices(cells: Cells, max_depth: int, min_support: int, alpha: float = 0.95) -> list[Slice]:
     """Every slice of depth <= ``max_depth`` with at least ``min_support`` units, scored."""
     level: dict[tuple[int, ...], Slice] = {}
@@ -218,9 +234,9 @@ def enumerate_slices(cells: Cells, max_depth: int, min_support: int, alpha: floa
     found = list(level.values())
     for _ in range(max_depth - 1):
         nxt: dict[tuple[int, ...], Slice] = {}
-        for cand in _children(cells, level):
+        for cand, parents in _children(cells, level).items():
             s = _stats(cells, cand)
-            if s.size >= min_support:
+            if s.size >= min_support and not _redundant(s, parents):
                 nxt[cand] = s
         found.extend(nxt.values())
         level = nxt
@@ -270,7 +286,7 @@ def sliceline_topk(
                 continue  # neither it nor any descendant can enter the top k
             s = _stats(cells, cand)
             evaluated += 1
-            if s.size >= min_support:
+            if s.size >= min_support and not _redundant(s, parents):
                 s.score = _score(cells, s.size, s.err_sum, alpha)
                 offer(s)
                 nxt[cand] = s

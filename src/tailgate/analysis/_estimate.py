@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate", "clustered_mean", "mean_estimate", "wilson_interval"]
+__all__ = ["Estimate", "clustered_mean", "effective_n", "mean_estimate", "wilson_interval"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,19 @@ def clustered_mean(
     )
 
 
+def effective_n(p: float, se: float | None, n_items: int, n_samples: int) -> float:
+    """Kish's effective sample size of a clustered proportion: p(1-p)/SE^2, at most n_samples.
+
+    When p is 0 or 1 nothing tells repeats apart, so repeats count as copies (n_items); when the
+    clustered SE is zero (every item has the same mean) there is no design effect (n_samples).
+    """
+    if not 0.0 < p < 1.0 or se is None:
+        return float(n_items)
+    if se < 1e-12:
+        return float(n_samples)
+    return min(float(n_samples), p * (1 - p) / se**2)
+
+
 def mean_estimate(
     values: Sequence[float] | np.ndarray,
     clusters: Sequence[Hashable] | np.ndarray,
@@ -128,11 +141,7 @@ def mean_estimate(
         n_eff = float(x.size)
         method = "proportion, Wilson"
     else:
-        clustered = clustered_mean(x, keys, confidence)
-        if 0.0 < p < 1.0 and clustered.se:
-            n_eff = min(float(x.size), p * (1 - p) / clustered.se**2)
-        else:
-            n_eff = float(n_items)
+        n_eff = effective_n(p, clustered_mean(x, keys, confidence).se, n_items, int(x.size))
         method = f"proportion, Wilson on clustered n_eff={n_eff:.0f}"
     low, high = wilson_interval(p * n_eff, n_eff, confidence)
     se = math.sqrt(p * (1 - p) / n_eff)

@@ -310,7 +310,8 @@ def _discovery(data: RunData, options: ReportOptions) -> dict[str, Any]:
     )
     by_key = {s.predicates: s for s in family}
     mean_err = cells.total_err / cells.n_units
-    chosen = [by_key[s.predicates] for s in top if by_key[s.predicates].p_bh <= options.fdr][: options.top_slices]
+    significant = [by_key[s.predicates] for s in top if by_key[s.predicates].p_bh <= options.fdr]
+    chosen = _distinct_sets(cells, significant)[: options.top_slices]
     return {
         **base,
         "family": len(family),
@@ -331,6 +332,19 @@ def _discovery(data: RunData, options: ReportOptions) -> dict[str, Any]:
             _slice_dict(cells, by_key[s.predicates], mean_err, options.confidence) for s in top[: options.top_slices]
         ],
     }
+
+
+def _distinct_sets(cells: Any, slices: list[Slice]) -> list[Slice]:
+    """Drop a slice whose items are exactly those of one listed before it (``lang=de`` and the
+    derived ``auto:lang=de`` on a suite whose German items are labelled)."""
+    seen: set[bytes] = set()
+    out = []
+    for s in slices:
+        key = np.packbits(cells.member[:, list(s.predicates)].all(axis=1)).tobytes()
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
 
 
 def _slice_dict(cells: Any, s: Slice, mean_err: float, confidence: float) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
+from tailgate.analysis._estimate import Estimate, _t_quantile, effective_n, wilson_interval
 
 __all__ = [
     "Percentile",
@@ -54,7 +54,7 @@ def estimate_from_sums(counts: np.ndarray, sums: np.ndarray, binary: bool, confi
         if items == total:
             n_eff, method = total, "proportion, Wilson"
         else:
-            n_eff = min(total, mean * (1 - mean) / se**2) if 0 < mean < 1 and se > 0 else float(items)
+            n_eff = effective_n(mean, se if items > 1 else None, items, int(total))
             method = f"proportion, Wilson on clustered n_eff={n_eff:.0f}"
         low, high = wilson_interval(mean * n_eff, n_eff, confidence)
         return Estimate(

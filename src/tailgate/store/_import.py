@@ -153,7 +153,7 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
             {SCHEMA_VERSION}::INTEGER AS schema_version, ? AS run_id, '' AS sample_id,
             left(sha256('import:' || CAST({_q(spec.item)} AS VARCHAR)), 16) AS item_id,
             {variant} AS variant, {repeat} AS repeat, ? AS model, 'imported' AS mode, '{{}}' AS params,
-            {text(spec.input)} AS prompt, {text(spec.output)} AS output,
+            coalesce({text(spec.input)}, '') AS prompt, {text(spec.output)} AS output,
             {text(spec.answer or spec.output)} AS answer, TRY_CAST({_q(spec.score)} AS DOUBLE) AS score,
             'imported' AS scorer, '{{}}' AS scores,
             {f"TRY_CAST({_q(spec.latency)} AS DOUBLE)" if spec.latency else "CAST(NULL AS DOUBLE)"} AS latency_ms,
@@ -170,7 +170,8 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
         "scores = json_object('imported', json_object('value', score, 'answer', answer, 'error', NULL))"
     )
     dup = con.execute(
-        "SELECT min(__row) FROM recs GROUP BY sample_id HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
+        "SELECT __row FROM (SELECT __row, row_number() OVER (PARTITION BY sample_id ORDER BY __row) AS nth "
+        "FROM recs) WHERE nth = 2 ORDER BY __row LIMIT 1"
     ).fetchone()
     if dup:
         raise InputError(

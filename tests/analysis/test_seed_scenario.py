@@ -1,0 +1,93 @@
+"""The seed scenario: two models with the same mean, A failing at random on 10% of samples, B
+failing every item longer than 2,000 tokens or with a non-English name. The report must tell
+them apart, and discovery must name B's slices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tailgate.analysis import build_report
+from tailgate.runner import RunOptions, run_sync
+from tailgate.store import Store
+from tests.support.suites import make_suite
+
+FILLER = "The committee reviewed the quarterly figures and adjourned without a vote. " * 120  # ~9,000 chars
+
+
+def _items() -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    english = ["John Smith", "Emily Clark", "Robert Brown", "Sarah Miller"]
+    foreign = ["Oluwaseun Adeyemi", "Nguyễn Thị Lan", "Małgorzata Kowalska", "Søren Østergaard", "Aigerim Nurlanovna"]
+    for i in range(200):
+        if i < 10:
+            name, prefix = english[i % 4], FILLER
+        elif i < 20:
+            name, prefix = foreign[i % 5], ""
+        else:
+            name, prefix = english[i % 4], ""
+        text = f"{prefix}{name} has {i} apples. How many apples does {name} have? The answer is {i}."
+        rows.append({"id": f"q{i}", "question": text, "answer": str(i)})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    folder = tmp_path_factory.mktemp("seed")
+    store = Store(folder / "store")
+    suite = make_suite(
+        folder / "suite",
+        _items(),
+        scorers=[{"type": "exact"}],
+        repeats=5,
+        extra={"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"}},
+    )
+    out = {}
+    for name in ("random_failures", "systematic_failures"):
+        result = run_sync(
+            RunOptions(
+                suite=str(suite), model=f"python:tests.support.seed_models:{name}", store=str(store.root), cache=False
+            )
+        )
+        out[name] = build_report(store, result.run_id).as_dict()
+    return out
+
+
+def test_same_mean(reports: dict[str, dict[str, object]]) -> None:
+    a = reports["random_failures"]["overview"]["score"]  # type: ignore[index]
+    b = reports["systematic_failures"]["overview"]["score"]  # type: ignore[index]
+    assert a["value"] == pytest.approx(0.9, abs=0.02)
+    assert b["value"] == pytest.approx(0.9, abs=1e-9)
+    assert a["low"] < b["value"] < a["high"]  # the means cannot tell them apart
+
+
+def test_failure_profiles_differ(reports: dict[str, dict[str, object]]) -> None:
+    a = reports["random_failures"]["profile"]  # type: ignore[index]
+    b = reports["systematic_failures"]["profile"]  # type: ignore[index]
+    assert a["verdict"].startswith("random")
+    assert b["verdict"].startswith("systematic")
+    assert a["icc"]["high"] < 0.2
+    assert b["icc"]["low"] > 0.9
+    assert a["never_pass"]["value"] < 0.02
+    assert b["never_pass"]["value"] == pytest.approx(0.1)
+    # random failures over 5 tries still leave most items without a failure (Gini ~0.67 for p=0.1)
+    assert b["gini"]["value"] > 0.85
+    assert b["gini"]["low"] > a["gini"]["high"]
+    # pass^5: B passes its good items every time, A almost never passes 5 in a row on every item
+    pass5 = {
+        name: [p for p in r["pass_k"] if p["k"] == 5][0]["pass_hat_k"]["value"]  # type: ignore[index]
+        for name, r in reports.items()
+    }
+    assert pass5["systematic_failures"] == pytest.approx(0.9)
+    assert pass5["random_failures"] < 0.7
+
+
+def test_discovery_names_b_slices_and_not_a(reports: dict[str, dict[str, object]]) -> None:
+    found_b = {s["label"] for s in reports["systematic_failures"]["discovery"]["slices"]}  # type: ignore[index]
+    assert any(label.startswith("auto:input_tokens=2000-4000") for label in found_b), found_b
+    assert any("auto:names=non_english" in label for label in found_b), found_b
+    found_a = reports["random_failures"]["discovery"]["slices"]  # type: ignore[index]
+    assert not any("input_tokens" in s["label"] or "non_english" in s["label"] for s in found_a)
+    top = reports["systematic_failures"]["profile"]["concentration"]  # type: ignore[index]
+    assert top["share_of_errors"] == pytest.approx(0.5)

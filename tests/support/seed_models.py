@@ -1,0 +1,34 @@
+"""The seed scenario's two models: same mean, opposite failure profiles."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+NON_ENGLISH = ("Oluwaseun", "Nguyễn", "Małgorzata", "Søren", "Aigerim")
+
+
+def _question(prompt: Any) -> str:
+    return prompt if isinstance(prompt, str) else str(prompt[-1]["content"])
+
+
+def _right(text: str) -> str:
+    return text.rsplit("answer is ", 1)[-1].split(".")[0] if "answer is " in text else "?"
+
+
+def _reply(text: str, wrong: bool) -> dict[str, Any]:
+    answer = "nobody knows" if wrong else _right(text)
+    return {"text": answer, "tokens_in": len(text) // 4, "tokens_out": 3, "finish_reason": "stop"}
+
+
+def random_failures(prompt: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Model A: every sample fails with probability 0.1, whatever the item."""
+    text = _question(prompt)
+    draw = int(hashlib.sha256(f"{text}|{params['seed']}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return _reply(text, draw < 0.1)
+
+
+def systematic_failures(prompt: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Model B: fails every item longer than 2,000 tokens or with a non-English name, always."""
+    text = _question(prompt)
+    return _reply(text, len(text) // 4 > 2000 or any(name in text for name in NON_ENGLISH))
