@@ -71,7 +71,7 @@ def test_enumeration_and_pruned_topk_match_brute_force(seed: int, support: int, 
         assert ours[key][0] == size
         assert ours[key][1] == pytest.approx(score)
     k = 5
-    top, evaluated = sliceline_topk(cells, k, depth, support, alpha)
+    top, _evaluated = sliceline_topk(cells, k, depth, support, alpha)
     best = sorted((v[1] for v in brute.values() if v[1] > 0), reverse=True)[:k]
     assert [s.score for s in top] == pytest.approx(best)
 

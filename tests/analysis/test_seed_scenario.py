@@ -4,8 +4,6 @@ them apart, and discovery must name B's slices."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tailgate.analysis import build_report
@@ -76,7 +74,7 @@ def test_failure_profiles_differ(reports: dict[str, dict[str, object]]) -> None:
     assert b["gini"]["low"] > a["gini"]["high"]
     # pass^5: B passes its good items every time, A almost never passes 5 in a row on every item
     pass5 = {
-        name: [p for p in r["pass_k"] if p["k"] == 5][0]["pass_hat_k"]["value"]  # type: ignore[index]
+        name: next(p for p in r["pass_k"] if p["k"] == 5)["pass_hat_k"]["value"]  # type: ignore[index]
         for name, r in reports.items()
     }
     assert pass5["systematic_failures"] == pytest.approx(0.9)

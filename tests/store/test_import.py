@@ -118,3 +118,12 @@ def test_mmlu_pro_import_and_report() -> None:
     assert {"category=law", "category=engineering", "category=chemistry"} <= found
     variants = {s["value"]: s["estimate"]["value"] for s in report["slices"] if s["feature"] == "variant"}
     assert len(variants) == 29
+
+
+def test_columns_named_like_internal_ones(tmp_path: Path) -> None:
+    f = _csv(tmp_path / "r.csv", "item_id,score,__key,source_id\na,1,x,y\nb,0,x,y\n")
+    import_records(
+        Store(), ImportSpec(file=f, item="item_id", score="score", slices=["__key", "source_id"], run_id="odd")
+    )
+    items = {r["source_id"]: r["attributes"] for r in Store().read_items("odd")}
+    assert items == {"a": {"__key": "x", "source_id": "y"}, "b": {"__key": "x", "source_id": "y"}}

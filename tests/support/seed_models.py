@@ -13,7 +13,7 @@ def _question(prompt: Any) -> str:
 
 
 def _right(text: str) -> str:
-    return text.rsplit("answer is ", 1)[-1].split(".")[0] if "answer is " in text else "?"
+    return text.rsplit("answer is ", 1)[-1].split(".", maxsplit=1)[0] if "answer is " in text else "?"
 
 
 def _reply(text: str, wrong: bool) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,9 @@ def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
     if not path.is_file():
         raise InputError("file not found", file=display)
     con = duckdb.connect()
+    # Large files: let DuckDB spill to disk instead of holding every intermediate in memory.
+    con.execute("SET memory_limit = '2GB'")
+    con.execute(f"SET temp_directory = {_sql_list([Path(tempfile.gettempdir()) / 'tailgate-duckdb'])[1:-1]}")
     try:
         try:
             con.execute(
@@ -141,33 +145,50 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
     if store.exists(run_id):
         raise StoreError(f"run '{run_id}' already exists; choose another --run-id")
     model = spec.model or f"import:{path.name}"
-    variant = f"CAST({_q(spec.variant)} AS VARCHAR)" if spec.variant else "'original'"
+    # The user's columns under internal names, so that none can collide with the record's own.
+    optional = {
+        "c_repeat": spec.repeat,
+        "c_variant": spec.variant,
+        "c_output": spec.output,
+        "c_answer": spec.answer or spec.output,
+        "c_latency": spec.latency,
+        "c_input": spec.input,
+    }
+    picks = [f"CAST({_q(spec.item)} AS VARCHAR) AS c_item", f"TRY_CAST({_q(spec.score)} AS DOUBLE) AS c_score"]
+    picks += [f"{_q(col)} AS {name}" if col else f"NULL AS {name}" for name, col in optional.items()]
+    picks += [f"CAST({_q(col)} AS VARCHAR) AS s_{i}" for i, col in enumerate(spec.slices)]
+    con.execute(f"CREATE TEMP TABLE clean AS SELECT {', '.join(picks)}, __row FROM src")
+    con.execute("DROP TABLE src")
+    variant = "coalesce(CAST(c_variant AS VARCHAR), 'original')" if spec.variant else "'original'"
     repeat = (
-        f"CAST({_q(spec.repeat)} AS INTEGER)"
+        "CAST(c_repeat AS INTEGER)"
         if spec.repeat
-        else f"CAST(row_number() OVER (PARTITION BY {_q(spec.item)}, {variant} ORDER BY __row) - 1 AS INTEGER)"
+        else f"CAST(row_number() OVER (PARTITION BY c_item, {variant} ORDER BY __row) - 1 AS INTEGER)"
     )
     now = utc_now()
+    # one hash per item, not per record
+    con.execute(
+        "CREATE TEMP TABLE keys AS SELECT c_item, left(sha256('import:' || c_item), 16) AS item_id "
+        "FROM (SELECT DISTINCT c_item FROM clean)"
+    )
     con.execute(
         f"""CREATE TEMP TABLE recs AS SELECT
-            {SCHEMA_VERSION}::INTEGER AS schema_version, ? AS run_id, '' AS sample_id,
-            left(sha256('import:' || CAST({_q(spec.item)} AS VARCHAR)), 16) AS item_id,
-            {variant} AS variant, {repeat} AS repeat, ? AS model, 'imported' AS mode, '{{}}' AS params,
-            coalesce({text(spec.input)}, '') AS prompt, {text(spec.output)} AS output,
-            {text(spec.answer or spec.output)} AS answer, TRY_CAST({_q(spec.score)} AS DOUBLE) AS score,
-            'imported' AS scorer, '{{}}' AS scores,
-            {f"TRY_CAST({_q(spec.latency)} AS DOUBLE)" if spec.latency else "CAST(NULL AS DOUBLE)"} AS latency_ms,
+            {SCHEMA_VERSION}::INTEGER AS schema_version, ? AS run_id, k.item_id,
+            {variant} AS variant, {repeat} AS repeat,
+            item_id || '/' || variant || '/' || CAST(repeat AS VARCHAR) AS sample_id,
+            ? AS model, 'imported' AS mode, '{{}}' AS params,
+            coalesce(CAST(c_input AS VARCHAR), '') AS prompt, CAST(c_output AS VARCHAR) AS output,
+            CAST(c_answer AS VARCHAR) AS answer, c_score AS score, 'imported' AS scorer,
+            json_object('imported', json_object('value', c_score, 'answer', CAST(c_answer AS VARCHAR), 'error', NULL))
+                ::VARCHAR AS scores,
+            TRY_CAST(c_latency AS DOUBLE) AS latency_ms,
             CAST(NULL AS BIGINT) AS tokens_in, CAST(NULL AS BIGINT) AS tokens_out,
             CAST(NULL AS VARCHAR) AS finish_reason, CAST(NULL AS VARCHAR) AS error_class,
             CAST(NULL AS VARCHAR) AS error_message, 1::INTEGER AS attempts, '[]' AS attempt_errors,
             CAST(? AS TIMESTAMPTZ) AS started_at, CAST(? AS TIMESTAMPTZ) AS ended_at, false AS cached,
-            '' AS cache_key, __row, CAST({_q(spec.item)} AS VARCHAR) AS __key
-        FROM src""",
+            '' AS cache_key, __row
+        FROM clean JOIN keys k USING (c_item)""",
         [run_id, model, now, now],
-    )
-    con.execute(
-        "UPDATE recs SET sample_id = item_id || '/' || variant || '/' || CAST(repeat AS VARCHAR), "
-        "scores = json_object('imported', json_object('value', score, 'answer', answer, 'error', NULL))"
     )
     dup = con.execute(
         "SELECT __row FROM (SELECT __row, row_number() OVER (PARTITION BY sample_id ORDER BY __row) AS nth "
@@ -180,16 +201,13 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
             line=int(dup[0]) + offset,
             field=spec.repeat or spec.item,
         )
-    attrs = ", ".join(f"'{s}', CAST(first({_q(s)}) AS VARCHAR)" for s in spec.slices)
-    input_json = f"json_object('input', CAST(first({_q(spec.input)}) AS VARCHAR))" if spec.input else "'{}'"
+    attrs = ", ".join(f"'{col}', first(s_{i})" for i, col in enumerate(spec.slices))
+    input_json = "json_object('input', CAST(first(c_input) AS VARCHAR))" if spec.input else "'{}'"
     con.execute(
-        f"""CREATE TEMP TABLE its AS SELECT
-            left(sha256('import:' || CAST({_q(spec.item)} AS VARCHAR)), 16) AS item_id,
-            CAST({_q(spec.item)} AS VARCHAR) AS source_id, min(__row) + {offset} AS row,
-            {input_json}::VARCHAR AS input,
-            CAST(NULL AS VARCHAR) AS reference,
+        f"""CREATE TEMP TABLE its AS SELECT k.item_id, c_item AS source_id, min(__row) + {offset} AS row,
+            {input_json}::VARCHAR AS input, CAST(NULL AS VARCHAR) AS reference,
             {f"json_object({attrs})" if spec.slices else "'{}'"}::VARCHAR AS attributes
-        FROM src GROUP BY {_q(spec.item)}"""
+        FROM clean JOIN keys k USING (c_item) GROUP BY k.item_id, c_item"""
     )
     run_dir = store.run_dir(run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
