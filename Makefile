@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 # Runs the bundled suite on the embedded default model, then reports on it (terminal + HTML).
 demo: install
-	$(BIN)/tailgate run basic --model $(DEMO_MODEL) $(DEMO_ARGS) --quiet --json
+	$(BIN)/tailgate run basic --model $(DEMO_MODEL) $(DEMO_ARGS) --json
 	$(BIN)/tailgate report latest --html demo-report.html
 
 lint: install
