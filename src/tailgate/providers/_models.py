@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tailgate.errors import MissingDependency, UsageError
-from tailgate.records import Mode
+from tailgate.records import Mode, file_sha256
 
 __all__ = ["ALIASES", "LocalModel", "cache_dir", "installed", "resolve_local_model"]
 
@@ -140,7 +140,7 @@ def _assemble(chunks: list[Path], target: Path, sha256: str) -> None:
                 return
         except (OSError, ValueError):
             pass
-    if target.is_file() and _sha256(target) == sha256:
+    if target.is_file() and file_sha256(target) == sha256:
         _write_stamp(target, stamp, sha256)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -167,11 +167,3 @@ def _assemble(chunks: list[Path], target: Path, sha256: str) -> None:
 def _write_stamp(target: Path, stamp: Path, sha256: str) -> None:
     st = target.stat()
     stamp.write_text(json.dumps({"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

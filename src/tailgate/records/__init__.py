@@ -1,6 +1,6 @@
 """Record schemas, in-memory shapes and content hashing (the storage contract)."""
 
-from tailgate.records._hashing import cache_key_hasher, canonical_json, content_hash, item_id
+from tailgate.records._hashing import cache_key_hasher, canonical_json, content_hash, file_sha256, item_id
 from tailgate.records._models import ChatMessage, Item, Mode, Prompt, Variant
 from tailgate.records._schema import (
     EXPORT_EXTRA_COLUMNS,
@@ -26,6 +26,7 @@ __all__ = [
     "cache_key_hasher",
     "canonical_json",
     "content_hash",
+    "file_sha256",
     "item_arrow_schema",
     "item_id",
     "record_arrow_schema",

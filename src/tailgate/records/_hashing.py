@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_key_hasher", "canonical_json", "content_hash", "item_id"]
+__all__ = ["cache_key_hasher", "canonical_json", "content_hash", "file_sha256", "item_id"]
 
 HASH_HEX_DIGITS = 16
 
@@ -51,3 +52,12 @@ def cache_key_hasher(head: dict[str, Any]) -> Any:
         return digest.hexdigest()[:HASH_HEX_DIGITS]
 
     return key
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

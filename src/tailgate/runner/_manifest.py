@@ -14,7 +14,7 @@ from typing import Any
 from tailgate.config import LoadedSuite
 from tailgate.dataset import Dataset
 from tailgate.providers import redact
-from tailgate.records import SCHEMA_VERSION, content_hash
+from tailgate.records import SCHEMA_VERSION, content_hash, file_sha256
 
 __all__ = ["build_manifest", "fingerprint", "mismatches"]
 
@@ -88,7 +88,7 @@ def build_manifest(
         },
         "dataset": {
             "path": str(dataset.path),
-            "sha256": _file_sha256(dataset.path),
+            "sha256": file_sha256(dataset.path),
             "rows_read": dataset.rows_read,
             "items": len(dataset.items),
             "duplicates_skipped": dataset.duplicates,
@@ -136,14 +136,6 @@ def _cpus() -> int | None:
     import os
 
     return os.cpu_count()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _git(folder: Path) -> dict[str, Any] | None:

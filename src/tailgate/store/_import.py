@@ -8,7 +8,6 @@ item (``tailgate compare``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tailgate.errors import InputError, StoreError
-from tailgate.records import RECORD_COLUMNS, SCHEMA_VERSION
+from tailgate.records import RECORD_COLUMNS, SCHEMA_VERSION, file_sha256
 from tailgate.store._store import Store, _atomic_write, _sql_list, utc_now
 
 __all__ = ["ImportSpec", "import_records"]
@@ -230,7 +229,7 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
         "run_id": run_id,
         "status": "completed",
         "suite": {"name": f"import:{path.name}", "path": str(path.resolve()), "config": None},
-        "dataset": {"path": str(path.resolve()), "sha256": _sha256(path), "rows_read": n, "items": items},
+        "dataset": {"path": str(path.resolve()), "sha256": file_sha256(path), "rows_read": n, "items": items},
         "model": {"spec": model},
         "mode": "imported",
         "repeats": repeats,
@@ -256,14 +255,6 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
     }
     _atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
     return run_id, n, items
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _version() -> str:
