@@ -105,6 +105,7 @@ def consistency(data: RunData, threshold: float = 0.8, confidence: float = 0.95,
     worst = [
         {
             "item_id": str(data.items.item_id[int(codes[i])]),
+            "source_id": _str_or_none(data.items.source_id[int(codes[i])]),
             "variant": str(rows["variant"][i]),
             "consistency": float(frac[i]),
             "distinct_answers": int(rows["distinct"][i]),
@@ -123,6 +124,10 @@ def consistency(data: RunData, threshold: float = 0.8, confidence: float = 0.95,
         histogram=hist,
         least_consistent=worst,
     )
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _unit_rows(data: RunData) -> dict[str, np.ndarray]:

@@ -185,8 +185,8 @@ def _discovery_section(d: dict[str, Any]) -> str:
     if disc.get("note"):
         out.append(f"<p class='note'>{escape(disc['note'])}</p>")
     out.append(
-        f"<p class='note'>{escape(disc.get('method', ''))}. {disc.get('family', 0)} slices tested, "
-        f"{disc.get('evaluated', 0)} evaluated by the pruned search; min support {disc['min_support']} items.</p>"
+        f"<p class='note'>{escape(disc.get('method', ''))}. {disc.get('family', 0)} slices with at least "
+        f"{disc['min_support']} items tested; the top-k search looked at {disc.get('evaluated', 0)} candidates.</p>"
     )
     rows = [
         [
@@ -234,7 +234,7 @@ def _consistency_section(d: dict[str, Any]) -> str:
     )
     rows = [
         [
-            escape(w["item_id"]),
+            escape(w.get("source_id") or w["item_id"]),
             escape(w["variant"]),
             _f(w["consistency"], 2),
             str(w["distinct_answers"]),
