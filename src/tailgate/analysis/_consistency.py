@@ -43,9 +43,11 @@ class Consistency:
     histogram: list[int]
     """Units per consistency bin: [0, 0.1), [0.1, 0.2), ..., [0.9, 1.0]."""
     least_consistent: list[dict[str, Any]]
+    method: str = "answers equal after normalisation (lower case, punctuation collapsed)"
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "method": self.method,
             "n_units": self.n_units,
             "n_items": self.n_items,
             "mean": self.mean.as_dict(),
@@ -90,12 +92,19 @@ def _item_mean(values: np.ndarray, codes: np.ndarray, samples: np.ndarray, confi
     return Estimate(mean, low, high, n, int(samples[ok].sum()), f"mean over items, t({n - 1})", se, confidence)
 
 
-def consistency(data: RunData, threshold: float = 0.8, confidence: float = 0.95, k_worst: int = 10) -> Consistency:
-    rows = _unit_rows(data)
+def consistency(
+    data: RunData, threshold: float = 0.8, confidence: float = 0.95, k_worst: int = 10, semantic: bool = False
+) -> Consistency:
+    rows = _semantic_unit_rows(data) if semantic else _unit_rows(data)
+    method = (
+        "answers grouped by meaning: all-MiniLM-L6-v2 embeddings, cosine >= 0.9"
+        if semantic
+        else "answers equal after normalisation (lower case, punctuation collapsed)"
+    )
     n = rows["n"].astype(float)
     if n.size == 0:
         empty = Estimate(None, None, None, 0, 0, "no item has two or more answered samples", None, confidence)
-        return Consistency(0, 0, empty, empty, threshold, 0.0, 0.0, [0] * 10, [])
+        return Consistency(0, 0, empty, empty, threshold, 0.0, 0.0, [0] * 10, [], method)
     frac = rows["top"] / n
     codes = rows["code"]
     mean = _item_mean(frac, codes, n, confidence, "consistency")
@@ -123,7 +132,50 @@ def consistency(data: RunData, threshold: float = 0.8, confidence: float = 0.95,
         mean_entropy_bits=float(rows["entropy"].mean()),
         histogram=hist,
         least_consistent=worst,
+        method=method,
     )
+
+
+MAX_SEMANTIC_ANSWERS = 200_000
+
+
+def _semantic_unit_rows(data: RunData) -> dict[str, np.ndarray]:
+    """Like :func:`_unit_rows`, with answers grouped by meaning (see ``_semantic.py``)."""
+    from tailgate.analysis._semantic import Embedder, group_by_meaning
+    from tailgate.errors import UsageError
+
+    answers = data.query(
+        f"""SELECT cd.code, variant, {NORMALIZED_ANSWER} AS a, first(coalesce(answer, '')) AS raw,
+                   count(*)::DOUBLE AS c
+            FROM records JOIN item_codes cd USING (item_id) WHERE output IS NOT NULL
+            GROUP BY cd.code, variant, a ORDER BY cd.code, variant, c DESC, a"""
+    )
+    if answers["c"].size > MAX_SEMANTIC_ANSWERS:
+        raise UsageError(
+            f"--semantic would embed {answers['c'].size:,} distinct answers (the limit is "
+            f"{MAX_SEMANTIC_ANSWERS:,}); report without it, or on fewer items"
+        )
+    embedder = Embedder()
+    out: dict[str, list[Any]] = {"code": [], "variant": [], "n": [], "top": [], "distinct": [], "entropy": []}
+    keys = list(zip(answers["code"].tolist(), answers["variant"].tolist(), strict=True))
+    start = 0
+    while start < len(keys):
+        end = start
+        while end < len(keys) and keys[end] == keys[start]:
+            end += 1
+        counts = answers["c"][start:end].astype(float)
+        if counts.sum() >= 2:
+            groups = group_by_meaning([str(r) for r in answers["raw"][start:end]], embedder)
+            merged = np.bincount(np.array(groups), weights=counts)
+            p = merged / merged.sum()
+            out["code"].append(int(keys[start][0]))
+            out["variant"].append(keys[start][1])
+            out["n"].append(float(counts.sum()))
+            out["top"].append(float(merged.max()))
+            out["distinct"].append(int(merged.size))
+            out["entropy"].append(float(-(p * np.log2(p)).sum()))
+        start = end
+    return {k: np.array(v, dtype=object if k == "variant" else (int if k == "code" else float)) for k, v in out.items()}
 
 
 def _str_or_none(value: object) -> str | None:

@@ -53,6 +53,7 @@ class ReportOptions:
     fdr: float = 0.05
     bootstrap: int = 1000
     seed: int = 0
+    semantic: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -116,7 +117,7 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         clock.lap("slices")
         discovery = _discovery(data, options)
         clock.lap("discovery")
-        cons = consistency(data, options.consistency_threshold, options.confidence)
+        cons = consistency(data, options.consistency_threshold, options.confidence, semantic=options.semantic)
         passk = pass_k_table(data, confidence=options.confidence)
         clock.lap("consistency")
         profile = failure_profile(data.items, data.pass_threshold, options.confidence, options.bootstrap, options.seed)

@@ -214,6 +214,9 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Default 0.95.")
 @click.option("--bootstrap", type=click.IntRange(min=100), help="Bootstrap replicates (default 1000).")
 @click.option("--seed", type=int, help="Bootstrap seed (default 0; recorded in the report).")
+@click.option(
+    "--semantic", is_flag=True, default=None, help="Group free-text answers by meaning (needs the 'semantic' extra)."
+)
 @click.pass_context
 @handle_errors
 def report(
@@ -231,6 +234,7 @@ def report(
     confidence: float | None,
     bootstrap: int | None,
     seed: int | None,
+    semantic: bool | None,
 ) -> None:
     """Distributions, tails, slices, discovered failing slices, consistency and failure profile of a run."""
     from tailgate.analysis import build_report, report_options
@@ -241,7 +245,7 @@ def report(
     options = report_options(
         store, run_id, slo_ms=slo_ms, pass_threshold=pass_threshold, percentiles=_floats(percentiles),
         latency_percentiles=_floats(latency_percentiles), min_support=min_support, max_depth=max_depth, fdr=fdr,
-        confidence=confidence, bootstrap=bootstrap, seed=seed,
+        confidence=confidence, bootstrap=bootstrap, seed=seed, semantic=semantic,
     )  # fmt: skip
     result = build_report(store, run_id, options)
     if html_out:
