@@ -31,6 +31,8 @@ FORBIDDEN = {
     ("store", "providers"),
     ("providers", "store"),
     ("gate", "runner"),
+    ("gate", "store"),
+    ("gate", "providers"),
     ("report", "runner"),
 }
 UI_LIBRARIES = {"click", "rich"}

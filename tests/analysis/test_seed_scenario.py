@@ -9,25 +9,8 @@ import pytest
 from tailgate.analysis import build_report
 from tailgate.runner import RunOptions, run_sync
 from tailgate.store import Store
+from tests.support.seed_models import seed_items
 from tests.support.suites import make_suite
-
-FILLER = "The committee reviewed the quarterly figures and adjourned without a vote. " * 120  # ~9,000 chars
-
-
-def _items() -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
-    english = ["John Smith", "Emily Clark", "Robert Brown", "Sarah Miller"]
-    foreign = ["Oluwaseun Adeyemi", "Nguyễn Thị Lan", "Małgorzata Kowalska", "Søren Østergaard", "Aigerim Nurlanovna"]
-    for i in range(200):
-        if i < 10:
-            name, prefix = english[i % 4], FILLER
-        elif i < 20:
-            name, prefix = foreign[i % 5], ""
-        else:
-            name, prefix = english[i % 4], ""
-        text = f"{prefix}{name} has {i} apples. How many apples does {name} have? The answer is {i}."
-        rows.append({"id": f"q{i}", "question": text, "answer": str(i)})
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +19,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, obj
     store = Store(folder / "store")
     suite = make_suite(
         folder / "suite",
-        _items(),
+        seed_items(),
         scorers=[{"type": "exact"}],
         repeats=5,
         extra={"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"}},

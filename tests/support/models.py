@@ -55,3 +55,11 @@ def paraphrase(prompt: Any, params: dict[str, Any]) -> str:
     """The same answer in a different wording on each repeat (seed)."""
     wordings = ["The capital of France is Paris.", "Paris is the capital of France.", "France's capital is Paris."]
     return wordings[int(params["seed"]) % 3]
+
+
+HOSTILE = "<script>alert('pwned')</script> | **not bold** <img src=x onerror=alert(1)>"
+
+
+def hostile(prompt: Any, params: dict[str, Any]) -> str:
+    """Wrong on every item, with output that would run as HTML or break a Markdown table."""
+    return HOSTILE

@@ -32,3 +32,23 @@ def systematic_failures(prompt: Any, params: dict[str, Any]) -> dict[str, Any]:
     """Model B: fails every item longer than 2,000 tokens or with a non-English name, always."""
     text = _question(prompt)
     return _reply(text, len(text) // 4 > 2000 or any(name in text for name in NON_ENGLISH))
+
+
+FILLER = "The committee reviewed the quarterly figures and adjourned without a vote. " * 120  # ~9,000 chars
+
+
+def seed_items() -> list[dict[str, object]]:
+    """200 arithmetic items: 10 longer than 2,000 tokens, 10 with non-English names."""
+    rows: list[dict[str, object]] = []
+    english = ["John Smith", "Emily Clark", "Robert Brown", "Sarah Miller"]
+    foreign = ["Oluwaseun Adeyemi", "Nguyễn Thị Lan", "Małgorzata Kowalska", "Søren Østergaard", "Aigerim Nurlanovna"]
+    for i in range(200):
+        if i < 10:
+            name, prefix = english[i % 4], FILLER
+        elif i < 20:
+            name, prefix = foreign[i % 5], ""
+        else:
+            name, prefix = english[i % 4], ""
+        text = f"{prefix}{name} has {i} apples. How many apples does {name} have? The answer is {i}."
+        rows.append({"id": f"q{i}", "question": text, "answer": str(i)})
+    return rows

@@ -1,5 +1,14 @@
 """Pure analysis of stored records: estimates with n and uncertainty. Never calls a model."""
 
+from tailgate.analysis._compare import (
+    CompareOptions,
+    Comparison,
+    compare_runs,
+    format_p,
+    mcnemar,
+    paired_delta,
+    power_for,
+)
 from tailgate.analysis._consistency import Consistency, PassK, consistency, pass_k_table
 from tailgate.analysis._data import RunData, load_run
 from tailgate.analysis._derive import derive_item_features
@@ -27,6 +36,8 @@ from tailgate.analysis._summary import RunSummary, summarize_records
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
+    "CompareOptions",
+    "Comparison",
     "Consistency",
     "Estimate",
     "FailureProfile",
@@ -43,18 +54,23 @@ __all__ = [
     "build_cells",
     "build_report",
     "clustered_mean",
+    "compare_runs",
     "consistency",
     "derive_item_features",
     "enumerate_slices",
     "estimate_from_sums",
     "failure_profile",
+    "format_p",
     "gini",
     "gini_weighted",
     "load_run",
+    "mcnemar",
     "mean_estimate",
+    "paired_delta",
     "pass_at_k",
     "pass_hat_k",
     "pass_k_table",
+    "power_for",
     "report_options",
     "significance",
     "slice_estimates",

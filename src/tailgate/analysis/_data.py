@@ -109,7 +109,7 @@ def load_run(store: Store, run_id: str, pass_threshold: float | None = None) -> 
         """,
     )
     declared = _declared_attributes(manifest)
-    attributes = _attribute_arrays(cols["attributes"], declared)
+    attributes = _attribute_arrays(con, cols["attributes"], declared)
     texts = [_input_text(raw) for raw in cols["input"]]
     tokens = cols["tokens_in"].astype(float)
     derived_cols = _derived_arrays(texts, tokens, has_text=any(texts))
@@ -152,9 +152,24 @@ def _declared_attributes(manifest: dict[str, Any]) -> list[str]:
     return list(declared)
 
 
-def _attribute_arrays(raw: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+def _attribute_arrays(con: Any, raw: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    if not names:
+        return {}
+    if all(_plain(name) for name in names):
+        # DuckDB extracts the values (as text; true/false for booleans, as _label does) in C++:
+        # parsing 200k JSON objects in Python took 1.4 s
+        columns = ", ".join(
+            f'json_extract_string(attributes, \'$."{name}"\') AS "a{k}"' for k, name in enumerate(names)
+        )
+        cols = fetch(con, f"SELECT {columns} FROM items i JOIN item_codes c USING (item_id) ORDER BY c.code")
+        return {name: cols[f"a{k}"].astype(object) for k, name in enumerate(names)}
     parsed = [json.loads(a) if a else {} for a in raw]
     return {name: np.array([_label(p.get(name)) for p in parsed], dtype=object) for name in names}
+
+
+def _plain(name: str) -> bool:
+    """A name that can be quoted inside a JSON path and an SQL string literal as it is."""
+    return all(ch not in name for ch in "\"'\\") and name.isprintable()
 
 
 def _label(value: Any) -> str | None:
@@ -167,7 +182,7 @@ def _label(value: Any) -> str | None:
 
 def _input_text(raw: Any) -> str:
     """The item's text fields joined: what derived attributes are computed from."""
-    if not raw:
+    if not raw or raw == "{}":
         return ""
     value = json.loads(raw)
     if isinstance(value, dict):

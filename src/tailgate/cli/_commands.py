@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tailgate.cli import cli, echo_json, handle_errors
+from tailgate.cli import F, cli, echo_json, handle_errors
 
 
 def _store(ctx: click.Context) -> Any:
@@ -261,6 +262,123 @@ def report(
 def _write(path: str, text: str) -> None:
     Path(path).write_text(text, encoding="utf-8")
     click.echo(f"wrote {path}", err=True)
+
+
+_compare_options = [
+    click.option(
+        "--json",
+        "json_out",
+        is_flag=False,
+        flag_value="-",
+        default=None,
+        metavar="[FILE]",
+        help="Write JSON to FILE (alone: print it instead of the tables).",
+    ),
+    click.option("--markdown", "md_out", metavar="FILE", help="Write Markdown (a CI job summary or PR comment)."),
+    click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML view."),
+    click.option("--target-delta", type=float, help="Smallest change worth detecting (for the sample-size advice)."),
+    click.option("--min-items", type=click.IntRange(min=2), help="Smallest slice compared (default 10)."),
+    click.option("--pass-threshold", type=float, help="A sample passes when its score is at least this."),
+    click.option("--bootstrap", type=click.IntRange(min=200), help="Paired bootstrap replicates (default 2000)."),
+    click.option("--seed", type=int, help="Bootstrap seed (default 0)."),
+    click.option("--allow-changed-items", is_flag=True, help="Compare even if some items changed between runs."),
+]
+
+
+def _with(options: list[Any]) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _comparison(ctx: click.Context, base: str, cand: str, **given: Any) -> Any:
+    from tailgate.analysis import CompareOptions, compare_runs
+
+    store = _store(ctx)
+    chosen = {k: v for k, v in given.items() if v is not None and v is not False}
+    return compare_runs(store, store.resolve(base), store.resolve(cand), CompareOptions(**chosen))
+
+
+@cli.command()
+@click.argument("base")
+@click.argument("cand")
+@_with(_compare_options)
+@click.pass_context
+@handle_errors
+def compare(
+    ctx: click.Context,
+    /,
+    base: str,
+    cand: str,
+    json_out: str | None,
+    md_out: str | None,
+    html_out: str | None,
+    **given: Any,
+) -> None:
+    """Compare CAND with BASE item by item: paired delta, per-slice deltas, beyond accuracy, power."""
+    from tailgate.report import compare_html, compare_markdown, console, render_compare
+
+    result = _comparison(ctx, base, cand, **given)
+    _outputs(
+        result.as_dict(),
+        json_out,
+        md_out and (md_out, compare_markdown(result)),
+        html_out and (html_out, compare_html(result)),
+    )
+    if json_out != "-":
+        console().print(render_compare(result))
+
+
+@cli.command()
+@click.argument("base")
+@click.argument("cand")
+@click.option("--policy", required=True, metavar="FILE", help="Gate policy (YAML).")
+@click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML (one test case per rule).")
+@_with(_compare_options)
+@click.pass_context
+@handle_errors
+def gate(
+    ctx: click.Context,
+    /,
+    base: str,
+    cand: str,
+    policy: str,
+    junit_out: str | None,
+    json_out: str | None,
+    md_out: str | None,
+    html_out: str | None,
+    **given: Any,
+) -> None:
+    """Decide a release: check CAND against BASE with a policy. Exit 0 pass, 1 fail, 2 error."""
+    from tailgate.gate import decide, load_policy
+    from tailgate.report import compare_html, console, gate_junit, gate_markdown, render_gate
+
+    rules = load_policy(policy)
+    decision = decide(_comparison(ctx, base, cand, confidence=rules.confidence, **given), rules)
+    _outputs(
+        decision.as_dict(),
+        json_out,
+        md_out and (md_out, gate_markdown(decision)),
+        html_out and (html_out, compare_html(decision.comparison, decision)),
+    )
+    if junit_out:
+        _write(junit_out, gate_junit(decision))
+    if json_out != "-":
+        console().print(render_gate(decision))
+    sys.exit(decision.exit_code)
+
+
+def _outputs(data: dict[str, Any], json_out: str | None, md: Any, html: Any) -> None:
+    if json_out == "-":
+        echo_json(data)
+    elif json_out:
+        _write(json_out, json.dumps(data, indent=2, ensure_ascii=False))
+    for pair in (md, html):
+        if pair:
+            _write(*pair)
 
 
 @cli.group("import")

@@ -1,5 +1,13 @@
 """Rendering: terminal tables, progress, the JSON and self-contained HTML reports."""
 
+from tailgate.report._compare import (
+    compare_html,
+    compare_markdown,
+    gate_junit,
+    gate_markdown,
+    render_compare,
+    render_gate,
+)
 from tailgate.report._html import render_html
 from tailgate.report._progress import RichProgress
 from tailgate.report._report_terminal import render_report
@@ -7,8 +15,14 @@ from tailgate.report._terminal import console, estimate_text, render_run_summary
 
 __all__ = [
     "RichProgress",
+    "compare_html",
+    "compare_markdown",
     "console",
     "estimate_text",
+    "gate_junit",
+    "gate_markdown",
+    "render_compare",
+    "render_gate",
     "render_html",
     "render_report",
     "render_run_summary",

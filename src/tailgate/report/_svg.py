@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["ecdf", "forest", "histogram"]
+__all__ = ["ecdf", "forest", "histogram", "scatter"]
 
 WIDTH = 640
 FONT = "font-family='system-ui, sans-serif' font-size='11'"
@@ -134,3 +134,27 @@ def histogram(
         body.append(f"<text x='{x + 3:.1f}' y='{top + 10 * (i % 3):.1f}' {FONT} fill='#dc2626'>{escape(name)}</text>")
     body.append(f"<text x='{(left + right) / 2}' y='{height - 4}' text-anchor='middle' {FONT}>{escape(xlabel)}</text>")
     return _frame(WIDTH, height, "".join(body), title)
+
+
+def scatter(points: Sequence[Sequence[float]], title: str, lo: float = 0.0, hi: float = 1.0) -> str:
+    """Paired points (x = base, y = candidate) with the diagonal; jittered so ties show as clouds."""
+    import random
+
+    size, pad = 360, 40
+    rng = random.Random(0)
+    body = [
+        f"<line x1='{pad}' y1='{size - pad}' x2='{size - pad}' y2='{pad}' stroke='#888' stroke-dasharray='4 3'/>",
+        f"<rect x='{pad}' y='{pad}' width='{size - 2 * pad}' height='{size - 2 * pad}' fill='none' stroke='#555'/>",
+    ]
+    jitter = (hi - lo) * 0.012
+    for x, y in points:
+        px = _scale(x + rng.uniform(-jitter, jitter), lo, hi, pad, size - pad)
+        py = _scale(y + rng.uniform(-jitter, jitter), lo, hi, size - pad, pad)
+        color = "#16a34a" if y > x else "#dc2626" if y < x else "#64748b"
+        body.append(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='2.2' fill='{color}' fill-opacity='0.5'/>")
+    body.append(f"<text x='{size / 2}' y='{size - 10}' text-anchor='middle' {FONT}>base</text>")
+    body.append(
+        f"<text x='14' y='{size / 2}' transform='rotate(-90 14 {size / 2})' text-anchor='middle' {FONT}>"
+        "candidate</text>"
+    )
+    return _frame(size, size, "".join(body), title)

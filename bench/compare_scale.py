@@ -1,0 +1,104 @@
+"""Compare and gate two 1M-record runs: wall time and peak memory of each step.
+
+    python bench/compare_scale.py [--records 1000000] [--items 200000]
+
+Two synthetic runs over the same items (items x repeats records each, four declared attributes,
+log-normal latencies). The candidate is better overall (+2 points) but worse on one slice
+(lang=de AND length=long: 15 points worse), which the comparison must find. Each step is a
+separate `tailgate` process timed with /usr/bin/time (wall, peak RSS), as a CI job would run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report_scale import timed
+
+HERE = Path(__file__).resolve().parent
+
+POLICY = """\
+name: bench
+rules:
+  - overall_delta: {min_lower_bound: -0.01}
+  - no_slice_regression: {margin: 0.02, min_items: 100}
+  - never_pass: {max: 0.5}
+  - pass_hat_k: {min: 0.3}
+  - latency: {percentile: 95, max_ms: 5000}
+  - min_items: {min: 1000}
+  - power: {max_mde: 0.01}
+"""
+
+
+def synthetic(path: Path, records: int, items: int, candidate: bool) -> None:
+    import duckdb
+
+    repeats = records // items
+    # the candidate: 2 points better everywhere except lang=de AND length=long, 15 points worse there
+    shift = "CASE WHEN lang = 'de' AND length = 'long' THEN 0.15 ELSE -0.02 END" if candidate else "0.0"
+    con = duckdb.connect()
+    con.execute(f"SELECT setseed({0.3 if candidate else 0.1})")
+    con.execute(f"""
+        COPY (
+        WITH it AS (
+            SELECT i AS item,
+                   ['arith','capitals','facts','units','extract','choice'][1 + CAST(hash(i) % 6 AS BIGINT)] AS task,
+                   ['en','fr','es','de'][1 + CAST(hash(i * 7) % 4 AS BIGINT)] AS lang,
+                   ['short','medium','long'][1 + CAST(hash(i * 13) % 3 AS BIGINT)] AS length,
+                   ['text','json'][1 + CAST(hash(i * 17) % 2 AS BIGINT)] AS format,
+                   (hash(i * 31) % 1000000) / 1000000.0 AS u
+            FROM range({items}) t(i)
+        )
+        SELECT item, r, task, lang, length, format,
+               CAST(random() >= 0.35 + 0.5 * (u - 0.5) + {shift} AS INTEGER) AS correct,
+               round(exp(5.5 + 0.4 * (length = 'long')::INTEGER + 0.5 * sqrt(-2 * ln(random())) *
+                     cos(2 * pi() * random())), 1) AS ms
+        FROM it, range({repeats}) s(r)
+        ) TO '{path}' (FORMAT PARQUET)
+    """)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--items", type=int, default=200_000)
+    parser.add_argument("--out", default=str(HERE / "results" / "compare_scale.json"))
+    args = parser.parse_args()
+    results: dict[str, object] = {"records_per_run": args.records, "items": args.items}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("base", "cand"):
+            path = Path(tmp) / f"{name}.parquet"
+            synthetic(path, args.records, args.items, candidate=name == "cand")
+            results[f"import_{name}"] = timed(
+                ["--store", "s", "import", "records", str(path), "--item", "item", "--score", "correct",
+                 "--repeat", "r", "--latency", "ms", "--slice", "task", "--slice", "lang", "--slice", "length",
+                 "--slice", "format", "--run-id", name],
+                tmp,
+            )  # fmt: skip
+        results["compare"] = timed(["--store", "s", "compare", "base", "cand", "--json", "cmp.json"], tmp)
+        (Path(tmp) / "gate.yaml").write_text(POLICY)
+        results["gate"] = timed(
+            ["--store", "s", "gate", "base", "cand", "--policy", "gate.yaml", "--json", "gate.json",
+             "--markdown", "gate.md", "--junit", "gate.xml", "--html", "gate.html"],
+            tmp,
+            ok=(0, 1),  # 1 is a verdict (the planted slice regression fails the gate), not an error
+        )  # fmt: skip
+        cmp = json.loads((Path(tmp) / "cmp.json").read_text())
+        results["delta"] = cmp["overall"]["estimate"]
+        results["worst_slices"] = [(s["slice"], round(s["delta"]["value"], 4), s["p_by"]) for s in cmp["slices"][:3]]
+        results["warnings"] = cmp["warnings"]
+        gate = json.loads((Path(tmp) / "gate.json").read_text())
+        results["gate_passed"] = gate["passed"]
+        results["gate_failed_rules"] = [r["rule"] for r in gate["rules"] if not r["passed"]]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,760 @@
+"""``tailgate compare``: a delta between two runs is a hypothesis, tested on the shared items.
+
+Pairing. Records are joined on (item, variant); an item takes part when both runs scored it on at
+least one shared variant, and its score in each run is the mean over those samples. The paired
+difference d_i = cand_i - base_i has variance Var(base) + Var(cand) - 2 Cov: when the two runs
+agree on which items are hard (correlation > 0), the paired interval is narrower than an unpaired
+one, which is reported next to it.
+
+Tests. Binary scores with one sample per (item, variant) in both runs: McNemar's test on the
+discordant pairs, exact and mid-p (Fagerland, Lydersen & Laake 2013). Otherwise a paired t-test
+on item means (the cluster-level analysis of Miller 2024). Non-linear measures (pass^k, the
+never-pass share, latency percentiles) use a paired bootstrap: each replicate draws items with
+replacement and computes the measure in both runs on the *same* draw. Its two-sided p-value is
+2 x (min(#replicates with delta <= 0, #with delta >= 0) + 1) / (B + 1): ties count on both
+sides (">=" not ">"), which is conservative, and the +1 keeps it from ever reading 0.
+
+Slices. Every value of every attribute (declared and derived) and every conjunction of two, with
+at least ``min_items`` shared items, gets a paired delta with a t interval (a slice with exactly
+the items of an earlier one is the same test under another name and is left out); p-values are
+adjusted over all of them with Benjamini-Hochberg and, because slices overlap (the same item is
+in many), with Benjamini-Yekutieli, which holds under any dependence.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tailgate.analysis._data import OUTPUT_JSON, RunData, load_run
+from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile
+from tailgate.analysis._slices import item_features
+from tailgate.analysis._stats import Binned, adjust_bh, adjust_by, item_weights, pass_hat_k
+from tailgate.errors import UsageError
+from tailgate.store import Store
+
+__all__ = ["CompareOptions", "Comparison", "compare_runs", "format_p", "mcnemar", "paired_delta", "power_for"]
+
+
+def format_p(p: float | None) -> str:
+    """A p-value in two significant digits; an exact 0 (below the smallest double) as "<1e-300"."""
+    if p is None:
+        return "n/a"
+    return "<1e-300" if p == 0 else f"{p:.2g}"
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """What ``tailgate compare`` computes; recorded in its output."""
+
+    confidence: float = 0.95
+    pass_threshold: float | None = None
+    fdr: float = 0.05
+    min_items: int = 10
+    max_depth: int = 2
+    bootstrap: int = 2000
+    seed: int = 0
+    power: float = 0.8
+    alpha: float = 0.05
+    target_delta: float | None = None
+    """Smallest change worth detecting, for the sample-size advice (default: the MDE is reported)."""
+    allow_changed_items: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Comparison:
+    base: dict[str, Any]
+    cand: dict[str, Any]
+    options: dict[str, Any]
+    pairing: dict[str, Any]
+    overall: dict[str, Any]
+    slices: list[dict[str, Any]]
+    warnings: list[str]
+    beyond: dict[str, Any]
+    newly_failing: list[dict[str, Any]]
+    power: dict[str, Any]
+    plots: dict[str, Any] = field(default_factory=dict)
+    newly_failing_count: int = 0
+    """All items that always passed in the base and not in the candidate (the list shows the worst)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "base": self.base,
+            "cand": self.cand,
+            "options": self.options,
+            "pairing": self.pairing,
+            "overall": self.overall,
+            "slices": self.slices,
+            "warnings": self.warnings,
+            "beyond_accuracy": self.beyond,
+            "newly_failing": self.newly_failing,
+            "newly_failing_count": self.newly_failing_count,
+            "power": self.power,
+            "plots": self.plots,
+        }
+
+
+def paired_delta(base: np.ndarray, cand: np.ndarray, confidence: float = 0.95) -> dict[str, Any]:
+    """Mean paired difference of per-item scores with a t interval, the test of delta = 0, and
+    the unpaired standard error for comparison."""
+    d = cand - base
+    n = int(d.size)
+    if n < 2:
+        return {
+            "estimate": Estimate(
+                float(d.mean()) if n else None, None, None, n, n, "too few items", None, confidence
+            ).as_dict(),
+            "p_value": None,
+            "n_items": n,
+        }
+    from scipy import stats
+
+    mean = float(d.mean())
+    sd = float(d.std(ddof=1))
+    se = sd / math.sqrt(n)
+    t = _t_quantile(confidence, n - 1)
+    p = float(stats.ttest_rel(cand, base).pvalue) if sd > 0 else (1.0 if mean == 0 else 0.0)
+    unpaired = math.sqrt(float(base.var(ddof=1)) / n + float(cand.var(ddof=1)) / n)
+    corr = float(np.corrcoef(base, cand)[0, 1]) if base.std() > 0 and cand.std() > 0 else None
+    return {
+        "estimate": Estimate(
+            mean, mean - t * se, mean + t * se, n, n, f"paired mean difference over items, t({n - 1})", se, confidence
+        ).as_dict(),
+        "p_value": p,
+        "test": "paired t-test on item means (two-sided)",
+        "sd_item_delta": sd,
+        "paired_se": se,
+        "unpaired_se": unpaired,
+        "correlation": corr,
+        "n_items": n,
+    }
+
+
+def mcnemar(base_pass: np.ndarray, cand_pass: np.ndarray) -> dict[str, Any]:
+    """McNemar's test on paired 0/1 outcomes: exact (binomial, two-sided) and mid-p."""
+    from scipy import stats
+
+    b = int(np.sum((base_pass == 1) & (cand_pass == 0)))  # lost
+    c = int(np.sum((base_pass == 0) & (cand_pass == 1)))  # gained
+    n = b + c
+    if n == 0:
+        return {"lost": b, "gained": c, "exact_p": 1.0, "mid_p": 1.0, "method": "McNemar: no discordant pairs"}
+    k = min(b, c)
+    exact = min(1.0, 2.0 * float(stats.binom.cdf(k, n, 0.5)))
+    mid = min(1.0, 2.0 * (float(stats.binom.cdf(k, n, 0.5)) - 0.5 * float(stats.binom.pmf(k, n, 0.5))))
+    return {
+        "lost": b,
+        "gained": c,
+        "exact_p": exact,
+        "mid_p": mid,
+        "method": "McNemar exact (binomial) and mid-p, two-sided",
+    }
+
+
+def power_for(
+    sd: float,
+    n: int,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    target: float | None = None,
+    between: float | None = None,
+    within: float | None = None,
+    repeats: int = 1,
+) -> dict[str, Any]:
+    """Minimum detectable effect of a paired comparison, and the items needed for ``target``.
+
+    MDE = (z_{1-alpha/2} + z_{power}) * sd / sqrt(n) (normal approximation). With the variance of
+    an item's delta split into between-item B and within-item W / K, the items needed for a
+    delta with K repeats are n(K) = (z_{1-alpha/2} + z_{power})^2 (B + W / K) / delta^2.
+    """
+    z = _z_quantile(1 - alpha) + _z_quantile(2 * power - 1)  # z_{1-alpha/2} + z_{power}
+    mde = z * sd / math.sqrt(n) if n > 0 else None
+    out: dict[str, Any] = {
+        "alpha": alpha,
+        "power": power,
+        "n_items": n,
+        "sd_item_delta": sd,
+        "mde": mde,
+        "method": "normal approximation, two-sided",
+    }
+    if target:
+        rows = []
+        for k in (1, 3, 5, 10):
+            var = (between + within / k) if between is not None and within is not None else sd * sd * repeats / k
+            rows.append({"repeats": k, "items_needed": math.ceil(z * z * max(var, 1e-12) / (target * target))})
+        out["target_delta"] = target
+        out["items_needed"] = rows
+    return out
+
+
+def compare_runs(store: Store, base_id: str, cand_id: str, options: CompareOptions | None = None) -> Comparison:
+    """Compare two stored runs item by item (see the module docstring)."""
+    options = options or CompareOptions()
+    base = load_run(store, base_id, options.pass_threshold)
+    cand = load_run(store, cand_id, options.pass_threshold)
+    try:
+        return _compare(base, cand, options)
+    finally:
+        base.close()
+        cand.close()
+
+
+def _units(data: RunData) -> dict[str, np.ndarray]:
+    return data.query(
+        f"""SELECT item_id, variant, count(score) AS n, coalesce(sum(score), 0) AS s,
+                   count_if(score >= {float(data.pass_threshold)!r}) AS p
+            FROM records WHERE score IS NOT NULL GROUP BY ALL"""
+    )
+
+
+def _template_check(base: RunData, cand: RunData) -> list[str]:
+    """Variants whose template definitions differ between the runs' suites."""
+
+    def templates(data: RunData) -> dict[str, Any]:
+        cfg = data.manifest.get("suite", {}).get("config") or {}
+        return {t.get("name", "original"): t for t in cfg.get("templates", [])}
+
+    a, b = templates(base), templates(cand)
+    return sorted(name for name in set(a) & set(b) if a[name] != b[name])
+
+
+def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Comparison:
+    if base.binary != cand.binary:
+        raise UsageError("one run has 0/1 scores and the other does not: they were not scored the same way")
+    changed_templates = _template_check(base, cand)
+    if changed_templates:
+        raise UsageError(
+            f"the runs' suites define variant(s) {', '.join(changed_templates)} differently: the same item "
+            "would be asked in different words; compare runs of the same templates"
+        )
+    ub, uc = _units(base), _units(cand)
+    key_b = {(i, v): j for j, (i, v) in enumerate(zip(ub["item_id"], ub["variant"], strict=True))}
+    shared = [
+        (key_b[(i, v)], j) for j, (i, v) in enumerate(zip(uc["item_id"], uc["variant"], strict=True)) if (i, v) in key_b
+    ]
+    bi = np.array([s[0] for s in shared], dtype=np.int64)
+    ci = np.array([s[1] for s in shared], dtype=np.int64)
+    pairing = _pairing(base, cand, ub, uc, bi, ci, options)
+    if bi.size == 0:
+        raise UsageError("the two runs share no (item, variant): nothing to compare")
+    # per-item means over shared units
+    item_ids, inverse = np.unique(ub["item_id"][bi], return_inverse=True)
+    n_b = np.bincount(inverse, weights=ub["n"][bi].astype(float))
+    n_c = np.bincount(inverse, weights=uc["n"][ci].astype(float))
+    mean_b = np.bincount(inverse, weights=ub["s"][bi]) / n_b
+    mean_c = np.bincount(inverse, weights=uc["s"][ci]) / n_c
+    pass_b = np.bincount(inverse, weights=ub["p"][bi].astype(float))
+    pass_c = np.bincount(inverse, weights=uc["p"][ci].astype(float))
+    overall = _overall(base, cand, ub, uc, bi, ci, mean_b, mean_c, n_b, n_c, options)
+    frame = _aligned_features(base, item_ids)
+    slices = _slice_deltas(frame, mean_b, mean_c, ub, uc, bi, ci, inverse, options)
+    warnings = _warnings(overall, slices, options)
+    beyond = _beyond(base, cand, item_ids, ub, uc, bi, ci, inverse, pass_b, pass_c, n_b, n_c, options)
+    newly = _newly_failing(base, cand, item_ids, pass_b, pass_c, n_b, n_c)
+    newly_count = int(np.sum((pass_b == n_b) & (pass_c < n_c)))
+    sd = float((mean_c - mean_b).std(ddof=1)) if item_ids.size > 1 else 0.0
+    power = _power(overall, sd, item_ids.size, ub, uc, bi, ci, _within(base) + _within(cand), options)
+    plots = {"paired_scores": _thin_pairs(mean_b, mean_c)}
+    return Comparison(
+        _run_info(base),
+        _run_info(cand),
+        options.as_dict(),
+        pairing,
+        overall,
+        slices,
+        warnings,
+        beyond,
+        newly,
+        power,
+        plots,
+        newly_count,
+    )
+
+
+def _run_info(data: RunData) -> dict[str, Any]:
+    m = data.manifest
+    return {
+        "run_id": data.run_id,
+        "suite": m["suite"]["name"],
+        "model": m["model"]["spec"],
+        "mode": m.get("mode"),
+        "repeats": m.get("repeats"),
+        "variants": m.get("variants"),
+    }
+
+
+def _pairing(
+    base: RunData,
+    cand: RunData,
+    ub: dict[str, np.ndarray],
+    uc: dict[str, np.ndarray],
+    bi: np.ndarray,
+    ci: np.ndarray,
+    options: CompareOptions,
+) -> dict[str, Any]:
+    items_b, items_c = set(ub["item_id"].tolist()), set(uc["item_id"].tolist())
+    shared_items = set(ub["item_id"][bi].tolist())
+    # the same dataset id with a different content hash: the question or the reference changed
+    src_b = {str(s): str(i) for i, s in zip(base.items.item_id, base.items.source_id, strict=True) if s is not None}
+    src_c = {str(s): str(i) for i, s in zip(cand.items.item_id, cand.items.source_id, strict=True) if s is not None}
+    changed = sorted(s for s in set(src_b) & set(src_c) if src_b[s] != src_c[s])
+    if changed and not options.allow_changed_items:
+        raise UsageError(
+            f"{len(changed)} item(s) have the same dataset id but a different question or reference in the two "
+            f"runs (e.g. {', '.join(changed[:3])}): the suites do not match. Use --allow-changed-items to compare "
+            "the unchanged items only"
+        )
+    return {
+        "shared_items": len(shared_items),
+        "shared_units": int(bi.size),
+        "only_in_base": len(items_b - items_c),
+        "only_in_cand": len(items_c - items_b),
+        "changed_items": changed[:50],
+        "n_changed_items": len(changed),
+        "examples_only_in_base": _names(base, sorted(items_b - items_c)[:10]),
+        "examples_only_in_cand": _names(cand, sorted(items_c - items_b)[:10]),
+    }
+
+
+def _names(data: RunData, item_ids: list[str]) -> list[str]:
+    """Dataset ids where the items have them (what a user recognises), else the content hash."""
+    source = {str(i): s for i, s in zip(data.items.item_id.tolist(), data.items.source_id.tolist(), strict=True)}
+    return [str(source[i]) if source.get(i) is not None else i for i in item_ids]
+
+
+def _overall(
+    base: RunData,
+    cand: RunData,
+    ub: dict[str, np.ndarray],
+    uc: dict[str, np.ndarray],
+    bi: np.ndarray,
+    ci: np.ndarray,
+    mean_b: np.ndarray,
+    mean_c: np.ndarray,
+    n_b: np.ndarray,
+    n_c: np.ndarray,
+    options: CompareOptions,
+) -> dict[str, Any]:
+    from tailgate.analysis._stats import estimate_from_sums
+
+    delta = paired_delta(mean_b, mean_c, options.confidence)
+    out = {
+        "base": estimate_from_sums(n_b, mean_b * n_b, base.binary, options.confidence).as_dict(),
+        "cand": estimate_from_sums(n_c, mean_c * n_c, cand.binary, options.confidence).as_dict(),
+        **delta,
+        "mcnemar": None,
+    }
+    one_each = bool((ub["n"][bi] == 1).all() and (uc["n"][ci] == 1).all())
+    if base.binary and one_each:
+        test = mcnemar((ub["s"][bi] >= 1).astype(int), (uc["s"][ci] >= 1).astype(int))
+        out["mcnemar"] = test
+        out["p_value"] = test["mid_p"]
+        out["test"] = "McNemar mid-p on (item, variant) pairs (two-sided)"
+    return out
+
+
+def _aligned_features(data: RunData, item_ids: np.ndarray) -> dict[str, np.ndarray]:
+    position = {str(i): k for k, i in enumerate(data.items.item_id.tolist())}
+    index = np.array([position[str(i)] for i in item_ids], dtype=np.int64)
+    return {name: labels[index] for name, labels in item_features(data).items()}
+
+
+def _slice_deltas(
+    features: dict[str, np.ndarray],
+    mean_b: np.ndarray,
+    mean_c: np.ndarray,
+    ub: dict[str, np.ndarray],
+    uc: dict[str, np.ndarray],
+    bi: np.ndarray,
+    ci: np.ndarray,
+    inverse: np.ndarray,
+    options: CompareOptions,
+) -> list[dict[str, Any]]:
+    from scipy import stats
+
+    d = mean_c - mean_b
+    candidates: list[tuple[str, str, Any]] = []
+    singles = []
+    for name, labels in features.items():
+        for value in sorted({v for v in labels.tolist() if v is not None}, key=str):
+            mask = labels == value
+            if mask.sum() >= options.min_items:
+                singles.append((name, str(value), mask))
+    candidates.extend(("declared" if not n.startswith("auto:") else "derived", f"{n}={v}", m) for n, v, m in singles)
+    if options.max_depth >= 2:
+        for (n1, v1, m1), (n2, v2, m2) in itertools.combinations(singles, 2):
+            if n1 == n2:
+                continue
+            mask = m1 & m2
+            if options.min_items <= mask.sum() < min(m1.sum(), m2.sum()):
+                candidates.append(("conjunction", f"{n1}={v1} AND {n2}={v2}", mask))
+    # variants: pairs of units of that variant
+    variants = ub["variant"][bi]
+    for value in sorted(set(variants.tolist()), key=str):
+        unit_mask = variants == value
+        if len(set(variants.tolist())) > 1 and np.unique(inverse[unit_mask]).size >= options.min_items:
+            candidates.append(("variant", f"variant={value}", _variant_delta(ub, uc, bi, ci, unit_mask, inverse)))
+    rows: list[dict[str, Any]] = []
+    pvals = []
+    seen: set[bytes] = set()
+    for kind, label, mask_or_delta in candidates:
+        if kind != "variant":
+            # the same items under another name (task=json AND x, answer_type=object AND x): one test
+            key = np.packbits(mask_or_delta).tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+        if kind == "variant":
+            dd, bb, cc = mask_or_delta
+        else:
+            dd, bb, cc = d[mask_or_delta], mean_b[mask_or_delta], mean_c[mask_or_delta]
+        n = dd.size
+        mean = float(dd.mean())
+        sd = float(dd.std(ddof=1)) if n > 1 else 0.0
+        se = sd / math.sqrt(n) if n > 1 else 0.0
+        t = _t_quantile(options.confidence, max(n - 1, 1))
+        p = float(stats.ttest_1samp(dd, 0.0).pvalue) if sd > 0 else (1.0 if mean == 0 else 0.0)
+        pvals.append(p)
+        rows.append(
+            {
+                "slice": label,
+                "kind": kind,
+                "n_items": int(n),
+                "base": float(bb.mean()),
+                "cand": float(cc.mean()),
+                "delta": Estimate(
+                    mean,
+                    mean - t * se,
+                    mean + t * se,
+                    int(n),
+                    int(n),
+                    f"paired mean difference, t({n - 1})",
+                    se,
+                    options.confidence,
+                ).as_dict(),
+                "p_value": p,
+            }
+        )
+    if rows:
+        bh, by = adjust_bh(np.array(pvals)), adjust_by(np.array(pvals))
+        for row, a, b in zip(rows, bh, by, strict=True):
+            row["p_bh"], row["p_by"] = float(a), float(b)
+    rows.sort(key=lambda r: (r["delta"]["value"], r["p_value"]))
+    return rows
+
+
+def _variant_delta(
+    ub: dict[str, np.ndarray],
+    uc: dict[str, np.ndarray],
+    bi: np.ndarray,
+    ci: np.ndarray,
+    unit_mask: np.ndarray,
+    inverse: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    b = ub["s"][bi][unit_mask] / ub["n"][bi][unit_mask]
+    c = uc["s"][ci][unit_mask] / uc["n"][ci][unit_mask]
+    return c - b, b, c
+
+
+def _warnings(overall: dict[str, Any], slices: list[dict[str, Any]], options: CompareOptions) -> list[str]:
+    out = []
+    delta = overall["estimate"]["value"] or 0.0
+    down = [s for s in slices if s["delta"]["value"] < 0 and s.get("p_by", 1.0) <= options.fdr]
+    if delta > 0 and down:
+        worst = down[0]
+        out.append(
+            f"the mean went up ({delta:+.3f}) while {len(down)} slice(s) went down significantly; worst: "
+            f"{worst['slice']} {worst['delta']['value']:+.3f} [{worst['delta']['low']:+.3f}, "
+            f"{worst['delta']['high']:+.3f}], n={worst['n_items']} items, adjusted p={format_p(worst['p_by'])}"
+        )
+    return out
+
+
+def _beyond(
+    base: RunData,
+    cand: RunData,
+    item_ids: np.ndarray,
+    ub: dict[str, np.ndarray],
+    uc: dict[str, np.ndarray],
+    bi: np.ndarray,
+    ci: np.ndarray,
+    inverse: np.ndarray,
+    pass_b: np.ndarray,
+    pass_c: np.ndarray,
+    n_b: np.ndarray,
+    n_c: np.ndarray,
+    options: CompareOptions,
+) -> dict[str, Any]:
+    items = item_ids.size
+    out: dict[str, Any] = {}
+    # per-item values that the paired bootstrap averages with item weights
+    per_item: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        "never_pass": ((pass_b == 0).astype(float), (pass_c == 0).astype(float)),
+    }
+    k = int(min(ub["n"][bi].min(), uc["n"][ci].min(), 10))
+    if k >= 2:
+        hb = pass_hat_k(ub["n"][bi], ub["p"][bi], k)
+        hc = pass_hat_k(uc["n"][ci], uc["p"][ci], k)
+        per_item[f"pass_hat_{k}"] = (
+            np.bincount(inverse, hb) / np.bincount(inverse),
+            np.bincount(inverse, hc) / np.bincount(inverse),
+        )
+    cons_b, cons_c = _consistency_per_item(base, item_ids), _consistency_per_item(cand, item_ids)
+    keep = ~np.isnan(cons_b) & ~np.isnan(cons_c)
+    if keep.sum() >= 2:
+        out["consistency"] = _paired_levels(cons_b[keep], cons_c[keep], options.confidence)
+    json_b, json_c = _json_validity_per_item(base, item_ids), _json_validity_per_item(cand, item_ids)
+    keep = ~np.isnan(json_b) & ~np.isnan(json_c)
+    if keep.sum() >= 2:
+        out["json_validity"] = _paired_levels(json_b[keep], json_c[keep], options.confidence)
+    lat_b, lat_c = _latency(base, item_ids), _latency(cand, item_ids)
+    out.update(_paired_bootstrap(per_item, lat_b, lat_c, items, options))
+    return out
+
+
+def _level_estimate(values: np.ndarray, confidence: float) -> dict[str, Any]:
+    """Mean of per-item values in [0, 1] with a t interval over items."""
+    n = int(values.size)
+    mean = float(values.mean()) if n else float("nan")
+    if n < 2:
+        return Estimate(mean if n else None, None, None, n, n, "too few items", None, confidence).as_dict()
+    se = float(values.std(ddof=1)) / math.sqrt(n)
+    t = _t_quantile(confidence, n - 1)
+    return Estimate(
+        mean, max(0.0, mean - t * se), min(1.0, mean + t * se), n, n, f"mean over items, t({n - 1})", se, confidence
+    ).as_dict()
+
+
+def _paired_levels(base: np.ndarray, cand: np.ndarray, confidence: float) -> dict[str, Any]:
+    """A paired delta with each run's own level (mean over the same items)."""
+    delta = paired_delta(base, cand, confidence)
+    return {
+        **delta,
+        "delta": delta["estimate"],
+        "base_estimate": _level_estimate(base, confidence),
+        "cand_estimate": _level_estimate(cand, confidence),
+    }
+
+
+def _consistency_per_item(data: RunData, item_ids: np.ndarray) -> np.ndarray:
+    from tailgate.analysis._consistency import _unit_rows
+
+    rows = _unit_rows(data)
+    out = np.full(item_ids.size, np.nan)
+    if rows["n"].size == 0:
+        return out
+    frac = rows["top"] / rows["n"]
+    codes = rows["code"].astype(np.int64)
+    per_code_sum = np.bincount(codes, weights=frac, minlength=data.items.size)
+    per_code_n = np.bincount(codes, minlength=data.items.size)
+    position = {str(i): k for k, i in enumerate(data.items.item_id.tolist())}
+    for j, item in enumerate(item_ids.tolist()):
+        code = position.get(str(item))
+        if code is not None and per_code_n[code] > 0:
+            out[j] = per_code_sum[code] / per_code_n[code]
+    return out
+
+
+def _json_validity_per_item(data: RunData, item_ids: np.ndarray) -> np.ndarray:
+    rows = data.query(
+        f"SELECT item_id, avg(CASE WHEN {OUTPUT_JSON} = 'valid' THEN 1.0 ELSE 0.0 END) AS v FROM records "
+        "WHERE output IS NOT NULL AND item_id IN (SELECT item_id FROM items "
+        "WHERE lower(input) LIKE '%json%') GROUP BY item_id"
+    )
+    lookup = dict(zip(rows["item_id"].tolist(), rows["v"].tolist(), strict=True))
+    return np.array([lookup.get(str(i), np.nan) for i in item_ids.tolist()], dtype=float)
+
+
+def _positions(data: RunData, item_ids: np.ndarray) -> np.ndarray:
+    """For each of the run's item codes, its index in the sorted ``item_ids`` (or -1)."""
+    ids = data.items.item_id.astype(str)
+    sorted_ids = item_ids.astype(str)
+    at = np.clip(np.searchsorted(sorted_ids, ids), 0, max(sorted_ids.size - 1, 0))
+    found = sorted_ids[at] == ids if sorted_ids.size else np.zeros(ids.size, dtype=bool)
+    return np.where(found, at, -1)
+
+
+def _latency(data: RunData, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows = data.query(
+        "SELECT c.code, r.latency_ms FROM records r JOIN item_codes c USING (item_id) "
+        "WHERE r.error_class IS NULL AND r.latency_ms IS NOT NULL"
+    )
+    codes = _positions(data, item_ids)[rows["code"].astype(np.int64)]
+    keep = codes >= 0
+    return rows["latency_ms"][keep].astype(float), codes[keep]
+
+
+def _paired_bootstrap(
+    per_item: dict[str, tuple[np.ndarray, np.ndarray]],
+    lat_b: tuple[np.ndarray, np.ndarray],
+    lat_c: tuple[np.ndarray, np.ndarray],
+    items: int,
+    options: CompareOptions,
+) -> dict[str, Any]:
+    reps = options.bootstrap
+    qs = [95.0, 99.0]
+    has_latency = lat_b[0].size > 0 and lat_c[0].size > 0
+    if has_latency:
+        edges = None
+        both = np.concatenate([lat_b[0], lat_c[0]])
+        distinct = np.unique(both)
+        exact = distinct.size <= 8192
+        edges = distinct if exact else np.quantile(both, np.linspace(0.0, 1.0, 4097))
+        bin_b = Binned.of(lat_b[0], lat_b[1], items, edges, exact)
+        bin_c = Binned.of(lat_c[0], lat_c[1], items, edges, exact)
+        reps = min(reps, bin_b.replicates(reps, 2e9), bin_c.replicates(reps, 2e9))
+    names = list(per_item)
+    deltas = {name: np.empty(reps) for name in names}
+    lat_deltas = np.empty((reps, len(qs)))
+    for start, w in item_weights(items, reps, options.seed):
+        stop = start + w.shape[0]
+        total = w.sum(axis=1)
+        for name in names:
+            b, c = per_item[name]
+            deltas[name][start:stop] = (w @ c - w @ b) / total
+        if has_latency:
+            lat_deltas[start:stop] = bin_c.percentiles(w, qs) - bin_b.percentiles(w, qs)
+    out = {}
+    method = (
+        f"paired item bootstrap, {reps} replicates, seed {options.seed}; two-sided p = "
+        "2 (min(#delta* <= 0, #delta* >= 0) + 1) / (B + 1), ties counted on both sides"
+    )
+    for name in names:
+        b, c = per_item[name]
+        out[name] = {
+            **_bootstrap_summary(float(b.mean()), float(c.mean()), deltas[name], items, method, options),
+            "base_estimate": _level_estimate(b, options.confidence),
+            "cand_estimate": _level_estimate(c, options.confidence),
+        }
+    if has_latency:
+        for j, q in enumerate(qs):
+            point_b = float(np.percentile(lat_b[0], q))
+            point_c = float(np.percentile(lat_c[0], q))
+            out[f"latency_p{q:g}_ms"] = _bootstrap_summary(point_b, point_c, lat_deltas[:, j], items, method, options)
+    return out
+
+
+def _bootstrap_summary(
+    base: float, cand: float, deltas: np.ndarray, items: int, method: str, options: CompareOptions
+) -> dict[str, Any]:
+    alpha = (1 - options.confidence) / 2
+    point = cand - base
+    low, high = float(np.quantile(deltas, alpha)), float(np.quantile(deltas, 1 - alpha))
+    # (count + 1) / (B + 1): a bootstrap p-value is never exactly 0 (Davison & Hinkley 1997, eq. 4.11)
+    reps = deltas.size
+    below, above = int(np.sum(deltas <= 0)), int(np.sum(deltas >= 0))
+    p = min(1.0, 2 * (min(below, above) + 1) / (reps + 1))
+    return {
+        "base": base,
+        "cand": cand,
+        "delta": Estimate(point, low, high, items, items, method, None, options.confidence).as_dict(),
+        "p_value": p,
+        "ties": "counted (<= 0 and >= 0)",
+    }
+
+
+def _newly_failing(
+    base: RunData,
+    cand: RunData,
+    item_ids: np.ndarray,
+    pass_b: np.ndarray,
+    pass_c: np.ndarray,
+    n_b: np.ndarray,
+    n_c: np.ndarray,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """Items that always passed in the base and do not always pass in the candidate, worst first."""
+    always_before = pass_b == n_b
+    now = pass_c / n_c
+    chosen = np.flatnonzero(always_before & (now < 1))
+    chosen = chosen[np.argsort(now[chosen], kind="stable")][:limit]
+    if chosen.size == 0:
+        return []
+    ids = [str(item_ids[i]) for i in chosen]
+    outputs_b = _outputs(base, ids, best=True)
+    outputs_c = _outputs(cand, ids, best=False)
+    text = {str(i): t for i, t in zip(base.items.item_id.tolist(), base.items.text, strict=True)}
+    source = {str(i): s for i, s in zip(base.items.item_id.tolist(), base.items.source_id.tolist(), strict=True)}
+    return [
+        {
+            "item_id": i,
+            "source_id": None if source.get(i) is None else str(source[i]),
+            "base_pass_rate": 1.0,
+            "cand_pass_rate": float(now[j]),
+            "input": text.get(i, "")[:500],
+            "base_output": outputs_b.get(i),
+            "cand_output": outputs_c.get(i),
+        }
+        for i, j in zip(ids, chosen, strict=True)
+    ]
+
+
+def _outputs(data: RunData, ids: list[str], best: bool) -> dict[str, str | None]:
+    order = "arg_max" if best else "arg_min"
+    rows = data.query(
+        f"SELECT item_id, {order}(output, coalesce(score, -1)) AS o FROM records "
+        f"WHERE item_id IN ({', '.join('?' for _ in ids)}) GROUP BY item_id",
+        ids,
+    )
+    return {str(i): (None if o is None else str(o)[:500]) for i, o in zip(rows["item_id"], rows["o"], strict=True)}
+
+
+def _within(data: RunData) -> float:
+    """Mean within-item variance of one run's scores (0 without repeats)."""
+    from tailgate.analysis._profile import variance_components
+
+    comps = variance_components(data.items.n_scored, data.items.sum_score, data.items.sum_sq)
+    return 0.0 if comps is None else comps[1]
+
+
+def _power(
+    overall: dict[str, Any],
+    sd: float,
+    n: int,
+    ub: dict[str, np.ndarray],
+    uc: dict[str, np.ndarray],
+    bi: np.ndarray,
+    ci: np.ndarray,
+    within: float,
+    options: CompareOptions,
+) -> dict[str, Any]:
+    repeats = max(int(np.median(np.minimum(ub["n"][bi], uc["n"][ci]))), 1)
+    # Var(d_i) = B_d + (W_base + W_cand) / K: split the observed variance of item deltas
+    between = max(sd * sd - within / repeats, 0.0)
+    result = power_for(
+        sd, n, options.alpha, options.power, options.target_delta, between=between, within=within, repeats=repeats
+    )
+    est = overall["estimate"]
+    mde = result["mde"]
+    inconclusive = est["low"] is not None and est["low"] < 0 < est["high"]
+    if mde is None:
+        statement = "too few shared items to say anything"
+    elif inconclusive:
+        statement = (
+            (
+                f"no significant change, and the comparison is underpowered for changes smaller than "
+                f"{mde:.3f}: it cannot rule out a real change of that size"
+            )
+            if mde > abs(est["value"] or 0)
+            else ("no significant change")
+        )
+    else:
+        statement = f"significant change; changes of {mde:.3f} or more are detected with {options.power:.0%} power"
+    result["underpowered"] = bool(inconclusive and mde is not None)
+    result["statement"] = statement
+    return result
+
+
+def _thin_pairs(mean_b: np.ndarray, mean_c: np.ndarray, points: int = 1500) -> list[list[float]]:
+    idx = np.arange(mean_b.size)
+    if idx.size > points:
+        idx = np.random.default_rng(0).choice(idx, points, replace=False)
+    return [[float(mean_b[i]), float(mean_c[i])] for i in idx]

@@ -1,0 +1,6 @@
+"""Release gates: declarative policies over a comparison, a pass/fail decision with evidence."""
+
+from tailgate.gate._decide import Decision, RuleResult, decide
+from tailgate.gate._policy import Policy, load_policy
+
+__all__ = ["Decision", "Policy", "RuleResult", "decide", "load_policy"]

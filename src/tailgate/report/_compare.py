@@ -1,0 +1,260 @@
+"""Rendering comparisons and gate decisions: terminal, Markdown (CI summaries, PR comments),
+JUnit XML and HTML. Model outputs are escaped in every format."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+from xml.sax.saxutils import quoteattr
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from tailgate.analysis import Comparison, format_p
+from tailgate.gate import Decision
+from tailgate.report import _svg
+from tailgate.report._html import CSS, _table
+
+__all__ = ["compare_html", "compare_markdown", "gate_junit", "gate_markdown", "render_compare", "render_gate"]
+
+
+def _d(e: dict[str, Any], digits: int = 3) -> str:
+    if e.get("value") is None:
+        return "n/a"
+    if e.get("low") is None:
+        return f"{e['value']:+.{digits}f}"
+    return f"{e['value']:+.{digits}f} [{e['low']:+.{digits}f}, {e['high']:+.{digits}f}]"
+
+
+def _l(e: dict[str, Any], digits: int = 3) -> str:
+    if e.get("value") is None:
+        return "n/a"
+    if e.get("low") is None:
+        return f"{e['value']:.{digits}f}"
+    return f"{e['value']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
+
+
+_p = format_p
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell (and as HTML, which Markdown renderers allow)."""
+    return escape(" ".join(str(text).split())).replace("|", "\\|")
+
+
+def _beyond_rows(c: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    for name, block in c["beyond_accuracy"].items():
+        base = block.get("base_estimate", {}).get("value", block.get("base"))
+        cand = block.get("cand_estimate", {}).get("value", block.get("cand"))
+        fmt = ".0f" if name.startswith("latency") else ".3f"
+        rows.append(
+            (
+                name,
+                format(base, fmt) if base is not None else "n/a",
+                format(cand, fmt) if cand is not None else "n/a",
+                _d(block["delta"], 0 if "latency" in name else 3),
+                _p(block.get("p_value")),
+            )
+        )
+    return rows
+
+
+def render_compare(comparison: Comparison, top: int = 8) -> Group:
+    c = comparison.as_dict()
+    o, pairing = c["overall"], c["pairing"]
+    head = Table.grid(padding=(0, 1))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    head.add_row("base", Text(f"{c['base']['run_id']} ({c['base']['model']})"))
+    head.add_row("candidate", Text(f"{c['cand']['run_id']} ({c['cand']['model']})"))
+    head.add_row(
+        "paired on",
+        Text(
+            f"{pairing['shared_items']} items ({pairing['shared_units']} item-variants); "
+            f"only in base {pairing['only_in_base']}, only in candidate {pairing['only_in_cand']}"
+        ),
+    )
+    head.add_row("score", Text(f"{_l(o['base'])} -> {_l(o['cand'])}"))
+    head.add_row("delta", Text(f"{_d(o['estimate'])}  p={_p(o.get('p_value'))} ({o.get('test', '')})"))
+    if o.get("paired_se") is not None:
+        head.add_row(
+            "",
+            Text(
+                f"paired SE {o['paired_se']:.4f} vs unpaired {o['unpaired_se']:.4f}; item correlation "
+                f"{o['correlation'] if o['correlation'] is None else round(o['correlation'], 2)}",
+                style="dim",
+            ),
+        )
+    head.add_row("power", Text(c["power"]["statement"]))
+    parts: list[Any] = [head, Text("")]
+    for warning in c["warnings"]:
+        parts += [Text(f"WARNING: {warning}", style="bold yellow"), Text("")]
+    t = Table(pad_edge=False, show_edge=False)
+    for name, justify in (("slice", "left"), ("items", "right"), ("delta [95% CI]", "right"), ("adj. p", "right")):
+        t.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for s in c["slices"][:top]:
+        t.add_row(Text(s["slice"][:40]), str(s["n_items"]), _d(s["delta"]), _p(s.get("p_by")))
+    parts += [Text("slices, largest drop first (BY-adjusted p)", style="bold"), t, Text("")]
+    b = Table(pad_edge=False, show_edge=False)
+    for name, justify in (
+        ("measure", "left"),
+        ("base", "right"),
+        ("cand", "right"),
+        ("delta", "right"),
+        ("p", "right"),
+    ):
+        b.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in _beyond_rows(c):
+        b.add_row(*row)
+    parts += [Text("beyond accuracy (paired)", style="bold"), b, Text("")]
+    if c["newly_failing"]:
+        parts.append(
+            Text(
+                f"{c['newly_failing_count']} item(s) always right before, not now; worst: "
+                + ", ".join((n["source_id"] or n["item_id"]) for n in c["newly_failing"][:6]),
+                style="red",
+            )
+        )
+    return Group(*parts)
+
+
+def compare_markdown(comparison: Comparison, top: int = 10) -> str:
+    c = comparison.as_dict()
+    o = c["overall"]
+    lines = [
+        f"### tailgate compare: candidate `{_md(c['cand']['model'])}` vs base `{_md(c['base']['model'])}`",
+        "",
+    ]
+    lines.append(
+        f"**Score** {_l(o['base'])} → {_l(o['cand'])}; **delta {_d(o['estimate'])}**, "
+        f"p = {_p(o.get('p_value'))} ({_md(o.get('test', ''))}), {c['pairing']['shared_items']} paired items."
+    )
+    lines.append("")
+    lines.append(f"_{_md(c['power']['statement'])}_")
+    for warning in c["warnings"]:
+        lines += ["", f"> :warning: **{_md(warning)}**"]
+    lines += ["", "| slice | items | delta [95% CI] | adj. p (BY) |", "|---|---:|---:|---:|"]
+    lines += [
+        f"| {_md(s['slice'])} | {s['n_items']} | {_d(s['delta'])} | {_p(s.get('p_by'))} |" for s in c["slices"][:top]
+    ]
+    lines += ["", "| measure | base | candidate | delta | p |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {a} | {b} | {cc} | {d} | {p} |" for a, b, cc, d, p in _beyond_rows(c)]
+    if c["newly_failing"]:
+        lines += [
+            "",
+            f"**Newly failing** (always right before, not now): {c['newly_failing_count']} item(s)"
+            + (f", the worst {min(len(c['newly_failing']), 10)} below" if c["newly_failing_count"] > 10 else ""),
+            "",
+            "| item | candidate pass rate | input |",
+            "|---|---:|---|",
+        ]
+        lines += [
+            f"| {_md(n['source_id'] or n['item_id'])} | {n['cand_pass_rate']:.2f} | {_md(n['input'][:80])} |"
+            for n in c["newly_failing"][:10]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def render_gate(decision: Decision) -> Group:
+    verdict = Text(
+        f"gate '{decision.policy}': {'PASS' if decision.passed else 'FAIL'}",
+        style="bold green" if decision.passed else "bold red",
+    )
+    t = Table(pad_edge=False, show_edge=False)
+    t.add_column("", width=4)
+    t.add_column("rule", overflow="fold")
+    t.add_column("evidence", overflow="fold")
+    for r in decision.results:
+        t.add_row(
+            Text("ok" if r.passed else "FAIL", style="green" if r.passed else "red"), Text(r.rule), Text(r.message)
+        )
+    return Group(verdict, t)
+
+
+def gate_markdown(decision: Decision) -> str:
+    icon = ":white_check_mark:" if decision.passed else ":x:"
+    lines = [
+        f"## {icon} tailgate gate `{_md(decision.policy)}`: **{'PASS' if decision.passed else 'FAIL'}**",
+        "",
+        "| | rule | evidence |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {':white_check_mark:' if r.passed else ':x:'} | {_md(r.rule)} | {_md(r.message)} |"
+        for r in decision.results
+    ]
+    return "\n".join(lines) + "\n\n" + compare_markdown(decision.comparison)
+
+
+def gate_junit(decision: Decision) -> str:
+    failures = sum(not r.passed for r in decision.results)
+    cases = []
+    for r in decision.results:
+        body = "" if r.passed else f"<failure message={quoteattr(r.message)}>{xml_escape(r.message)}</failure>"
+        cases.append(
+            f"  <testcase classname={quoteattr('tailgate.gate.' + decision.policy)} name={quoteattr(r.rule)}>"
+            f"{body}</testcase>"
+        )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name={quoteattr("tailgate gate " + decision.policy)} '
+        f'tests="{len(decision.results)}" failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n"
+    )
+
+
+def compare_html(comparison: Comparison, decision: Decision | None = None) -> str:
+    c = comparison.as_dict()
+    o = c["overall"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tailgate compare</title>"
+        f"<style>{CSS}</style></head><body>"
+    ]
+    parts.append(f"<h1>{escape(c['cand']['model'])} vs {escape(c['base']['model'])}</h1>")
+    if decision is not None:
+        parts.append(f"<h2>Gate '{escape(decision.policy)}': {'PASS' if decision.passed else 'FAIL'}</h2>")
+        parts.append(
+            _table(
+                ["", "rule", "evidence"],
+                [["ok" if r.passed else "FAIL", escape(r.rule), escape(r.message)] for r in decision.results],
+            )
+        )
+    parts.append(
+        f"<p>Score {_l(o['base'])} → {_l(o['cand'])}; <b>delta {_d(o['estimate'])}</b>, p = {_p(o.get('p_value'))}"
+        f" ({escape(o.get('test', ''))}) over {c['pairing']['shared_items']} paired items. "
+        f"{escape(c['power']['statement'])}</p>"
+    )
+    for warning in c["warnings"]:
+        parts.append(f"<p><b>Warning:</b> {escape(warning)}</p>")
+    rows = [(s["slice"], s["delta"]["value"], s["delta"]["low"], s["delta"]["high"]) for s in c["slices"][:25]]
+    if rows:
+        span = max(0.05, *(abs(v) for r in rows for v in r[1:] if v is not None))
+        parts.append("<h2>Per-slice deltas</h2>")
+        parts.append(_svg.forest(rows, "slice deltas with 95% CI", 0.0, lo=-span, hi=span))
+    parts.append("<h2>Paired item scores</h2>")
+    parts.append(_svg.scatter(c["plots"]["paired_scores"], "item score: base (x) vs candidate (y)"))
+    parts.append("<h2>Beyond accuracy</h2>")
+    parts.append(_table(["measure", "base", "candidate", "delta [95% CI]", "p"], [list(r) for r in _beyond_rows(c)]))
+    if c["newly_failing"]:
+        parts.append(
+            f"<h2>Newly failing items</h2><p>{c['newly_failing_count']} item(s) always passed in the base and "
+            f"not in the candidate; the worst {len(c['newly_failing'])} with both outputs:</p>"
+        )
+        parts.append(
+            _table(
+                ["item", "candidate pass rate", "input", "base output", "candidate output"],
+                [
+                    [
+                        escape(n["source_id"] or n["item_id"]),
+                        f"{n['cand_pass_rate']:.2f}",
+                        f"<pre>{escape(n['input'])}</pre>",
+                        f"<pre>{escape(n['base_output'] or '')}</pre>",
+                        f"<pre>{escape(n['cand_output'] or '')}</pre>",
+                    ]
+                    for n in c["newly_failing"]
+                ],
+            )
+        )
+    parts.append("</body></html>")
+    return "".join(parts)

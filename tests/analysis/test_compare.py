@@ -1,0 +1,259 @@
+"""tailgate compare: paired statistics against independent computations and published examples,
+and on real per-item results (MMLU-Pro, 12,032 questions per model)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.power import NormalIndPower
+
+from tailgate.analysis import CompareOptions, compare_runs, mcnemar, paired_delta, power_for
+from tailgate.errors import UsageError
+from tailgate.runner import RunOptions, run_sync
+from tailgate.store import ImportSpec, Store, import_records
+from tests.support.suites import make_suite
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+# --- McNemar -------------------------------------------------------------------------------
+
+
+def _pairs(b: int, c: int, both: int = 5, neither: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    base = np.array([1] * b + [0] * c + [1] * both + [0] * neither)
+    cand = np.array([0] * b + [1] * c + [1] * both + [0] * neither)
+    return base, cand
+
+
+def test_mcnemar_published_example() -> None:
+    """Fagerland, Lydersen & Laake (2013), BMC Med Res Methodol 13:91, Table 1 example: discordant
+    pairs b=1, c=7 -> exact conditional p = 0.070, mid-p = 0.039."""
+    result = mcnemar(*_pairs(1, 7))
+    assert (result["lost"], result["gained"]) == (1, 7)
+    assert result["exact_p"] == pytest.approx(0.0703, abs=5e-4)
+    assert result["mid_p"] == pytest.approx(0.0391, abs=5e-4)
+
+
+@pytest.mark.parametrize(("b", "c"), [(0, 5), (3, 3), (2, 11), (15, 4), (40, 61), (1, 0)])
+def test_mcnemar_exact_matches_statsmodels_and_mid_p_closed_form(b: int, c: int) -> None:
+    result = mcnemar(*_pairs(b, c))
+    table = [[5, b], [c, 9]]  # rows: base right/wrong; cols: candidate right/wrong
+    assert result["exact_p"] == pytest.approx(sm_mcnemar(table, exact=True).pvalue)
+    # mid-p: the exact p minus the probability of the observed table (closed form)
+    n, k = b + c, min(b, c)
+    mid = min(1.0, 2 * sum(math.comb(n, i) for i in range(k)) / 2**n + math.comb(n, k) / 2**n)
+    assert result["mid_p"] == pytest.approx(mid)
+    assert result["mid_p"] <= result["exact_p"]
+
+
+def test_mcnemar_without_discordant_pairs() -> None:
+    assert mcnemar(*_pairs(0, 0))["mid_p"] == 1.0
+
+
+# --- paired delta ----------------------------------------------------------------------------
+
+
+def test_paired_delta_against_scipy_and_the_variance_identity() -> None:
+    rng = np.random.default_rng(1)
+    difficulty = rng.uniform(0, 1, 400)
+    base = (rng.uniform(0, 1, 400) < difficulty).astype(float)
+    cand = (rng.uniform(0, 1, 400) < np.clip(difficulty + 0.05, 0, 1)).astype(float)
+    result = paired_delta(base, cand)
+    assert result["p_value"] == pytest.approx(stats.ttest_rel(cand, base).pvalue)
+    cov = np.cov(base, cand, ddof=1)
+    # Var(cand - base) = Var(base) + Var(cand) - 2 Cov(base, cand)
+    assert result["paired_se"] == pytest.approx(math.sqrt((cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]) / 400))
+    assert result["unpaired_se"] == pytest.approx(math.sqrt((cov[0, 0] + cov[1, 1]) / 400))
+    assert result["paired_se"] < result["unpaired_se"]  # the runs agree on which items are hard
+    low, high = stats.ttest_rel(cand, base).confidence_interval(0.95)
+    assert (result["estimate"]["low"], result["estimate"]["high"]) == pytest.approx((low, high))
+    assert result["correlation"] == pytest.approx(stats.pearsonr(base, cand).statistic)
+
+
+# --- power ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sd", "n"), [(0.5, 100), (0.3, 2000), (1.2, 37)])
+def test_mde_matches_statsmodels(sd: float, n: int) -> None:
+    result = power_for(sd, n, target=0.05)
+    # a one-sample (paired) z-test is statsmodels' NormalIndPower with ratio=0
+    effect = NormalIndPower().solve_power(nobs1=n, alpha=0.05, power=0.8, ratio=0)
+    assert result["mde"] == pytest.approx(effect * sd, rel=1e-3)
+    needed = NormalIndPower().solve_power(effect_size=0.05 / sd, alpha=0.05, power=0.8, ratio=0)
+    one = next(r for r in result["items_needed"] if r["repeats"] == 1)
+    assert one["items_needed"] == pytest.approx(math.ceil(needed), abs=1)
+
+
+def test_repeats_only_shrink_within_item_variance() -> None:
+    """n(K) = (z_a + z_b)^2 (B + W/K) / delta^2: with no within-item noise repeats do not help."""
+    rows = power_for(0.4, 200, target=0.05, between=0.16, within=0.0)["items_needed"]
+    assert len({r["items_needed"] for r in rows}) == 1
+    rows = power_for(0.4, 200, target=0.05, between=0.04, within=0.12)["items_needed"]
+    needed = [r["items_needed"] for r in rows]
+    assert needed == sorted(needed, reverse=True)
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert needed[-1] == math.ceil(z * z * (0.04 + 0.12 / 10) / 0.05**2)
+
+
+# --- whole comparisons on small suites --------------------------------------------------------
+
+
+def test_same_mean_opposite_profiles(seed_runs: tuple[Store, dict[str, str]]) -> None:
+    store, ids = seed_runs
+    c = compare_runs(store, ids["random_failures"], ids["systematic_failures"]).as_dict()
+    overall = c["overall"]
+    assert overall["estimate"]["low"] < 0 < overall["estimate"]["high"]  # no overall change
+    assert overall["mcnemar"] is None  # 5 samples per item: the paired t-test on item means
+    assert "paired t-test" in overall["test"]
+    down = {s["slice"] for s in c["slices"] if s["p_by"] < 0.05 and s["delta"]["value"] < 0}
+    assert "auto:names=non_english" in down
+    beyond = c["beyond_accuracy"]
+    # B is perfectly consistent (always the same answer), A is not
+    assert beyond["consistency"]["delta"]["low"] > 0
+    assert beyond["never_pass"]["cand"] == pytest.approx(0.1)  # B never passes 20 of 200 items
+    assert beyond["never_pass"]["base"] < 0.01
+    assert beyond["never_pass"]["p_value"] < 0.01
+    assert "pass_hat_5" in beyond
+    assert beyond["pass_hat_5"]["ties"].startswith("counted")
+    # newly failing: B's 20 items that A got right on all 5 tries (A fails 10% at random: ~59% of them)
+    assert 0 < c["newly_failing_count"] <= 20
+    assert all(n["cand_pass_rate"] == 0 for n in c["newly_failing"])
+    assert all(n["cand_output"] == "nobody knows" for n in c["newly_failing"])
+    assert c["power"]["underpowered"] is True
+    assert "underpowered" in c["power"]["statement"]
+
+
+def test_identical_runs_compare_to_zero(seed_runs: tuple[Store, dict[str, str]]) -> None:
+    store, ids = seed_runs
+    c = compare_runs(store, ids["systematic_failures"], ids["systematic_failures"]).as_dict()
+    assert c["overall"]["estimate"]["value"] == 0
+    assert c["overall"]["p_value"] == 1.0
+    for name in ("never_pass", "pass_hat_5"):
+        block = c["beyond_accuracy"][name]
+        assert block["delta"]["low"] == block["delta"]["high"] == 0
+        assert block["p_value"] == 1.0  # every replicate ties; ties count on both sides
+    assert c["newly_failing_count"] == 0
+    assert c["warnings"] == []
+
+
+def _suite(folder: Path, rows: list[dict[str, object]], template: str = "{{ question }}") -> Path:
+    return make_suite(
+        folder,
+        rows,
+        scorers=[{"type": "exact"}],
+        templates=[{"name": "original", "messages": [{"role": "user", "content": template}]}],
+        extra={"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"}},
+    )
+
+
+def _run(store: Store, suite: Path) -> str:
+    return run_sync(
+        RunOptions(suite=str(suite), model="python:tests.support.models:oracle", store=str(store.root), cache=False)
+    ).run_id
+
+
+def test_refuses_mismatched_suites_and_reports_unpaired_items(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    rows = [{"id": f"q{i}", "question": f"Say {i}. The answer is {i}.", "answer": str(i)} for i in range(30)]
+    base = _run(store, _suite(tmp_path / "a", rows))
+    changed = [dict(r) for r in rows]
+    changed[3]["answer"] = "nope"  # same id, different reference
+    other = _run(store, _suite(tmp_path / "b", changed))
+    with pytest.raises(UsageError, match="same dataset id but a different question or reference"):
+        compare_runs(store, base, other)
+    c = compare_runs(store, base, other, CompareOptions(allow_changed_items=True)).as_dict()
+    assert c["pairing"]["n_changed_items"] == 1
+    assert c["pairing"]["shared_items"] == 29
+    assert c["pairing"]["examples_only_in_base"] == ["q3"]
+    reworded = _run(store, _suite(tmp_path / "c", rows, template="Question: {{ question }}"))
+    with pytest.raises(UsageError, match="define variant"):
+        compare_runs(store, base, reworded)
+    fewer = _run(store, _suite(tmp_path / "d", rows[:20]))
+    c = compare_runs(store, base, fewer).as_dict()
+    assert (c["pairing"]["shared_items"], c["pairing"]["only_in_base"], c["pairing"]["only_in_cand"]) == (20, 10, 0)
+
+
+# --- MMLU-Pro: real per-item results of real models ----------------------------------------------
+
+
+PAIRS = [
+    ("Yi-34B", "Meta-Llama-3_1-8B-Instruct"),
+    ("Phi-3-mini-4k-instruct", "mathstral-7B"),
+    ("Mixtral-8x7B-Instruct-v0.1", "Qwen1.5-72B-Chat"),
+    ("Meta-Llama-3-70B", "Meta-Llama-3_1-70B"),
+]
+
+
+@pytest.fixture(scope="module")
+def mmlu(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    folder = tmp_path_factory.mktemp("mmlu")
+    store = Store(folder / "store")
+    models = sorted({m for pair in PAIRS for m in pair})
+    con = duckdb.connect()
+    for model in models:
+        path = folder / f"{model}.csv"
+        con.execute(
+            f"COPY (SELECT * FROM read_csv('{DATA / 'mmlu-pro' / 'responses.csv.gz'}') WHERE model = ?) TO '{path}'",
+            [model],
+        )
+        spec = ImportSpec(
+            file=str(path), item="question_id", score="correct", output="pred", slices=["category"], run_id=model
+        )
+        import_records(store, spec)
+    return store
+
+
+@pytest.mark.parametrize(("base", "cand"), PAIRS)
+def test_mmlu_pro_pairing_narrows_the_interval(mmlu: Store, base: str, cand: str) -> None:
+    c = compare_runs(mmlu, base, cand).as_dict()
+    o = c["overall"]
+    assert c["pairing"]["shared_items"] == 12032
+    # the unpaired two-proportion interval, computed independently from the raw file
+    rows = duckdb.sql(
+        f"SELECT model, avg(correct::INT), var_samp(correct::INT), count(*) FROM "
+        f"read_csv('{DATA / 'mmlu-pro' / 'responses.csv.gz'}') WHERE model IN ('{base}', '{cand}') GROUP BY model"
+    ).fetchall()
+    by = {r[0]: r for r in rows}
+    unpaired_se = math.sqrt(by[base][2] / by[base][3] + by[cand][2] / by[cand][3])
+    assert o["unpaired_se"] == pytest.approx(unpaired_se, rel=1e-6)
+    assert o["estimate"]["value"] == pytest.approx(by[cand][1] - by[base][1], abs=1e-12)
+    assert o["paired_se"] < 0.85 * unpaired_se  # models agree on which questions are hard
+    assert o["correlation"] > 0.3
+    # binary, one sample each: McNemar (mid-p) on the discordant questions
+    assert o["mcnemar"]["lost"] + o["mcnemar"]["gained"] < 12032
+    assert o["test"].startswith("McNemar mid-p")
+
+
+def test_mmlu_pro_finds_category_regressions_hidden_by_a_gain(mmlu: Store) -> None:
+    """Llama-3.1-8B-Instruct beats Yi-34B overall (+2.1 points, significant) but loses on 'other',
+    'history' and 'law'; the comparison must say so."""
+    c = compare_runs(mmlu, "Yi-34B", "Meta-Llama-3_1-8B-Instruct").as_dict()
+    assert c["overall"]["estimate"]["low"] > 0
+    down = {s["slice"]: s for s in c["slices"] if s["p_by"] < 0.05 and s["delta"]["value"] < 0}
+    assert {"category=other", "category=history", "category=law"} <= set(down)
+    # each category delta equals the difference of the raw per-category accuracies
+    raw = dict(
+        duckdb.sql(
+            f"SELECT model, avg(correct::INT) FROM read_csv('{DATA / 'mmlu-pro' / 'responses.csv.gz'}') "
+            "WHERE category = 'history' AND model IN ('Yi-34B', 'Meta-Llama-3_1-8B-Instruct') GROUP BY model"
+        ).fetchall()
+    )
+    assert down["category=history"]["delta"]["value"] == pytest.approx(
+        raw["Meta-Llama-3_1-8B-Instruct"] - raw["Yi-34B"]
+    )
+    assert c["warnings"]
+    assert "mean went up" in c["warnings"][0]
+    assert "category=other" in c["warnings"][0]
+
+
+def test_mmlu_pro_no_warning_without_hidden_regressions(mmlu: Store) -> None:
+    c = compare_runs(mmlu, "Mixtral-8x7B-Instruct-v0.1", "Qwen1.5-72B-Chat").as_dict()
+    assert c["overall"]["estimate"]["low"] > 0.03
+    assert c["warnings"] == []
+    assert not [s for s in c["slices"] if s["p_by"] < 0.05 and s["delta"]["value"] < 0]
