@@ -63,3 +63,41 @@ HOSTILE = "<script>alert('pwned')</script> | **not bold** <img src=x onerror=ale
 def hostile(prompt: Any, params: dict[str, Any]) -> str:
     """Wrong on every item, with output that would run as HTML or break a Markdown table."""
     return HOSTILE
+
+
+KNOWN = {"planet": "Jupiter", "plants": "Carbon dioxide"}
+
+
+def option_reader(prompt: Any, params: dict[str, Any]) -> str:
+    """Knows the right option's *text*; answers with whatever letter it has in this prompt, so it is
+    right on every shuffle exactly when the variant's reference was remapped correctly."""
+    text = _last_user(prompt)
+    for keyword, answer in KNOWN.items():
+        if keyword in text.lower():
+            for line in text.splitlines():
+                m = re.match(r"\s*\(?([A-Ja-j])[).:\]]\s+(.*)$", line)
+                if m and m.group(2).strip().lower() == answer.lower():
+                    return f"The answer is {m.group(1).upper()}."
+    return "I don't know."
+
+
+PARAPHRASE_CALLS: list[str] = []
+
+
+def paraphraser(prompt: Any, params: dict[str, Any]) -> str:
+    """Rewrites 'How much is A plus B?' as 'What do you get when you add A and B?'; drops the
+    numbers of questions mentioning 'drop' (a paraphrase the check must reject)."""
+    text = _last_user(prompt)
+    PARAPHRASE_CALLS.append(text)
+    body = text.rsplit("Text: ", 1)[-1]
+    m = re.search(r"How much is (\d+) plus (\d+)\?", body)
+    if m is None:
+        return "Sure! Here is the rewritten text: " + body.upper()
+    if "drop" in body:
+        return '"What do you get when you add two numbers?"'
+    return f'Sure! Here is the rewritten text: "What do you get when you add {m.group(1)} and {m.group(2)}?"'
+
+
+def echo_prompt(prompt: Any, params: dict[str, Any]) -> str:
+    """Repeats the question: a model whose output shows exactly what it was asked."""
+    return _last_user(prompt)

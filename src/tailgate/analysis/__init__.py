@@ -10,6 +10,7 @@ from tailgate.analysis._compare import (
     power_for,
 )
 from tailgate.analysis._consistency import Consistency, PassK, consistency, pass_k_table
+from tailgate.analysis._contamination import Contamination, contamination, ngram_tokens
 from tailgate.analysis._data import RunData, load_run
 from tailgate.analysis._derive import derive_item_features
 from tailgate.analysis._discovery import build_cells, enumerate_slices, significance, sliceline_topk
@@ -21,6 +22,13 @@ from tailgate.analysis._profile import (
     variance_components,
 )
 from tailgate.analysis._report import REPORT_SCHEMA_VERSION, Report, ReportOptions, build_report, report_options
+from tailgate.analysis._robustness import (
+    Robustness,
+    format_spread,
+    parser_sensitivity,
+    robustness,
+    template_spread,
+)
 from tailgate.analysis._slices import SliceEstimate, slice_estimates, worst_slices
 from tailgate.analysis._stats import (
     Percentile,
@@ -39,12 +47,14 @@ __all__ = [
     "CompareOptions",
     "Comparison",
     "Consistency",
+    "Contamination",
     "Estimate",
     "FailureProfile",
     "PassK",
     "Percentile",
     "Report",
     "ReportOptions",
+    "Robustness",
     "RunData",
     "RunSummary",
     "SliceEstimate",
@@ -56,26 +66,32 @@ __all__ = [
     "clustered_mean",
     "compare_runs",
     "consistency",
+    "contamination",
     "derive_item_features",
     "enumerate_slices",
     "estimate_from_sums",
     "failure_profile",
     "format_p",
+    "format_spread",
     "gini",
     "gini_weighted",
     "load_run",
     "mcnemar",
     "mean_estimate",
+    "ngram_tokens",
     "paired_delta",
+    "parser_sensitivity",
     "pass_at_k",
     "pass_hat_k",
     "pass_k_table",
     "power_for",
     "report_options",
+    "robustness",
     "significance",
     "slice_estimates",
     "sliceline_topk",
     "summarize_records",
+    "template_spread",
     "variance_components",
     "wilson_interval",
     "worst_slices",

@@ -26,6 +26,7 @@ from tailgate.analysis._discovery import (
 )
 from tailgate.analysis._estimate import wilson_interval
 from tailgate.analysis._profile import FailureProfile, failure_profile
+from tailgate.analysis._robustness import Robustness, robustness
 from tailgate.analysis._slices import SliceEstimate, item_features, slice_estimates, worst_slices
 from tailgate.analysis._stats import Percentile, bootstrap_percentiles, estimate_from_sums
 from tailgate.store import Store
@@ -78,6 +79,8 @@ class Report:
     profile: FailureProfile
     plots: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    robustness: Robustness | None = None
+    """Across variants (templates, formats, perturbations); None with one variant."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +100,7 @@ class Report:
             "consistency": self.consistency.as_dict(),
             "pass_k": [p.as_dict() for p in self.pass_k],
             "profile": self.profile.as_dict(),
+            "robustness": None if self.robustness is None else self.robustness.as_dict(),
             "plots": self.plots,
         }
 
@@ -123,6 +127,8 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         profile = failure_profile(data.items, data.pass_threshold, options.confidence, options.bootstrap, options.seed)
         _add_concentration(profile, discovery)
         clock.lap("profile")
+        robust = robustness(data, options.confidence, options.seed)
+        clock.lap("robustness")
         worst = _worst_items(data, options.worst_items)
         plots = _plot_data(data, latency_sample)
         clock.lap("items and plots")
@@ -144,6 +150,7 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         profile=profile,
         plots=plots,
         timings=clock.laps,
+        robustness=robust,
     )
 
 

@@ -381,6 +381,63 @@ def _outputs(data: dict[str, Any], json_out: str | None, md: Any, html: Any) -> 
             _write(*pair)
 
 
+@cli.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--extract",
+    "extractors",
+    multiple=True,
+    metavar="NAME",
+    help="Re-score with every suite scorer using this extractor (repeatable; default: a standard set).",
+)
+@click.option(
+    "--scorer",
+    "scorers",
+    multiple=True,
+    metavar="TYPE[/EXTRACT]",
+    help="Re-score every sample with this scorer, e.g. choice/first_word (repeatable).",
+)
+@click.option(
+    "--vs", "versus", metavar="BASE", help="Warn when the parser spread is as large as the delta BASE -> RUN."
+)
+@click.option(
+    "--json",
+    "json_out",
+    is_flag=False,
+    flag_value="-",
+    default=None,
+    metavar="[FILE]",
+    help="Write JSON to FILE (alone: print it instead of the table).",
+)
+@click.pass_context
+@handle_errors
+def rescore(
+    ctx: click.Context,
+    run_ref: str,
+    extractors: tuple[str, ...],
+    scorers: tuple[str, ...],
+    versus: str | None,
+    json_out: str | None,
+) -> None:
+    """Re-score RUN's stored outputs with other answer parsers (no model call): is a gap the parser?"""
+    from tailgate.analysis import CompareOptions, compare_runs, parser_sensitivity
+    from tailgate.report import console, render_parsers
+    from tailgate.runner import rescore as rescore_run
+
+    store = _store(ctx)
+    run_id = store.resolve(run_ref)
+    rescored = rescore_run(store, run_id, list(extractors) if extractors else None, list(scorers))
+    delta = None
+    if versus:
+        comparison = compare_runs(store, store.resolve(versus), run_id, CompareOptions(bootstrap=200))
+        delta = comparison.overall["estimate"]["value"]
+    result = parser_sensitivity(rescored.item_id, rescored.parsers, rescored.scores, rescored.output, delta=delta)
+    result = {"run_id": run_id, **result}
+    _outputs(result, json_out, None, None)
+    if json_out != "-":
+        console().print(render_parsers(result))
+
+
 @cli.group("import")
 def import_() -> None:
     """Turn results from other tools into runs (then report, compare and gate them)."""

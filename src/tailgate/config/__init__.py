@@ -12,6 +12,7 @@ from tailgate.config._suite import (
     ScorerConfig,
     SuiteConfig,
     TemplateConfig,
+    VariantConfig,
     bundled_suites,
     load_suite,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "SourceMap",
     "SuiteConfig",
     "TemplateConfig",
+    "VariantConfig",
     "bundled_suites",
     "load_suite",
     "load_yaml",

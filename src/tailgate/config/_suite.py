@@ -32,6 +32,7 @@ __all__ = [
     "ScorerConfig",
     "SuiteConfig",
     "TemplateConfig",
+    "VariantConfig",
     "bundled_suites",
     "load_suite",
 ]
@@ -180,6 +181,35 @@ class ScorerConfig(BaseModel):
         return True
 
 
+class VariantConfig(BaseModel):
+    """Variants made by a registered generator (``tailgate perturbations`` lists them), applied to
+    templates. Keys other than those below are the generator's own parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    generator: str
+    """Registered perturbation: ``typos``, ``casing``, ``whitespace``, ``punctuation``,
+    ``instruction``, ``shuffle_options``, ``distractor``, ``names``, ``column``, ..."""
+    name: str | None = None
+    """Variant label; variants are named ``<template>+<name>`` (default: the generator)."""
+    templates: list[str] | None = None
+    """Templates to perturb (default: the first)."""
+    fields: list[str] | None = None
+    """Input fields it touches (default: every text field)."""
+    count: int = Field(1, ge=1, le=100)
+    """How many variants (each with its own seed: ``seed``, ``seed + 1``, ...)."""
+    seed: int = 0
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def canonical_params(self) -> str:
+        import json
+
+        return json.dumps(self.params, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 class SuiteConfig(_Strict):
     """A suite: dataset, templates (variants), repeats, decoding, scorers."""
 
@@ -192,6 +222,8 @@ class SuiteConfig(_Strict):
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
     scorers: Annotated[list[ScorerConfig], Field(min_length=1)]
     """Scorers in order; a sample's headline ``score`` is the first one that applies."""
+    variants: list[VariantConfig] = Field(default_factory=list)
+    """Generated variants (perturbations, paraphrases, formats) of the templates."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     run: RunConfig = Field(default_factory=RunConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)

@@ -10,7 +10,7 @@ from tailgate.report._compare import (
 )
 from tailgate.report._html import render_html
 from tailgate.report._progress import RichProgress
-from tailgate.report._report_terminal import render_report
+from tailgate.report._report_terminal import render_parsers, render_report
 from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "render_compare",
     "render_gate",
     "render_html",
+    "render_parsers",
     "render_report",
     "render_run_summary",
     "render_runs",

@@ -82,6 +82,7 @@ def render_html(report: Report) -> str:
     parts.append(_slices_section(d))
     parts.append(_discovery_section(d))
     parts.append(_consistency_section(d))
+    parts.append(_robustness_section(d))
     parts.append(_profile_section(d))
     parts.append(_worst_items_section(d))
     parts.append(
@@ -243,6 +244,55 @@ def _consistency_section(d: dict[str, Any]) -> str:
         for w in c["least_consistent"]
     ]
     out.append(_table(["item", "variant", "consistency", "distinct answers", "samples"], rows, {2, 3, 4}))
+    return "".join(out)
+
+
+def _robustness_section(d: dict[str, Any]) -> str:
+    r = d.get("robustness")
+    if not r:
+        return ""
+    out = ["<h2>Robustness across variants</h2>"]
+    out.append(
+        f"<p>{len(r['variants'])} variants over {r['n_items']} items (those that have all of them). "
+        f"Mean over variants {_est(r['mean_score'])}; <b>worst case</b> (per item, its worst variant) "
+        f"{_est(r['worst_case'])}. <b>Flip rate</b> {_est(r['flip_rate'])}: the share of items whose majority "
+        f"verdict differs between variants; answers differ for {_est(r['answer_flip_rate'])}.</p>"
+    )
+    sp = r.get("spread")
+    if sp:
+        out.append(
+            f"<p><b>Format spread</b> {_est(sp['spread'])}: best template <b>{escape(sp['best'])}</b> "
+            f"{_f(sp['best_score'])}, worst <b>{escape(sp['worst'])}</b> {_f(sp['worst_score'])} "
+            f"({sp['n_templates']} templates; {escape(sp['spread']['method'])}). The paired difference of these two: "
+            f"{_est(sp['best_vs_worst'])}.</p>"
+        )
+    rows = [
+        (v["variant"], v["value"], v["low"], v["high"])
+        for v in sorted(r["variants"], key=lambda v: v["value"] if v["value"] is not None else 0.0)
+        if v["value"] is not None
+    ]
+    out.append(_svg.forest(rows, "score per variant with 95% CI (mean over variants dashed)", r["mean_score"]["value"]))
+    if r["perturbations"]:
+        effects = [
+            (p["variant"], p["delta"]["value"], p["delta"]["low"], p["delta"]["high"]) for p in r["perturbations"]
+        ]
+        span = max(0.05, *(abs(x) for e in effects for x in e[1:] if x is not None))
+        out.append(_svg.forest(effects, "perturbation effect: variant - its template (paired)", 0.0, -span, span))
+    flips = [
+        (s["slice"], s["flip_rate"]["value"], s["flip_rate"]["low"], s["flip_rate"]["high"])
+        for s in r["flip_by_slice"][:15]
+    ]
+    if flips:
+        out.append(_svg.forest(flips, "flip rate by slice (Wilson 95% CI)", r["flip_rate"]["value"]))
+    if r["most_flipping"]:
+        names = [v["variant"] for v in r["variants"]]
+        rows_html = [
+            [escape(m["source_id"] or m["item_id"])]
+            + [f"{_f(m['scores'][n], 2)} <code>{escape(str(m['answers'][n])[:60])}</code>" for n in names]
+            for m in r["most_flipping"]
+        ]
+        out.append("<p>Items whose score moves most between variants (mean score and most common answer):</p>")
+        out.append(_table(["item", *[escape(n) for n in names]], rows_html))
     return "".join(out)
 
 

@@ -45,6 +45,29 @@ def _block(section: _Section) -> list[Any]:
     return [Text(section.heading, style="bold"), section.table, Text("")]
 
 
+def _robustness(r: dict[str, Any] | None, top: int) -> list[Any]:
+    if not r:
+        return []
+    lines = [
+        f"across {len(r['variants'])} variants ({r['n_items']} items with all of them): mean {_e(r['mean_score'])}, "
+        f"worst case {_e(r['worst_case'])}",
+        f"flip rate {_e(r['flip_rate'])} (verdict differs between variants); answers differ for "
+        f"{_e(r['answer_flip_rate'])}",
+    ]
+    sp = r.get("spread")
+    if sp:
+        lines.append(
+            f"format spread {_e(sp['spread'])}: best {sp['best']} {sp['best_score']:.3f}, worst {sp['worst']} "
+            f"{sp['worst_score']:.3f} ({sp['n_templates']} templates)"
+        )
+    parts: list[Any] = [Text(line) for line in lines]
+    t = _table("variants", ("variant", "left"), ("score [95% CI]", "right"), ("vs template", "right"))
+    effect = {p["variant"]: p["delta"] for p in r["perturbations"]}
+    for v in sorted(r["variants"], key=lambda v: v["value"] if v["value"] is not None else 0.0)[: max(top, 20)]:
+        t.add_row(Text(_short(v["variant"], 30)), _e(v), _e(effect[v["variant"]]) if v["variant"] in effect else "")
+    return [*parts, Text(""), *_block(t)]
+
+
 def render_report(report: Report, top: int = 6) -> Group:
     d = report.as_dict()
     run, ov, prof = d["run"], d["overview"], d["profile"]
@@ -135,6 +158,8 @@ def render_report(report: Report, top: int = 6) -> Group:
         )
         parts.append(Text(""))
 
+    parts += _robustness(d.get("robustness"), top)
+
     t = _table(
         "worst items",
         ("item", "left"),
@@ -152,4 +177,32 @@ def render_report(report: Report, top: int = 6) -> Group:
             Text(_short(w["worst_answer"], 16)),
         )
     parts += [*_block(t), Text(prof["advice"], style="dim")]
+    return Group(*parts)
+
+
+def render_parsers(result: dict[str, Any]) -> Group:
+    """``tailgate rescore``: the score under each answer parser, the spread, disagreements."""
+    t = _table("score by answer parser", ("parser", "left"), ("score [95% CI]", "right"), ("items", "right"))
+    for p in sorted(result["parsers"], key=lambda p: -(p["value"] or 0.0)):
+        t.add_row(Text(_short(p["parser"], 40)), _e(p), str(p["n_items"]))
+    parts: list[Any] = _block(t)
+    sp = result.get("spread")
+    if sp:
+        parts.append(Text(f"parser spread {_e(sp['spread'])}: {sp['best']} vs {sp['worst']}"))
+    dis = result["disagreeing_samples"]
+    parts.append(
+        Text(
+            f"parsers disagree on {_e(dis)} of {result['n_samples']} samples "
+            f"({result['disagreeing_items']} of {result['n_items']} items)"
+        )
+    )
+    for warning in result["warnings"]:
+        parts.append(Text(f"WARNING: {warning}", style="bold yellow"))
+    if result["examples"]:
+        parts.append(Text(""))
+        ex = _table("where they disagree", ("item", "left"), ("output", "left"), ("scores", "left"))
+        for e in result["examples"][:6]:
+            verdicts = " ".join(f"{k.split('=')[-1]}:{v:g}" for k, v in e["scores"].items())
+            ex.add_row(Text(_short(e["item_id"], 16)), Text(_short(e["output"], 30)), Text(_short(verdicts, 40)))
+        parts += _block(ex)
     return Group(*parts)

@@ -9,20 +9,24 @@ from tailgate.runner._execute import (
     execute,
 )
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
+from tailgate.runner._rescore import DEFAULT_EXTRACTORS, Rescored, rescore
 from tailgate.runner._run import RunOptions, RunResult, run, run_sync
 
 __all__ = [
+    "DEFAULT_EXTRACTORS",
     "ExecutionStats",
     "NullProgress",
     "Plan",
     "ProgressSink",
     "RateLimiter",
+    "Rescored",
     "RunOptions",
     "RunResult",
     "Sample",
     "backoff_delay",
     "build_plan",
     "execute",
+    "rescore",
     "run",
     "run_sync",
     "variants_of",

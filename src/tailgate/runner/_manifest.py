@@ -40,7 +40,11 @@ def fingerprint(
 ) -> dict[str, Any]:
     """What must not change between the sessions of one run (resume refuses otherwise)."""
     cfg = suite.config
+    generated = (
+        {"perturbations": content_hash([v.model_dump(mode="json") for v in cfg.variants])} if cfg.variants else {}
+    )
     return {
+        **generated,
         "items": content_hash([i.item_id for i in dataset.items]),
         "templates": content_hash([t.model_dump(mode="json") for t in cfg.templates]),
         "decoding": content_hash(cfg.decoding.model_dump(mode="json")),

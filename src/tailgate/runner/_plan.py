@@ -16,6 +16,7 @@ from jinja2 import meta
 from tailgate.config import LoadedSuite, TemplateConfig
 from tailgate.dataset import Dataset
 from tailgate.errors import InputError, UsageError
+from tailgate.perturb import BoundPerturbation, Variants, build_variants
 from tailgate.providers import Request
 from tailgate.records import Item, Mode, Prompt, Variant, cache_key_hasher, canonical_json
 
@@ -53,18 +54,17 @@ class Plan:
         return len(self.samples)
 
 
-def variants_of(suite: LoadedSuite, only: list[str] | None = None) -> list[Variant]:
-    """The suite's variants (one per template for now; transforms such as paraphrases and
-    perturbations extend this list without changing how samples are planned), optionally only
-    those named in ``only``."""
-    variants = [Variant(name=t.name, template=t.name) for t in suite.config.templates]
+def variants_of(suite: LoadedSuite, only: list[str] | None = None) -> Variants:
+    """The suite's variants (templates, generated formats, perturbations; see
+    :func:`tailgate.perturb.build_variants`), optionally only those named in ``only``."""
+    built = build_variants(suite)
     if only:
-        known = {v.name for v in variants}
+        known = {v.name for v in built.variants}
         unknown = [name for name in only if name not in known]
         if unknown:
             raise UsageError(f"unknown variant '{unknown[0]}'; the suite has: {', '.join(sorted(known))}")
-        variants = [v for v in variants if v.name in only]
-    return variants
+        built = replace(built, variants=[v for v in built.variants if v.name in only])
+    return built
 
 
 def build_plan(
@@ -76,11 +76,13 @@ def build_plan(
     identity: dict[str, Any],
     timeout_s: float,
     only_variants: list[str] | None = None,
+    built: Variants | None = None,
 ) -> Plan:
     """Render every (item, variant) prompt and expand repeats into samples."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    variants = variants_of(suite, only_variants)
-    templates = {t.name: t for t in suite.config.templates}
+    built = built if built is not None else variants_of(suite, only_variants)
+    variants = built.variants
+    templates = {**{t.name: t for t in suite.config.templates}, **built.templates}
     used = {v.template for v in variants}
     compiled = {name: _compile(env, suite, templates[name], mode) for name in templates if name in used}
     decoding = suite.config.decoding
@@ -95,9 +97,11 @@ def build_plan(
         head = {"provider": identity, "mode": mode, "params": params, "repeat": repeat}
         per_repeat.append((template, canonical_json(params), cache_key_hasher(head)))
     samples: list[Sample] = []
-    for item in dataset.items:
-        context = {**item.input, "reference": item.reference, "attributes": item.attributes}
+    for original in dataset.items:
         for variant in variants:
+            perturbation = built.perturbations.get(variant.name)
+            item = original if perturbation is None else _perturb(perturbation, original, dataset)
+            context = {**item.input, "reference": item.reference, "attributes": item.attributes}
             prompt = _render(compiled[variant.template], context, mode, item, dataset, variant.name)
             stored = prompt.stored()
             for repeat, (template, params_json, keyer) in enumerate(per_repeat):
@@ -116,6 +120,19 @@ def build_plan(
     return Plan(samples, variants, dataset.items, repeats, mode)
 
 
+def _perturb(perturbation: BoundPerturbation, item: Item, dataset: Dataset) -> Item:
+    try:
+        return perturbation.apply(item)
+    except KeyError as exc:
+        field = str(exc.args[0]) if exc.args else "?"
+        raise InputError(
+            f"missing field '{field}' used by variant '{perturbation.variant}'",
+            file=dataset.display,
+            line=item.row,
+            field=field,
+        ) from None
+
+
 @dataclass(frozen=True)
 class _Compiled:
     template: str
@@ -126,8 +143,9 @@ class _Compiled:
 
 
 def _compile(env: jinja2.Environment, suite: LoadedSuite, tpl: TemplateConfig, mode: Mode) -> _Compiled:
-    index = [t.name for t in suite.config.templates].index(tpl.name)
-    loc: tuple[str | int, ...] = ("templates", index)
+    names = [t.name for t in suite.config.templates]
+    # a generated template (formats) points at its suite's variants: entry
+    loc: tuple[str | int, ...] = ("templates", names.index(tpl.name)) if tpl.name in names else ("variants",)
     if mode == "completion" and tpl.text is None:
         raise suite.source.error(
             (*loc, "name"),

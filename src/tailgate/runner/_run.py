@@ -25,7 +25,8 @@ from tailgate.providers import Provider, ProviderOptions, create_provider, redac
 from tailgate.records import Mode
 from tailgate.runner._execute import ExecutionStats, ProgressSink, execute
 from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
-from tailgate.runner._plan import Plan, Sample, build_plan
+from tailgate.runner._paraphrases import prepare_paraphrases
+from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
 from tailgate.scorers import BoundScorer, build_scorers
 from tailgate.store import RunWriter, Store, utc_now
 
@@ -150,6 +151,21 @@ async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunR
         mode: Mode = provider.default_mode() if requested_mode == "auto" else requested_mode  # type: ignore[assignment]
         identity = provider.identity()
         repeats = options.repeats or cfg.repeats
+        built = variants_of(suite, options.variants)
+        if any(getattr(b.impl, "needs_model", False) for b in built.perturbations.values()):
+            store = Store(options.store)
+            cache = store.cache() if options.cache else None
+            try:
+                made = await prepare_paraphrases(built, dataset, cache, retry, timeout_s)
+            finally:
+                if cache is not None:
+                    cache.close()
+            for name, info in made.items():
+                dataset.warnings.append(
+                    f"variant {name}: {info['accepted']}/{info['asked']} paraphrases by {info['model']} kept"
+                    + (f" (rejected: {info['rejected']})" if info["rejected"] else "")
+                    + (f"; {info['from_cache']} from cache" if info["from_cache"] else "")
+                )
         plan = build_plan(
             suite,
             dataset,
@@ -158,6 +174,7 @@ async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunR
             identity=identity,
             timeout_s=timeout_s,
             only_variants=options.variants,
+            built=built,
         )
         setup = _Setup(
             options,

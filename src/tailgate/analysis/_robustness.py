@@ -1,0 +1,350 @@
+"""Robustness across variants: does the answer survive a rewording, a format, a perturbation?
+
+Inputs: one row per (item, variant) with its samples' mean score, pass share and most common
+(normalised) answer. Only items that have every variant take part (they are paired).
+
+* **per-variant score**: mean over items of the (item, variant) means, with a t interval over
+  items (Wilson when each unit has one 0/1 sample).
+* **format spread** (Sclar et al. 2023): best minus worst *template* score. Its interval comes
+  from an item bootstrap that re-picks the best and the worst template in every replicate (so it
+  carries the selection of the extremes); the paired difference between the two named templates
+  is reported too, with a t interval.
+* **worst-case score** (HELM-style): per item, the lowest score over variants, averaged over
+  items, next to the mean over variants.
+* **flip rates**: an item flips when its majority verdict (pass share >= 0.5) differs between two
+  of its variants; an answer flips when its most common answer differs. Shares of items with
+  Wilson intervals, overall and per slice.
+* **perturbation effect**: each perturbed variant (``template+name``) against its template, a
+  paired delta over items with a t interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tailgate.analysis._data import NORMALIZED_ANSWER, RunData
+from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
+from tailgate.analysis._slices import item_features
+from tailgate.analysis._stats import item_weights
+
+__all__ = ["Robustness", "format_spread", "parser_sensitivity", "robustness", "template_spread"]
+
+
+@dataclass(frozen=True)
+class Robustness:
+    n_items: int
+    variants: list[dict[str, Any]]
+    templates: list[str]
+    spread: dict[str, Any] | None
+    mean_score: Estimate
+    worst_case: Estimate
+    flip_rate: Estimate
+    answer_flip_rate: Estimate
+    flip_by_slice: list[dict[str, Any]]
+    perturbations: list[dict[str, Any]]
+    most_flipping: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n_items": self.n_items,
+            "variants": self.variants,
+            "templates": self.templates,
+            "spread": self.spread,
+            "mean_score": self.mean_score.as_dict(),
+            "worst_case": self.worst_case.as_dict(),
+            "flip_rate": self.flip_rate.as_dict(),
+            "answer_flip_rate": self.answer_flip_rate.as_dict(),
+            "flip_by_slice": self.flip_by_slice,
+            "perturbations": self.perturbations,
+            "most_flipping": self.most_flipping,
+        }
+
+
+def _t_estimate(values: np.ndarray, confidence: float, what: str, bounded: bool = False) -> Estimate:
+    """Mean over items with a t interval; ``bounded``: a quantity in [0, 1], so the interval is
+    clipped to it, and when every item has the same value (no spread to estimate from) the Wilson
+    interval of that share over the items is used instead of a zero-width one."""
+    n = int(values.size)
+    mean = float(values.mean()) if n else float("nan")
+    if n < 2:
+        return Estimate(mean if n else None, None, None, n, n, "too few items", None, confidence)
+    se = float(values.std(ddof=1)) / math.sqrt(n)
+    if bounded and se == 0:
+        low, high = wilson_interval(mean * n, n, confidence)
+        return Estimate(mean, low, high, n, n, f"{what}; all items equal: Wilson over items", 0.0, confidence)
+    t = _t_quantile(confidence, n - 1)
+    low, high = mean - t * se, mean + t * se
+    if bounded:
+        low, high = max(0.0, low), min(1.0, high)
+    return Estimate(mean, low, high, n, n, f"{what}, t({n - 1}) over items", se, confidence)
+
+
+def _unit(values: np.ndarray) -> bool:
+    return bool(((values >= 0) & (values <= 1)).all())
+
+
+def _level(values: np.ndarray, confidence: float, variant: str) -> Estimate:
+    """A variant's score: Wilson over items when every item's score is 0 or 1, else a t interval."""
+    if np.isin(values, (0.0, 1.0)).all():
+        return _share(values, confidence, f"share of items right on {variant}")
+    return _t_estimate(values, confidence, f"mean over items of {variant}", bounded=True)
+
+
+def _share(flags: np.ndarray, confidence: float, what: str) -> Estimate:
+    n = int(flags.size)
+    k = float(flags.sum())
+    if n == 0:
+        return Estimate(None, None, None, 0, 0, what, None, confidence)
+    low, high = wilson_interval(k, n, confidence)
+    return Estimate(k / n, low, high, n, n, f"{what}; Wilson over items", None, confidence)
+
+
+def format_spread(
+    scores: np.ndarray, names: list[str], *, replicates: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> dict[str, Any]:
+    """Best minus worst template score from an items x templates matrix of per-item scores.
+
+    The interval re-selects the best and worst template in every item-bootstrap replicate.
+    """
+    items = scores.shape[0]
+    means = scores.mean(axis=0)
+    best, worst = int(np.argmax(means)), int(np.argmin(means))
+    alpha = (1 - confidence) / 2
+    ranges = np.empty(replicates)
+    for start, w in item_weights(items, replicates, seed):
+        boot = (w @ scores) / w.sum(axis=1, keepdims=True)
+        ranges[start : start + w.shape[0]] = boot.max(axis=1) - boot.min(axis=1)
+    d = scores[:, best] - scores[:, worst]
+    return {
+        "best": names[best],
+        "worst": names[worst],
+        "best_score": float(means[best]),
+        "worst_score": float(means[worst]),
+        "spread": Estimate(
+            float(means[best] - means[worst]),
+            float(np.quantile(ranges, alpha)),
+            float(np.quantile(ranges, 1 - alpha)),
+            items,
+            items,
+            f"best - worst of {len(names)} templates; item bootstrap ({replicates} replicates, seed {seed}) "
+            "re-selecting both in each replicate",
+            None,
+            confidence,
+        ).as_dict(),
+        "best_vs_worst": _t_estimate(d, confidence, f"paired difference {names[best]} - {names[worst]}").as_dict(),
+        "n_templates": len(names),
+    }
+
+
+def robustness(data: RunData, confidence: float = 0.95, seed: int = 0, top: int = 10) -> Robustness | None:
+    """Robustness across the run's variants, or None with fewer than two variants."""
+    rows = data.query(
+        f"""SELECT item_id, variant, avg(score) AS mean, avg((score >= {float(data.pass_threshold)!r})::DOUBLE) AS pass,
+                   mode({NORMALIZED_ANSWER}) AS answer
+            FROM records WHERE score IS NOT NULL GROUP BY ALL"""
+    )
+    variants = sorted({str(v) for v in rows["variant"].tolist()})
+    if len(variants) < 2:
+        return None
+    col = {v: j for j, v in enumerate(variants)}
+    ids = sorted({str(i) for i in rows["item_id"].tolist()})
+    row_of = {i: k for k, i in enumerate(ids)}
+    shape = (len(ids), len(variants))
+    mean = np.full(shape, np.nan)
+    passed = np.full(shape, np.nan)
+    answers = np.full(shape, None, dtype=object)
+    for i, v, m, p, a in zip(rows["item_id"], rows["variant"], rows["mean"], rows["pass"], rows["answer"], strict=True):
+        r, c = row_of[str(i)], col[str(v)]
+        mean[r, c], passed[r, c], answers[r, c] = m, p, a
+    complete = ~np.isnan(mean).any(axis=1)
+    mean, passed, answers = mean[complete], passed[complete], answers[complete]
+    kept_ids = [i for i, ok in zip(ids, complete.tolist(), strict=True) if ok]
+    n = len(kept_ids)
+    if n < 2:
+        return None
+    per_variant = [{"variant": v, **_level(mean[:, j], confidence, v).as_dict()} for j, v in enumerate(variants)]
+    templates = [v for v in variants if "+" not in v]
+    spread = None
+    if len(templates) >= 2:
+        idx = [col[t] for t in templates]
+        spread = format_spread(mean[:, idx], templates, seed=seed, confidence=confidence)
+    majority = passed >= 0.5
+    flips = majority.any(axis=1) & ~majority.all(axis=1)
+    answer_flips = np.array([len(set(row.tolist())) > 1 for row in answers], dtype=bool)
+    perturbations: list[dict[str, Any]] = []
+    for v in variants:
+        if "+" in v:
+            base = v.split("+", 1)[0]
+            if base in col:
+                d = mean[:, col[v]] - mean[:, col[base]]
+                perturbations.append(
+                    {
+                        "variant": v,
+                        "template": base,
+                        "delta": _t_estimate(d, confidence, f"paired {v} - {base}").as_dict(),
+                    }
+                )
+    perturbations.sort(key=lambda p: p["delta"]["value"])
+    return Robustness(
+        n_items=n,
+        variants=per_variant,
+        templates=templates,
+        spread=spread,
+        mean_score=_t_estimate(mean.mean(axis=1), confidence, "mean over variants", bounded=_unit(mean)),
+        worst_case=_t_estimate(
+            mean.min(axis=1), confidence, "per item, the worst variant's score", bounded=_unit(mean)
+        ),
+        flip_rate=_share(flips, confidence, "items whose majority verdict differs between variants"),
+        answer_flip_rate=_share(answer_flips, confidence, "items whose most common answer differs between variants"),
+        flip_by_slice=_flip_slices(data, kept_ids, flips, confidence),
+        perturbations=perturbations,
+        most_flipping=_most_flipping(data, kept_ids, variants, mean, answers, flips, top),
+    )
+
+
+def _flip_slices(data: RunData, ids: list[str], flips: np.ndarray, confidence: float) -> list[dict[str, Any]]:
+    position = {str(i): k for k, i in enumerate(data.items.item_id.tolist())}
+    index = np.array([position[i] for i in ids], dtype=np.int64)
+    out: list[dict[str, Any]] = []
+    for name, labels in item_features(data).items():
+        aligned = labels[index]
+        for value in sorted({v for v in aligned.tolist() if v is not None}, key=str):
+            mask = aligned == value
+            if mask.sum() >= 5:
+                est = _share(flips[mask], confidence, "flip rate")
+                out.append(
+                    {
+                        "slice": f"{name}={value}",
+                        "n_items": int(mask.sum()),
+                        "flip_rate": est.as_dict(),
+                        "value": est.value,
+                    }
+                )
+    out.sort(key=lambda s: -float(s["flip_rate"]["value"] or 0.0))
+    return out
+
+
+def _most_flipping(
+    data: RunData,
+    ids: list[str],
+    variants: list[str],
+    mean: np.ndarray,
+    answers: np.ndarray,
+    flips: np.ndarray,
+    top: int,
+) -> list[dict[str, Any]]:
+    source = {str(i): s for i, s in zip(data.items.item_id.tolist(), data.items.source_id.tolist(), strict=True)}
+    spread = mean.max(axis=1) - mean.min(axis=1)
+    order = np.argsort(-spread, kind="stable")[:top]
+    return [
+        {
+            "item_id": ids[k],
+            "source_id": None if source.get(ids[k]) is None else str(source[ids[k]]),
+            "flips": bool(flips[k]),
+            "scores": {v: float(mean[k, j]) for j, v in enumerate(variants)},
+            "answers": {v: None if answers[k, j] is None else str(answers[k, j])[:200] for j, v in enumerate(variants)},
+        }
+        for k in order
+        if spread[k] > 0
+    ]
+
+
+def template_spread(accuracies: dict[str, float], n_items: int, confidence: float = 0.95) -> dict[str, Any]:
+    """Spread over templates from template-level accuracies alone (e.g. a paper's table), each on
+    the same ``n_items`` items: best (MaxP), worst, mean (AvgP, Mizrahi et al. 2024) and best -
+    worst with Newcombe's hybrid score interval for a difference of two proportions.
+
+    Without per-item results the templates cannot be paired, so the interval is the unpaired
+    (wider) one; and the two templates were picked as the extremes after seeing the data, so the
+    point estimate is optimistic. With per-item results use :func:`format_spread`.
+    """
+    if len(accuracies) < 2:
+        raise ValueError("a spread needs at least two templates")
+    names = list(accuracies)
+    values = np.array([accuracies[k] for k in names], dtype=float)
+    best, worst = int(np.argmax(values)), int(np.argmin(values))
+    p1, p2 = float(values[best]), float(values[worst])
+    l1, u1 = wilson_interval(p1 * n_items, n_items, confidence)
+    l2, u2 = wilson_interval(p2 * n_items, n_items, confidence)
+    d = p1 - p2
+    # Newcombe (1998), method 10: hybrid score interval from the two Wilson intervals
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return {
+        "n_templates": len(names),
+        "n_items": n_items,
+        "best": names[best],
+        "worst": names[worst],
+        "max": p1,
+        "min": p2,
+        "mean": float(values.mean()),
+        "median": float(np.median(values)),
+        "sd": float(values.std(ddof=1)),
+        "spread": Estimate(
+            d, low, high, n_items, n_items, "best - worst template; Newcombe hybrid score (unpaired)", None, confidence
+        ).as_dict(),
+    }
+
+
+def parser_sensitivity(
+    item_ids: np.ndarray,
+    parsers: list[str],
+    scores: np.ndarray,
+    outputs: list[str],
+    *,
+    delta: float | None = None,
+    confidence: float = 0.95,
+    seed: int = 0,
+    top: int = 10,
+) -> dict[str, Any]:
+    """How much the score depends on the answer parser: per parser the score with an interval
+    clustered on items; the spread (best - worst parser, item bootstrap re-selecting both); the
+    samples where parsers disagree; and a warning when the spread is at least ``delta`` (a delta
+    between two runs that this spread could explain)."""
+    from tailgate.analysis._stats import estimate_from_sums
+
+    ok = ~np.isnan(scores).any(axis=1)
+    scores, ids = scores[ok], item_ids[ok]
+    outputs = [o for o, keep in zip(outputs, ok.tolist(), strict=True) if keep]
+    if scores.shape[0] == 0:
+        raise ValueError("no sample could be scored by every parser")
+    uniq, inverse = np.unique(ids.astype(str), return_inverse=True)
+    counts = np.bincount(inverse).astype(float)
+    binary = bool(np.isin(scores, (0.0, 1.0)).all())
+    per_parser = []
+    item_means = np.empty((uniq.size, len(parsers)))
+    for j, name in enumerate(parsers):
+        sums = np.bincount(inverse, weights=scores[:, j])
+        item_means[:, j] = sums / counts
+        per_parser.append({"parser": name, **estimate_from_sums(counts, sums, binary, confidence).as_dict()})
+    spread = format_spread(item_means, parsers, seed=seed, confidence=confidence) if len(parsers) > 1 else None
+    disagree = scores.max(axis=1) != scores.min(axis=1)
+    examples = [
+        {
+            "item_id": str(ids[k]),
+            "output": outputs[k][:300],
+            "scores": dict(zip(parsers, scores[k].tolist(), strict=True)),
+        }
+        for k in np.flatnonzero(disagree)[:top]
+    ]
+    warnings = []
+    if delta is not None and spread is not None and spread["spread"]["value"] >= abs(delta):
+        warnings.append(
+            f"the score moves by {spread['spread']['value']:.3f} between answer parsers ({spread['best']} vs "
+            f"{spread['worst']}), at least the compared delta of {delta:+.3f}: the gap may be the parser"
+        )
+    return {
+        "parsers": per_parser,
+        "spread": spread,
+        "n_samples": int(scores.shape[0]),
+        "n_items": int(uniq.size),
+        "disagreeing_samples": _share(disagree, confidence, "samples scored differently by some parser").as_dict(),
+        "disagreeing_items": int(np.unique(inverse[disagree]).size),
+        "examples": examples,
+        "delta": delta,
+        "warnings": warnings,
+    }

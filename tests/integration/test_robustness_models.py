@@ -1,0 +1,82 @@
+"""Robustness end to end on the real local model: prompt formats and perturbations
+(examples/robustness), and ProSA's real ARC-Challenge prompt templates (Zhuo et al. 2024)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.cli import REPO, tailgate
+
+pytestmark = pytest.mark.model
+
+PROSA = REPO.parent / "shared" / "data" / "prosa-variants" / "prompts" / "subjective" / "ARC_Challenge.templates.json"
+
+
+def test_formats_and_perturbations_on_smollm2(tmp_path: Path) -> None:
+    suite = REPO / "examples" / "robustness" / "suite.yaml"
+    proc = tailgate(
+        "run", str(suite), "--model", "local:smollm2-135m", "--limit", "6", "--run-id", "r", "-q", timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = tailgate("report", "r", "--json", "report.json", "--html", "report.html")
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads((tmp_path / "report.json").read_text())["robustness"]
+    names = [v["variant"] for v in r["variants"]]
+    assert len(r["templates"]) == 6  # the original and 5 generated formats
+    assert {"original+shuffle_options", "original+typos", "original+distractor"} <= set(names)
+    assert r["n_items"] == 6
+    assert r["spread"]["n_templates"] == 6
+    spread = r["spread"]["spread"]
+    assert spread["low"] <= spread["value"] <= spread["high"]
+    assert r["worst_case"]["value"] <= r["mean_score"]["value"]
+    assert 0 <= r["flip_rate"]["value"] <= 1
+    assert r["flip_rate"]["n_items"] == 6
+    html = (tmp_path / "report.html").read_text()
+    assert "Robustness across variants" in html
+    assert "score per variant" in html
+    assert "perturbation effect" in html
+    # the same outputs under other parsers, without a model call
+    proc = tailgate("rescore", "r", "--extract", "choice_letter", "--extract", "first_word", "--json")
+    assert proc.returncode == 0, proc.stderr
+    parsers = {p["parser"]: p for p in json.loads(proc.stdout)["parsers"]}
+    assert parsers["extract=choice_letter"]["value"] == pytest.approx(parsers["as run"]["value"])
+
+
+def _jinja(template: str) -> str:
+    """ProSA's format strings as Jinja (read as text; nothing is executed)."""
+    text = template.replace("{question}", "{{ question }}")
+    return re.sub(r"\{text([A-D])\}", lambda m: "{{ options[" + str("ABCD".index(m.group(1))) + "] }}", text)
+
+
+def test_prosa_arc_templates_on_smollm2(tmp_path: Path) -> None:
+    prompts = json.loads(PROSA.read_text(encoding="utf-8"))["ARC_Challenge_prompts"]
+    assert len(prompts) == 12
+    suite = {
+        "name": "prosa-arc",
+        "dataset": {"path": str(REPO / "examples" / "robustness" / "items.jsonl"), "id": "id", "reference": "answer"},
+        "templates": [
+            {"name": name, "messages": [{"role": "user", "content": _jinja(text)}], "text": _jinja(text)}
+            for name, text in prompts.items()
+        ],
+        "decoding": {"temperature": 0.0, "max_tokens": 12, "stop": ["\n\n"]},
+        "scorers": [{"type": "choice"}],
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False), encoding="utf-8")
+    proc = tailgate(
+        "run", str(path), "--model", "local:smollm2-135m", "--limit", "8", "--run-id", "p", "-q", timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = tailgate("report", "p", "--json")
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)["robustness"]
+    assert r["spread"]["n_templates"] == 12
+    assert r["n_items"] == 8
+    # 12 wordings of the same 8 questions: the verdict moves with the wording
+    assert r["spread"]["spread"]["value"] > 0
+    assert r["flip_rate"]["value"] > 0
