@@ -80,3 +80,43 @@ def test_prosa_arc_templates_on_smollm2(tmp_path: Path) -> None:
     # 12 wordings of the same 8 questions: the verdict moves with the wording
     assert r["spread"]["spread"]["value"] > 0
     assert r["flip_rate"]["value"] > 0
+
+
+def test_smollm2_paraphrases_and_reads_answers(tmp_path: Path) -> None:
+    """A real model writes the paraphrases (checked) and, in rescore, reads the answers."""
+    rows = [
+        {"id": f"a{i}", "question": f"Tom has {a} apples and buys {b} more. How many apples does Tom have now?",
+         "answer": a + b}
+        for i, (a, b) in enumerate([(3, 4), (10, 5), (7, 8), (12, 6), (2, 9), (20, 30)])
+    ]  # fmt: skip
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    suite = {
+        "name": "para",
+        "dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"},
+        "templates": [{"name": "original", "messages": [{"role": "user", "content": "{{ question }}"}]}],
+        "variants": [{"generator": "paraphrase", "model": "local:smollm2-135m", "fields": ["question"]}],
+        "decoding": {"temperature": 0.0, "max_tokens": 24},
+        "scorers": [{"type": "numeric"}],
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False), encoding="utf-8")
+    proc = tailgate("run", "suite.yaml", "--model", "local:smollm2-135m", "--run-id", "para", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    note = re.search(r"(\d+)/6 paraphrases by local:smollm2-135m kept", proc.stdout + proc.stderr)
+    assert note is not None, proc.stdout + proc.stderr
+    from tailgate.store import Store
+
+    records = Store().read_records("para").to_pylist()
+    originals = {r["item_id"]: r["prompt"] for r in records if r["variant"] == "original"}
+    changed = [r for r in records if r["variant"] == "original+paraphrase" and r["prompt"] != originals[r["item_id"]]]
+    assert len(changed) == int(note.group(1))
+    for r in changed:  # a kept paraphrase has every number of its question
+        question = json.loads(originals[r["item_id"]])[0]["content"]
+        assert all(n in r["prompt"] for n in re.findall(r"\d+", question))
+    # the same run again asks the paraphrasing model nothing (the cache answers)
+    proc = tailgate("run", "suite.yaml", "--model", "local:smollm2-135m", "--run-id", "para2", timeout=900)
+    assert "6 from cache" in proc.stdout + proc.stderr
+    proc = tailgate("rescore", "para", "--llm", "local:smollm2-135m", "--extract", "last_number", "--json")
+    assert proc.returncode == 0, proc.stderr
+    parsers = {p["parser"]: p for p in json.loads(proc.stdout)["parsers"]}
+    assert set(parsers) == {"as run", "extract=last_number", "llm=local:smollm2-135m"}
+    assert parsers["llm=local:smollm2-135m"]["n_samples"] == 12

@@ -24,6 +24,8 @@ from tests.support.suites import make_suite
         ("What is 2+2?", "What is 2+2?", 4, "unchanged"),
         ("What is 2+2?", "", 4, "empty"),
         ("What is 2+2?", "What is 2+2? " * 10, 4, "length ratio"),
+        ("Tom has 3 apples and buys 4. How many now?", "Tom has 3 + 4 = 7 apples now.", 7, "not a question"),
+        ("Tom has 3 apples and buys 4. How many now?", "Tom buys 4 apples to his 3: 7 now?", 7, "leaks the reference"),
     ],
 )
 def test_check_paraphrase(original: str, paraphrase: str, reference: object, reason: str | None) -> None:

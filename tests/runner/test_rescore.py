@@ -98,3 +98,20 @@ def test_cli(tmp_path: Path) -> None:
     proc = tailgate("--store", str(store), "rescore", "latest", "--vs", first)
     assert proc.returncode == 0, proc.stderr
     assert "score by answer parser" in proc.stdout
+
+
+def test_llm_extractor_reads_answers_and_is_cached(tmp_path: Path) -> None:
+    from tests.support import models
+
+    store, run_id = _run(tmp_path, "oracle", make_suite(tmp_path / "s"))
+    models.EXTRACT_CALLS.clear()
+    result = rescore(store, run_id, [], llm="python:tests.support.models:answer_reader")
+    assert result.parsers == ["as run", "llm=python:tests.support.models:answer_reader"]
+    assert len(models.EXTRACT_CALLS) == 4
+    assert "Question: What is 2+2?" in models.EXTRACT_CALLS[0] or any("2+2" in c for c in models.EXTRACT_CALLS)
+    # "The answer is 4." -> "4" (right); "The answer is Paris." -> NONE (this reader only knows
+    # numbers and letters) -> wrong, as an extractor that finds nothing
+    by_item = dict(zip(result.item_id.tolist(), result.scores[:, 1].tolist(), strict=True))
+    assert sorted(by_item.values()) == [0.0, 0.0, 1.0, 1.0]
+    rescore(store, run_id, [], llm="python:tests.support.models:answer_reader")
+    assert len(models.EXTRACT_CALLS) == 4  # the second reading came from the cache

@@ -101,3 +101,15 @@ def paraphraser(prompt: Any, params: dict[str, Any]) -> str:
 def echo_prompt(prompt: Any, params: dict[str, Any]) -> str:
     """Repeats the question: a model whose output shows exactly what it was asked."""
     return _last_user(prompt)
+
+
+EXTRACT_CALLS: list[str] = []
+
+
+def answer_reader(prompt: Any, params: dict[str, Any]) -> str:
+    """An 'LLM extractor': reads the number or letter after 'answer is' in the response, else NONE."""
+    text = _last_user(prompt)
+    EXTRACT_CALLS.append(text)
+    response = text.split("Response: ", 1)[-1]
+    m = re.search(r"answer is\s+([A-Z]|\d+)\b", response)
+    return m.group(1) if m else "NONE"

@@ -397,6 +397,7 @@ def _outputs(data: dict[str, Any], json_out: str | None, md: Any, html: Any) -> 
     metavar="TYPE[/EXTRACT]",
     help="Re-score every sample with this scorer, e.g. choice/first_word (repeatable).",
 )
+@click.option("--llm", metavar="MODEL", help="Also let MODEL read each output's final answer (an LLM extractor).")
 @click.option(
     "--vs", "versus", metavar="BASE", help="Warn when the parser spread is as large as the delta BASE -> RUN."
 )
@@ -416,6 +417,7 @@ def rescore(
     run_ref: str,
     extractors: tuple[str, ...],
     scorers: tuple[str, ...],
+    llm: str | None,
     versus: str | None,
     json_out: str | None,
 ) -> None:
@@ -426,12 +428,12 @@ def rescore(
 
     store = _store(ctx)
     run_id = store.resolve(run_ref)
-    rescored = rescore_run(store, run_id, list(extractors) if extractors else None, list(scorers))
+    rescored = rescore_run(store, run_id, list(extractors) if extractors else None, list(scorers), llm)
     delta = None
     if versus:
         comparison = compare_runs(store, store.resolve(versus), run_id, CompareOptions(bootstrap=200))
         delta = comparison.overall["estimate"]["value"]
-    result = parser_sensitivity(rescored.item_id, rescored.parsers, rescored.scores, rescored.output, delta=delta)
+    result = parser_sensitivity(rescored.label, rescored.parsers, rescored.scores, rescored.output, delta=delta)
     result = {"run_id": run_id, **result}
     _outputs(result, json_out, None, None)
     if json_out != "-":

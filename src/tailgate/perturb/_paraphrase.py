@@ -51,9 +51,11 @@ def _names(text: str) -> set[str]:
 
 
 def check_paraphrase(original: str, paraphrase: str, reference: Any) -> str | None:
-    """Why ``paraphrase`` cannot stand in for ``original`` (None: it can): it must not be empty,
-    must keep the length within 0.4x-3x, every number, every mid-sentence capitalised word, and the
-    reference if the original contains it; and it must differ from the original."""
+    """Why ``paraphrase`` cannot stand in for ``original`` (None: it can): it must not be empty or
+    unchanged, must keep the length within 0.4x-3x, every number, every mid-sentence capitalised
+    word, a question mark if the original asks a question (small models answer instead of
+    rewriting), and the reference if the original contains it; and it must not contain the
+    reference when the original does not (that would give the answer away)."""
     if not paraphrase.strip():
         return "empty"
     if paraphrase.strip() == original.strip():
@@ -67,12 +69,17 @@ def check_paraphrase(original: str, paraphrase: str, reference: Any) -> str | No
     lost = sorted(n for n in _names(original) if n.lower() not in paraphrase.lower())
     if lost:
         return f"lost name {lost[0]}"
+    if "?" in original and "?" not in paraphrase:
+        return "not a question (answered instead of rewritten?)"
     refs = reference if isinstance(reference, list) else [reference]
     for ref in refs:
         if isinstance(ref, (str, int, float)) and not isinstance(ref, bool):
-            value = str(ref)
-            if len(value) > 1 and value.lower() in original.lower() and value.lower() not in paraphrase.lower():
-                return f"lost the reference {value!r}"
+            value = str(ref).lower()
+            present = re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
+            if present.search(original.lower()) is None and present.search(paraphrase.lower()) is not None:
+                return f"leaks the reference {str(ref)!r}"
+            if len(value) > 1 and value in original.lower() and value not in paraphrase.lower():
+                return f"lost the reference {str(ref)!r}"
     return None
 
 

@@ -9,7 +9,7 @@ from tailgate.runner._execute import (
     execute,
 )
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
-from tailgate.runner._rescore import DEFAULT_EXTRACTORS, Rescored, rescore
+from tailgate.runner._rescore import DEFAULT_EXTRACTORS, Rescored, default_extractors, rescore
 from tailgate.runner._run import RunOptions, RunResult, run, run_sync
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Sample",
     "backoff_delay",
     "build_plan",
+    "default_extractors",
     "execute",
     "rescore",
     "run",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections import Counter
 from typing import Any
 
@@ -96,7 +97,7 @@ async def _one_variant(
         for (item, field, value), reply in zip(jobs, replies, strict=True):
             reason = impl.provide(field, value, reply, item.reference)
             if reason is not None:
-                reasons[" ".join(reason.split(" ")[:2])] += 1  # "lost number", "length ratio", "unchanged"
+                reasons[re.sub(r" [\d'\"(].*$", "", reason)] += 1  # "lost number", "not a question", ...
         return {
             "model": params.model,
             "asked": len(jobs),
