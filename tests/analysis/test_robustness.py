@@ -156,3 +156,35 @@ def test_format_spread_bootstrap_agrees_with_a_naive_one() -> None:
     assert ours["low"] == pytest.approx(np.quantile(naive, 0.025), abs=0.02)
     assert ours["high"] == pytest.approx(np.quantile(naive, 0.975), abs=0.02)
     assert math.isclose(ours["value"], scores.mean(axis=0).max() - scores.mean(axis=0).min())
+
+
+def test_reference_free_runs_get_the_answer_flip_rate(tmp_path: Path) -> None:
+    """A model that repeats its prompt: its answer flips exactly on the items whose paraphrase
+    column differs from the original wording (3 of 8 here)."""
+    from tailgate.runner import RunOptions, run_sync
+    from tests.support.suites import make_suite
+
+    rows = [{"id": f"q{i}", "q": f"Tell me about topic {i}.", "q2": f"Tell me about topic {i}."} for i in range(8)]
+    for i in (1, 4, 6):
+        rows[i]["q2"] = f"What do you know about topic {i}?"
+    suite = make_suite(
+        tmp_path / "s",
+        rows,
+        templates=[{"name": "original", "messages": [{"role": "user", "content": "{{ q }}"}]}],
+        scorers=[{"type": "exact", "when": {"never": "applies"}}],
+        extra={
+            "dataset": {"path": "items.jsonl", "id": "id"},
+            "variants": [{"generator": "column", "column": "q2", "fields": ["q"], "name": "para"}],
+        },
+    )
+    store = Store(tmp_path / "store")
+    run_id = run_sync(
+        RunOptions(suite=str(suite), model="python:tests.support.models:echo_prompt", store=str(store.root))
+    ).run_id
+    report = build_report(store, run_id).as_dict()["robustness"]
+    assert report["answer_flip_rate"]["value"] == pytest.approx(3 / 8)
+    assert report["answer_flip_rate"]["n_items"] == 8
+    low, high = proportion_confint(3, 8, method="wilson")
+    assert (report["answer_flip_rate"]["low"], report["answer_flip_rate"]["high"]) == pytest.approx((low, high))
+    assert report["spread"] is None
+    assert report["variants"] == []

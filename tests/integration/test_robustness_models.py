@@ -120,3 +120,43 @@ def test_smollm2_paraphrases_and_reads_answers(tmp_path: Path) -> None:
     parsers = {p["parser"]: p for p in json.loads(proc.stdout)["parsers"]}
     assert set(parsers) == {"as run", "extract=last_number", "llm=local:smollm2-135m"}
     assert parsers["llm=local:smollm2-135m"]["n_samples"] == 12
+
+
+ARENA = REPO.parent / "shared" / "data" / "prosa-variants" / "prompts" / "objective" / "Arena_Hard_Auto"
+
+
+def test_prosa_paraphrase_triples_flip_rates(tmp_path: Path) -> None:
+    """ProSA's real paraphrase triples of Arena-Hard questions (v1 original, v2 and v3 rewritten by
+    an LLM), as paraphrase columns; open-ended, so no reference: the answer flip rate is judged by
+    meaning (all-MiniLM-L6-v2) across the three wordings."""
+    versions = []
+    for v in (1, 2, 3):
+        lines = (ARENA / f"question_v{v}.jsonl").read_text(encoding="utf-8").splitlines()
+        versions.append({(row := json.loads(line))["question_id"]: row["turns"][0]["content"] for line in lines})
+    short = [q for q in versions[0] if all(len(v[q]) < 240 for v in versions)][:8]
+    assert len(short) == 8
+    rows = [{"id": q, "q1": versions[0][q], "q2": versions[1][q], "q3": versions[2][q]} for q in short]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    suite = {
+        "name": "prosa-arena",
+        "dataset": {"path": "items.jsonl", "id": "id"},
+        "templates": [{"name": "original", "messages": [{"role": "user", "content": "{{ q1 }}"}]}],
+        "variants": [
+            {"generator": "column", "column": "q2", "fields": ["q1"], "name": "v2"},
+            {"generator": "column", "column": "q3", "fields": ["q1"], "name": "v3"},
+        ],
+        "decoding": {"temperature": 0.0, "max_tokens": 24},
+        "scorers": [{"type": "json_valid", "when": {"never": "applies"}}],  # open-ended: nothing to score
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False), encoding="utf-8")
+    proc = tailgate("run", "suite.yaml", "--model", "local:smollm2-135m", "--run-id", "arena", "-q", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    proc = tailgate("report", "arena", "--semantic", "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)["robustness"]
+    flips = r["answer_flip_rate"]
+    assert flips["n_items"] == 8
+    assert "in meaning" in flips["method"]
+    assert flips["low"] <= flips["value"] <= flips["high"]
+    assert r["spread"] is None  # no scores: no spread, no worst case
+    assert r["worst_case"]["value"] is None

@@ -102,7 +102,7 @@ def load_run(store: Store, run_id: str, pass_threshold: float | None = None) -> 
         SELECT c.code, i.item_id, i.source_id, i.input, i.attributes,
                count(r.sample_id) AS n_samples, count(r.score) AS n_scored,
                coalesce(sum(r.score), 0) AS sum_score, coalesce(sum(r.score * r.score), 0) AS sum_sq,
-               count_if(r.score >= {float(threshold)!r}) AS n_pass, count(r.error_class) AS n_errors,
+               coalesce(count_if(r.score >= {float(threshold)!r}), 0) AS n_pass, count(r.error_class) AS n_errors,
                median(r.tokens_in) AS tokens_in
         FROM items i JOIN item_codes c USING (item_id) LEFT JOIN records r USING (item_id)
         GROUP BY ALL ORDER BY c.code

@@ -127,7 +127,7 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         profile = failure_profile(data.items, data.pass_threshold, options.confidence, options.bootstrap, options.seed)
         _add_concentration(profile, discovery)
         clock.lap("profile")
-        robust = robustness(data, options.confidence, options.seed)
+        robust = robustness(data, options.confidence, options.seed, semantic=options.semantic)
         clock.lap("robustness")
         worst = _worst_items(data, options.worst_items)
         plots = _plot_data(data, latency_sample)

@@ -140,12 +140,27 @@ def format_spread(
     }
 
 
-def robustness(data: RunData, confidence: float = 0.95, seed: int = 0, top: int = 10) -> Robustness | None:
-    """Robustness across the run's variants, or None with fewer than two variants."""
+def robustness(
+    data: RunData, confidence: float = 0.95, seed: int = 0, top: int = 10, semantic: bool = False
+) -> Robustness | None:
+    """Robustness across the run's variants, or None with fewer than two variants.
+
+    ``semantic``: answers are the same when they mean the same (all-MiniLM-L6-v2, as for
+    consistency) instead of equal after normalisation. Runs without scores (open-ended questions,
+    no reference) get the answer flip rate only.
+    """
+    # an unscored sample (no reference: open-ended) has no extracted answer: its output is the answer
+    normalized = NORMALIZED_ANSWER.replace(
+        "lower(answer)", "lower(CASE WHEN score IS NULL THEN output ELSE answer END)"
+    )
+    assert normalized != NORMALIZED_ANSWER
+    answer = "mode(output)" if semantic else f"mode({normalized})"
     rows = data.query(
-        f"""SELECT item_id, variant, avg(score) AS mean, avg((score >= {float(data.pass_threshold)!r})::DOUBLE) AS pass,
-                   mode({NORMALIZED_ANSWER}) AS answer
-            FROM records WHERE score IS NOT NULL GROUP BY ALL"""
+        f"""SELECT item_id, variant, avg(score) AS mean,
+                   avg(CASE WHEN score IS NULL THEN NULL
+                            ELSE (score >= {float(data.pass_threshold)!r})::DOUBLE END) AS pass,
+                   {answer} AS answer
+            FROM records WHERE output IS NOT NULL AND error_class IS NULL GROUP BY ALL"""
     )
     variants = sorted({str(v) for v in rows["variant"].tolist()})
     if len(variants) < 2:
@@ -160,12 +175,18 @@ def robustness(data: RunData, confidence: float = 0.95, seed: int = 0, top: int 
     for i, v, m, p, a in zip(rows["item_id"], rows["variant"], rows["mean"], rows["pass"], rows["answer"], strict=True):
         r, c = row_of[str(i)], col[str(v)]
         mean[r, c], passed[r, c], answers[r, c] = m, p, a
-    complete = ~np.isnan(mean).any(axis=1)
+    scored = not np.isnan(mean).all()
+    complete = ~np.isnan(mean).any(axis=1) if scored else ~(answers == None).any(axis=1)  # noqa: E711
     mean, passed, answers = mean[complete], passed[complete], answers[complete]
     kept_ids = [i for i, ok in zip(ids, complete.tolist(), strict=True) if ok]
     n = len(kept_ids)
     if n < 2:
         return None
+    answer_flips = _answer_flips(answers, semantic)
+    what = "items whose most common answer differs between variants" + (" in meaning" if semantic else "")
+    if not scored:
+        none = Estimate(None, None, None, n, n, "no scores (no reference)", None, confidence)
+        return Robustness(n, [], [], None, none, none, none, _share(answer_flips, confidence, what), [], [], [])
     per_variant = [{"variant": v, **_level(mean[:, j], confidence, v).as_dict()} for j, v in enumerate(variants)]
     templates = [v for v in variants if "+" not in v]
     spread = None
@@ -174,7 +195,6 @@ def robustness(data: RunData, confidence: float = 0.95, seed: int = 0, top: int 
         spread = format_spread(mean[:, idx], templates, seed=seed, confidence=confidence)
     majority = passed >= 0.5
     flips = majority.any(axis=1) & ~majority.all(axis=1)
-    answer_flips = np.array([len(set(row.tolist())) > 1 for row in answers], dtype=bool)
     perturbations: list[dict[str, Any]] = []
     for v in variants:
         if "+" in v:
@@ -199,11 +219,20 @@ def robustness(data: RunData, confidence: float = 0.95, seed: int = 0, top: int 
             mean.min(axis=1), confidence, "per item, the worst variant's score", bounded=_unit(mean)
         ),
         flip_rate=_share(flips, confidence, "items whose majority verdict differs between variants"),
-        answer_flip_rate=_share(answer_flips, confidence, "items whose most common answer differs between variants"),
+        answer_flip_rate=_share(answer_flips, confidence, what),
         flip_by_slice=_flip_slices(data, kept_ids, flips, confidence),
         perturbations=perturbations,
         most_flipping=_most_flipping(data, kept_ids, variants, mean, answers, flips, top),
     )
+
+
+def _answer_flips(answers: np.ndarray, semantic: bool) -> np.ndarray:
+    if not semantic:
+        return np.array([len(set(row.tolist())) > 1 for row in answers], dtype=bool)
+    from tailgate.analysis._semantic import Embedder, group_by_meaning
+
+    embedder = Embedder()
+    return np.array([len(set(group_by_meaning([str(a) for a in row], embedder))) > 1 for row in answers], dtype=bool)
 
 
 def _flip_slices(data: RunData, ids: list[str], flips: np.ndarray, confidence: float) -> list[dict[str, Any]]:

@@ -271,7 +271,10 @@ def _robustness_section(d: dict[str, Any]) -> str:
         for v in sorted(r["variants"], key=lambda v: v["value"] if v["value"] is not None else 0.0)
         if v["value"] is not None
     ]
-    out.append(_svg.forest(rows, "score per variant with 95% CI (mean over variants dashed)", r["mean_score"]["value"]))
+    if rows:
+        out.append(
+            _svg.forest(rows, "score per variant with 95% CI (mean over variants dashed)", r["mean_score"]["value"])
+        )
     if r["perturbations"]:
         effects = [
             (p["variant"], p["delta"]["value"], p["delta"]["low"], p["delta"]["high"]) for p in r["perturbations"]
