@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import NORMALIZED_ANSWER, RunData
+from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData
 from tailgate.analysis._estimate import Estimate, _t_quantile
 from tailgate.analysis._stats import pass_at_k, pass_hat_k
 
@@ -145,7 +145,7 @@ def _semantic_unit_rows(data: RunData) -> dict[str, np.ndarray]:
     from tailgate.errors import UsageError
 
     answers = data.query(
-        f"""SELECT cd.code, variant, {NORMALIZED_ANSWER} AS a, first(coalesce(answer, '')) AS raw,
+        f"""SELECT cd.code, variant, {NORMALIZED_ANSWER} AS a, first(coalesce({ANSWER_TEXT}, '')) AS raw,
                    count(*)::DOUBLE AS c
             FROM records JOIN item_codes cd USING (item_id) WHERE output IS NOT NULL
             GROUP BY cd.code, variant, a ORDER BY cd.code, variant, c DESC, a"""

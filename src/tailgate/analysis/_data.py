@@ -16,15 +16,18 @@ import numpy as np
 from tailgate.analysis._derive import derive_item_features
 from tailgate.store import Store
 
-__all__ = ["AUTO", "ItemFrame", "RunData", "fetch", "load_run"]
+__all__ = ["ANSWER_TEXT", "AUTO", "ItemFrame", "RunData", "fetch", "load_run"]
 
 # Prefix of attributes derived automatically from the input (see _derive.py).
 AUTO = "auto:"
 
 # Answers are compared after this normalisation (the same in every analysis): lower case, runs of
 # punctuation and white space collapsed to one space, trimmed. A missing answer is its own class.
+# The answer of a sample: the extracted answer; for a sample nothing scored (an open-ended item
+# without a reference), the output itself.
+ANSWER_TEXT = "(CASE WHEN score IS NULL THEN coalesce(answer, output) ELSE answer END)"
 NORMALIZED_ANSWER = (
-    "coalesce(nullif(trim(regexp_replace(lower(answer), '[^[:alnum:]]+', ' ', 'g')), ''), '<no answer>')"
+    f"coalesce(nullif(trim(regexp_replace(lower({ANSWER_TEXT}), '[^[:alnum:]]+', ' ', 'g')), ''), '<no answer>')"
 )
 # "Does the output contain valid JSON": the span from the first { or [ to the last } or ].
 _JSON_SPAN = r"regexp_extract(output, '[{\[][\s\S]*[}\]]')"

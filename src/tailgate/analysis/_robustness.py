@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import NORMALIZED_ANSWER, RunData
+from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData
 from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
 from tailgate.analysis._slices import item_features
 from tailgate.analysis._stats import item_weights
@@ -149,12 +149,7 @@ def robustness(
     consistency) instead of equal after normalisation. Runs without scores (open-ended questions,
     no reference) get the answer flip rate only.
     """
-    # an unscored sample (no reference: open-ended) has no extracted answer: its output is the answer
-    normalized = NORMALIZED_ANSWER.replace(
-        "lower(answer)", "lower(CASE WHEN score IS NULL THEN output ELSE answer END)"
-    )
-    assert normalized != NORMALIZED_ANSWER
-    answer = "mode(output)" if semantic else f"mode({normalized})"
+    answer = f"mode({ANSWER_TEXT})" if semantic else f"mode({NORMALIZED_ANSWER})"
     rows = data.query(
         f"""SELECT item_id, variant, avg(score) AS mean,
                    avg(CASE WHEN score IS NULL THEN NULL
