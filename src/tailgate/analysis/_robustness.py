@@ -238,7 +238,7 @@ def _flip_slices(data: RunData, ids: list[str], flips: np.ndarray, confidence: f
         aligned = labels[index]
         for value in sorted({v for v in aligned.tolist() if v is not None}, key=str):
             mask = aligned == value
-            if mask.sum() >= 5:
+            if 5 <= mask.sum() < len(ids):  # a slice of every item says nothing new
                 est = _share(flips[mask], confidence, "flip rate")
                 out.append(
                     {

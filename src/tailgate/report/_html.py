@@ -272,6 +272,7 @@ def _robustness_section(d: dict[str, Any]) -> str:
         if v["value"] is not None
     ]
     if rows:
+        out.append("<p class='note'>Score per variant with its 95% interval; dashed: the mean over variants.</p>")
         out.append(
             _svg.forest(rows, "score per variant with 95% CI (mean over variants dashed)", r["mean_score"]["value"])
         )
@@ -280,12 +281,14 @@ def _robustness_section(d: dict[str, Any]) -> str:
             (p["variant"], p["delta"]["value"], p["delta"]["low"], p["delta"]["high"]) for p in r["perturbations"]
         ]
         span = max(0.05, *(abs(x) for e in effects for x in e[1:] if x is not None))
+        out.append("<p class='note'>Each perturbation's effect: its score minus its template's, paired over items.</p>")
         out.append(_svg.forest(effects, "perturbation effect: variant - its template (paired)", 0.0, -span, span))
     flips = [
         (s["slice"], s["flip_rate"]["value"], s["flip_rate"]["low"], s["flip_rate"]["high"])
         for s in r["flip_by_slice"][:15]
     ]
     if flips:
+        out.append("<p class='note'>Flip rate by slice (Wilson 95% interval); dashed: the overall flip rate.</p>")
         out.append(_svg.forest(flips, "flip rate by slice (Wilson 95% CI)", r["flip_rate"]["value"]))
     if r["most_flipping"]:
         names = [v["variant"] for v in r["variants"]]
@@ -295,7 +298,9 @@ def _robustness_section(d: dict[str, Any]) -> str:
             for m in r["most_flipping"]
         ]
         out.append("<p>Items whose score moves most between variants (mean score and most common answer):</p>")
-        out.append(_table(["item", *[escape(n) for n in names]], rows_html))
+        out.append(
+            "<div style='overflow-x:auto'>" + _table(["item", *[escape(n) for n in names]], rows_html) + "</div>"
+        )
     return "".join(out)
 
 
