@@ -13,6 +13,7 @@ __all__ = ["ecdf", "forest", "histogram", "scatter"]
 
 WIDTH = 640
 FONT = "font-family='system-ui, sans-serif' font-size='11'"
+SMALL_FONT = "font-family='system-ui, sans-serif' font-size='10'"
 
 
 def _frame(width: int, height: int, body: str, title: str) -> str:
@@ -74,17 +75,18 @@ def forest(
     hi: float = 1.0,
 ) -> str:
     """One row per (label, estimate, low, high): a point with its interval; a dashed reference line."""
-    row_h, left, right, top = 22, 230, WIDTH - 20, 10
+    row_h, left, right, top = 22, 290, WIDTH - 20, 10
     height = top + row_h * len(rows) + 40
     bottom = top + row_h * len(rows)
-    body = [_axis_x(left, right, bottom + 5, lo, hi, [lo + (hi - lo) * i / 5 for i in range(6)], ".1f")]
+    # quarter ticks, two decimals: every tick label is the value it marks
+    body = [_axis_x(left, right, bottom + 5, lo, hi, [lo + (hi - lo) * i / 4 for i in range(5)], ".2f")]
     if reference is not None:
         x = _scale(reference, lo, hi, left, right)
         body.append(f"<line x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{bottom}' stroke='#888' stroke-dasharray='4 3'/>")
     for i, (label, value, low, high) in enumerate(rows):
         y = top + row_h * i + row_h / 2
-        text = label if len(label) <= 38 else label[:37] + "…"
-        body.append(f"<text x='{left - 8}' y='{y + 4:.1f}' text-anchor='end' {FONT}>{escape(text)}</text>")
+        text = label if len(label) <= 40 else label[:39] + "…"  # 40 characters of 10 px fit the margin
+        body.append(f"<text x='{left - 8}' y='{y + 4:.1f}' text-anchor='end' {SMALL_FONT}>{escape(text)}</text>")
         if low is not None and high is not None:
             x1, x2 = _scale(low, lo, hi, left, right), _scale(high, lo, hi, left, right)
             body.append(f"<line x1='{x1:.1f}' y1='{y:.1f}' x2='{x2:.1f}' y2='{y:.1f}' stroke='#555' stroke-width='2'/>")
