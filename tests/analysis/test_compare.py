@@ -257,3 +257,27 @@ def test_mmlu_pro_no_warning_without_hidden_regressions(mmlu: Store) -> None:
     assert c["overall"]["estimate"]["low"] > 0.03
     assert c["warnings"] == []
     assert not [s for s in c["slices"] if s["p_by"] < 0.05 and s["delta"]["value"] < 0]
+
+
+def test_refuses_generated_variants_defined_differently(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    rows = [
+        {"id": f"q{i}", "question": f"What is {i} plus {i}? Answer please.", "answer": str(2 * i)} for i in range(12)
+    ]
+
+    def suite(folder: str, rate: float) -> Path:
+        return make_suite(
+            tmp_path / folder,
+            rows,
+            scorers=[{"type": "exact"}],
+            templates=[{"name": "original", "messages": [{"role": "user", "content": "{{ question }}"}]}],
+            extra={
+                "dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"},
+                "variants": [{"generator": "typos", "rate": rate}],
+            },
+        )
+
+    a, b, c = (_run(store, suite(name, rate)) for name, rate in (("a", 0.1), ("b", 0.9), ("c", 0.1)))
+    with pytest.raises(UsageError, match=r"original\+typos"):
+        compare_runs(store, a, b)
+    assert compare_runs(store, a, c).pairing["shared_units"] == 24

@@ -223,7 +223,17 @@ def _template_check(base: RunData, cand: RunData) -> list[str]:
         return {t.get("name", "original"): t for t in cfg.get("templates", [])}
 
     a, b = templates(base), templates(cand)
-    return sorted(name for name in set(a) & set(b) if a[name] != b[name])
+    changed = {name for name in set(a) & set(b) if a[name] != b[name]}
+
+    def generated(data: RunData) -> list[Any]:
+        return list((data.manifest.get("suite", {}).get("config") or {}).get("variants") or [])
+
+    # generated variants (formats, perturbations, paraphrases) share names across suites only if
+    # their definitions match: the same name with other parameters is another prompt
+    if generated(base) != generated(cand):
+        shared = set(base.manifest.get("variants") or []) & set(cand.manifest.get("variants") or [])
+        changed |= {name for name in shared if name not in a or "+" in name}
+    return sorted(changed)
 
 
 def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Comparison:
