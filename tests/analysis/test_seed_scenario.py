@@ -7,32 +7,14 @@ from __future__ import annotations
 import pytest
 
 from tailgate.analysis import build_report
-from tailgate.runner import RunOptions, run_sync
 from tailgate.store import Store
-from tests.support.seed_models import seed_items
-from tests.support.suites import make_suite
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
-    folder = tmp_path_factory.mktemp("seed")
-    store = Store(folder / "store")
-    suite = make_suite(
-        folder / "suite",
-        seed_items(),
-        scorers=[{"type": "exact"}],
-        repeats=5,
-        extra={"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"}},
-    )
-    out = {}
-    for name in ("random_failures", "systematic_failures"):
-        result = run_sync(
-            RunOptions(
-                suite=str(suite), model=f"python:tests.support.seed_models:{name}", store=str(store.root), cache=False
-            )
-        )
-        out[name] = build_report(store, result.run_id).as_dict()
-    return out
+def reports(seed_runs: tuple[Store, dict[str, str]]) -> dict[str, dict[str, object]]:
+    """The reports of the session's two seed runs (tests/conftest.py)."""
+    store, ids = seed_runs
+    return {name: build_report(store, run_id).as_dict() for name, run_id in ids.items()}
 
 
 def test_same_mean(reports: dict[str, dict[str, object]]) -> None:

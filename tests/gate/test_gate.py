@@ -106,12 +106,14 @@ def test_margin_is_one_sided_and_respected(tmp_path: Path, seed_runs: tuple[Stor
     assert decide(reverse, load_policy(_policy(tmp_path, "rules:\n  - no_slice_regression: {margin: 0.2}\n"))).passed
 
 
-def test_rule_the_runs_cannot_support_is_an_error(tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]) -> None:
+def test_only_rules_the_runs_cannot_support_are_errors(tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]) -> None:
     store, ids = seed_runs
     comparison = compare_runs(store, ids["random_failures"], ids["systematic_failures"])
-    policy = load_policy(_policy(tmp_path, "rules:\n  - latency: {percentile: 95, max_ms: 10}\n"))
-    if "latency_p95_ms" in comparison.beyond:
-        assert decide(comparison, policy).results[0].evidence["cand"] >= 0
+    # latencies exist (the python provider's are real, if tiny): that rule is decided, not an error
+    policy = load_policy(_policy(tmp_path, "rules:\n  - latency: {percentile: 95, max_ms: 100000}\n"))
+    latency = decide(comparison, policy).results[0]
+    assert latency.passed
+    assert latency.evidence["cand"] >= 0
     policy = load_policy(_policy(tmp_path, "rules:\n  - json_validity: {min: 0.5}\n"))
     with pytest.raises(UsageError, match="json_validity"):
         decide(comparison, policy)
