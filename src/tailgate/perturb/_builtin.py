@@ -59,33 +59,73 @@ def _text_fields(fields: dict[str, Any], targets: list[str]) -> list[str]:
     return [k for k in targets if isinstance(fields.get(k), str)]
 
 
-class Typos:
-    """Keyboard typos: adjacent swaps, dropped, doubled and neighbouring-key letters."""
+def _after_labels(text: str, edit: Any) -> str:
+    """``edit`` applied to every line of ``text`` except its option labels (``A)``, ``(b)``)."""
+    lines = []
+    for line in text.split("\n"):
+        label = _OPTION_LINE.match(line)
+        head = line[: line.index(label.group(4))] if label else ""
+        lines.append(head + edit(line[len(head) :]))
+    return "\n".join(lines)
 
-    class Params(PerturbParams):
-        rate: float = Field(0.1, gt=0, le=1)
-        """Share of the editable words (4+ letters) that get one typo; at least one word."""
 
+class _TextEdit:
+    """A perturbation that rewrites each targeted text field on its own (reference unchanged)."""
+
+    Params: ClassVar[type[PerturbParams]]
     changes_reference: ClassVar[bool] = False
 
-    def __init__(self, params: Params) -> None:
+    def __init__(self, params: Any) -> None:
         self.params = params
 
     def apply(
         self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
     ) -> tuple[dict[str, Any], Any]:
         protected = _reference_words(reference)
-        out = dict(fields)
-        for key in _text_fields(fields, targets):
-            tokens = _WORD.findall(fields[key])
-            eligible = [i for i, t in enumerate(tokens) if len(t) >= 4 and _editable(t, protected)]
-            if not eligible:
-                continue
-            chosen = rng.sample(eligible, max(1, round(self.params.rate * len(eligible))))
-            for i in chosen:
-                tokens[i] = _typo(tokens[i], rng)
-            out[key] = "".join(tokens)
-        return out, reference
+        return {**fields, **{k: self.edit(fields[k], protected, rng) for k in _text_fields(fields, targets)}}, reference
+
+    def edit(self, text: str, protected: set[str], rng: random.Random) -> str:
+        raise NotImplementedError
+
+
+class _TextAdd:
+    """A perturbation that adds a drawn text before or after the first targeted text field."""
+
+    Params: ClassVar[type[PerturbParams]]
+    changes_reference: ClassVar[bool] = False
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def apply(
+        self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
+    ) -> tuple[dict[str, Any], Any]:
+        keys = _text_fields(fields, targets)
+        if not keys:
+            return fields, reference
+        extra, text = self.draw(rng), fields[keys[0]]
+        joined = f"{extra}\n\n{text}" if self.params.position == "before" else f"{text}\n\n{extra}"
+        return {**fields, keys[0]: joined}, reference
+
+    def draw(self, rng: random.Random) -> str:
+        raise NotImplementedError
+
+
+class Typos(_TextEdit):
+    """Keyboard typos: adjacent swaps, dropped, doubled and neighbouring-key letters."""
+
+    class Params(PerturbParams):
+        rate: float = Field(0.1, gt=0, le=1)
+        """Share of the editable words (4+ letters) that get one typo; at least one word."""
+
+    def edit(self, text: str, protected: set[str], rng: random.Random) -> str:
+        tokens = _WORD.findall(text)
+        eligible = [i for i, t in enumerate(tokens) if len(t) >= 4 and _editable(t, protected)]
+        if not eligible:
+            return text
+        for i in rng.sample(eligible, max(1, round(self.params.rate * len(eligible)))):
+            tokens[i] = _typo(tokens[i], rng)
+        return "".join(tokens)
 
 
 def _typo(word: str, rng: random.Random) -> str:
@@ -104,82 +144,43 @@ def _typo(word: str, rng: random.Random) -> str:
     return word[:i] + (c.upper() if word[i].isupper() else c) + word[i + 1 :]
 
 
-class Casing:
+class Casing(_TextEdit):
     class Params(PerturbParams):
         mode: Literal["lower", "upper", "title", "random"] = "lower"
         """``random``: each word lower, upper or title case at random."""
 
-    changes_reference: ClassVar[bool] = False
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
-
-    def apply(
-        self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
-    ) -> tuple[dict[str, Any], Any]:
-        out = dict(fields)
-        for key in _text_fields(fields, targets):
-            lines = []
-            for line in fields[key].split("\n"):
-                label = _OPTION_LINE.match(line)
-                head, body = (line[: line.index(label.group(4))], label.group(4)) if label else ("", line)
-                tokens = _WORD.findall(body)
-                lines.append(head + "".join(self._case(t, rng) if t.isalpha() else t for t in tokens))
-            out[key] = "\n".join(lines)
-        return out, reference
+    def edit(self, text: str, protected: set[str], rng: random.Random) -> str:
+        return _after_labels(
+            text, lambda body: "".join(self._case(t, rng) if t.isalpha() else t for t in _WORD.findall(body))
+        )
 
     def _case(self, word: str, rng: random.Random) -> str:
         mode = self.params.mode if self.params.mode != "random" else rng.choice(("lower", "upper", "title"))
         return word.lower() if mode == "lower" else word.upper() if mode == "upper" else word.title()
 
 
-class Whitespace:
+class Whitespace(_TextEdit):
     class Params(PerturbParams):
         rate: float = Field(0.3, gt=0, le=1)
         """Share of the spaces that become 2-4 spaces or a tab; the text also gains leading and
         trailing white space."""
 
-    changes_reference: ClassVar[bool] = False
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
-
-    def apply(
-        self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
-    ) -> tuple[dict[str, Any], Any]:
-        out = dict(fields)
-        for key in _text_fields(fields, targets):
-            parts = fields[key].split(" ")
-            text = parts[0]
-            for part in parts[1:]:
-                gap = rng.choice(("  ", "   ", "    ", "\t")) if rng.random() < self.params.rate else " "
-                text += gap + part
-            out[key] = rng.choice(("", " ", "  ", "\n")) + text + rng.choice((" ", "  ", "\n", " \n"))
-        return out, reference
+    def edit(self, text: str, protected: set[str], rng: random.Random) -> str:
+        parts = text.split(" ")
+        out = parts[0]
+        for part in parts[1:]:
+            gap = rng.choice(("  ", "   ", "    ", "\t")) if rng.random() < self.params.rate else " "
+            out += gap + part
+        return rng.choice(("", " ", "  ", "\n")) + out + rng.choice((" ", "  ", "\n", " \n"))
 
 
-class Punctuation:
+class Punctuation(_TextEdit):
     class Params(PerturbParams):
         rate: float = Field(0.5, gt=0, le=1)
         """Chance that a punctuation mark is dropped; half of it again that one is doubled."""
 
-    changes_reference: ClassVar[bool] = False
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
-
-    def apply(
-        self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
-    ) -> tuple[dict[str, Any], Any]:
-        out = dict(fields)
-        for key in _text_fields(fields, targets):
-            lines = []
-            for line in fields[key].split("\n"):
-                label = _OPTION_LINE.match(line)
-                head = line[: line.index(label.group(4))] if label else ""
-                lines.append(head + self._noise(line[len(head) :], rng))
-            out[key] = "\n".join(lines)
-        return out, reference
+    def edit(self, text: str, protected: set[str], rng: random.Random) -> str:
+        return _after_labels(text, lambda body: self._noise(body, rng))
 
     def _noise(self, text: str, rng: random.Random) -> str:
         chars = []
@@ -209,27 +210,14 @@ _INSTRUCTIONS = (
 )
 
 
-class Instruction:
+class Instruction(_TextAdd):
     class Params(PerturbParams):
         bank: list[str] = Field(default_factory=lambda: list(_INSTRUCTIONS), min_length=1)
         """Instruction wordings; one is drawn per item (default: 10 English rephrasings)."""
         position: Literal["before", "after"] = "before"
 
-    changes_reference: ClassVar[bool] = False
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
-
-    def apply(
-        self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
-    ) -> tuple[dict[str, Any], Any]:
-        keys = _text_fields(fields, targets)
-        if not keys:
-            return fields, reference
-        line = rng.choice(self.params.bank)
-        text = fields[keys[0]]
-        joined = f"{line}\n\n{text}" if self.params.position == "before" else f"{text}\n\n{line}"
-        return {**fields, keys[0]: joined}, reference
+    def draw(self, rng: random.Random) -> str:
+        return str(rng.choice(self.params.bank))
 
 
 _DISTRACTORS = (
@@ -252,29 +240,15 @@ _DISTRACTORS = (
 )
 
 
-class Distractor:
+class Distractor(_TextAdd):
     class Params(PerturbParams):
         bank: list[str] = Field(default_factory=lambda: list(_DISTRACTORS), min_length=1)
         """Irrelevant paragraphs (no numbers, no names); one or more are drawn per item."""
         paragraphs: int = Field(1, ge=1, le=10)
         position: Literal["before", "after"] = "before"
 
-    changes_reference: ClassVar[bool] = False
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
-
-    def apply(
-        self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
-    ) -> tuple[dict[str, Any], Any]:
-        keys = _text_fields(fields, targets)
-        if not keys:
-            return fields, reference
-        k = min(self.params.paragraphs, len(self.params.bank))
-        context = "\n\n".join(rng.sample(self.params.bank, k))
-        text = fields[keys[0]]
-        joined = f"{context}\n\n{text}" if self.params.position == "before" else f"{text}\n\n{context}"
-        return {**fields, keys[0]: joined}, reference
+    def draw(self, rng: random.Random) -> str:
+        return "\n\n".join(rng.sample(self.params.bank, min(self.params.paragraphs, len(self.params.bank))))
 
 
 class ShuffleOptions:
