@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from report_scale import synthetic as scale_synthetic
 from report_scale import timed
 
 HERE = Path(__file__).resolve().parent
@@ -36,31 +37,9 @@ rules:
 
 
 def synthetic(path: Path, records: int, items: int, candidate: bool) -> None:
-    import duckdb
-
-    repeats = records // items
     # the candidate: 2 points better everywhere except lang=de AND length=long, 15 points worse there
     shift = "CASE WHEN lang = 'de' AND length = 'long' THEN 0.15 ELSE -0.02 END" if candidate else "0.0"
-    con = duckdb.connect()
-    con.execute(f"SELECT setseed({0.3 if candidate else 0.1})")
-    con.execute(f"""
-        COPY (
-        WITH it AS (
-            SELECT i AS item,
-                   ['arith','capitals','facts','units','extract','choice'][1 + CAST(hash(i) % 6 AS BIGINT)] AS task,
-                   ['en','fr','es','de'][1 + CAST(hash(i * 7) % 4 AS BIGINT)] AS lang,
-                   ['short','medium','long'][1 + CAST(hash(i * 13) % 3 AS BIGINT)] AS length,
-                   ['text','json'][1 + CAST(hash(i * 17) % 2 AS BIGINT)] AS format,
-                   (hash(i * 31) % 1000000) / 1000000.0 AS u
-            FROM range({items}) t(i)
-        )
-        SELECT item, r, task, lang, length, format,
-               CAST(random() >= 0.35 + 0.5 * (u - 0.5) + {shift} AS INTEGER) AS correct,
-               round(exp(5.5 + 0.4 * (length = 'long')::INTEGER + 0.5 * sqrt(-2 * ln(random())) *
-                     cos(2 * pi() * random())), 1) AS ms
-        FROM it, range({repeats}) s(r)
-        ) TO '{path}' (FORMAT PARQUET)
-    """)
+    scale_synthetic(path, records, items, f"0.35 + 0.5 * (u - 0.5) + {shift}", seed=0.3 if candidate else 0.1)
 
 
 def main() -> None:

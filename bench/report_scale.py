@@ -39,11 +39,18 @@ def timed(args: list[str], cwd: str, ok: tuple[int, ...] = (0,)) -> dict[str, fl
     return {"wall_s": round(seconds, 2), "peak_rss_mb": round(int(rss.group(1)) / 1024, 1) if rss else 0.0}
 
 
-def synthetic(path: Path, records: int, items: int) -> None:
+def synthetic(path: Path, records: int, items: int, failure: str | None = None, seed: float | None = None) -> None:
+    """``items`` x ``records // items`` records to Parquet. An item's attributes and its difficulty
+    ``u`` depend on its index only, so two calls describe the same items (pairable runs);
+    ``failure`` is the SQL for a sample's failure probability (default: the planted slice)."""
     import duckdb
 
     repeats = records // items
-    duckdb.sql(f"""
+    failure = failure or "CASE WHEN lang = 'de' AND length = 'long' THEN 0.6 ELSE 0.1 END + 0.2 * (u - 0.5)"
+    con = duckdb.connect()
+    if seed is not None:
+        con.execute(f"SELECT setseed({seed})")
+    con.execute(f"""
         COPY (
         WITH it AS (
             SELECT i AS item,
@@ -51,12 +58,11 @@ def synthetic(path: Path, records: int, items: int) -> None:
                    ['en','fr','es','de'][1 + CAST(hash(i * 7) % 4 AS BIGINT)] AS lang,
                    ['short','medium','long'][1 + CAST(hash(i * 13) % 3 AS BIGINT)] AS length,
                    ['text','json'][1 + CAST(hash(i * 17) % 2 AS BIGINT)] AS format,
-                   random() AS u
+                   (hash(i * 31) % 1000000) / 1000000.0 AS u
             FROM range({items}) t(i)
         )
         SELECT item, r, task, lang, length, format,
-               CAST(random() >= CASE WHEN lang = 'de' AND length = 'long' THEN 0.6 ELSE 0.1 END + 0.2 * (u - 0.5)
-                    AS INTEGER) AS correct,
+               CAST(random() >= {failure} AS INTEGER) AS correct,
                round(exp(5.5 + 0.4 * (length = 'long')::INTEGER + 0.5 * sqrt(-2 * ln(random())) *
                      cos(2 * pi() * random())), 1) AS ms
         FROM it, range({repeats}) s(r)
