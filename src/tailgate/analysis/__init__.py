@@ -14,7 +14,7 @@ from tailgate.analysis._contamination import Contamination, contamination, ngram
 from tailgate.analysis._data import RunData, load_run
 from tailgate.analysis._derive import derive_item_features
 from tailgate.analysis._discovery import build_cells, enumerate_slices, significance, sliceline_topk
-from tailgate.analysis._estimate import Estimate, clustered_mean, mean_estimate, wilson_interval
+from tailgate.analysis._estimate import Estimate, clustered_mean, format_estimate, mean_estimate, wilson_interval
 from tailgate.analysis._profile import (
     FailureProfile,
     failure_profile,
@@ -71,6 +71,7 @@ __all__ = [
     "enumerate_slices",
     "estimate_from_sums",
     "failure_profile",
+    "format_estimate",
     "format_p",
     "format_spread",
     "gini",

@@ -20,7 +20,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate", "clustered_mean", "effective_n", "mean_estimate", "wilson_interval"]
+__all__ = ["Estimate", "clustered_mean", "effective_n", "format_estimate", "mean_estimate", "wilson_interval"]
+
+
+def format_estimate(e: dict[str, Any], digits: int = 3, sign: str = "") -> str:
+    """An estimate's dict as "value [low, high]" ("n/a" without a value); ``sign="+"`` for a
+    difference."""
+    if e.get("value") is None:
+        return "n/a"
+    f = f"{sign}.{digits}f"
+    if e.get("low") is None:
+        return format(e["value"], f)
+    return f"{e['value']:{f}} [{e['low']:{f}}, {e['high']:{f}}]"
 
 
 @dataclass(frozen=True)

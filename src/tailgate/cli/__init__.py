@@ -45,6 +45,44 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def json_option(what: str = "JSON") -> Callable[[F], F]:
+    """``--json [FILE]``: alone, print JSON instead of the tables; with a FILE, write it there too."""
+    return click.option(
+        "--json",
+        "json_out",
+        is_flag=False,
+        flag_value="-",
+        default=None,
+        metavar="[FILE]",
+        help=f"Write {what} to FILE (alone: print it instead of the tables).",
+    )
+
+
+def write_file(path: str, text: str) -> None:
+    from pathlib import Path
+
+    Path(path).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}", err=True)
+
+
+def write_outputs(data: dict[str, Any], json_out: str | None, *files: tuple[str, str] | None) -> None:
+    """The JSON (to standard output for ``-``, else to its file) and any (path, text) files."""
+    if json_out == "-":
+        echo_json(data)
+    elif json_out:
+        write_file(json_out, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    for pair in files:
+        if pair:
+            write_file(*pair)
+
+
+def open_store(ctx: click.Context) -> Any:
+    """The records store chosen by ``--store`` (or ``TAILGATE_STORE``)."""
+    from tailgate.store import Store
+
+    return Store(ctx.obj.get("store"))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="tailgate")
 @click.option(

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
-from tailgate.cli import F, cli, echo_json, handle_errors
-
-
-def _store(ctx: click.Context) -> Any:
-    from tailgate.store import Store
-
-    return Store(ctx.obj.get("store"))
+from tailgate.cli import F, cli, echo_json, handle_errors, json_option, open_store, write_file, write_outputs
 
 
 @cli.command()
@@ -125,7 +117,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 
     from tailgate.report import console, render_runs
 
-    infos = _store(ctx).list_runs()
+    infos = open_store(ctx).list_runs()
     if as_json:
         echo_json([asdict(i) for i in infos])
     elif not infos:
@@ -141,7 +133,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     """Show a run's manifest and a first summary (RUN: an id, a unique prefix, or 'latest')."""
-    _show(ctx, _store(ctx).resolve(run_ref), as_json)
+    _show(ctx, open_store(ctx).resolve(run_ref), as_json)
 
 
 def _show(ctx: click.Context, run_id: str, as_json: bool) -> None:
@@ -150,7 +142,7 @@ def _show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     from tailgate.analysis import summarize_records
     from tailgate.report import console, render_run_summary
 
-    store = _store(ctx)
+    store = open_store(ctx)
     manifest = store.manifest(run_id)
     info = store.run_info(run_id, manifest)
     summary = summarize_records(store.read_records(run_id))
@@ -176,7 +168,7 @@ def export(ctx: click.Context, run_ref: str, fmt: str, output: str | None) -> No
     """Export a run, one row per sample (columns: docs/records.md)."""
     from tailgate.store import export_run
 
-    store = _store(ctx)
+    store = open_store(ctx)
     rows = export_run(store, store.resolve(run_ref), fmt, output)
     if output not in (None, "-"):
         click.echo(f"wrote {rows} rows to {output}", err=True)
@@ -193,15 +185,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option(
-    "--json",
-    "json_out",
-    is_flag=False,
-    flag_value="-",
-    default=None,
-    metavar="[FILE]",
-    help="Write the report as JSON to FILE (alone: to standard output, instead of the tables).",
-)
+@json_option("the report as JSON")
 @click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML report (plots included).")
 @click.option(
     "--slo-ms", type=click.FloatRange(min=0, min_open=True), help="Latency objective for 'correct and within the SLO'."
@@ -241,7 +225,7 @@ def report(
     from tailgate.analysis import build_report, report_options
     from tailgate.report import console, render_html, render_report
 
-    store = _store(ctx)
+    store = open_store(ctx)
     run_id = store.resolve(run_ref)
     options = report_options(
         store, run_id, slo_ms=slo_ms, pass_threshold=pass_threshold, percentiles=_floats(percentiles),
@@ -249,31 +233,13 @@ def report(
         confidence=confidence, bootstrap=bootstrap, seed=seed, semantic=semantic,
     )  # fmt: skip
     result = build_report(store, run_id, options)
-    if html_out:
-        _write(html_out, render_html(result))
-    if json_out == "-":
-        echo_json(result.as_dict())
-        return
-    if json_out:
-        _write(json_out, json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
-    console().print(render_report(result))
-
-
-def _write(path: str, text: str) -> None:
-    Path(path).write_text(text, encoding="utf-8")
-    click.echo(f"wrote {path}", err=True)
+    write_outputs(result.as_dict(), json_out, (html_out, render_html(result)) if html_out else None)
+    if json_out != "-":
+        console().print(render_report(result))
 
 
 _compare_options = [
-    click.option(
-        "--json",
-        "json_out",
-        is_flag=False,
-        flag_value="-",
-        default=None,
-        metavar="[FILE]",
-        help="Write JSON to FILE (alone: print it instead of the tables).",
-    ),
+    json_option(),
     click.option("--markdown", "md_out", metavar="FILE", help="Write Markdown (a CI job summary or PR comment)."),
     click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML view."),
     click.option("--target-delta", type=float, help="Smallest change worth detecting (for the sample-size advice)."),
@@ -297,7 +263,7 @@ def _with(options: list[Any]) -> Callable[[F], F]:
 def _comparison(ctx: click.Context, base: str, cand: str, **given: Any) -> Any:
     from tailgate.analysis import CompareOptions, compare_runs
 
-    store = _store(ctx)
+    store = open_store(ctx)
     chosen = {k: v for k, v in given.items() if v is not None and v is not False}
     return compare_runs(store, store.resolve(base), store.resolve(cand), CompareOptions(**chosen))
 
@@ -322,11 +288,11 @@ def compare(
     from tailgate.report import compare_html, compare_markdown, console, render_compare
 
     result = _comparison(ctx, base, cand, **given)
-    _outputs(
+    write_outputs(
         result.as_dict(),
         json_out,
-        md_out and (md_out, compare_markdown(result)),
-        html_out and (html_out, compare_html(result)),
+        (md_out, compare_markdown(result)) if md_out else None,
+        (html_out, compare_html(result)) if html_out else None,
     )
     if json_out != "-":
         console().print(render_compare(result))
@@ -358,86 +324,17 @@ def gate(
 
     rules = load_policy(policy)
     decision = decide(_comparison(ctx, base, cand, confidence=rules.confidence, **given), rules)
-    _outputs(
+    write_outputs(
         decision.as_dict(),
         json_out,
-        md_out and (md_out, gate_markdown(decision)),
-        html_out and (html_out, compare_html(decision.comparison, decision)),
+        (md_out, gate_markdown(decision)) if md_out else None,
+        (html_out, compare_html(decision.comparison, decision)) if html_out else None,
     )
     if junit_out:
-        _write(junit_out, gate_junit(decision))
+        write_file(junit_out, gate_junit(decision))
     if json_out != "-":
         console().print(render_gate(decision))
     sys.exit(decision.exit_code)
-
-
-def _outputs(data: dict[str, Any], json_out: str | None, md: Any, html: Any) -> None:
-    if json_out == "-":
-        echo_json(data)
-    elif json_out:
-        _write(json_out, json.dumps(data, indent=2, ensure_ascii=False))
-    for pair in (md, html):
-        if pair:
-            _write(*pair)
-
-
-@cli.command()
-@click.argument("run_ref", metavar="RUN")
-@click.option(
-    "--extract",
-    "extractors",
-    multiple=True,
-    metavar="NAME",
-    help="Re-score with every suite scorer using this extractor (repeatable; default: a standard set).",
-)
-@click.option(
-    "--scorer",
-    "scorers",
-    multiple=True,
-    metavar="TYPE[/EXTRACT]",
-    help="Re-score every sample with this scorer, e.g. choice/first_word (repeatable).",
-)
-@click.option("--llm", metavar="MODEL", help="Also let MODEL read each output's final answer (an LLM extractor).")
-@click.option(
-    "--vs", "versus", metavar="BASE", help="Warn when the parser spread is as large as the delta BASE -> RUN."
-)
-@click.option(
-    "--json",
-    "json_out",
-    is_flag=False,
-    flag_value="-",
-    default=None,
-    metavar="[FILE]",
-    help="Write JSON to FILE (alone: print it instead of the table).",
-)
-@click.pass_context
-@handle_errors
-def rescore(
-    ctx: click.Context,
-    run_ref: str,
-    extractors: tuple[str, ...],
-    scorers: tuple[str, ...],
-    llm: str | None,
-    versus: str | None,
-    json_out: str | None,
-) -> None:
-    """Re-score RUN's stored outputs with other answer parsers (no model call): is a gap the parser?"""
-    from tailgate.analysis import CompareOptions, compare_runs, parser_sensitivity
-    from tailgate.report import console, render_parsers
-    from tailgate.runner import rescore as rescore_run
-
-    store = _store(ctx)
-    run_id = store.resolve(run_ref)
-    rescored = rescore_run(store, run_id, list(extractors) if extractors else None, list(scorers), llm)
-    delta = None
-    if versus:
-        comparison = compare_runs(store, store.resolve(versus), run_id, CompareOptions(bootstrap=200))
-        delta = comparison.overall["estimate"]["value"]
-    result = parser_sensitivity(rescored.label, rescored.parsers, rescored.scores, rescored.output, delta=delta)
-    result = {"run_id": run_id, **result}
-    _outputs(result, json_out, None, None)
-    if json_out != "-":
-        console().print(render_parsers(result))
 
 
 @cli.group("import")
@@ -492,7 +389,7 @@ def import_records_cmd(
         run_id=run_id,
         model=model,
     )
-    new_id, records, items = import_records(_store(ctx), spec)
+    new_id, records, items = import_records(open_store(ctx), spec)
     click.echo(f"imported {records} records of {items} items as run {new_id}")
 
 

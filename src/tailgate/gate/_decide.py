@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis import Comparison, adjust_bh, adjust_by, format_p
+from tailgate.analysis import Comparison, adjust_bh, adjust_by, format_estimate, format_p
 from tailgate.errors import UsageError
 from tailgate.gate._policy import (
     Latency,
@@ -54,11 +54,7 @@ class Decision:
 
 
 def _fmt(e: dict[str, Any]) -> str:
-    if e.get("value") is None:
-        return "n/a"
-    if e.get("low") is None:
-        return f"{e['value']:+.3f}"
-    return f"{e['value']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
+    return format_estimate(e, sign="+")
 
 
 def _pvalue(p: float | None) -> str:

@@ -10,7 +10,7 @@ from tailgate.report._compare import (
 )
 from tailgate.report._html import render_html
 from tailgate.report._progress import RichProgress
-from tailgate.report._report_terminal import render_parsers, render_report
+from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
 from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "gate_junit",
     "gate_markdown",
     "render_compare",
+    "render_contamination",
     "render_gate",
     "render_html",
     "render_parsers",

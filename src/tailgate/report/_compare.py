@@ -16,24 +16,13 @@ from tailgate.analysis import Comparison, format_p
 from tailgate.gate import Decision
 from tailgate.report import _svg
 from tailgate.report._html import CSS, _table
+from tailgate.report._report_terminal import _e, _signed
 
 __all__ = ["compare_html", "compare_markdown", "gate_junit", "gate_markdown", "render_compare", "render_gate"]
 
 
-def _d(e: dict[str, Any], digits: int = 3) -> str:
-    if e.get("value") is None:
-        return "n/a"
-    if e.get("low") is None:
-        return f"{e['value']:+.{digits}f}"
-    return f"{e['value']:+.{digits}f} [{e['low']:+.{digits}f}, {e['high']:+.{digits}f}]"
-
-
-def _l(e: dict[str, Any], digits: int = 3) -> str:
-    if e.get("value") is None:
-        return "n/a"
-    if e.get("low") is None:
-        return f"{e['value']:.{digits}f}"
-    return f"{e['value']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
+_d = _signed  # a difference: "+0.021 [+0.011, +0.031]"
+_l = _e  # a level: "0.421 [0.412, 0.430]"
 
 
 _p = format_p

@@ -8,17 +8,16 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tailgate.analysis import Report
+from tailgate.analysis import Report, format_estimate
 
 __all__ = ["render_report"]
 
 
-def _e(e: dict[str, Any], digits: int = 3) -> str:
-    if e.get("value") is None:
-        return "n/a"
-    if e.get("low") is None:
-        return f"{e['value']:.{digits}f}"
-    return f"{e['value']:.{digits}f} [{e['low']:.{digits}f}, {e['high']:.{digits}f}]"
+_e = format_estimate
+
+
+def _signed(e: dict[str, Any], digits: int = 3) -> str:
+    return format_estimate(e, digits, "+")
 
 
 def _short(text: str | None, width: int) -> str:
@@ -205,4 +204,36 @@ def render_parsers(result: dict[str, Any]) -> Group:
             verdicts = " ".join(f"{k.split('=')[-1]}:{v:g}" for k, v in e["scores"].items())
             ex.add_row(Text(_short(e["item_id"], 16)), Text(_short(e["output"], 30)), Text(_short(verdicts, 40)))
         parts += _block(ex)
+    return Group(*parts)
+
+
+def render_contamination(c: dict[str, Any]) -> Group:
+    """``tailgate contamination``: the score of clean and overlapping items, the top overlaps."""
+    o, k, corpus = c["options"], c["counts"], c["corpus"]
+    head = Text(
+        f"run {c['run_id']}: {k['items']} items, {o['n']}-grams, threshold {o['threshold']:g}; corpus {corpus['path']} "
+        f"({corpus['files']} files, {corpus['tokens']:,} tokens)"
+    )
+    scores = Table(title="score by subset", title_justify="left", pad_edge=False)
+    scores.add_column("subset")
+    scores.add_column("items", justify="right")
+    scores.add_column(f"score [{o['confidence']:.0%} CI]", justify="right")
+    scores.add_column("method", overflow="fold", max_width=32)
+    for name in ("all", "clean", "overlapping"):
+        est = c["score"][name]
+        scores.add_row(name, str(k[name] if name != "all" else k["items"]), _e(est), est["method"])
+    diff = c["difference"]
+    p = "" if diff["p_value"] is None else f"  p={diff['p_value']:.2g}"
+    scores.add_row("overlap - clean", "", _signed(diff["estimate"]) + p, diff["estimate"]["method"])
+    parts: list[Any] = [head, Text(f"too short to check (< {o['n']} tokens): {k['too_short']} items"), scores]
+    if c["top_overlapping"]:
+        items = Table(title="most overlapping items", title_justify="left", pad_edge=False)
+        for name in ("item", "overlap", "first match"):
+            items.add_column(name, overflow="fold", max_width=60 if name == "first match" else 24)
+        for row in c["top_overlapping"]:
+            items.add_row(
+                Text(str(row["source_id"] or row["item_id"])), f"{row['overlap']:.0%}", Text(row["first_match"])
+            )
+        parts.append(items)
+    parts.extend(Text(f"warning: {w}", style="yellow") for w in c["warnings"])
     return Group(*parts)
