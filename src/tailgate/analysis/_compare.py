@@ -215,6 +215,47 @@ def _units(data: RunData) -> dict[str, np.ndarray]:
     )
 
 
+@dataclass(frozen=True)
+class _Paired:
+    """The shared (item, variant) units of two runs and their per-item summaries.
+
+    ``b`` and ``c`` are each run's unit rows (n, s = score sum, p = passes, variant) restricted
+    to the shared units, in the same order; ``inverse`` maps a unit to its item in ``item_ids``.
+    """
+
+    b: dict[str, np.ndarray]
+    c: dict[str, np.ndarray]
+    item_ids: np.ndarray
+    inverse: np.ndarray
+
+    @classmethod
+    def of(cls, ub: dict[str, np.ndarray], uc: dict[str, np.ndarray], bi: np.ndarray, ci: np.ndarray) -> _Paired:
+        b = {k: v[bi] for k, v in ub.items()}
+        c = {k: v[ci] for k, v in uc.items()}
+        item_ids, inverse = np.unique(b["item_id"], return_inverse=True)
+        return cls(b, c, item_ids, inverse)
+
+    def per_item(self, side: dict[str, np.ndarray], key: str) -> np.ndarray:
+        """A unit column summed per item."""
+        return np.bincount(self.inverse, weights=side[key].astype(float), minlength=self.item_ids.size)
+
+    @property
+    def n_b(self) -> np.ndarray:
+        return self.per_item(self.b, "n")
+
+    @property
+    def n_c(self) -> np.ndarray:
+        return self.per_item(self.c, "n")
+
+    @property
+    def mean_b(self) -> np.ndarray:
+        return np.asarray(self.per_item(self.b, "s") / self.n_b)
+
+    @property
+    def mean_c(self) -> np.ndarray:
+        return np.asarray(self.per_item(self.c, "s") / self.n_c)
+
+
 def _template_check(base: RunData, cand: RunData) -> list[str]:
     """Variants whose template definitions differ between the runs' suites."""
 
@@ -252,26 +293,17 @@ def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Compariso
     ]
     bi = np.array([s[0] for s in shared], dtype=np.int64)
     ci = np.array([s[1] for s in shared], dtype=np.int64)
-    pairing = _pairing(base, cand, ub, uc, bi, ci, options)
+    pairing = _pairing(base, cand, ub, uc, bi, options)
     if bi.size == 0:
         raise UsageError("the two runs share no (item, variant): nothing to compare")
-    # per-item means over shared units
-    item_ids, inverse = np.unique(ub["item_id"][bi], return_inverse=True)
-    n_b = np.bincount(inverse, weights=ub["n"][bi].astype(float))
-    n_c = np.bincount(inverse, weights=uc["n"][ci].astype(float))
-    mean_b = np.bincount(inverse, weights=ub["s"][bi]) / n_b
-    mean_c = np.bincount(inverse, weights=uc["s"][ci]) / n_c
-    pass_b = np.bincount(inverse, weights=ub["p"][bi].astype(float))
-    pass_c = np.bincount(inverse, weights=uc["p"][ci].astype(float))
-    overall = _overall(base, cand, ub, uc, bi, ci, mean_b, mean_c, n_b, n_c, options)
-    frame = _aligned_features(base, item_ids)
-    slices = _slice_deltas(frame, mean_b, mean_c, ub, uc, bi, ci, inverse, options)
+    paired = _Paired.of(ub, uc, bi, ci)
+    mean_b, mean_c = paired.mean_b, paired.mean_c
+    overall = _overall(base, cand, paired, mean_b, mean_c, options)
+    slices = _slice_deltas(_aligned_features(base, paired.item_ids), paired, mean_b, mean_c, options)
     warnings = _warnings(overall, slices, options)
-    beyond = _beyond(base, cand, item_ids, ub, uc, bi, ci, inverse, pass_b, pass_c, n_b, n_c, options)
-    newly = _newly_failing(base, cand, item_ids, pass_b, pass_c, n_b, n_c)
-    newly_count = int(np.sum((pass_b == n_b) & (pass_c < n_c)))
-    sd = float((mean_c - mean_b).std(ddof=1)) if item_ids.size > 1 else 0.0
-    power = _power(overall, sd, item_ids.size, ub, uc, bi, ci, _within(base) + _within(cand), options)
+    beyond = _beyond(base, cand, paired, options)
+    newly, newly_count = _newly_failing(base, cand, paired)
+    power = _power(overall, paired, mean_c - mean_b, _within(base) + _within(cand), options)
     plots = {"paired_scores": _thin_pairs(mean_b, mean_c)}
     return Comparison(
         _run_info(base),
@@ -307,7 +339,6 @@ def _pairing(
     ub: dict[str, np.ndarray],
     uc: dict[str, np.ndarray],
     bi: np.ndarray,
-    ci: np.ndarray,
     options: CompareOptions,
 ) -> dict[str, Any]:
     items_b, items_c = set(ub["item_id"].tolist()), set(uc["item_id"].tolist())
@@ -336,25 +367,23 @@ def _pairing(
 
 def _names(data: RunData, item_ids: list[str]) -> list[str]:
     """Dataset ids where the items have them (what a user recognises), else the content hash."""
-    source = {str(i): s for i, s in zip(data.items.item_id.tolist(), data.items.source_id.tolist(), strict=True)}
-    return [str(source[i]) if source.get(i) is not None else i for i in item_ids]
+    source = data.items.source_id
+    rows = data.items.index_of(item_ids)
+    return [i if source[k] is None else str(source[k]) for i, k in zip(item_ids, rows, strict=True)]
 
 
 def _overall(
     base: RunData,
     cand: RunData,
-    ub: dict[str, np.ndarray],
-    uc: dict[str, np.ndarray],
-    bi: np.ndarray,
-    ci: np.ndarray,
+    paired: _Paired,
     mean_b: np.ndarray,
     mean_c: np.ndarray,
-    n_b: np.ndarray,
-    n_c: np.ndarray,
     options: CompareOptions,
 ) -> dict[str, Any]:
     from tailgate.analysis._stats import estimate_from_sums
 
+    b, c = paired.b, paired.c
+    n_b, n_c = paired.n_b, paired.n_c
     delta = paired_delta(mean_b, mean_c, options.confidence)
     out = {
         "base": estimate_from_sums(n_b, mean_b * n_b, base.binary, options.confidence).as_dict(),
@@ -362,9 +391,9 @@ def _overall(
         **delta,
         "mcnemar": None,
     }
-    one_each = bool((ub["n"][bi] == 1).all() and (uc["n"][ci] == 1).all())
+    one_each = bool((b["n"] == 1).all() and (c["n"] == 1).all())
     if base.binary and one_each:
-        test = mcnemar((ub["s"][bi] >= 1).astype(int), (uc["s"][ci] >= 1).astype(int))
+        test = mcnemar((b["s"] >= 1).astype(int), (c["s"] >= 1).astype(int))
         out["mcnemar"] = test
         out["p_value"] = test["mid_p"]
         out["test"] = "McNemar mid-p on (item, variant) pairs (two-sided)"
@@ -372,20 +401,15 @@ def _overall(
 
 
 def _aligned_features(data: RunData, item_ids: np.ndarray) -> dict[str, np.ndarray]:
-    position = {str(i): k for k, i in enumerate(data.items.item_id.tolist())}
-    index = np.array([position[str(i)] for i in item_ids], dtype=np.int64)
+    index = data.items.index_of(item_ids.tolist())
     return {name: labels[index] for name, labels in item_features(data).items()}
 
 
 def _slice_deltas(
     features: dict[str, np.ndarray],
+    paired: _Paired,
     mean_b: np.ndarray,
     mean_c: np.ndarray,
-    ub: dict[str, np.ndarray],
-    uc: dict[str, np.ndarray],
-    bi: np.ndarray,
-    ci: np.ndarray,
-    inverse: np.ndarray,
     options: CompareOptions,
 ) -> list[dict[str, Any]]:
     from scipy import stats
@@ -407,11 +431,11 @@ def _slice_deltas(
             if options.min_items <= mask.sum() < min(m1.sum(), m2.sum()):
                 candidates.append(("conjunction", f"{n1}={v1} AND {n2}={v2}", mask))
     # variants: pairs of units of that variant
-    variants = ub["variant"][bi]
+    variants = paired.b["variant"]
     for value in sorted(set(variants.tolist()), key=str):
         unit_mask = variants == value
-        if len(set(variants.tolist())) > 1 and np.unique(inverse[unit_mask]).size >= options.min_items:
-            candidates.append(("variant", f"variant={value}", _variant_delta(ub, uc, bi, ci, unit_mask, inverse)))
+        if len(set(variants.tolist())) > 1 and np.unique(paired.inverse[unit_mask]).size >= options.min_items:
+            candidates.append(("variant", f"variant={value}", _variant_delta(paired, unit_mask)))
     rows: list[dict[str, Any]] = []
     pvals = []
     seen: set[bytes] = set()
@@ -461,16 +485,9 @@ def _slice_deltas(
     return rows
 
 
-def _variant_delta(
-    ub: dict[str, np.ndarray],
-    uc: dict[str, np.ndarray],
-    bi: np.ndarray,
-    ci: np.ndarray,
-    unit_mask: np.ndarray,
-    inverse: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    b = ub["s"][bi][unit_mask] / ub["n"][bi][unit_mask]
-    c = uc["s"][ci][unit_mask] / uc["n"][ci][unit_mask]
+def _variant_delta(paired: _Paired, unit_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    b = paired.b["s"][unit_mask] / paired.b["n"][unit_mask]
+    c = paired.c["s"][unit_mask] / paired.c["n"][unit_mask]
     return c - b, b, c
 
 
@@ -488,34 +505,20 @@ def _warnings(overall: dict[str, Any], slices: list[dict[str, Any]], options: Co
     return out
 
 
-def _beyond(
-    base: RunData,
-    cand: RunData,
-    item_ids: np.ndarray,
-    ub: dict[str, np.ndarray],
-    uc: dict[str, np.ndarray],
-    bi: np.ndarray,
-    ci: np.ndarray,
-    inverse: np.ndarray,
-    pass_b: np.ndarray,
-    pass_c: np.ndarray,
-    n_b: np.ndarray,
-    n_c: np.ndarray,
-    options: CompareOptions,
-) -> dict[str, Any]:
+def _beyond(base: RunData, cand: RunData, paired: _Paired, options: CompareOptions) -> dict[str, Any]:
+    b, c, inverse, item_ids = paired.b, paired.c, paired.inverse, paired.item_ids
     items = item_ids.size
     out: dict[str, Any] = {}
     # per-item values that the paired bootstrap averages with item weights
     per_item: dict[str, tuple[np.ndarray, np.ndarray]] = {
-        "never_pass": ((pass_b == 0).astype(float), (pass_c == 0).astype(float)),
+        "never_pass": ((paired.per_item(b, "p") == 0).astype(float), (paired.per_item(c, "p") == 0).astype(float)),
     }
-    k = int(min(ub["n"][bi].min(), uc["n"][ci].min(), 10))
+    k = int(min(b["n"].min(), c["n"].min(), 10))
     if k >= 2:
-        hb = pass_hat_k(ub["n"][bi], ub["p"][bi], k)
-        hc = pass_hat_k(uc["n"][ci], uc["p"][ci], k)
+        units = np.bincount(inverse)
         per_item[f"pass_hat_{k}"] = (
-            np.bincount(inverse, hb) / np.bincount(inverse),
-            np.bincount(inverse, hc) / np.bincount(inverse),
+            np.bincount(inverse, pass_hat_k(b["n"], b["p"], k)) / units,
+            np.bincount(inverse, pass_hat_k(c["n"], c["p"], k)) / units,
         )
     cons_b, cons_c = _consistency_per_item(base, item_ids), _consistency_per_item(cand, item_ids)
     keep = ~np.isnan(cons_b) & ~np.isnan(cons_c)
@@ -565,11 +568,11 @@ def _consistency_per_item(data: RunData, item_ids: np.ndarray) -> np.ndarray:
     codes = rows["code"].astype(np.int64)
     per_code_sum = np.bincount(codes, weights=frac, minlength=data.items.size)
     per_code_n = np.bincount(codes, minlength=data.items.size)
-    position = {str(i): k for k, i in enumerate(data.items.item_id.tolist())}
-    for j, item in enumerate(item_ids.tolist()):
-        code = position.get(str(item))
-        if code is not None and per_code_n[code] > 0:
-            out[j] = per_code_sum[code] / per_code_n[code]
+    codes_of = data.items.index_of(item_ids.tolist())
+    found = codes_of >= 0
+    seen = found.copy()
+    seen[found] = per_code_n[codes_of[found]] > 0
+    out[seen] = per_code_sum[codes_of[seen]] / per_code_n[codes_of[seen]]
     return out
 
 
@@ -671,40 +674,32 @@ def _bootstrap_summary(
     }
 
 
-def _newly_failing(
-    base: RunData,
-    cand: RunData,
-    item_ids: np.ndarray,
-    pass_b: np.ndarray,
-    pass_c: np.ndarray,
-    n_b: np.ndarray,
-    n_c: np.ndarray,
-    limit: int = 20,
-) -> list[dict[str, Any]]:
-    """Items that always passed in the base and do not always pass in the candidate, worst first."""
-    always_before = pass_b == n_b
-    now = pass_c / n_c
-    chosen = np.flatnonzero(always_before & (now < 1))
-    chosen = chosen[np.argsort(now[chosen], kind="stable")][:limit]
+def _newly_failing(base: RunData, cand: RunData, paired: _Paired, limit: int = 20) -> tuple[list[dict[str, Any]], int]:
+    """Items that always passed in the base and do not always pass in the candidate: the worst
+    ``limit`` of them with both outputs, and how many there are."""
+    item_ids = paired.item_ids
+    always_before = paired.per_item(paired.b, "p") == paired.n_b
+    now = paired.per_item(paired.c, "p") / paired.n_c
+    newly = np.flatnonzero(always_before & (now < 1))
+    chosen = newly[np.argsort(now[newly], kind="stable")][:limit]
     if chosen.size == 0:
-        return []
+        return [], 0
     ids = [str(item_ids[i]) for i in chosen]
     outputs_b = _outputs(base, ids, best=True)
     outputs_c = _outputs(cand, ids, best=False)
-    text = {str(i): t for i, t in zip(base.items.item_id.tolist(), base.items.text, strict=True)}
-    source = {str(i): s for i, s in zip(base.items.item_id.tolist(), base.items.source_id.tolist(), strict=True)}
+    rows = base.items.index_of(ids)
     return [
         {
             "item_id": i,
-            "source_id": None if source.get(i) is None else str(source[i]),
+            "source_id": None if base.items.source_id[k] is None else str(base.items.source_id[k]),
             "base_pass_rate": 1.0,
             "cand_pass_rate": float(now[j]),
-            "input": text.get(i, "")[:500],
+            "input": base.items.text[k][:500],
             "base_output": outputs_b.get(i),
             "cand_output": outputs_c.get(i),
         }
-        for i, j in zip(ids, chosen, strict=True)
-    ]
+        for i, j, k in zip(ids, chosen, rows.tolist(), strict=True)
+    ], int(newly.size)
 
 
 def _outputs(data: RunData, ids: list[str], best: bool) -> dict[str, str | None]:
@@ -726,17 +721,11 @@ def _within(data: RunData) -> float:
 
 
 def _power(
-    overall: dict[str, Any],
-    sd: float,
-    n: int,
-    ub: dict[str, np.ndarray],
-    uc: dict[str, np.ndarray],
-    bi: np.ndarray,
-    ci: np.ndarray,
-    within: float,
-    options: CompareOptions,
+    overall: dict[str, Any], paired: _Paired, deltas: np.ndarray, within: float, options: CompareOptions
 ) -> dict[str, Any]:
-    repeats = max(int(np.median(np.minimum(ub["n"][bi], uc["n"][ci]))), 1)
+    n = int(deltas.size)
+    sd = float(deltas.std(ddof=1)) if n > 1 else 0.0
+    repeats = max(int(np.median(np.minimum(paired.b["n"], paired.c["n"]))), 1)
     # Var(d_i) = B_d + (W_base + W_cand) / K: split the observed variance of item deltas
     between = max(sd * sd - within / repeats, 0.0)
     result = power_for(

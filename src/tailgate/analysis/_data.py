@@ -52,10 +52,17 @@ class ItemFrame:
     n_errors: np.ndarray
     tokens_in: np.ndarray
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    _rows: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def size(self) -> int:
         return int(self.item_id.size)
+
+    def index_of(self, item_ids: list[str]) -> np.ndarray:
+        """The row (item code) of each id; -1 for an id this run does not have."""
+        if self._rows is None:
+            self._rows = {str(i): k for k, i in enumerate(self.item_id.tolist())}
+        return np.array([self._rows.get(str(i), -1) for i in item_ids], dtype=np.int64)
 
     def mean_score(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -231,8 +231,7 @@ def _answer_flips(answers: np.ndarray, semantic: bool) -> np.ndarray:
 
 
 def _flip_slices(data: RunData, ids: list[str], flips: np.ndarray, confidence: float) -> list[dict[str, Any]]:
-    position = {str(i): k for k, i in enumerate(data.items.item_id.tolist())}
-    index = np.array([position[i] for i in ids], dtype=np.int64)
+    index = data.items.index_of(ids)
     out: list[dict[str, Any]] = []
     for name, labels in item_features(data).items():
         aligned = labels[index]
@@ -261,13 +260,14 @@ def _most_flipping(
     flips: np.ndarray,
     top: int,
 ) -> list[dict[str, Any]]:
-    source = {str(i): s for i, s in zip(data.items.item_id.tolist(), data.items.source_id.tolist(), strict=True)}
+    source = data.items.source_id
+    rows = data.items.index_of(ids)
     spread = mean.max(axis=1) - mean.min(axis=1)
     order = np.argsort(-spread, kind="stable")[:top]
     return [
         {
             "item_id": ids[k],
-            "source_id": None if source.get(ids[k]) is None else str(source[ids[k]]),
+            "source_id": None if source[rows[k]] is None else str(source[rows[k]]),
             "flips": bool(flips[k]),
             "scores": {v: float(mean[k, j]) for j, v in enumerate(variants)},
             "answers": {v: None if answers[k, j] is None else str(answers[k, j])[:200] for j, v in enumerate(variants)},
