@@ -120,40 +120,25 @@ def llm_answers(model: str, pairs: list[tuple[str, str]], store: Store, timeout_
     import asyncio
 
     from tailgate.config import RetryConfig
-    from tailgate.providers import ProviderOptions, Request, create_provider
-    from tailgate.records import Prompt, cache_key_hasher
-    from tailgate.runner._paraphrases import _with_retries
+    from tailgate.providers import ProviderOptions, create_provider
+    from tailgate.runner._ask import ask_model
 
     async def go() -> list[str | None]:
         provider = create_provider(model, ProviderOptions(timeout_s=timeout_s))
         cache = store.cache()
         try:
-            mode = provider.default_mode()
-            params = {"temperature": 0.0, "max_tokens": 32, "seed": 0}
-            key_of = cache_key_hasher(
-                {"provider": provider.identity(), "mode": mode, "purpose": "extract", "params": params}
+            replies, _ = await ask_model(
+                provider,
+                [LLM_PROMPT.format(question=q, response=r[:4000]) for q, r in pairs],
+                purpose="extract",
+                temperature=0.0,
+                max_tokens=32,
+                seed=0,
+                stop=("\n",),
+                cache=cache,
+                retry=RetryConfig(),
+                timeout_s=timeout_s,
             )
-            prompts = [LLM_PROMPT.format(question=q, response=r[:4000]) for q, r in pairs]
-            keys = [key_of(p) for p in prompts]
-            cached = cache.get_many(keys)
-            gate = asyncio.Semaphore(8)
-
-            async def ask(prompt: str, key: str) -> str:
-                if key in cached:
-                    return str(cached[key]["text"])
-                form = (
-                    Prompt("chat", messages=({"role": "user", "content": prompt},))
-                    if mode == "chat"
-                    else Prompt("completion", text=prompt)
-                )
-                async with gate:
-                    text = await _with_retries(
-                        provider.generate, Request(form, 0.0, 1.0, 32, 0, ("\n",), timeout_s), RetryConfig()
-                    )
-                cache.put(key, {"text": text})
-                return text
-
-            replies = await asyncio.gather(*(ask(p, k) for p, k in zip(prompts, keys, strict=True)))
         finally:
             cache.close()
             await provider.aclose()
