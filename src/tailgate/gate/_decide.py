@@ -139,18 +139,24 @@ def _level(block: dict[str, Any] | None, what: str) -> dict[str, Any]:
     return block
 
 
-def _min_rule(name: str, key: str, needs: str) -> Any:
+def _level_rule(name: str, key: str, needs: str) -> Any:
+    """A threshold on the candidate's level of ``key``: ``min`` (or ``bound: lower``, its interval's
+    lower end) for MinRule, ``max`` (or ``bound: upper``) for MaxRule."""
+
     def check(c: Comparison, rule: Any) -> RuleResult:
-        assert isinstance(rule, MinRule)
-        block = _level(c.beyond.get(key), f"{name} ({needs})")
+        assert isinstance(rule, (MinRule, MaxRule))
+        block = _level(c.beyond.get(key), f"{name} ({needs})" if needs else name)
         cand = block["cand_estimate"]
-        value = cand["low"] if rule.bound == "lower" else cand["value"]
-        ok = value is not None and value >= rule.min
+        if isinstance(rule, MinRule):
+            value, limit, op = cand["low"] if rule.bound == "lower" else cand["value"], rule.min, ">="
+            ok = value is not None and value >= limit
+        else:
+            value, limit, op = cand["high"] if rule.bound == "upper" else cand["value"], rule.max, "<="
+            ok = value is not None and value <= limit
         return RuleResult(
-            f"{name} >= {rule.min:g} ({rule.bound})",
+            f"{name} {op} {limit:g} ({rule.bound})",
             ok,
-            f"candidate {name} {cand['value']:.3f} [{cand['low']:.3f}, {cand['high']:.3f}]; "
-            f"change {_fmt(block['delta'])}",
+            f"candidate {name} {format_estimate(cand)}; change {_fmt(block['delta'])}",
             {"cand": cand, "delta": block["delta"]},
         )
 
@@ -168,7 +174,7 @@ def _pass_hat_k(c: Comparison, rule: Any) -> RuleResult:
     return RuleResult(
         f"pass^{k} >= {rule.min:g}",
         ok,
-        f"candidate pass^{k} {cand['value']:.3f}; change {_fmt(block['delta'])}",
+        f"candidate pass^{k} {format_estimate(cand)}; change {_fmt(block['delta'])}",
         {"cand": cand, "delta": block["delta"]},
     )
 
@@ -177,25 +183,13 @@ def _latency(c: Comparison, rule: Any) -> RuleResult:
     assert isinstance(rule, Latency)
     block = _level(c.beyond.get(f"latency_p{rule.percentile}_ms"), "latency (needs latencies in both runs)")
     ok = block["cand"] <= rule.max_ms
-    message = f"candidate p{rule.percentile} {block['cand']:.0f} ms (base {block['base']:.0f} ms)"
+    message = (
+        f"candidate p{rule.percentile} {block['cand']:.0f} ms (base {block['base']:.0f} ms; change "
+        f"{format_estimate(block['delta'], 0, '+')} ms, paired bootstrap over {block['delta']['n_items']} items)"
+    )
     if rule.max_increase_ms is not None:
         ok = ok and block["delta"]["value"] <= rule.max_increase_ms
-        message += f"; increase {_fmt(block['delta'])} ms"
     return RuleResult(f"latency p{rule.percentile} <= {rule.max_ms:g} ms", ok, message, block)
-
-
-def _never(c: Comparison, rule: Any) -> RuleResult:
-    assert isinstance(rule, MaxRule)
-    block = _level(c.beyond.get("never_pass"), "never_pass")
-    cand = block["cand_estimate"]
-    value = cand["high"] if rule.bound == "upper" else cand["value"]
-    ok = value is not None and value <= rule.max
-    return RuleResult(
-        f"never_pass <= {rule.max:g} ({rule.bound})",
-        ok,
-        f"candidate never-pass share {cand['value']:.3f}; change {_fmt(block['delta'])}",
-        {"cand": cand, "delta": block["delta"]},
-    )
 
 
 def _min_items(c: Comparison, rule: Any) -> RuleResult:
@@ -219,11 +213,11 @@ def _power(c: Comparison, rule: Any) -> RuleResult:
 _CHECKS: dict[str, Any] = {
     "overall_delta": _overall,
     "no_slice_regression": _slices,
-    "consistency": _min_rule("consistency", "consistency", "needs 2+ samples per item in both runs"),
-    "json_validity": _min_rule("json_validity", "json_validity", "needs items that ask for JSON, with outputs"),
+    "consistency": _level_rule("consistency", "consistency", "needs 2+ samples per item in both runs"),
+    "json_validity": _level_rule("json_validity", "json_validity", "needs items that ask for JSON, with outputs"),
     "pass_hat_k": _pass_hat_k,
     "latency": _latency,
-    "never_pass": _never,
+    "never_pass": _level_rule("never_pass", "never_pass", ""),
     "min_items": _min_items,
     "power": _power,
 }
