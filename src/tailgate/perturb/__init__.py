@@ -5,6 +5,7 @@ recorded in the run's manifest with their parameters.
 """
 
 from tailgate.perturb._base import (
+    BasePerturbation,
     BoundPerturbation,
     Perturbation,
     PerturbParams,
@@ -13,4 +14,12 @@ from tailgate.perturb._base import (
     item_rng,
 )
 
-__all__ = ["BoundPerturbation", "PerturbParams", "Perturbation", "Variants", "build_variants", "item_rng"]
+__all__ = [
+    "BasePerturbation",
+    "BoundPerturbation",
+    "PerturbParams",
+    "Perturbation",
+    "Variants",
+    "build_variants",
+    "item_rng",
+]

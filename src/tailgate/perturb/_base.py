@@ -24,7 +24,15 @@ from tailgate.errors import InputError, TailgateError
 from tailgate.records import Item, Variant
 from tailgate.registry import lookup
 
-__all__ = ["BoundPerturbation", "PerturbParams", "Perturbation", "Variants", "build_variants", "item_rng"]
+__all__ = [
+    "BasePerturbation",
+    "BoundPerturbation",
+    "PerturbParams",
+    "Perturbation",
+    "Variants",
+    "build_variants",
+    "item_rng",
+]
 
 
 class PerturbParams(BaseModel):
@@ -45,6 +53,17 @@ class Perturbation(Protocol):
     ) -> tuple[dict[str, Any], Any]:
         """``fields``: all of the item's input fields; ``targets``: the ones to perturb."""
         ...
+
+
+class BasePerturbation:
+    """What the built-in perturbations share: their validated parameters; reference unchanged
+    unless a subclass says otherwise."""
+
+    Params: ClassVar[type[PerturbParams]] = PerturbParams
+    changes_reference: ClassVar[bool] = False
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
 
 
 def item_rng(seed: int, variant: str, item_id: str) -> random.Random:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from tailgate.perturb._base import PerturbParams
+from tailgate.perturb._base import BasePerturbation, PerturbParams
 
 __all__ = [
     "Casing",
@@ -69,14 +69,8 @@ def _after_labels(text: str, edit: Any) -> str:
     return "\n".join(lines)
 
 
-class _TextEdit:
+class _TextEdit(BasePerturbation):
     """A perturbation that rewrites each targeted text field on its own (reference unchanged)."""
-
-    Params: ClassVar[type[PerturbParams]]
-    changes_reference: ClassVar[bool] = False
-
-    def __init__(self, params: Any) -> None:
-        self.params = params
 
     def apply(
         self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
@@ -88,14 +82,8 @@ class _TextEdit:
         raise NotImplementedError
 
 
-class _TextAdd:
+class _TextAdd(BasePerturbation):
     """A perturbation that adds a drawn text before or after the first targeted text field."""
-
-    Params: ClassVar[type[PerturbParams]]
-    changes_reference: ClassVar[bool] = False
-
-    def __init__(self, params: Any) -> None:
-        self.params = params
 
     def apply(
         self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
@@ -251,16 +239,13 @@ class Distractor(_TextAdd):
         return "\n\n".join(rng.sample(self.params.bank, min(self.params.paragraphs, len(self.params.bank))))
 
 
-class ShuffleOptions:
+class ShuffleOptions(BasePerturbation):
     class Params(PerturbParams):
         reference: Literal["letter", "index", "text"] = "letter"
         """How the reference names the right option: its letter (``B``), its 0-based index in a
         list field, or its text (unchanged by a shuffle)."""
 
     changes_reference: ClassVar[bool] = True
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def apply(
         self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
@@ -334,7 +319,7 @@ _NAMES = {
 }
 
 
-class Names:
+class Names(BasePerturbation):
     class Params(PerturbParams):
         to: list[str] | None = None
         """Languages to draw replacements from (default: any other than the name's own)."""
@@ -345,7 +330,7 @@ class Names:
         unknown = [lang for lang in params.to or [] if lang not in _NAMES]
         if unknown:
             raise ValueError(f"no name list for '{unknown[0]}'; known: {', '.join(sorted(_NAMES))}")
-        self.params = params
+        super().__init__(params)
         self._lang_of = {name: lang for lang, names in _NAMES.items() for name in names}
         self._pattern = re.compile(r"\b(" + "|".join(map(re.escape, self._lang_of)) + r")\b")
 
@@ -378,15 +363,10 @@ class Names:
         return out, reference
 
 
-class Column:
+class Column(BasePerturbation):
     class Params(PerturbParams):
         column: str
         """The dataset column holding this variant's wording (e.g. a paraphrase) of the field."""
-
-    changes_reference: ClassVar[bool] = False
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def apply(
         self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random

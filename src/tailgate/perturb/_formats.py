@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailgate.config import Message, TemplateConfig
-from tailgate.perturb._base import PerturbParams
+from tailgate.perturb._base import BasePerturbation, PerturbParams
 
 __all__ = ["GRAMMAR", "Formats"]
 
@@ -39,7 +39,7 @@ class FieldSpec(BaseModel):
     """Its name in the prompt ("Question", "Context")."""
 
 
-class Formats:
+class Formats(BasePerturbation):
     """Prompt formats sampled from the grammar; each is a template named ``<name><k>``."""
 
     class Params(PerturbParams):
@@ -54,12 +54,8 @@ class Formats:
         include_original: bool = False
         """Also make format 0: the grammar's first choice of everything ("Question: ...\\nAnswer:")."""
 
-    changes_reference: ClassVar[bool] = False
     makes_templates: ClassVar[bool] = True
     default_name: ClassVar[str] = "format"
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def templates(self, prefix: str, count: int, seed: int) -> list[TemplateConfig]:
         """``count`` distinct formats (fewer if the grammar has fewer), deterministic in ``seed``."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from tailgate.perturb._base import PerturbParams
+from tailgate.perturb._base import BasePerturbation, PerturbParams
 
 __all__ = ["Paraphrase", "check_paraphrase", "clean_paraphrase", "split_options"]
 
@@ -83,7 +83,7 @@ def check_paraphrase(original: str, paraphrase: str, reference: Any) -> str | No
     return None
 
 
-class Paraphrase:
+class Paraphrase(BasePerturbation):
     """Paraphrases of text fields by any provider (``model``), checked; one variant per ``count``."""
 
     class Params(PerturbParams):
@@ -97,19 +97,18 @@ class Paraphrase:
         check: bool = True
         """Reject paraphrases that lose numbers, names or the reference (see check_paraphrase)."""
 
-    changes_reference: ClassVar[bool] = False
     needs_model: ClassVar[bool] = True
 
     def __init__(self, params: Params) -> None:
         if "{text}" not in params.prompt:
             raise ValueError("'prompt' must contain {text}")
-        self.params = params
+        super().__init__(params)
         self._texts: dict[tuple[str, str], str] = {}
         """(field, original text) -> accepted paraphrase."""
 
     def request(self, text: str) -> str:
         stem, _ = split_options(text)
-        return self.params.prompt.replace("{text}", stem)
+        return str(self.params.prompt).replace("{text}", stem)
 
     def provide(self, field: str, original: str, raw: str, reference: Any) -> str | None:
         """Keep ``raw`` (the model's reply) as the paraphrase of this field; returns why not, or None."""
