@@ -73,7 +73,9 @@ def test_paired_delta_against_scipy_and_the_variance_identity() -> None:
     assert result["paired_se"] < result["unpaired_se"]  # the runs agree on which items are hard
     low, high = stats.ttest_rel(cand, base).confidence_interval(0.95)
     assert (result["estimate"]["low"], result["estimate"]["high"]) == pytest.approx((low, high))
-    assert result["correlation"] == pytest.approx(stats.pearsonr(base, cand).statistic)
+    pearson = stats.pearsonr(base, cand)
+    assert result["correlation"] == pytest.approx(pearson.statistic)
+    assert result["correlation_ci"] == pytest.approx(list(pearson.confidence_interval(0.95)))  # Fisher z
 
 
 # --- power ---------------------------------------------------------------------------------

@@ -124,6 +124,11 @@ def paired_delta(base: np.ndarray, cand: np.ndarray, confidence: float = 0.95) -
     p = float(stats.ttest_rel(cand, base).pvalue) if sd > 0 else (1.0 if mean == 0 else 0.0)
     unpaired = math.sqrt(float(base.var(ddof=1)) / n + float(cand.var(ddof=1)) / n)
     corr = float(np.corrcoef(base, cand)[0, 1]) if base.std() > 0 and cand.std() > 0 else None
+    corr_ci = None
+    if corr is not None and n > 3 and abs(corr) < 1:
+        # Fisher's z: atanh(r) is about normal with SE 1 / sqrt(n - 3)
+        half = _z_quantile(confidence) / math.sqrt(n - 3)
+        corr_ci = [math.tanh(math.atanh(corr) - half), math.tanh(math.atanh(corr) + half)]
     return {
         "estimate": Estimate(
             mean, mean - t * se, mean + t * se, n, n, f"paired mean difference over items, t({n - 1})", se, confidence
@@ -134,6 +139,7 @@ def paired_delta(base: np.ndarray, cand: np.ndarray, confidence: float = 0.95) -
         "paired_se": se,
         "unpaired_se": unpaired,
         "correlation": corr,
+        "correlation_ci": corr_ci,
         "n_items": n,
     }
 

@@ -33,6 +33,13 @@ def _md(text: str) -> str:
     return escape(" ".join(str(text).split())).replace("|", "\\|")
 
 
+def _correlation(o: dict[str, Any]) -> str:
+    r, ci = o.get("correlation"), o.get("correlation_ci")
+    if r is None:
+        return "n/a"
+    return f"{r:.2f}" + ("" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]") + f" (n={o['n_items']} items)"
+
+
 def _beyond_rows(c: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     rows = []
     for name, block in c["beyond_accuracy"].items():
@@ -73,7 +80,7 @@ def render_compare(comparison: Comparison, top: int = 8) -> Group:
             "",
             Text(
                 f"paired SE {o['paired_se']:.4f} vs unpaired {o['unpaired_se']:.4f}; item correlation "
-                f"{o['correlation'] if o['correlation'] is None else round(o['correlation'], 2)}",
+                + _correlation(o),
                 style="dim",
             ),
         )
