@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import OUTPUT_JSON, RunData, load_run
+from tailgate.analysis._data import OUTPUT_JSON, RunData, load_run, references
 from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile
 from tailgate.analysis._slices import item_features
 from tailgate.analysis._stats import Binned, adjust_bh, adjust_by, item_weights, pass_hat_k
@@ -694,6 +694,7 @@ def _newly_failing(base: RunData, cand: RunData, paired: _Paired, limit: int = 2
     outputs_b = _outputs(base, ids, best=True)
     outputs_c = _outputs(cand, ids, best=False)
     rows = base.items.index_of(ids)
+    refs = references(base, ids)
     return [
         {
             "item_id": i,
@@ -701,6 +702,7 @@ def _newly_failing(base: RunData, cand: RunData, paired: _Paired, limit: int = 2
             "base_pass_rate": 1.0,
             "cand_pass_rate": float(now[j]),
             "input": base.items.text[k][:500],
+            "reference": refs.get(i),
             "base_output": outputs_b.get(i),
             "cand_output": outputs_c.get(i),
         }

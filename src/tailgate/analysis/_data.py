@@ -16,7 +16,7 @@ import numpy as np
 from tailgate.analysis._derive import derive_item_features
 from tailgate.store import Store
 
-__all__ = ["ANSWER_TEXT", "AUTO", "ItemFrame", "RunData", "fetch", "load_run"]
+__all__ = ["ANSWER_TEXT", "AUTO", "ItemFrame", "RunData", "fetch", "load_run", "reference_text", "references"]
 
 # Prefix of attributes derived automatically from the input (see _derive.py).
 AUTO = "auto:"
@@ -152,6 +152,32 @@ def fetch(con: Any, sql: str, params: list[Any] | None = None) -> dict[str, np.n
             column[np.ma.getmaskarray(raw)] = np.nan if column.dtype.kind == "f" else None
         out[name] = np.asarray(column)
     return out
+
+
+def references(data: RunData, item_ids: list[str], width: int = 200) -> dict[str, str | None]:
+    """The reference answer of each item (from the run's items table) as display text, at most
+    ``width`` characters; None for an item without one (open-ended, or imported without it)."""
+    if not item_ids:
+        return {}
+    rows = data.query(
+        f"SELECT item_id, reference FROM items WHERE item_id IN ({', '.join('?' for _ in item_ids)})", item_ids
+    )
+    return {str(i): reference_text(r, width) for i, r in zip(rows["item_id"], rows["reference"], strict=True)}
+
+
+def reference_text(raw: Any, width: int = 200) -> str | None:
+    """A stored reference (canonical JSON) as a person reads it: a string as itself, a number as
+    written, anything else (a list of accepted answers, an object) as compact JSON."""
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+        return None
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        value = str(raw)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _declared_attributes(manifest: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tailgate.analysis._consistency import Consistency, PassK, consistency, pass_k_table
-from tailgate.analysis._data import AUTO, RunData, load_run
+from tailgate.analysis._data import AUTO, RunData, load_run, references
 from tailgate.analysis._derive import TOKEN_EDGES, token_bucket
 from tailgate.analysis._discovery import (
     Slice,
@@ -423,6 +423,7 @@ def _worst_items(data: RunData, k: int) -> list[dict[str, Any]]:
             strict=True,
         )
     )
+    refs = references(data, ids)
     out = []
     for i, item_id in zip(order, ids, strict=True):
         output, answer = outputs.get(item_id, (None, None))
@@ -434,6 +435,7 @@ def _worst_items(data: RunData, k: int) -> list[dict[str, Any]]:
                 "samples": int(items.n_scored[i]),
                 "passes": int(items.n_pass[i]),
                 "input": items.text[i][:500],
+                "reference": refs.get(item_id),
                 "worst_output": None if output is None else str(output)[:500],
                 "worst_answer": None if answer is None else str(answer)[:200],
             }

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData
+from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData, references
 from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
 from tailgate.analysis._slices import item_features
 from tailgate.analysis._stats import item_weights
@@ -182,7 +182,11 @@ def robustness(
     if not scored:
         none = Estimate(None, None, None, n, n, "no scores (no reference)", None, confidence)
         return Robustness(n, [], [], None, none, none, none, _share(answer_flips, confidence, what), [], [], [])
-    per_variant = [{"variant": v, **_level(mean[:, j], confidence, v).as_dict()} for j, v in enumerate(variants)]
+    described = data.manifest.get("variant_descriptions") or {}
+    per_variant = [
+        {"variant": v, "description": described.get(v), **_level(mean[:, j], confidence, v).as_dict()}
+        for j, v in enumerate(variants)
+    ]
     templates = [v for v in variants if "+" not in v]
     spread = None
     if len(templates) >= 2:
@@ -263,17 +267,18 @@ def _most_flipping(
     source = data.items.source_id
     rows = data.items.index_of(ids)
     spread = mean.max(axis=1) - mean.min(axis=1)
-    order = np.argsort(-spread, kind="stable")[:top]
+    order = [int(k) for k in np.argsort(-spread, kind="stable")[:top] if spread[k] > 0]
+    refs = references(data, [ids[k] for k in order])
     return [
         {
             "item_id": ids[k],
             "source_id": None if source[rows[k]] is None else str(source[rows[k]]),
+            "reference": refs.get(ids[k]),
             "flips": bool(flips[k]),
             "scores": {v: float(mean[k, j]) for j, v in enumerate(variants)},
             "answers": {v: None if answers[k, j] is None else str(answers[k, j])[:200] for j, v in enumerate(variants)},
         }
         for k in order
-        if spread[k] > 0
     ]
 
 

@@ -13,6 +13,7 @@ manifest carries each variant's definition (generator and parameters).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -118,11 +119,16 @@ def build_variants(suite: LoadedSuite) -> Variants:
         spec = f"{entry.generator}:{entry.canonical_params()}"
         label = entry.name or getattr(impl, "default_name", entry.generator)
         if getattr(impl, "makes_templates", False):
+            describe = getattr(impl, "descriptions", None)
+            said: dict[str, str] = describe(label, entry.count, entry.seed) if describe is not None else {}
             for template in impl.templates(label, entry.count, entry.seed):
                 if template.name in templates:
                     raise suite.source.error(loc, f"two templates would be named '{template.name}'; give one a 'name'")
                 templates[template.name] = made[template.name] = template
-                variants.append(Variant(name=template.name, template=template.name, transforms=(spec,)))
+                description = said.get(template.name, "")  # (else the plan shows the template itself)
+                variants.append(
+                    Variant(name=template.name, template=template.name, transforms=(spec,), description=description)
+                )
             continue
         targets = entry.templates or [suite.config.templates[0].name]
         for target in targets:
@@ -134,10 +140,22 @@ def build_variants(suite: LoadedSuite) -> Variants:
                 name = f"{target}+{label}" + (str(k + 1) if entry.count > 1 else "")
                 if name in {v.name for v in variants}:
                     raise suite.source.error(loc, f"two variants would be named '{name}'; give one a 'name'")
-                variants.append(Variant(name=name, template=target, transforms=(spec,)))
+                description = _perturbed(entry, impl, target)
+                variants.append(Variant(name=name, template=target, transforms=(spec,), description=description))
                 fields = tuple(entry.fields) if entry.fields is not None else None
                 bound[name] = BoundPerturbation(name, impl, entry.seed + k, fields)
     return Variants(variants, bound, made)
+
+
+def _perturbed(entry: VariantConfig, impl: Any, target: str) -> str:
+    """``typos (rate=0.2) on template original, fields question``: what a perturbed variant is."""
+    params = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(entry.params.items()))
+    what = entry.generator + (f" ({params})" if params else "") + f" on template {target}"
+    if entry.fields:
+        what += f", fields {', '.join(entry.fields)}"
+    if getattr(impl, "changes_reference", False):
+        what += "; the reference follows the change"
+    return what if len(what) <= 160 else what[:159] + "…"
 
 
 def _instantiate(suite: LoadedSuite, entry: VariantConfig, loc: tuple[str | int, ...]) -> Any:

@@ -59,13 +59,22 @@ class Formats(BasePerturbation):
 
     def templates(self, prefix: str, count: int, seed: int) -> list[TemplateConfig]:
         """``count`` distinct formats (fewer if the grammar has fewer), deterministic in ``seed``."""
+        return [self._template(name, fmt) for name, fmt in self._formats(prefix, count, seed)]
+
+    def descriptions(self, prefix: str, count: int, seed: int) -> dict[str, str]:
+        """What each of :meth:`templates` looks like, for a person: the prompt's skeleton with the
+        field contents elided, newlines shown as ``\\n``, e.g.
+        ``QUESTION - {question} || OPTIONS - (a) … ; (b) … || ANSWER -``."""
+        return {name: self._skeleton(fmt) for name, fmt in self._formats(prefix, count, seed)}
+
+    def _formats(self, prefix: str, count: int, seed: int) -> list[tuple[str, dict[str, str]]]:
         rng = random.Random(seed)
         seen: set[tuple[str, ...]] = set()
-        out: list[TemplateConfig] = []
+        out: list[tuple[str, dict[str, str]]] = []
         if self.params.include_original:
             first = tuple(options[0] for options in GRAMMAR.values())
             seen.add(first)
-            out.append(self._template(f"{prefix}0", dict(zip(GRAMMAR, first, strict=True))))
+            out.append((f"{prefix}0", dict(zip(GRAMMAR, first, strict=True))))
         attempts = 0
         while len(out) < count + int(self.params.include_original) and attempts < 10_000:
             attempts += 1
@@ -74,31 +83,50 @@ class Formats(BasePerturbation):
                 continue
             seen.add(choice)
             out.append(
-                self._template(
-                    f"{prefix}{len(out) + 1 - int(self.params.include_original)}",
-                    dict(zip(GRAMMAR, choice, strict=True)),
-                )
+                (f"{prefix}{len(out) + 1 - int(self.params.include_original)}", dict(zip(GRAMMAR, choice, strict=True)))
             )
         return out
 
-    def _template(self, name: str, fmt: dict[str, str]) -> TemplateConfig:
+    def _layout(self, fmt: dict[str, str], fields: list[str], options: str, instruction: str) -> str:
+        """The prompt laid out by ``fmt``, with ``fields`` (one per layout entry) as the contents."""
+
         def cased(label: str) -> str:
             return label.upper() if fmt["casing"] == "upper" else label.lower() if fmt["casing"] == "lower" else label
 
-        parts = [f"{cased(spec.label)}{fmt['separator']}{{{{ {spec.field} }}}}" for spec in self.params.layout]
+        parts = [
+            f"{cased(spec.label)}{fmt['separator']}{text}"
+            for spec, text in zip(self.params.layout, fields, strict=True)
+        ]
         if self.params.options:
-            parts.append(f"{cased(self.params.options_label)}{fmt['separator']}{self._options(fmt)}")
+            parts.append(f"{cased(self.params.options_label)}{fmt['separator']}{options}")
         body = fmt["join"].join(parts)
         if self.params.instruction:
-            body = f"{self.params.instruction}{fmt['join']}{body}"
+            body = f"{instruction}{fmt['join']}{body}"
         answer = f"{cased(self.params.answer_label)}{fmt['separator'].rstrip()}"
-        text = f"{body}{fmt['join']}{answer}"
+        return f"{body}{fmt['join']}{answer}"
+
+    def _template(self, name: str, fmt: dict[str, str]) -> TemplateConfig:
+        fields = [f"{{{{ {spec.field} }}}}" for spec in self.params.layout]
+        text = self._layout(fmt, fields, self._options(fmt), self.params.instruction or "")
         return TemplateConfig(name=name, messages=[Message(role="user", content=text)], text=text)
 
-    def _options(self, fmt: dict[str, str]) -> str:
+    def _skeleton(self, fmt: dict[str, str]) -> str:
+        before, letters, after = self._labels(fmt)
+        options = f"{before}{letters[0]}{after} …{fmt['option_join']}{before}{letters[1]}{after} …"
+        fields = [f"{{{spec.field}}}" for spec in self.params.layout]
+        text = self._layout(fmt, fields, options, "[instruction]")
+        return text.replace("\n", "\\n")
+
+    @staticmethod
+    def _labels(fmt: dict[str, str]) -> tuple[str, str, str]:
+        """What comes before and after an option's letter, and the letters (upper or lower case)."""
         enum = fmt["enumerator"]
         letters = "abcdefghij" if any(c.islower() for c in enum if c.isalpha()) else "ABCDEFGHIJ"
         before, after = enum.split(next(c for c in enum if c.isalpha()))
+        return before, letters, after
+
+    def _options(self, fmt: dict[str, str]) -> str:
+        before, letters, after = self._labels(fmt)
         sep = fmt["option_join"].replace("\n", "\\n")
         field = self.params.options
         return (

@@ -37,11 +37,13 @@ class Item:
 @dataclass(frozen=True)
 class Variant:
     """One way of presenting items: a template, later optionally transformed (paraphrases,
-    perturbations). ``name`` is what records carry in their ``variant`` column."""
+    perturbations). ``name`` is what records carry in their ``variant`` column; ``description``
+    says what it is, for a person (shown next to the name in robustness tables)."""
 
     name: str
     template: str
     transforms: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)

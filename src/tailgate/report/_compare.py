@@ -16,7 +16,7 @@ from tailgate.analysis import Comparison, format_p
 from tailgate.gate import Decision
 from tailgate.report import _svg
 from tailgate.report._html import CSS, _table
-from tailgate.report._report_terminal import _e, _signed
+from tailgate.report._report_terminal import _e, _short, _signed
 
 __all__ = ["compare_html", "compare_markdown", "gate_junit", "gate_markdown", "render_compare", "render_gate"]
 
@@ -63,7 +63,7 @@ def render_compare(comparison: Comparison, top: int = 8) -> Group:
     o, pairing = c["overall"], c["pairing"]
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold")
-    head.add_column(overflow="fold")
+    head.add_column(overflow="fold", min_width=max(len(c["base"]["run_id"]), len(c["cand"]["run_id"])))
     head.add_row("base", Text(f"{c['base']['run_id']} ({c['base']['model']})"))
     head.add_row("candidate", Text(f"{c['cand']['run_id']} ({c['cand']['model']})"))
     head.add_row(
@@ -114,6 +114,19 @@ def render_compare(comparison: Comparison, top: int = 8) -> Group:
                 style="red",
             )
         )
+        n = Table(pad_edge=False, show_edge=False)
+        for name, justify in (("item", "left"), ("cand pass", "right"), ("input", "left"), ("reference", "left"),
+                              ("candidate output", "left")):  # fmt: skip
+            n.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        for row in c["newly_failing"][:6]:
+            n.add_row(
+                Text(_short(row["source_id"] or row["item_id"], 16)),
+                f"{row['cand_pass_rate']:.2f}",
+                Text(_short(row["input"], 22)),
+                Text(_short(row.get("reference"), 14)),
+                Text(_short(row["cand_output"], 22)),
+            )
+        parts.append(n)
     return Group(*parts)
 
 
@@ -144,11 +157,12 @@ def compare_markdown(comparison: Comparison, top: int = 10) -> str:
             f"**Newly failing** (always right before, not now): {c['newly_failing_count']} item(s)"
             + (f", the worst {min(len(c['newly_failing']), 10)} below" if c["newly_failing_count"] > 10 else ""),
             "",
-            "| item | candidate pass rate | input |",
-            "|---|---:|---|",
+            "| item | candidate pass rate | input | reference | candidate output |",
+            "|---|---:|---|---|---|",
         ]
         lines += [
-            f"| {_md(n['source_id'] or n['item_id'])} | {n['cand_pass_rate']:.2f} | {_md(n['input'][:80])} |"
+            f"| {_md(n['source_id'] or n['item_id'])} | {n['cand_pass_rate']:.2f} | {_md(n['input'][:80])} | "
+            f"{_md((n.get('reference') or '')[:40])} | {_md((n['cand_output'] or '')[:80])} |"
             for n in c["newly_failing"][:10]
         ]
     return "\n".join(lines) + "\n"
@@ -239,12 +253,13 @@ def compare_html(comparison: Comparison, decision: Decision | None = None) -> st
         )
         parts.append(
             _table(
-                ["item", "candidate pass rate", "input", "base output", "candidate output"],
+                ["item", "candidate pass rate", "input", "reference", "base output", "candidate output"],
                 [
                     [
                         escape(n["source_id"] or n["item_id"]),
                         f"{n['cand_pass_rate']:.2f}",
                         f"<pre>{escape(n['input'])}</pre>",
+                        f"<pre>{escape(n.get('reference') or '')}</pre>",
                         f"<pre>{escape(n['base_output'] or '')}</pre>",
                         f"<pre>{escape(n['cand_output'] or '')}</pre>",
                     ]

@@ -293,14 +293,24 @@ def _robustness_section(d: dict[str, Any]) -> str:
     if r["most_flipping"]:
         names = [v["variant"] for v in r["variants"]]
         rows_html = [
-            [escape(m["source_id"] or m["item_id"])]
+            [escape(m["source_id"] or m["item_id"]), f"<code>{escape(m.get('reference') or '')}</code>"]
             + [f"{_f(m['scores'][n], 2)} <code>{escape(str(m['answers'][n])[:60])}</code>" for n in names]
             for m in r["most_flipping"]
         ]
-        out.append("<p>Items whose score moves most between variants (mean score and most common answer):</p>")
         out.append(
-            "<div style='overflow-x:auto'>" + _table(["item", *[escape(n) for n in names]], rows_html) + "</div>"
+            "<p>Items whose score moves most between variants (mean score and most common answer), "
+            "next to the item's reference:</p>"
         )
+        out.append(
+            "<div style='overflow-x:auto'>"
+            + _table(["item", "reference", *[escape(n) for n in names]], rows_html)
+            + "</div>"
+        )
+    described = [(v["variant"], v["description"]) for v in r["variants"] if v.get("description")]
+    if described:
+        out.append("<p class='note'>What each variant is (newlines shown as \\n):</p>")
+        out.append(_table(["variant", "prompt / definition"], [[escape(n), f"<code>{escape(t)}</code>"]
+                                                               for n, t in sorted(described)]))  # fmt: skip
     return "".join(out)
 
 
@@ -338,8 +348,10 @@ def _worst_items_section(d: dict[str, Any]) -> str:
             _f(w["mean_score"], 2),
             f"{w['passes']}/{w['samples']}",
             f"<pre>{escape(w['input'] or '')}</pre>",
+            f"<pre>{escape(w.get('reference') or '')}</pre>",
             f"<pre>{escape(w['worst_output'] or '')}</pre>",
         ]
         for w in d["worst_items"]
     ]
-    return "<h2>Worst items</h2>" + _table(["item", "mean", "passes", "input", "worst output"], rows, {1})
+    header = ["item", "mean", "passes", "input", "reference", "worst output"]
+    return "<h2>Worst items</h2>" + _table(header, rows, {1})

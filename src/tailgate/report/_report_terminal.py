@@ -62,9 +62,39 @@ def _robustness(r: dict[str, Any] | None, top: int) -> list[Any]:
     parts: list[Any] = [Text(line) for line in lines]
     t = _table("variants", ("variant", "left"), ("score [95% CI]", "right"), ("vs template", "right"))
     effect = {p["variant"]: p["delta"] for p in r["perturbations"]}
-    for v in sorted(r["variants"], key=lambda v: v["value"] if v["value"] is not None else 0.0)[: max(top, 20)]:
+    shown = sorted(r["variants"], key=lambda v: v["value"] if v["value"] is not None else 0.0)[: max(top, 20)]
+    for v in shown:
         t.add_row(Text(_short(v["variant"], 30)), _e(v), _e(effect[v["variant"]]) if v["variant"] in effect else "")
-    return [*parts, Text(""), *_block(t)]
+    return [*parts, Text(""), *_block(t), *_legend(shown), *_most_flipping(r, top)]
+
+
+def _legend(variants: list[dict[str, Any]]) -> list[Any]:
+    """What each variant is (``format3: QUESTION - {question} || ...``), from the run's manifest."""
+    described = [(v["variant"], v.get("description")) for v in variants if v.get("description")]
+    if not described:
+        return []
+    legend = Table.grid(padding=(0, 1))
+    legend.add_column(style="bold", no_wrap=True)
+    legend.add_column(overflow="fold")
+    for name, description in sorted(described):
+        legend.add_row(Text(name), Text(_short(description, 160), style="dim"))
+    return [Text("what each variant is", style="bold"), legend, Text("")]
+
+
+def _most_flipping(r: dict[str, Any], top: int) -> list[Any]:
+    rows = r.get("most_flipping") or []
+    if not rows:
+        return []
+    t = _table(
+        "items whose score moves most between variants (most common answer per variant)",
+        ("item", "left"),
+        ("reference", "left"),
+        ("answers", "left"),
+    )
+    for m in rows[:top]:
+        answers = "  ".join(f"{v}: {_short(a, 12)}" for v, a in m["answers"].items())
+        t.add_row(Text(_short(m["source_id"] or m["item_id"], 18)), Text(_short(m.get("reference"), 16)), Text(answers))
+    return _block(t)
 
 
 def render_report(report: Report, top: int = 6) -> Group:
@@ -72,7 +102,7 @@ def render_report(report: Report, top: int = 6) -> Group:
     run, ov, prof = d["run"], d["overview"], d["profile"]
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold")
-    head.add_column(overflow="fold")
+    head.add_column(overflow="fold", min_width=len(run["run_id"]))  # the id is never folded
     head.add_row("run", Text(f"{run['run_id']}  ({run['status']}, {run['done']}/{run['planned']} samples)"))
     head.add_row("model", Text(f"{run['model']} on suite {run['suite']}"))
     s = ov["score"]
@@ -165,6 +195,7 @@ def render_report(report: Report, top: int = 6) -> Group:
         ("mean", "right"),
         ("pass", "right"),
         ("input", "left"),
+        ("reference", "left"),
         ("worst answer", "left"),
     )
     for w in d["worst_items"][:top]:
@@ -172,8 +203,9 @@ def render_report(report: Report, top: int = 6) -> Group:
             Text(_short(w["source_id"] or w["item_id"], 18)),
             f"{w['mean_score']:.2f}",
             f"{w['passes']}/{w['samples']}",
-            Text(_short(w["input"], 24)),
-            Text(_short(w["worst_answer"], 16)),
+            Text(_short(w["input"], 22)),
+            Text(_short(w.get("reference"), 14)),
+            Text(_short(w["worst_answer"], 14)),
         )
     parts += [*_block(t), Text(prof["advice"], style="dim")]
     return Group(*parts)

@@ -78,6 +78,7 @@ def build_manifest(
     fingerprint_: dict[str, Any],
     argv: list[str],
     started_at: str,
+    variant_descriptions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -102,6 +103,7 @@ def build_manifest(
         "mode": mode,
         "repeats": repeats,
         "variants": variants,
+        "variant_descriptions": variant_descriptions or {},
         "decoding": suite.config.decoding.model_dump(mode="json"),
         "scorers": scorers,
         "execution": execution,

@@ -81,8 +81,10 @@ def build_plan(
     """Render every (item, variant) prompt and expand repeats into samples."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     built = built if built is not None else variants_of(suite, only_variants)
-    variants = built.variants
     templates = {**{t.name: t for t in suite.config.templates}, **built.templates}
+    variants = [
+        v if v.description else replace(v, description=_preview(templates[v.template], mode)) for v in built.variants
+    ]
     used = {v.template for v in variants}
     compiled = {name: _compile(env, suite, templates[name], mode) for name in templates if name in used}
     decoding = suite.config.decoding
@@ -118,6 +120,15 @@ def build_plan(
                     )
                 )
     return Plan(samples, variants, dataset.items, repeats, mode)
+
+
+def _preview(template: TemplateConfig, mode: Mode, width: int = 100) -> str:
+    """A template as one line, in the form this run sends (its text, or its last chat message),
+    newlines shown as ``\\n``: what a variant without a generator's description is."""
+    text = template.text if mode == "completion" else (template.messages or [None])[-1]
+    content = text if isinstance(text, str) else getattr(text, "content", "") or ""
+    flat = content.strip().replace("\n", "\\n")
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _perturb(perturbation: BoundPerturbation, item: Item, dataset: Dataset) -> Item:

@@ -231,6 +231,7 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
         mode=plan.mode,
         repeats=plan.repeats,
         variants=[v.name for v in plan.variants],
+        variant_descriptions={v.name: v.description for v in plan.variants if v.description},
         scorers=[s.spec() for s in setup.scorers],
         execution={
             "concurrency": setup.concurrency,
