@@ -125,8 +125,10 @@ def build_plan(
 def _preview(template: TemplateConfig, mode: Mode, width: int = 100) -> str:
     """A template as one line, in the form this run sends (its text, or its last chat message),
     newlines shown as ``\\n``: what a variant without a generator's description is."""
-    text = template.text if mode == "completion" else (template.messages or [None])[-1]
-    content = text if isinstance(text, str) else getattr(text, "content", "") or ""
+    if mode == "completion":
+        content = template.text or ""
+    else:
+        content = template.messages[-1].content if template.messages else ""
     flat = content.strip().replace("\n", "\\n")
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
