@@ -182,3 +182,42 @@ def test_show_and_export_a_run_without_records(tmp_path: Path) -> None:
     assert "no scored samples" in _ok("show", "dead")
     rows = [json.loads(x) for x in _ok("export", "dead").splitlines()]
     assert {r["error_class"] for r in rows} == {"connection"}
+
+
+def test_store_is_accepted_after_the_command_too(tmp_path: Path) -> None:
+    suite = make_suite(tmp_path / "s")
+    other = tmp_path / "elsewhere"
+    _ok("run", str(suite), "--model", MODEL, "--run-id", "r1", "-q", "--json", "--store", str(other))
+    assert (other / "runs" / "r1" / "manifest.json").exists()  # not in $TAILGATE_STORE
+    assert json.loads(_ok("runs", "--json")) == []
+    assert [r["run_id"] for r in json.loads(_ok("runs", "--store", str(other), "--json"))] == ["r1"]
+    assert [r["run_id"] for r in json.loads(_ok("--store", str(other), "runs", "--json"))] == ["r1"]
+    # after the command wins over before it; both win over the environment
+    assert json.loads(_ok("--store", str(other), "runs", "--store", str(tmp_path / "none"), "--json")) == []
+    for command in (["show", "r1"], ["report", "r1"], ["export", "r1"], ["compare", "r1", "r1"]):
+        proc = tailgate(*command, "--json" if command[0] != "export" else "--format=jsonl", "--store", str(other))
+        assert proc.returncode == 0, (command, proc.stderr)
+
+
+def test_run_defaults_to_the_bundled_small_model() -> None:
+    from tailgate.cli import DEFAULT_MODEL, cli
+    from tailgate.providers import parse_model_spec
+    from tailgate.providers._models import ALIASES
+
+    option = next(p for p in cli.commands["run"].params if p.name == "model")
+    assert option.default == DEFAULT_MODEL == "local:smollm2-135m"
+    assert not option.required
+    spec = parse_model_spec(DEFAULT_MODEL)
+    assert spec.provider == "local"
+    assert spec.name in ALIASES
+    assert "default: local:smollm2-135m" in " ".join(_ok("run", "--help").split())
+
+
+def test_a_run_without_a_terminal_prints_progress_lines(tmp_path: Path) -> None:
+    suite = make_suite(tmp_path / "s", repeats=2)
+    proc = tailgate("run", str(suite), "--model", MODEL, "--run-id", "r1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0] == f"{MODEL} 0/8 samples; progress every 10s"
+    assert lines[-1].startswith(f"{MODEL} 8/8 (100%) ")
+    assert "\x1b[" not in proc.stderr  # plain text for logs: no cursor movement, no colours

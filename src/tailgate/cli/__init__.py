@@ -16,7 +16,10 @@ import click
 from tailgate._version import __version__
 from tailgate.errors import Interrupted, TailgateError
 
-__all__ = ["cli", "main"]
+__all__ = ["DEFAULT_MODEL", "cli", "main"]
+
+DEFAULT_MODEL = "local:smollm2-135m"
+"""The model ``tailgate run`` evaluates without ``--model``: SmolLM2-135M-Instruct, in process."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,6 +77,23 @@ def write_outputs(data: dict[str, Any], json_out: str | None, *files: tuple[str,
     for pair in files:
         if pair:
             write_file(*pair)
+
+
+def store_option(func: F) -> F:
+    """``--store PATH`` after the command too (``tailgate report latest --store runs/``); given in
+    both places, the one after the command wins; ``TAILGATE_STORE`` applies when neither is given."""
+
+    def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(dict)["store"] = value
+
+    return click.option(
+        "--store",
+        metavar="PATH",
+        expose_value=False,
+        callback=remember,
+        help="Records store folder (default: ./.tailgate; env TAILGATE_STORE).",
+    )(func)
 
 
 def open_store(ctx: click.Context) -> Any:

@@ -8,7 +8,18 @@ from typing import Any
 
 import click
 
-from tailgate.cli import F, cli, echo_json, handle_errors, json_option, open_store, write_file, write_outputs
+from tailgate.cli import (
+    DEFAULT_MODEL,
+    F,
+    cli,
+    echo_json,
+    handle_errors,
+    json_option,
+    open_store,
+    store_option,
+    write_file,
+    write_outputs,
+)
 
 
 @cli.command()
@@ -16,8 +27,9 @@ from tailgate.cli import F, cli, echo_json, handle_errors, json_option, open_sto
 @click.option(
     "--model",
     "-m",
-    required=True,
-    help="provider:name, e.g. local:smollm2-135m, openai:gpt-4o-mini.",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="provider:name, e.g. local:gemma3-270m, openai:gpt-4o-mini.",
 )
 @click.option("--repeats", "-k", type=click.IntRange(min=1), help="Samples per item and variant.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), help="Only the first N items.")
@@ -33,8 +45,9 @@ from tailgate.cli import F, cli, echo_json, handle_errors, json_option, open_sto
 @click.option("--context-length", type=click.IntRange(min=128), help="Context window of local models.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
 @click.option("--retry-errors", is_flag=True, help="On resume, also re-issue samples that failed.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress (a bar on a terminal, else a line every 10 s).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@store_option
 @click.pass_context
 @handle_errors
 def run(
@@ -81,12 +94,7 @@ def run(
         store=ctx.obj.get("store"),
         argv=["tailgate", *sys.argv[1:]],
     )
-    progress = None
-    if not quiet:
-        from tailgate.report import RichProgress, console
-
-        progress = RichProgress(console(stderr=True), description=model)
-    result = run_sync(options, progress)
+    result = run_sync(options, None if quiet else _progress(model))
     for warning in result.warnings:
         click.echo(f"tailgate: warning: {warning}", err=True)
     if as_json:
@@ -107,8 +115,19 @@ def run(
     _show(ctx, result.run_id, as_json=False)
 
 
+def _progress(model: str) -> Any:
+    """A bar on a terminal; without one (CI logs, a pipe) a plain line every 10 seconds."""
+    from tailgate.report import LineProgress, RichProgress, console
+
+    err = console(stderr=True)
+    if err.is_terminal:
+        return RichProgress(err, description=model)
+    return LineProgress(sys.stderr, description=model)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@store_option
 @click.pass_context
 @handle_errors
 def runs(ctx: click.Context, as_json: bool) -> None:
@@ -129,6 +148,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest and summary as JSON.")
+@store_option
 @click.pass_context
 @handle_errors
 def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
@@ -162,6 +182,7 @@ def _show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     show_default=True,
 )
 @click.option("--output", "-o", metavar="FILE", help="Output file (default: standard output).")
+@store_option
 @click.pass_context
 @handle_errors
 def export(ctx: click.Context, run_ref: str, fmt: str, output: str | None) -> None:
@@ -202,6 +223,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.option(
     "--semantic", is_flag=True, default=None, help="Group free-text answers by meaning (needs the 'semantic' extra)."
 )
+@store_option
 @click.pass_context
 @handle_errors
 def report(
@@ -272,6 +294,7 @@ def _comparison(ctx: click.Context, base: str, cand: str, **given: Any) -> Any:
 @click.argument("base")
 @click.argument("cand")
 @_with(_compare_options)
+@store_option
 @click.pass_context
 @handle_errors
 def compare(
@@ -304,6 +327,7 @@ def compare(
 @click.option("--policy", required=True, metavar="FILE", help="Gate policy (YAML).")
 @click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML (one test case per rule).")
 @_with(_compare_options)
+@store_option
 @click.pass_context
 @handle_errors
 def gate(
@@ -355,6 +379,7 @@ def import_() -> None:
 @click.option("--slice", "slices", multiple=True, metavar="COL", help="Item attribute to slice on (repeatable).")
 @click.option("--run-id", help="Name of the new run.")
 @click.option("--model", help="Model name to record (default: import:<file name>).")
+@store_option
 @click.pass_context
 @handle_errors
 def import_records_cmd(

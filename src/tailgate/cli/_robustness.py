@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tailgate.cli import cli, handle_errors, json_option, open_store, write_outputs
+from tailgate.cli import cli, handle_errors, json_option, open_store, store_option, write_outputs
 
 
 @cli.command()
@@ -27,6 +27,7 @@ from tailgate.cli import cli, handle_errors, json_option, open_store, write_outp
 )
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True, help="Overlapping items listed.")
 @json_option()
+@store_option
 @click.pass_context
 @handle_errors
 def contamination(
@@ -66,6 +67,7 @@ def contamination(
     "--vs", "versus", metavar="BASE", help="Warn when the parser spread is as large as the delta BASE -> RUN."
 )
 @json_option()
+@store_option
 @click.pass_context
 @handle_errors
 def rescore(

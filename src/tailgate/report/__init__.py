@@ -9,11 +9,12 @@ from tailgate.report._compare import (
     render_gate,
 )
 from tailgate.report._html import render_html
-from tailgate.report._progress import RichProgress
+from tailgate.report._progress import LineProgress, RichProgress
 from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
 from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
 __all__ = [
+    "LineProgress",
     "RichProgress",
     "compare_html",
     "compare_markdown",

@@ -1,8 +1,10 @@
-"""A rich progress bar for runs: done/total, rate, ETA, errors and retries."""
+"""Run progress: a rich bar on a terminal; plain periodic lines elsewhere (CI logs, pipes)."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -17,7 +19,7 @@ from rich.progress import (
 
 from tailgate.providers import Fault
 
-__all__ = ["RichProgress"]
+__all__ = ["LineProgress", "RichProgress"]
 
 
 class RichProgress:
@@ -73,3 +75,89 @@ class RichProgress:
 
     def finish(self) -> None:
         self._progress.stop()
+
+
+def _duration(seconds: float) -> str:
+    """``2m13s``, ``45s``, ``1h02m``: short enough for a log line."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class LineProgress:
+    """Implements :class:`tailgate.runner.ProgressSink` as plain lines, for logs without a terminal
+    (CI): one line when the run starts, then one every ``interval_s`` seconds, never more than one
+    per ``min_gap_s`` even when a tenth of the run is done sooner, and one at the end, e.g.
+    ``local:smollm2-135m 120/360 (33%) 1.8/s eta 2m13s``."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        description: str = "run",
+        interval_s: float = 10.0,
+        min_gap_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.description = description
+        self.interval_s = interval_s
+        self.min_gap_s = min_gap_s
+        self.clock = clock
+        self.errors = 0
+        self.retries = 0
+        self.total = 0
+        self.done = 0
+        self._started = 0.0
+        self._at_start = 0
+        self._last = 0.0
+        self._last_step = 0
+
+    def start(self, total: int, done: int) -> None:
+        self.total, self.done, self._at_start = total, done, done
+        self._started = self._last = self.clock()
+        self._last_step = done * 10 // max(total, 1)
+        resumed = f", {done} already done" if done else ""
+        self._write(f"{self.description} {done}/{total} samples{resumed}; progress every {self.interval_s:g}s")
+
+    def advance(self, record: dict[str, Any]) -> None:
+        self.done += 1
+        if record.get("error_class") is not None:
+            self.errors += 1
+        now = self.clock()
+        step = self.done * 10 // max(self.total, 1)
+        due = now - self._last >= self.interval_s or (step > self._last_step and now - self._last >= self.min_gap_s)
+        if due and self.done < self.total:
+            self._last, self._last_step = now, step
+            self._write(self._line(now))
+
+    def retry(self, sample_id: str, fault: Fault, wait_s: float) -> None:
+        self.retries += 1
+
+    def finish(self) -> None:
+        now = self.clock()
+        self._write(self._line(now, final=True))
+
+    def _line(self, now: float, final: bool = False) -> str:
+        elapsed = now - self._started
+        issued = self.done - self._at_start
+        rate = issued / elapsed if elapsed > 0 else 0.0
+        pct = 100 * self.done / self.total if self.total else 100.0
+        parts = [f"{self.description} {self.done}/{self.total} ({pct:.0f}%)"]
+        if rate > 0:
+            parts.append(f"{rate:,.1f}/s")
+        if final:
+            parts.append(f"in {_duration(elapsed)}")
+        elif rate > 0:
+            parts.append(f"eta {_duration((self.total - self.done) / rate)}")
+        if self.errors:
+            parts.append(f"{self.errors} errors")
+        if self.retries:
+            parts.append(f"{self.retries} retries")
+        return " ".join(parts)
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
