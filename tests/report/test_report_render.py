@@ -67,3 +67,25 @@ def test_json_has_n_and_method_everywhere(report) -> None:  # type: ignore[no-un
     walk(data)
     assert data["overview"]["n_items"] == 30
     assert data["options"]["seed"] == 0
+
+
+def test_run_ids_are_never_wrapped_or_cut() -> None:
+    from tailgate.report import render_runs
+    from tailgate.store import RunInfo
+
+    run_id = "robustness-Meta-Llama-3-1-8B-Instruct-Q4-K-M-20261201-235959-a1b2"
+    info = RunInfo(
+        run_id,
+        "robustness",
+        "openai:meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "completed",
+        960,
+        960,
+        0,
+        "2026-12-01T23:59:59Z",
+        None,
+    )
+    for width in (80, 100):
+        out = io.StringIO()
+        Console(file=out, width=width, force_terminal=False).print(render_runs([info]))
+        assert run_id in out.getvalue(), out.getvalue()

@@ -24,7 +24,8 @@ def estimate_text(est: Estimate) -> str:
 
 def render_runs(runs: list[RunInfo]) -> Table:
     table = Table(title="runs", title_justify="left", expand=False, pad_edge=False)
-    table.add_column("run", overflow="fold", max_width=34)
+    # an id is copied into the next command: never wrapped or cut; the other columns give way
+    table.add_column("run", no_wrap=True, min_width=max((len(r.run_id) for r in runs), default=3))
     table.add_column("suite", overflow="fold", max_width=12)
     table.add_column("model", overflow="fold", max_width=18)
     table.add_column("status")
@@ -51,7 +52,7 @@ def render_runs(runs: list[RunInfo]) -> Table:
 def render_run_summary(manifest: dict[str, Any], info: RunInfo, summary: RunSummary) -> Group:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
-    head.add_column(overflow="fold")
+    head.add_column(overflow="fold", min_width=len(info.run_id))
     head.add_row("run", Text(info.run_id))
     head.add_row("suite", Text(f"{manifest['suite']['name']}  ({manifest['suite']['path']})"))
     head.add_row("model", Text(f"{manifest['model']['spec']}  mode={manifest['mode']}"))
