@@ -200,6 +200,8 @@ def _run_info(store: Store, run_id: str, data: RunData) -> dict[str, Any]:
         "variants": m.get("variants"),
         "started_at": m.get("started_at"),
         "ended_at": m.get("ended_at"),
+        # the runner's queueing hint of any session (latency measured under load): see runner/_queueing.py
+        "latency_notes": [s["latency_note"] for s in m.get("sessions") or [] if s.get("latency_note")],
     }
 
 

@@ -143,6 +143,8 @@ def _tails_section(d: dict[str, Any]) -> str:
         ]
         out.append(_table(["percentile", "ms", "95% CI (item bootstrap)", "samples"], rows, {1, 3}))
         out.append(f"<p class='note'>{escape(lat[0]['method'])}</p>")
+    for note in d["run"].get("latency_notes") or []:
+        out.append(f"<p><b>Note:</b> {escape(note)}</p>")
     if d["slo"]:
         s = d["slo"]
         out.append(

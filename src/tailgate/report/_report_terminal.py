@@ -143,6 +143,8 @@ def render_report(report: Report, top: int = 6) -> Group:
         if d["slo"]:
             t.add_row(f"<= {d['slo']['slo_ms']:g} ms and correct", _e(d["slo"]["correct_within_slo"]), "")
         parts += _block(t)
+        for note in run.get("latency_notes") or []:
+            parts += [Text(f"note: {note}", style="yellow"), Text("")]
 
     t = _table(
         "worst slices (ranked by the upper end of the 95% CI)",

@@ -73,6 +73,14 @@ class ExecutionStats:
     cached: int = 0
     calls: int = 0
     errors_by_class: dict[str, int] = field(default_factory=dict)
+    workers: int = 0
+    """Calls in flight at most (the concurrency the endpoint actually saw)."""
+    completions: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since the execution started, latency in ms) of each successful call, in
+    completion order (cached replays excluded): what :func:`queueing_hint` reads."""
+    solo_ms: float | None = None
+    """Latency of the first call, made while no other call was in flight (with 2+ workers the
+    others start when it returns): a call's own time, free of queueing."""
 
 
 class RateLimiter:
@@ -142,6 +150,7 @@ async def execute(
     """
     progress = progress or NullProgress()
     stats = ExecutionStats()
+    began = time.perf_counter()
     cached = cached or {}
     base = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "model": model, "mode": mode}
 
@@ -155,6 +164,8 @@ async def execute(
         record = _record(base, state, response, latency_ms, fault, scorers, from_cache)
         write(record)
         stats.completed += 1
+        if fault is None and not from_cache and latency_ms is not None:
+            stats.completions.append((time.perf_counter() - began, latency_ms))
         if fault is not None:
             stats.errors += 1
             stats.errors_by_class[fault.error_class] = stats.errors_by_class.get(fault.error_class, 0) + 1
@@ -184,6 +195,7 @@ async def execute(
     rng = random.Random(seed)
     loop = asyncio.get_running_loop()
     workers_n = max(1, min(concurrency, provider.max_concurrency or concurrency, pending or 1))
+    stats.workers = workers_n
     if pending == 0:
         return stats
     done = asyncio.Event()
@@ -197,15 +209,24 @@ async def execute(
                 queue.put_nowait((2, next(sequence), None))
 
     failure: list[BaseException] = []
+    # The first call goes alone: its latency is a call's own time, which the queueing hint
+    # compares the others with (one call's time at the start of the run is all it costs).
+    alone = asyncio.Event()
+    if workers_n < 2:
+        alone.set()
 
-    async def guarded() -> None:
+    async def guarded(index: int) -> None:
         # A worker that dies of anything but a Fault (a ProviderError: bad key, unknown model;
         # a bug) stops the whole execution instead of leaving the others waiting forever.
         try:
+            if index > 0:
+                await alone.wait()
             await worker()
         except Exception as exc:
             failure.append(exc)
             done.set()
+        finally:
+            alone.set()
 
     async def worker() -> None:
         while True:
@@ -228,9 +249,14 @@ async def execute(
             except Fault as exc:
                 fault = exc
             else:
-                finish(state, response, (time.perf_counter() - t0) * 1000.0, None)
+                latency = (time.perf_counter() - t0) * 1000.0
+                if not alone.is_set():
+                    stats.solo_ms = latency
+                finish(state, response, latency, None)
                 settle()
+                alone.set()
                 continue
+            alone.set()
             if fault.retryable and state.attempts < retry.max_attempts:
                 wait = backoff_delay(state.attempts, retry, fault.retry_after, rng)
                 state.log.append(_fault_entry(fault, wait))
@@ -241,7 +267,7 @@ async def execute(
             finish(state, None, None, fault)
             settle()
 
-    tasks = [asyncio.create_task(guarded(), name=f"tailgate-worker-{i}") for i in range(workers_n)]
+    tasks = [asyncio.create_task(guarded(i), name=f"tailgate-worker-{i}") for i in range(workers_n)]
     try:
         await done.wait()
         if failure:

@@ -27,6 +27,7 @@ from tailgate.runner._execute import ExecutionStats, ProgressSink, execute
 from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
 from tailgate.runner._paraphrases import prepare_paraphrases
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
+from tailgate.runner._queueing import queueing_hint
 from tailgate.scorers import BoundScorer, build_scorers
 from tailgate.store import RunWriter, Store, utc_now
 
@@ -313,8 +314,12 @@ async def _session(
             progress.finish()
         if cache is not None:
             cache.close()
+        hint = queueing_hint(stats)
+        if hint is not None:
+            session["latency_note"] = hint
         done = _finish(setup.store, writer, run_id, status, session, stats)
-    return RunResult(run_id, status, plan.size, done, stats.calls, resumed, stats, list(setup.dataset.warnings))
+    warnings = [*setup.dataset.warnings, *([hint] if hint else [])]
+    return RunResult(run_id, status, plan.size, done, stats.calls, resumed, stats, warnings)
 
 
 COMPACT_MIN_RECORDS = 10_000
