@@ -5,6 +5,7 @@ the run's manifest records them and the robustness tables show them."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import jinja2
@@ -77,3 +78,11 @@ def test_run_manifest_and_report_carry_the_descriptions(tmp_path: Path) -> None:
     assert "typos (rate=0.2) on template original, fields question" in html
     assert "&lt;b&gt;Q&lt;/b&gt; {{ question }}" in html
     assert "<b>Q</b>" not in html
+    robust = report.as_dict()["robustness"]
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "robustness.md").read_text(encoding="utf-8")
+    for key, rows in (("variants", robust["variants"]), ("most_flipping", robust["most_flipping"])):
+        start = doc.index(f" {key}: [{{")
+        body = re.sub(r"\{[^{}]*\}", "", doc[doc.index("{", start) + 1 : doc.index("}]", start)])
+        documented = body.replace("\n", " ").split(",")
+        assert rows, key
+        assert set(rows[0]) == {f.split(":")[0].strip() for f in documented}, key

@@ -106,3 +106,17 @@ def test_an_imported_run_has_no_reference_and_says_so(tmp_path: Path) -> None:
     worst = build_report(store, "imp").as_dict()["worst_items"]
     assert [w["reference"] for w in worst] == [None, None]
     assert "reference" in _terminal(render_report(build_report(store, "imp")))
+
+
+def _documented(doc: str, key: str) -> set[str]:
+    text = (Path(__file__).resolve().parents[2] / "docs" / doc).read_text(encoding="utf-8")
+    start = text.index(f"{key}: [{{") if f"{key}: [{{" in text else text.index(f'"{key}": [{{')
+    body = text[text.index("{", start) + 1 : text.index("}", start)]
+    return {field.strip() for field in body.replace("\n", " ").split(",")}
+
+
+def test_the_documented_fields_are_the_fields(runs: tuple[Store, str, str]) -> None:
+    store, good, bad = runs
+    assert set(build_report(store, bad).as_dict()["worst_items"][0]) == _documented("report.md", "worst_items")
+    newly = compare_runs(store, good, bad).as_dict()["newly_failing"][0]
+    assert set(newly) == _documented("compare.md", "newly_failing")
