@@ -85,7 +85,13 @@ def test_run_ids_are_never_wrapped_or_cut() -> None:
         "2026-12-01T23:59:59Z",
         None,
     )
-    for width in (80, 100):
+    short = RunInfo("basic-smollm2-135m-20261201-235959-a1b2", "basic", "local:smollm2-135m", "running", 9, 1, 0,
+                    "2026-12-01T23:59:59Z", None)  # fmt: skip
+    for width in (60, 80, 100, 160):
         out = io.StringIO()
-        Console(file=out, width=width, force_terminal=False).print(render_runs([info]))
-        assert run_id in out.getvalue(), out.getvalue()
+        Console(file=out, width=width, force_terminal=False).print(render_runs([info, short]), crop=False)
+        text = out.getvalue()
+        assert run_id in text, text
+        assert short.run_id in text, text
+        for cell in ("completed", "running", "960/960", "1/9"):  # never cut either
+            assert cell in text, text

@@ -142,7 +142,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
     elif not infos:
         click.echo("no runs yet: try  tailgate run basic --model local:smollm2-135m --limit 20")
     else:
-        console().print(render_runs(infos))
+        console().print(render_runs(infos), crop=False)  # an id wider than the terminal is not cut
 
 
 @cli.command()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console, Group
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -22,31 +23,54 @@ def estimate_text(est: Estimate) -> str:
     return f"{est.value:.3f} [{est.low:.3f}, {est.high:.3f}]"
 
 
-def render_runs(runs: list[RunInfo]) -> Table:
-    table = Table(title="runs", title_justify="left", expand=False, pad_edge=False)
-    # an id is copied into the next command: never wrapped or cut; the other columns give way
-    table.add_column("run", no_wrap=True, min_width=max((len(r.run_id) for r in runs), default=3))
-    table.add_column("suite", overflow="fold", max_width=12)
-    table.add_column("model", overflow="fold", max_width=18)
-    table.add_column("status")
-    table.add_column("done", justify="right")
-    table.add_column("err", justify="right")
-    for r in runs:
-        style = {
-            "completed": "green",
-            "running": "cyan",
-            "interrupted": "yellow",
-            "failed": "red",
-        }.get(r.status, "")
-        table.add_row(
-            Text(r.run_id),
-            Text(r.suite),
-            Text(r.model),
-            Text(r.status, style=style),
-            f"{r.done}/{r.planned}",
-            str(r.errors),
-        )
-    return table
+_STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
+
+
+class _Runs:
+    """The runs as a table when the ids fit next to status, counts, suite and model; else one
+    block per run: the id on its own line, the rest below it. An id is copied into the next
+    command, so it is never wrapped or cut."""
+
+    def __init__(self, runs: list[RunInfo]) -> None:
+        self.runs = runs
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        id_width = max((len(r.run_id) for r in self.runs), default=3)
+        counts = max((len(f"{r.done}/{r.planned}") for r in self.runs), default=4)
+        if id_width + 11 + counts + 5 + 2 * 12 + 10 <= options.max_width:
+            yield self._table(id_width)
+            return
+        yield Text("runs", style="italic")
+        for r in self.runs:
+            yield Text(r.run_id, no_wrap=True, overflow="ignore")
+            yield Text.assemble(
+                "  ", (r.status, _STATUS_STYLE.get(r.status, "")), f"  {r.done}/{r.planned} done  {r.errors} err  ",
+                r.suite, "  ", r.model,
+            )  # fmt: skip
+
+    def _table(self, id_width: int) -> Table:
+        table = Table(title="runs", title_justify="left", expand=False, pad_edge=False, box=box.SIMPLE_HEAD)
+        table.add_column("run", no_wrap=True, min_width=id_width)
+        table.add_column("status", no_wrap=True)
+        table.add_column("done", justify="right", no_wrap=True)
+        table.add_column("err", justify="right", no_wrap=True)
+        table.add_column("suite", overflow="fold", max_width=16)
+        table.add_column("model", overflow="fold", max_width=30)
+        for r in self.runs:
+            table.add_row(
+                Text(r.run_id),
+                Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
+                f"{r.done}/{r.planned}",
+                str(r.errors),
+                Text(r.suite),
+                Text(r.model),
+            )
+        return table
+
+
+def render_runs(runs: list[RunInfo]) -> _Runs:
+    """``tailgate runs``: id, status, samples done/total, errors, suite, model."""
+    return _Runs(runs)
 
 
 def render_run_summary(manifest: dict[str, Any], info: RunInfo, summary: RunSummary) -> Group:
