@@ -59,3 +59,14 @@ def test_a_fast_run_prints_at_most_one_line_per_tenth_and_gap() -> None:
     lines = out.getvalue().splitlines()
     assert [line.split()[1] for line in lines[1:-1]] == [f"{10 * k}/100" for k in range(1, 10)]
     assert lines[-1] == "m 100/100 (100%) 5.0/s in 20s"
+
+
+def test_a_slow_run_counts_per_minute() -> None:
+    out = io.StringIO()
+    clock = _Clock()
+    progress = LineProgress(out, description="local:smollm2-135m", interval_s=10.0, clock=clock)
+    progress.start(total=24, done=0)
+    for _ in range(3):  # one sample every 50 s
+        clock.now += 50.0
+        progress.advance({})
+    assert out.getvalue().splitlines()[-1] == "local:smollm2-135m 3/24 (12%) 1.2/min eta 17m30s"

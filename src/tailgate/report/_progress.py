@@ -147,7 +147,7 @@ class LineProgress:
         pct = 100 * self.done / self.total if self.total else 100.0
         parts = [f"{self.description} {self.done}/{self.total} ({pct:.0f}%)"]
         if rate > 0:
-            parts.append(f"{rate:,.1f}/s")
+            parts.append(f"{rate:,.1f}/s" if rate >= 1 else f"{rate * 60:,.1f}/min")  # a local model on a busy CPU
         if final:
             parts.append(f"in {_duration(elapsed)}")
         elif rate > 0:
