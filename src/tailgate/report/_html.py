@@ -264,7 +264,14 @@ def _robustness_section(d: dict[str, Any]) -> str:
             f"<p><b>Format spread</b> {_est(sp['spread'])}: best template <b>{escape(sp['best'])}</b> "
             f"{_f(sp['best_score'])}, worst <b>{escape(sp['worst'])}</b> {_f(sp['worst_score'])} "
             f"({sp['n_templates']} templates; {escape(sp['spread']['method'])}). The paired difference of these two: "
-            f"{_est(sp['best_vs_worst'])}.</p>"
+            f"{_est(sp['best_vs_worst'])}."
+            + (
+                f" Do the templates differ at all? p = {sp['any_spread']['p_value']:.3g} "
+                f"({escape(sp['any_spread']['method'])})."
+                if sp.get("any_spread")
+                else ""
+            )
+            + "</p>"
         )
     rows = [
         (v["variant"], v["value"], v["low"], v["high"])

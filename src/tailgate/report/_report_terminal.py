@@ -58,6 +58,7 @@ def _robustness(r: dict[str, Any] | None, top: int) -> list[Any]:
         lines.append(
             f"format spread {_e(sp['spread'])}: best {sp['best']} {sp['best_score']:.3f}, worst {sp['worst']} "
             f"{sp['worst_score']:.3f} ({sp['n_templates']} templates)"
+            + (f"; any spread at all: p = {sp['any_spread']['p_value']:.3g}" if sp.get("any_spread") else "")
         )
     parts: list[Any] = [Text(line) for line in lines]
     t = _table("variants", ("variant", "left"), ("score [95% CI]", "right"), ("vs template", "right"))
