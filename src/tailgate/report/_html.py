@@ -113,11 +113,20 @@ def _scores_section(d: dict[str, Any]) -> str:
             "estimators from n samples with c passes per item and variant).</p>"
         )
     if d["percentiles"]["score"]:
-        rows = [
-            [f"p{p['q']:g}", _f(p["value"]), f"[{_f(p['low'])}, {_f(p['high'])}]"] for p in d["percentiles"]["score"]
-        ]
-        out.append(_table(["percentile", "score", "95% CI (item bootstrap)"], rows, {1}))
+        rows = [[f"p{p['q']:g}", _f(p["value"]), _pct_ci(p, 3)] for p in d["percentiles"]["score"]]
+        out.append(_table(["percentile", "score", "95% CI (clustered on items)"], rows, {1}))
+        out.append(_pct_notes(d["percentiles"]["score"]))
     return "".join(out)
+
+
+def _pct_ci(p: dict[str, Any], digits: int) -> str:
+    return "too few samples" if p["low"] is None else f"[{_f(p['low'], digits)}, {_f(p['high'], digits)}]"
+
+
+def _pct_notes(rows: list[dict[str, Any]]) -> str:
+    """Each distinct method once: how the intervals were made, and why some are missing."""
+    methods = list(dict.fromkeys(str(p["method"]) for p in rows))
+    return "".join(f"<p class='note'>{escape(m)}</p>" for m in methods)
 
 
 def _tails_section(d: dict[str, Any]) -> str:
@@ -137,12 +146,9 @@ def _tails_section(d: dict[str, Any]) -> str:
             )
         )
     if lat:
-        rows = [
-            [f"p{p['q']:g}", _f(p["value"], 1), f"[{_f(p['low'], 1)}, {_f(p['high'], 1)}]", str(p["n_samples"])]
-            for p in lat
-        ]
-        out.append(_table(["percentile", "ms", "95% CI (item bootstrap)", "samples"], rows, {1, 3}))
-        out.append(f"<p class='note'>{escape(lat[0]['method'])}</p>")
+        rows = [[f"p{p['q']:g}", _f(p["value"], 1), _pct_ci(p, 1), str(p["n_samples"])] for p in lat]
+        out.append(_table(["percentile", "ms", "95% CI (clustered on items)", "samples"], rows, {1, 3}))
+        out.append(_pct_notes(lat))
     if d["slo"]:
         s = d["slo"]
         out.append(

@@ -104,16 +104,18 @@ def render_report(report: Report, top: int = 6) -> Group:
     lat = d["percentiles"]["latency_ms"]
     if lat:
         t = _table(
-            "latency of successful calls (ms, item bootstrap 95% CI)",
+            "latency of successful calls (ms, 95% CI clustered on items)",
             ("", "left"),
             ("ms", "right"),
             ("95% CI", "right"),
         )
         for p in lat:
-            t.add_row(f"p{p['q']:g}", f"{p['value']:.0f}", f"[{p['low'] or 0:.0f}, {p['high'] or 0:.0f}]")
+            ci = "too few samples" if p["low"] is None else f"[{p['low']:.0f}, {p['high']:.0f}]"
+            t.add_row(f"p{p['q']:g}", f"{p['value']:.0f}", ci)
         if d["slo"]:
             t.add_row(f"<= {d['slo']['slo_ms']:g} ms and correct", _e(d["slo"]["correct_within_slo"]), "")
         parts += _block(t)
+        parts += [Text(f"warning: {p['method']}", style="yellow") for p in lat if p["low"] is None]
 
     t = _table(
         "worst slices (ranked by the upper end of the 95% CI)",
