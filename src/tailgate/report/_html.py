@@ -321,6 +321,7 @@ def _profile_section(d: dict[str, Any]) -> str:
     p = d["profile"]
     out = ["<h2>Failure profile</h2>"]
     out.append(f"<p><b>{escape(p['verdict'])}</b></p>")
+    out.extend(f"<p class='note'>warning: {escape(w)}</p>" for w in p.get("warnings", []))
     out.append(
         _table(
             ["measure", "value"],

@@ -87,6 +87,8 @@ def render_report(report: Report, top: int = 6) -> Group:
         errors = ", ".join(f"{k} {v}" for k, v in ov["errors_by_class"].items())
         head.add_row("unscored", Text(f"{ov['n_unscored']} samples ({errors or 'scorer errors'}), not counted"))
     head.add_row("profile", Text(f"ICC {_e(prof['icc'], 2)}: {prof['verdict']}"))
+    for warning in prof.get("warnings", []):
+        head.add_row("", Text(f"warning: {warning}", style="yellow"))
     parts: list[Any] = [head, Text("")]
 
     if d["pass_k"]:
