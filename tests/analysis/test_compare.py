@@ -93,6 +93,15 @@ def test_mde_matches_statsmodels_paired_t_power(sd: float, n: int) -> None:
     assert one["items_needed"] == math.ceil(needed)
 
 
+def test_mde_of_very_few_items_is_finite_and_shrinks() -> None:
+    """Two or three shared items: scipy's noncentral t gives NaN far in the tail; the MDE is still
+    a number (TTestPower agrees at n = 3) and falls with n."""
+    mdes = [power_for(1.0, n)["mde"] for n in (2, 3, 5, 10)]
+    assert all(math.isfinite(m) for m in mdes)
+    assert mdes == sorted(mdes, reverse=True)
+    assert mdes[1] == pytest.approx(TTestPower().solve_power(nobs=3, alpha=0.05, power=0.8), rel=1e-3)
+
+
 @pytest.mark.parametrize("n", [30, 100])
 def test_power_at_the_mde_is_at_least_the_promised_power(n: int) -> None:
     """Simulated: paired item deltas with a true mean equal to the reported MDE (from the true sd)

@@ -213,7 +213,12 @@ def _t_power(effect: float, n: float, alpha: float) -> float:
     df = n - 1
     crit = float(stats.t.ppf(1 - alpha / 2, df))
     nc = effect * math.sqrt(n)
-    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+    exact = float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+    if math.isfinite(exact):
+        return exact
+    # scipy's noncentral t fails far in the tail (tiny df, huge nc): the normal approximation
+    # of the noncentral t (Johnson & Welch 1940), ample there, keeps the search monotone
+    return float(stats.norm.cdf((nc - crit * (1 - 1 / (4 * df))) / math.sqrt(1 + crit * crit / (2 * df))))
 
 
 def _t_mde(sd: float, n: int, alpha: float, power: float) -> float:
