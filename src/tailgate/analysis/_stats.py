@@ -126,7 +126,7 @@ def bootstrap_percentiles(
     kept for callers and ignored).
 
     The point estimate is the exact sample percentile (linear interpolation, numpy's default).
-    The interval is the order-statistic (Clopper-Pearson) interval for a quantile, on the
+    The interval is the distribution-free order-statistic interval for a quantile, on the
     effective sample size under clustering, inverted through the sample (Woodruff 1952; Sitter &
     Wu 2001): the share of samples at or below the true q-th quantile is a clustered proportion
     with n_eff = N / deff, deff = 1 + (m - 1) rho, m the size-weighted mean samples per item and
@@ -134,8 +134,9 @@ def bootstrap_percentiles(
     depend on the tails; for a latent normal model it bounds the correlation of any threshold
     indicator, which makes deff conservative), times Korn & Graubard's (1998) degrees-of-freedom
     factor (z / t_{items-1})^2 when deff is estimated (one sample per item: n_eff = N). With
-    [p_lo, p_hi] the Clopper-Pearson interval for q from n_eff, the interval is [the
-    floor(p_lo N)-th, the (ceil(p_hi N) + 1)-th] order statistics.
+    m = floor(n_eff), r and s the binomial ranks with P(r <= B < s) >= confidence for
+    B ~ Binomial(m, q), the interval is [the floor(r N / m)-th, the ceil(s N / m)-th] order
+    statistics (for independent samples, exactly the classical distribution-free interval).
 
     A distribution-free interval exists only when n_eff is large enough that the extreme order
     statistics are not needed: q^n_eff <= alpha/2 (p99: n_eff >= 368; p95: 72; p90: 35; p50: 6).
@@ -204,12 +205,14 @@ def _quantile_interval(
             f"too few samples for p{100 * p:g}: a distribution-free {confidence:.0%} interval needs "
             f"n_eff >= {math.ceil(need)}, this run has {clustered}",
         )
-    hits = p * n_eff
-    p_lo = float(stats.beta.ppf(alpha / 2, hits, n_eff - hits + 1))
-    p_hi = float(stats.beta.ppf(1 - alpha / 2, hits + 1, n_eff - hits))
-    lo_index = max(math.floor(p_lo * total) - 1, 0)
-    hi_index = min(math.ceil(p_hi * total), total - 1)
-    method = f"order-statistic (Clopper-Pearson) interval inverted through the sample (Woodruff), {clustered}"
+    # the exact ranks for m = floor(n_eff) independent samples, P(r <= B < s) >= confidence with
+    # B ~ Binomial(m, p), scaled to the N samples (exactly the classical interval when N = n_eff)
+    m = max(int(n_eff), 1)
+    r = max(int(stats.binom.ppf(alpha / 2, m, p)), 1)
+    s = min(int(stats.binom.ppf(1 - alpha / 2, m, p)) + 1, m)
+    lo_index = max(math.floor(r / m * total) - 1, 0)
+    hi_index = min(math.ceil(s / m * total) - 1, total - 1)
+    method = f"order-statistic interval (binomial ranks) inverted through the sample (Woodruff), {clustered}"
     return float(order[lo_index]), float(order[hi_index]), method
 
 
