@@ -30,7 +30,8 @@ def seed_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[str
         seed_items(),
         scorers=[{"type": "exact"}],
         repeats=5,
-        extra={"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"}},
+        # sampled, not greedy: at temperature 0 the ICC of repeats would not be informative
+        extra={"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"}, "decoding": {"temperature": 0.7}},
     )
     ids = {}
     for name in ("random_failures", "systematic_failures"):

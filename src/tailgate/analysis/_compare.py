@@ -177,28 +177,76 @@ def power_for(
 ) -> dict[str, Any]:
     """Minimum detectable effect of a paired comparison, and the items needed for ``target``.
 
-    MDE = (z_{1-alpha/2} + z_{power}) * sd / sqrt(n) (normal approximation). With the variance of
-    an item's delta split into between-item B and within-item W / K, the items needed for a
-    delta with K repeats are n(K) = (z_{1-alpha/2} + z_{power})^2 (B + W / K) / delta^2.
+    The test is the two-sided paired t-test on n item deltas, so its power at a true mean delta
+    delta is that of Student's t with n - 1 degrees of freedom and noncentrality delta sqrt(n) / sd
+    (both tails counted, as statsmodels' ``TTestPower``); the MDE is the delta whose power is
+    ``power``. The normal approximation (z_{1-alpha/2} + z_{power}) sd / sqrt(n) is optimistic at
+    small n. With the variance of an item's delta split into between-item B and within-item W / K,
+    the items needed for a delta with K repeats are the smallest n whose t-test power at sd^2 =
+    B + W / K reaches ``power``.
     """
-    z = _z_quantile(1 - alpha) + _z_quantile(2 * power - 1)  # z_{1-alpha/2} + z_{power}
-    mde = z * sd / math.sqrt(n) if n > 0 else None
+    mde = _t_mde(sd, n, alpha, power) if n > 1 else None
     out: dict[str, Any] = {
         "alpha": alpha,
         "power": power,
         "n_items": n,
         "sd_item_delta": sd,
         "mde": mde,
-        "method": "normal approximation, two-sided",
+        "method": f"paired t-test, noncentral t({n - 1}), two-sided" if n > 1 else "too few items",
     }
     if target:
         rows = []
         for k in (1, 3, 5, 10):
             var = (between + within / k) if between is not None and within is not None else sd * sd * repeats / k
-            rows.append({"repeats": k, "items_needed": math.ceil(z * z * max(var, 1e-12) / (target * target))})
+            rows.append(
+                {"repeats": k, "items_needed": _t_items_needed(math.sqrt(max(var, 1e-12)), target, alpha, power)}
+            )
         out["target_delta"] = target
         out["items_needed"] = rows
     return out
+
+
+def _t_power(effect: float, n: float, alpha: float) -> float:
+    """Power of the two-sided one-sample t-test at standardised effect ``effect`` with n units."""
+    from scipy import stats
+
+    df = n - 1
+    crit = float(stats.t.ppf(1 - alpha / 2, df))
+    nc = effect * math.sqrt(n)
+    exact = float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+    if math.isfinite(exact):
+        return exact
+    # scipy's noncentral t fails far in the tail (tiny df, huge nc): the normal approximation
+    # of the noncentral t (Johnson & Welch 1940), ample there, keeps the search monotone
+    return float(stats.norm.cdf((nc - crit * (1 - 1 / (4 * df))) / math.sqrt(1 + crit * crit / (2 * df))))
+
+
+def _t_mde(sd: float, n: int, alpha: float, power: float) -> float:
+    from scipy.optimize import brentq
+
+    if sd <= 0:
+        return 0.0
+    z = (_z_quantile(1 - alpha) + _z_quantile(2 * power - 1)) / math.sqrt(n)  # the normal answer: a lower bound
+    hi = z * 2
+    while _t_power(hi, n, alpha) < power:
+        hi *= 2
+    return float(brentq(lambda e: _t_power(e, n, alpha) - power, z * 0.5, hi, xtol=1e-10)) * sd
+
+
+def _t_items_needed(sd: float, delta: float, alpha: float, power: float) -> int:
+    """The smallest n >= 2 whose paired t-test has ``power`` at a true delta of ``delta``."""
+    effect = abs(delta) / sd
+    z = _z_quantile(1 - alpha) + _z_quantile(2 * power - 1)
+    low = max(2, math.ceil((z / effect) ** 2))  # the normal answer; the t answer is at least this
+    if _t_power(effect, low, alpha) >= power:
+        return low
+    high = low + 1
+    while _t_power(effect, high, alpha) < power:
+        low, high = high, 2 * high
+    while high - low > 1:  # power grows with n: the smallest n that reaches it lies in (low, high]
+        mid = (low + high) // 2
+        low, high = (low, mid) if _t_power(effect, mid, alpha) >= power else (mid, high)
+    return high
 
 
 def compare_runs(store: Store, base_id: str, cand_id: str, options: CompareOptions | None = None) -> Comparison:

@@ -40,6 +40,8 @@ class FailureProfile:
     recommended_repeats: int | None
     advice: str
     concentration: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Why the ICC and verdict may say less than they seem to (e.g. repeats that cannot differ)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class FailureProfile:
             "recommended_repeats": self.recommended_repeats,
             "advice": self.advice,
             "concentration": self.concentration,
+            "warnings": self.warnings,
         }
 
 
@@ -84,7 +87,11 @@ def failure_profile(
     confidence: float = 0.95,
     replicates: int = 1000,
     seed: int = 0,
+    *,
+    temperature: float | None = None,
 ) -> FailureProfile:
+    """``temperature``: the run's decoding temperature when known (from the manifest); at 0
+    repeats can only differ through nondeterminism, which the verdict and warnings say."""
     scored = items.n_scored > 0
     n, s1, s2 = items.n_scored[scored], items.sum_score[scored], items.sum_sq[scored]
     n_pass = items.n_pass[scored]
@@ -148,7 +155,7 @@ def failure_profile(
 
     point = between / (between + within) if between + within > 0 else None
     icc = _bootstrap(icc_of, draws, confidence, point, "ICC = B / (B + W)", replicates)
-    verdict = _verdict(icc)
+    verdict, warnings = _informative(_verdict(icc), within, temperature)
     advice_rows, recommended, advice = _repeat_advice(between, within, repeats_now)
     return FailureProfile(
         between,
@@ -162,7 +169,35 @@ def failure_profile(
         advice_rows,
         recommended,
         advice,
+        warnings=warnings,
     )
+
+
+def _informative(verdict: str, within: float, temperature: float | None) -> tuple[str, list[str]]:
+    """The verdict and its warnings when repeats could not, or did not, differ.
+
+    At temperature 0 (greedy decoding) repeats cannot differ, so a within-item variance of 0
+    and an ICC of 1 say nothing about whether failures are systematic; at a temperature above 0
+    the same observation is evidence that they are.
+    """
+    greedy = temperature is not None and temperature == 0
+    same = within <= 1e-12
+    if greedy and same:
+        return "not informative: repeats at temperature 0 cannot differ", [
+            "repeats at temperature 0 cannot differ (greedy decoding): the ICC is not informative; run repeats "
+            "at a temperature above 0 to tell random from systematic failures"
+        ]
+    if greedy:
+        return verdict, [
+            "repeats at temperature 0 differ only through nondeterminism (batching, hardware, the model's own "
+            "randomness), not sampling: the ICC describes that noise"
+        ]
+    if same and temperature is None:
+        return verdict, [
+            "repeats gave the same score on every item and the decoding temperature is unknown: if the model "
+            "decoded greedily, repeats could not differ and the ICC is not informative"
+        ]
+    return verdict, []
 
 
 def gini_weighted(values: np.ndarray, weights: np.ndarray) -> float:

@@ -124,7 +124,14 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         cons = consistency(data, options.consistency_threshold, options.confidence, semantic=options.semantic)
         passk = pass_k_table(data, confidence=options.confidence)
         clock.lap("consistency")
-        profile = failure_profile(data.items, data.pass_threshold, options.confidence, options.bootstrap, options.seed)
+        profile = failure_profile(
+            data.items,
+            data.pass_threshold,
+            options.confidence,
+            options.bootstrap,
+            options.seed,
+            temperature=(data.manifest.get("decoding") or {}).get("temperature"),
+        )
         _add_concentration(profile, discovery)
         clock.lap("profile")
         robust = robustness(data, options.confidence, options.seed, semantic=options.semantic)

@@ -5,10 +5,10 @@ Inputs: one row per (item, variant) with its samples' mean score, pass share and
 
 * **per-variant score**: mean over items of the (item, variant) means, with a t interval over
   items (Wilson when each unit has one 0/1 sample).
-* **format spread** (Sclar et al. 2023): best minus worst *template* score. Its interval comes
-  from an item bootstrap that re-picks the best and the worst template in every replicate (so it
-  carries the selection of the extremes); the paired difference between the two named templates
-  is reported too, with a t interval.
+* **format spread** (Sclar et al. 2023): best minus worst *template* score (observed, biased
+  upward), with an interval for the true max - min of the template means from simultaneous
+  intervals of all paired template differences, and a permutation test of "any spread at all"
+  (Cochran's Q); the paired difference between the two named templates is reported too.
 * **worst-case score** (HELM-style): per item, the lowest score over variants, averaged over
   items, next to the mean over variants.
 * **flip rates**: an item flips when its majority verdict (pass share >= 0.5) differs between two
@@ -29,7 +29,6 @@ import numpy as np
 from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData, references
 from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
 from tailgate.analysis._slices import item_features
-from tailgate.analysis._stats import item_weights
 
 __all__ = ["Robustness", "format_spread", "parser_sensitivity", "robustness", "template_spread"]
 
@@ -106,18 +105,31 @@ def _share(flags: np.ndarray, confidence: float, what: str) -> Estimate:
 def format_spread(
     scores: np.ndarray, names: list[str], *, replicates: int = 2000, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, Any]:
-    """Best minus worst template score from an items x templates matrix of per-item scores.
+    """Spread over templates from an items x templates matrix of per-item scores.
 
-    The interval re-selects the best and worst template in every item-bootstrap replicate.
+    The estimand is the true spread max_j mu_j - min_j mu_j of the templates' mean scores over
+    the item population. The reported value is the observed best minus worst (biased upward:
+    picking the extremes after seeing the data), and the interval is built so that it covers the
+    true spread: simultaneous intervals for every paired difference mu_j - mu_k (max-|t| over
+    the pairs, critical value from the multivariate t of the pair differences, as Hothorn, Bretz
+    & Westfall 2008; Tukey's studentized range for paired designs) all hold at once with
+    ``confidence``, and then max_j mu_j - min_j mu_j lies between the largest lower bound and
+    the largest upper bound; the lower bound is 0 when no pair is surely different.
+
+    ``any_spread`` tests whether the templates differ at all: the permutation (randomised-block)
+    test of Cochran's Q, template labels shuffled within each item, exact under the null that the
+    templates are interchangeable; for 0/1 scores its statistic is Cochran's Q itself.
     """
-    items = scores.shape[0]
+    items, count = scores.shape
     means = scores.mean(axis=0)
     best, worst = int(np.argmax(means)), int(np.argmin(means))
-    alpha = (1 - confidence) / 2
-    ranges = np.empty(replicates)
-    for start, w in item_weights(items, replicates, seed):
-        boot = (w @ scores) / w.sum(axis=1, keepdims=True)
-        ranges[start : start + w.shape[0]] = boot.max(axis=1) - boot.min(axis=1)
+    low, high, crit = _simultaneous_spread(scores, confidence, seed)
+    method = (
+        f"true max - min of {count} template means; simultaneous max-|t| intervals for all "
+        f"{count * (count - 1) // 2} paired differences (multivariate t({items - 1}), critical value {crit:.2f})"
+        if low is not None
+        else "too few items"
+    )
     d = scores[:, best] - scores[:, worst]
     return {
         "best": names[best],
@@ -125,19 +137,84 @@ def format_spread(
         "best_score": float(means[best]),
         "worst_score": float(means[worst]),
         "spread": Estimate(
-            float(means[best] - means[worst]),
-            float(np.quantile(ranges, alpha)),
-            float(np.quantile(ranges, 1 - alpha)),
-            items,
-            items,
-            f"best - worst of {len(names)} templates; item bootstrap ({replicates} replicates, seed {seed}) "
-            "re-selecting both in each replicate",
-            None,
-            confidence,
+            float(means[best] - means[worst]), low, high, items, items, method, None, confidence
         ).as_dict(),
         "best_vs_worst": _t_estimate(d, confidence, f"paired difference {names[best]} - {names[worst]}").as_dict(),
+        "any_spread": any_spread_test(scores, replicates=replicates, seed=seed),
         "n_templates": len(names),
     }
+
+
+def _simultaneous_spread(
+    scores: np.ndarray, confidence: float, seed: int, draws: int = 20000
+) -> tuple[float | None, float | None, float]:
+    """(low, high, critical value) of an interval for max_j mu_j - min_j mu_j (see format_spread)."""
+    items, count = scores.shape
+    if items < 2:
+        return None, None, float("nan")
+    first, second = np.triu_indices(count, k=1)
+    diffs = scores[:, first] - scores[:, second]
+    dhat = diffs.mean(axis=0)
+    # a pair that never differs on these items still has an unknown true difference: its SE is
+    # floored at that of one item in n differing by 1 (the rule-of-three scale), never 0
+    se = np.maximum(diffs.std(axis=0, ddof=1) / math.sqrt(items), 1.0 / items)
+    # the template means' sampling distribution: multivariate t with the items' covariance
+    eigval, eigvec = np.linalg.eigh(np.atleast_2d(np.cov(scores, rowvar=False)))
+    root = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
+    rng = np.random.default_rng(seed)
+    normal = rng.standard_normal((draws, count)) @ root.T / math.sqrt(items)
+    scale = np.sqrt(rng.chisquare(items - 1, draws) / (items - 1))
+    sim = normal / scale[:, None]
+    crit = float(np.quantile(np.abs((sim[:, first] - sim[:, second]) / se).max(axis=1), confidence))
+    crit = max(crit, _t_quantile(confidence, items - 1))  # never below one pair's own t interval
+    # max over ordered pairs (j, k) of mu_j - mu_k: each pair in both directions
+    low = max(0.0, float(np.max(np.abs(dhat) - crit * se)))
+    high = float(np.max(np.abs(dhat) + crit * se))
+    return low, high, crit
+
+
+def any_spread_test(scores: np.ndarray, *, replicates: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Do the templates (columns) differ at all? Randomised-block permutation test of Cochran's Q.
+
+    Q = (J - 1) sum_j (T_j - mean T)^2 / sum_i sum_j (x_ij - xbar_i)^2, with T_j the template sums
+    over items and xbar_i an item's mean over templates; for 0/1 scores this is Cochran's Q (1950).
+    Its p-value comes from ``replicates`` shuffles of the template labels within each item (exact
+    under the null that the templates are interchangeable, with the +1 that keeps it valid), or
+    from the chi-square(J - 1) limit when the items are too many to shuffle cheaply.
+    """
+    from scipy import stats
+
+    items, count = scores.shape
+    spread_within = float(np.sum((scores - scores.mean(axis=1, keepdims=True)) ** 2))
+    out: dict[str, Any] = {"statistic": 0.0, "df": count - 1, "p_value": 1.0, "n_items": items}
+    if spread_within <= 1e-12 or items < 2:
+        out["method"] = "no item scores differently between templates: no evidence of a spread"
+        return out
+    denominator = spread_within / (count - 1)
+
+    def q_of(sums: np.ndarray) -> np.ndarray:
+        return np.asarray(np.sum((sums - sums.mean(axis=-1, keepdims=True)) ** 2, axis=-1) / denominator)
+
+    q = float(q_of(scores.sum(axis=0)))
+    out["statistic"] = q
+    if items * count * replicates > 1e7:  # ~1,000 items x 5 templates: the chi-square limit is close there
+        out["p_value"] = float(stats.chi2.sf(q, count - 1))
+        out["method"] = f"Cochran's Q (randomised-block form), chi-square({count - 1}) limit"
+        return out
+    rng = np.random.default_rng(seed)
+    chunk = max(1, int(2e6 // (items * count)))
+    exceed = done = 0
+    while done < replicates:
+        size = min(chunk, replicates - done)
+        shuffled = rng.permuted(np.broadcast_to(scores, (size, items, count)), axis=2)
+        exceed += int(np.sum(q_of(shuffled.sum(axis=1)) >= q * (1 - 1e-12)))
+        done += size
+    out["p_value"] = (exceed + 1) / (replicates + 1)
+    out["method"] = (
+        f"Cochran's Q (randomised-block form); permutation of templates within items, "
+        f"{replicates} shuffles, seed {seed}"
+    )
+    return out
 
 
 def robustness(
@@ -331,7 +408,7 @@ def parser_sensitivity(
     top: int = 10,
 ) -> dict[str, Any]:
     """How much the score depends on the answer parser: per parser the score with an interval
-    clustered on items; the spread (best - worst parser, item bootstrap re-selecting both); the
+    clustered on items; the spread (best - worst parser, as :func:`format_spread`); the
     samples where parsers disagree; and a warning when the spread is at least ``delta`` (a delta
     between two runs that this spread could explain)."""
     from tailgate.analysis._stats import estimate_from_sums

@@ -113,11 +113,20 @@ def _scores_section(d: dict[str, Any]) -> str:
             "estimators from n samples with c passes per item and variant).</p>"
         )
     if d["percentiles"]["score"]:
-        rows = [
-            [f"p{p['q']:g}", _f(p["value"]), f"[{_f(p['low'])}, {_f(p['high'])}]"] for p in d["percentiles"]["score"]
-        ]
-        out.append(_table(["percentile", "score", "95% CI (item bootstrap)"], rows, {1}))
+        rows = [[f"p{p['q']:g}", _f(p["value"]), _pct_ci(p, 3)] for p in d["percentiles"]["score"]]
+        out.append(_table(["percentile", "score", "95% CI (clustered on items)"], rows, {1}))
+        out.append(_pct_notes(d["percentiles"]["score"]))
     return "".join(out)
+
+
+def _pct_ci(p: dict[str, Any], digits: int) -> str:
+    return "too few samples" if p["low"] is None else f"[{_f(p['low'], digits)}, {_f(p['high'], digits)}]"
+
+
+def _pct_notes(rows: list[dict[str, Any]]) -> str:
+    """Each distinct method once: how the intervals were made, and why some are missing."""
+    methods = list(dict.fromkeys(str(p["method"]) for p in rows))
+    return "".join(f"<p class='note'>{escape(m)}</p>" for m in methods)
 
 
 def _tails_section(d: dict[str, Any]) -> str:
@@ -137,12 +146,9 @@ def _tails_section(d: dict[str, Any]) -> str:
             )
         )
     if lat:
-        rows = [
-            [f"p{p['q']:g}", _f(p["value"], 1), f"[{_f(p['low'], 1)}, {_f(p['high'], 1)}]", str(p["n_samples"])]
-            for p in lat
-        ]
-        out.append(_table(["percentile", "ms", "95% CI (item bootstrap)", "samples"], rows, {1, 3}))
-        out.append(f"<p class='note'>{escape(lat[0]['method'])}</p>")
+        rows = [[f"p{p['q']:g}", _f(p["value"], 1), _pct_ci(p, 1), str(p["n_samples"])] for p in lat]
+        out.append(_table(["percentile", "ms", "95% CI (clustered on items)", "samples"], rows, {1, 3}))
+        out.append(_pct_notes(lat))
     for note in d["run"].get("latency_notes") or []:
         out.append(f"<p><b>Note:</b> {escape(note)}</p>")
     if d["slo"]:
@@ -266,7 +272,14 @@ def _robustness_section(d: dict[str, Any]) -> str:
             f"<p><b>Format spread</b> {_est(sp['spread'])}: best template <b>{escape(sp['best'])}</b> "
             f"{_f(sp['best_score'])}, worst <b>{escape(sp['worst'])}</b> {_f(sp['worst_score'])} "
             f"({sp['n_templates']} templates; {escape(sp['spread']['method'])}). The paired difference of these two: "
-            f"{_est(sp['best_vs_worst'])}.</p>"
+            f"{_est(sp['best_vs_worst'])}."
+            + (
+                f" Do the templates differ at all? p = {sp['any_spread']['p_value']:.3g} "
+                f"({escape(sp['any_spread']['method'])})."
+                if sp.get("any_spread")
+                else ""
+            )
+            + "</p>"
         )
     rows = [
         (v["variant"], v["value"], v["low"], v["high"])
@@ -320,6 +333,7 @@ def _profile_section(d: dict[str, Any]) -> str:
     p = d["profile"]
     out = ["<h2>Failure profile</h2>"]
     out.append(f"<p><b>{escape(p['verdict'])}</b></p>")
+    out.extend(f"<p class='note'>warning: {escape(w)}</p>" for w in p.get("warnings", []))
     out.append(
         _table(
             ["measure", "value"],

@@ -58,6 +58,7 @@ def _robustness(r: dict[str, Any] | None, top: int) -> list[Any]:
         lines.append(
             f"format spread {_e(sp['spread'])}: best {sp['best']} {sp['best_score']:.3f}, worst {sp['worst']} "
             f"{sp['worst_score']:.3f} ({sp['n_templates']} templates)"
+            + (f"; any spread at all: p = {sp['any_spread']['p_value']:.3g}" if sp.get("any_spread") else "")
         )
     parts: list[Any] = [Text(line) for line in lines]
     t = _table("variants", ("variant", "left"), ("score [95% CI]", "right"), ("vs template", "right"))
@@ -116,6 +117,8 @@ def render_report(report: Report, top: int = 6) -> Group:
         errors = ", ".join(f"{k} {v}" for k, v in ov["errors_by_class"].items())
         head.add_row("unscored", Text(f"{ov['n_unscored']} samples ({errors or 'scorer errors'}), not counted"))
     head.add_row("profile", Text(f"ICC {_e(prof['icc'], 2)}: {prof['verdict']}"))
+    for warning in prof.get("warnings", []):
+        head.add_row("", Text(f"warning: {warning}", style="yellow"))
     parts: list[Any] = [head, Text("")]
 
     if d["pass_k"]:
@@ -133,16 +136,18 @@ def render_report(report: Report, top: int = 6) -> Group:
     lat = d["percentiles"]["latency_ms"]
     if lat:
         t = _table(
-            "latency of successful calls (ms, item bootstrap 95% CI)",
+            "latency of successful calls (ms, 95% CI clustered on items)",
             ("", "left"),
             ("ms", "right"),
             ("95% CI", "right"),
         )
         for p in lat:
-            t.add_row(f"p{p['q']:g}", f"{p['value']:.0f}", f"[{p['low'] or 0:.0f}, {p['high'] or 0:.0f}]")
+            ci = "too few samples" if p["low"] is None else f"[{p['low']:.0f}, {p['high']:.0f}]"
+            t.add_row(f"p{p['q']:g}", f"{p['value']:.0f}", ci)
         if d["slo"]:
             t.add_row(f"<= {d['slo']['slo_ms']:g} ms and correct", _e(d["slo"]["correct_within_slo"]), "")
         parts += _block(t)
+        parts += [Text(f"warning: {p['method']}", style="yellow") for p in lat if p["low"] is None]
         for note in run.get("latency_notes") or []:
             parts += [Text(f"note: {note}", style="yellow"), Text("")]
 
