@@ -11,6 +11,7 @@ A sample's record is written the moment it completes or exhausts its attempts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import random
 import time
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from tailgate.config import RetryConfig
-from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact
+from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact, redact_output
 from tailgate.records import SCHEMA_VERSION
 from tailgate.runner._plan import Sample
 from tailgate.scorers import BoundScorer
@@ -170,7 +171,7 @@ async def execute(
             stats.cached += 1
             state = _State(sample, attempts=0, started_at=utc_now())
             replay = Response(
-                text=hit["text"],
+                text=redact_output(hit["text"]),
                 tokens_in=hit.get("tokens_in"),
                 tokens_out=hit.get("tokens_out"),
                 finish_reason=hit.get("finish_reason"),
@@ -228,7 +229,10 @@ async def execute(
             except Fault as exc:
                 fault = exc
             else:
-                finish(state, response, (time.perf_counter() - t0) * 1000.0, None)
+                latency = (time.perf_counter() - t0) * 1000.0
+                if (text := redact_output(response.text)) != response.text:
+                    response = dataclasses.replace(response, text=text)
+                finish(state, response, latency, None)
                 settle()
                 continue
             if fault.retryable and state.attempts < retry.max_attempts:
