@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tailgate.cli import F, cli, echo_json, handle_errors, json_option, open_store, write_file, write_outputs
+from tailgate.errors import RunFailed
 
 
 @cli.command()
@@ -86,7 +87,12 @@ def run(
         from tailgate.report import RichProgress, console
 
         progress = RichProgress(console(stderr=True), description=model)
-    result = run_sync(options, progress)
+    try:
+        result = run_sync(options, progress)
+    except RunFailed as exc:
+        if as_json:  # a script reading the JSON learns the outcome too; the exit code stays 3
+            echo_json({"run_id": exc.run_id, "status": "failed", "error": str(exc)})
+        raise
     for warning in result.warnings:
         click.echo(f"tailgate: warning: {warning}", err=True)
     if as_json:
