@@ -66,6 +66,36 @@ def test_key_is_sent_but_never_written(tmp_path: Path) -> None:
     assert b"MY_LLM_CREDENTIAL" in written  # the variable's name is recorded, not its value
 
 
+def test_key_echoed_in_outputs_is_never_stored(tmp_path: Path) -> None:
+    """A canary key that the endpoint echoes back in every successful answer (issue 10, item 12:
+    it was stored 1,472 times across journals, the cache, exports and reports)."""
+    canary = "canary-7f3a9c1e5b2d4f6a8e0c"  # no sk- or Bearer shape: only knowing the key finds it
+    items = [{"id": str(i), "question": f"What is {i}+1?", "answer": i + 1, "task": "math"} for i in range(5)]
+    suite = make_suite(tmp_path / "s", items, scorers=[{"type": "numeric"}], repeats=2)
+    env = {"OPENAI_API_KEY": canary}
+    with FaultServer(FaultPlan(echo_authorization=True)) as server:
+        first = tailgate(
+            "run", str(suite), "--model", "openai:m", "--base-url", server.base_url, "--run-id", "e1", env=env
+        )
+        # the second run is answered from the cache: the replay must not bring the key back either
+        second = tailgate(
+            "run", str(suite), "--model", "openai:m", "--base-url", server.base_url, "--run-id", "e2", env=env
+        )
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    rendered = [
+        tailgate("export", "e1", "--format", "jsonl").stdout,
+        tailgate("show", "e2", "--json").stdout,
+        tailgate("report", "e1", "--json").stdout,
+        tailgate("report", "e2", "--html", str(tmp_path / "r.html")).stdout,
+        (tmp_path / "r.html").read_text(encoding="utf-8"),
+    ]
+    assert "(you sent Bearer ***)" in rendered[0]  # the output is kept, the key is not
+    for text in [first.stdout, first.stderr, second.stdout, second.stderr, *rendered]:
+        assert canary not in text
+    assert canary.encode() not in _everything_written(tmp_path / "store")
+
+
 def test_redact_removes_keys_from_messages(monkeypatch: object) -> None:
     from tailgate.providers import redact, register_secret
 

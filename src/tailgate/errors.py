@@ -13,6 +13,8 @@ TailgateError                      exit 2 unless stated
 │   ├── RunLocked                  another process is writing that run
 │   └── RunMismatch                resuming with a different suite, model or decoding
 ├── ProviderError                  an endpoint refuses the whole configuration (auth, unknown model)
+├── RunFailed                      the run measured nothing: every call failed, or no sample could be
+│                                  scored, or a persistent failure stopped it early (exit 3)
 └── Interrupted                    the user pressed Ctrl-C; the run can be resumed (exit 130)
 ```
 
@@ -28,6 +30,7 @@ __all__ = [
     "Interrupted",
     "MissingDependency",
     "ProviderError",
+    "RunFailed",
     "RunLocked",
     "RunMismatch",
     "RunNotFound",
@@ -104,6 +107,17 @@ class RunMismatch(StoreError):
 
 class ProviderError(TailgateError):
     """The endpoint refuses the configuration itself (bad key, unknown model, bad URL)."""
+
+
+class RunFailed(TailgateError):
+    """A run that measured nothing: it is stored (and resumable), but it must not pass as a
+    completed evaluation. The message names the cause."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class Interrupted(TailgateError):

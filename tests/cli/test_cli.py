@@ -175,7 +175,10 @@ def test_show_and_export_a_run_without_records(tmp_path: Path) -> None:
         "-q",
         "--json",
     )
-    assert proc.returncode == 0, proc.stderr  # connection refused: recorded per sample
+    # connection refused: recorded per sample, and a run that measured nothing exits 3
+    assert proc.returncode == 3, proc.stderr
+    assert "every one of the 4 samples failed after its retries (connection x4)" in proc.stderr
+    assert json.loads(proc.stdout)["status"] == "failed"
     data = json.loads(_ok("show", "dead", "--json"))
     assert data["summary"]["n_errors"] == 4
     assert data["summary"]["score"]["value"] is None

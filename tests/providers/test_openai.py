@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tailgate.errors import ProviderError
+from tailgate.errors import ProviderError, RunFailed
 from tailgate.providers._openai import retry_after
 from tailgate.runner import RunOptions, run_sync
 from tailgate.store import Store
@@ -54,17 +54,18 @@ def test_faults_are_retried_recorded_and_never_scored_wrong(tmp_path: Path) -> N
 
 
 def test_a_sample_that_never_succeeds_is_unscored(tmp_path: Path) -> None:
-    with FaultServer(FaultPlan(status_always=503)) as server:
-        result = run_sync(
+    with FaultServer(FaultPlan(status_always=503)) as server, pytest.raises(RunFailed, match="every one of the 5"):
+        run_sync(
             RunOptions(
                 suite=str(_suite(tmp_path)),
                 model="openai:m",
                 base_url=server.base_url,
                 limit=5,
                 max_attempts=3,
+                run_id="down",
             )
         )
-    rows = Store().read_records(result.run_id).to_pylist()
+    rows = Store().read_records("down").to_pylist()
     assert all(r["error_class"] == "server_error" and r["score"] is None and r["attempts"] == 3 for r in rows)
     assert len(server.seen.requests) == 15
     assert "HTTP 503" in rows[0]["error_message"]

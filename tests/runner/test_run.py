@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tailgate.config import RetryConfig
-from tailgate.errors import RunMismatch
+from tailgate.errors import RunFailed, RunMismatch
 from tailgate.runner import RunOptions, backoff_delay, run_sync
 from tailgate.store import Store
 from tests.support import flaky
@@ -63,28 +63,84 @@ def test_retryable_faults_are_retried_and_recorded(tmp_path: Path) -> None:
     assert result.stats.retries == 8
 
 
+def _failed_run(tmp_path: Path, model: str, **kw: object) -> tuple[str, str, list[dict[str, object]]]:
+    """A run in which every sample failed: it raises RunFailed, and its records are stored."""
+    with pytest.raises(RunFailed) as info:
+        _run(tmp_path, model, run_id="failed", **kw)
+    assert info.value.exit_code == 3
+    manifest = Store().manifest("failed")
+    assert manifest["status"] == "failed"
+    return str(info.value), manifest["error"], Store().read_records("failed").to_pylist()
+
+
 def test_exhausted_retries_are_unscored_not_wrong(tmp_path: Path) -> None:
-    result = _run(tmp_path, f"{FLAKY}:always_429", max_attempts=3)
-    rows = Store().read_records(result.run_id).to_pylist()
-    assert result.status == "completed"
+    message, _, rows = _failed_run(tmp_path, f"{FLAKY}:always_429", max_attempts=3)
+    assert "every one of the 4 samples failed after its retries (rate_limit x4)" in message
     assert all(r["error_class"] == "rate_limit" and r["score"] is None and r["output"] is None for r in rows)
     assert all(r["attempts"] == 3 for r in rows)
     assert set(flaky.attempts.values()) == {3}
-    assert Store().manifest(result.run_id)["counts"]["errors"] == 4
+    assert Store().manifest("failed")["counts"]["errors"] == 4
 
 
 def test_client_faults_are_not_retried(tmp_path: Path) -> None:
-    result = _run(tmp_path, f"{FLAKY}:bad_request")
-    rows = Store().read_records(result.run_id).to_pylist()
+    _, _, rows = _failed_run(tmp_path, f"{FLAKY}:bad_request")
     assert {r["error_class"] for r in rows} == {"client_error"}
     assert set(flaky.attempts.values()) == {1}
 
 
 def test_user_function_exception_is_recorded(tmp_path: Path) -> None:
-    result = _run(tmp_path, f"{MODELS}:explode")
-    rows = Store().read_records(result.run_id).to_pylist()
+    _, _, rows = _failed_run(tmp_path, f"{MODELS}:explode")
     assert {r["error_class"] for r in rows} == {"provider_error"}
-    assert "model crashed" in rows[0]["error_message"]
+    assert "model crashed" in str(rows[0]["error_message"])
+
+
+def _sixty(tmp_path: Path) -> Path:
+    items = [{"id": str(i), "question": f"What is {i}+1?", "answer": i + 1, "task": "math"} for i in range(60)]
+    return make_suite(
+        tmp_path / "suite", items, scorers=[{"type": "numeric"}], extra={"run": {"retry": {"base_delay_s": 0.001}}}
+    )
+
+
+def test_an_endpoint_that_fails_every_call_stops_early(tmp_path: Path) -> None:
+    """500 on every call: the run stops after CALL_STREAK calls instead of spending every retry on
+    every sample (issue 10: 480 calls for 60 samples)."""
+    message, error, rows = _failed_run(tmp_path, f"{FLAKY}:always_500", suite=_sixty(tmp_path), concurrency=4)
+    assert error in message
+    assert "stopped early: 20 calls in a row failed (server_error) and none was answered" in message
+    assert "last error: boom" in message
+    assert "--run-id" in message
+    assert sum(flaky.attempts.values()) <= 20 + 4  # the calls in flight when it stopped
+    assert len(rows) < 60
+
+
+def test_samples_that_keep_failing_stop_the_run(tmp_path: Path) -> None:
+    """Rate limits are back-pressure, not failures, call by call; but FIRST_STREAK samples in a
+    row that exhausted their retries with nothing answered stop the run."""
+    message, _, rows = _failed_run(
+        tmp_path, f"{FLAKY}:always_429", suite=_sixty(tmp_path), max_attempts=2, concurrency=1
+    )
+    assert "stopped early: 10 samples in a row failed after their retries and none was answered" in message
+    assert "rate_limit x10" in message
+    assert len(rows) == 10
+
+
+def test_a_run_that_scored_nothing_fails_with_the_reason(tmp_path: Path) -> None:
+    """dataset.reference left out: every answer is unscored, and the run says so (exit 3)."""
+    suite = make_suite(
+        tmp_path / "suite", scorers=[{"type": "exact"}], extra={"dataset": {"path": "items.jsonl", "id": "id"}}
+    )
+    message, _, rows = _failed_run(tmp_path, f"{MODELS}:oracle", suite=suite)
+    assert "0 of 4 answered samples could be scored" in message
+    assert "exact:" in message
+    assert "dataset.reference" in message
+    assert len(rows) == 4
+    assert all(r["output"] is not None and r["score"] is None for r in rows)
+
+
+def test_a_partly_failed_run_says_how_much_failed(tmp_path: Path) -> None:
+    result = _run(tmp_path, f"{FLAKY}:fail_on_first_item", max_attempts=2)
+    assert result.status == "completed"
+    assert any("1 of 4 samples (25%) failed after their retries (server_error x1)" in w for w in result.warnings)
 
 
 def test_backoff_honours_retry_after_and_grows() -> None:
@@ -127,19 +183,22 @@ def test_resume_refuses_a_different_configuration(tmp_path: Path) -> None:
 
 def test_retry_errors_reissues_failed_samples(tmp_path: Path) -> None:
     suite = make_suite(tmp_path / "suite", extra={"run": {"retry": {"base_delay_s": 0.0}}})
-    _run(tmp_path, f"{FLAKY}:fail_twice", suite=suite, run_id="r-3", max_attempts=1)
+    with pytest.raises(RunFailed, match="every one of the 4 samples failed"):
+        _run(tmp_path, f"{FLAKY}:fail_twice", suite=suite, run_id="r-3", max_attempts=1)
     assert Store().manifest("r-3")["counts"]["errors"] == 4
-    again = _run(tmp_path, f"{FLAKY}:fail_twice", suite=suite, run_id="r-3", max_attempts=1)
-    assert again.issued == 0  # failed samples are recorded, not missing
+    with pytest.raises(RunFailed):  # failed samples are recorded, not missing: nothing is issued
+        _run(tmp_path, f"{FLAKY}:fail_twice", suite=suite, run_id="r-3", max_attempts=1)
+    assert sum(flaky.attempts.values()) == 4
     # the model function's identity is the same, so --retry-errors may resume; two more tries each
-    _run(
-        tmp_path,
-        f"{FLAKY}:fail_twice",
-        suite=suite,
-        run_id="r-3",
-        max_attempts=1,
-        retry_errors=True,
-    )
+    with pytest.raises(RunFailed):
+        _run(
+            tmp_path,
+            f"{FLAKY}:fail_twice",
+            suite=suite,
+            run_id="r-3",
+            max_attempts=1,
+            retry_errors=True,
+        )
     third = _run(
         tmp_path,
         f"{FLAKY}:fail_twice",

@@ -29,6 +29,8 @@ class FaultPlan:
     timeout_sleep_s: float = 2.0
     status_always: int | None = None
     error_body: str | None = None
+    echo_authorization: bool = False
+    """A hostile endpoint: every answer ends with the Authorization header it received."""
 
 
 @dataclass
@@ -93,6 +95,8 @@ class FaultServer:
                     content_type="application/json",
                 )
         text = _answer(body.get("messages"), body.get("prompt"))
+        if plan.echo_authorization:
+            text += f" (you sent {request.headers.get('Authorization', '')})"
         if request.path.endswith("/chat/completions"):
             choice: dict[str, Any] = {
                 "index": 0,

@@ -46,3 +46,17 @@ def bad_request(prompt: Any, params: dict[str, Any]) -> str:
 def echo_seed(prompt: Any, params: dict[str, Any]) -> str:
     call_times.append(time.monotonic())
     return str(params["seed"])
+
+
+def fail_on_first_item(prompt: Any, params: dict[str, Any]) -> str:
+    """500 on every attempt for "What is 2+2?", the right answer for the others."""
+    key = _key(prompt, params)
+    attempts[key] += 1
+    if "2+2" in key:
+        raise ServerFault("boom", status=500)
+    return "8" if "3+5" in key else "Paris" if "France" in key else "Lima"
+
+
+def always_500(prompt: Any, params: dict[str, Any]) -> str:
+    attempts[_key(prompt, params)] += 1
+    raise ServerFault("boom", status=500)

@@ -20,6 +20,7 @@ from tailgate.cli import (
     write_file,
     write_outputs,
 )
+from tailgate.errors import RunFailed
 
 
 @cli.command()
@@ -94,7 +95,12 @@ def run(
         store=ctx.obj.get("store"),
         argv=["tailgate", *sys.argv[1:]],
     )
-    result = run_sync(options, None if quiet else _progress(model))
+    try:
+        result = run_sync(options, None if quiet else _progress(model))
+    except RunFailed as exc:
+        if as_json:  # a script reading the JSON learns the outcome too; the exit code stays 3
+            echo_json({"run_id": exc.run_id, "status": "failed", "error": str(exc)})
+        raise
     for warning in result.warnings:
         click.echo(f"tailgate: warning: {warning}", err=True)
     if as_json:

@@ -17,6 +17,7 @@ from tailgate.providers._base import (
     TimeoutFault,
     parse_model_spec,
     redact,
+    redact_output,
     register_secret,
 )
 from tailgate.providers._models import ALIASES, LocalModel, cache_dir, resolve_local_model
@@ -40,6 +41,7 @@ __all__ = [
     "create_provider",
     "parse_model_spec",
     "redact",
+    "redact_output",
     "register_secret",
     "resolve_local_model",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "TimeoutFault",
     "parse_model_spec",
     "redact",
+    "redact_output",
     "register_secret",
 ]
 
@@ -200,6 +201,16 @@ def redact(text: str) -> str:
             text = text.replace(value, "***")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return text
+
+
+def redact_output(text: str) -> str:
+    """Remove the keys this process uses (registered secrets) from a model's output. Only exact
+    key values are replaced (by ``***``): shape patterns would rewrite legitimate outputs that
+    merely look like tokens. An endpoint that echoes the key back cannot get it stored."""
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
     return text
 
 

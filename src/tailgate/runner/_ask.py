@@ -9,7 +9,7 @@ from typing import Any
 
 from tailgate.config import RetryConfig
 from tailgate.errors import UsageError
-from tailgate.providers import Fault, Provider, Request
+from tailgate.providers import Fault, Provider, Request, redact_output
 from tailgate.records import Prompt, cache_key_hasher
 from tailgate.store import ResponseCache
 
@@ -68,7 +68,7 @@ async def _with_retries(generate: Any, request: Request, retry: RetryConfig, pur
     for attempt in range(1, retry.max_attempts + 1):
         try:
             response = await generate(request)
-            return str(response.text)
+            return redact_output(str(response.text))
         except Fault as exc:
             if not exc.retryable or attempt == retry.max_attempts:
                 raise UsageError(f"the model asked for {purpose} failed: {exc}") from None

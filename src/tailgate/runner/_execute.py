@@ -11,6 +11,7 @@ A sample's record is written the moment it completes or exhausts its attempts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import random
 import time
@@ -21,7 +22,8 @@ from typing import Any, Protocol
 import orjson
 
 from tailgate.config import RetryConfig
-from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact
+from tailgate.errors import RunFailed
+from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact, redact_output
 from tailgate.records import SCHEMA_VERSION
 from tailgate.runner._plan import Sample
 from tailgate.scorers import BoundScorer
@@ -81,6 +83,24 @@ class ExecutionStats:
     solo_ms: float | None = None
     """Latency of the first call, made while no other call was in flight (with 2+ workers the
     others start when it returns): a call's own time, free of queueing."""
+    scored: int = 0
+    """Samples with a headline score."""
+    unscored_reasons: dict[str, int] = field(default_factory=dict)
+    """Why answered samples got no score (the headline scorer's error), with counts."""
+    last_error: str | None = None
+
+
+# A persistent failure stops the run early instead of spending every retry on every sample:
+# - when FIRST_STREAK samples in a row ended in a fault (after their retries) and none had been
+#   answered yet, or LATER_STREAK in a row after some had;
+# - when CALL_STREAK calls in a row failed (rate limits excepted: they are back-pressure, not a
+#   failure) and no call had succeeded yet, or 5 x CALL_STREAK in a row after some had.
+FIRST_STREAK = 10
+LATER_STREAK = 50
+CALL_STREAK = 20
+# Why an answered sample has no score when no scorer's `when` matches its item: a suite scored on
+# purpose by nothing (open-ended items, robustness by answer flips) is not a failure.
+NOT_APPLICABLE = "no scorer applies to the item"
 
 
 class RateLimiter:
@@ -153,6 +173,15 @@ async def execute(
     began = time.perf_counter()
     cached = cached or {}
     base = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "model": model, "mode": mode}
+    streak = 0  # samples in a row that ended in a fault
+    call_streak = 0  # calls in a row that failed (not counting rate limits)
+    answered_calls = 0
+    failure: list[BaseException] = []
+
+    def stop(message: str) -> None:
+        if not failure:
+            failure.append(RunFailed(message, run_id))
+            done.set()
 
     def finish(
         state: _State,
@@ -161,6 +190,7 @@ async def execute(
         fault: Fault | None,
         from_cache: bool = False,
     ) -> None:
+        nonlocal streak
         record = _record(base, state, response, latency_ms, fault, scorers, from_cache)
         write(record)
         stats.completed += 1
@@ -169,7 +199,19 @@ async def execute(
         if fault is not None:
             stats.errors += 1
             stats.errors_by_class[fault.error_class] = stats.errors_by_class.get(fault.error_class, 0) + 1
+            stats.last_error = record["error_message"]
+            streak += 1
+        else:
+            streak = 0
+            if record["score"] is not None:
+                stats.scored += 1
+            else:
+                reason = _unscored_reason(record)
+                stats.unscored_reasons[reason] = stats.unscored_reasons.get(reason, 0) + 1
         progress.advance(record)
+        answered = stats.completed - stats.errors
+        if streak >= (LATER_STREAK if answered else FIRST_STREAK):
+            stop(_streak_message(f"{streak} samples in a row failed after their retries", answered, stats))
 
     # (priority, sequence, state): retries (0) before fresh samples (1) before the stop marks (2)
     queue: asyncio.PriorityQueue[tuple[int, int, _State | None]] = asyncio.PriorityQueue()
@@ -181,7 +223,7 @@ async def execute(
             stats.cached += 1
             state = _State(sample, attempts=0, started_at=utc_now())
             replay = Response(
-                text=hit["text"],
+                text=redact_output(hit["text"]),
                 tokens_in=hit.get("tokens_in"),
                 tokens_out=hit.get("tokens_out"),
                 finish_reason=hit.get("finish_reason"),
@@ -208,7 +250,6 @@ async def execute(
             for _ in range(workers_n):
                 queue.put_nowait((2, next(sequence), None))
 
-    failure: list[BaseException] = []
     # The first call goes alone: its latency is a call's own time, which the queueing hint
     # compares the others with (one call's time at the start of the run is all it costs).
     alone = asyncio.Event()
@@ -229,6 +270,7 @@ async def execute(
             alone.set()
 
     async def worker() -> None:
+        nonlocal call_streak, answered_calls
         while True:
             _, _, state = await queue.get()
             if state is None:
@@ -249,14 +291,24 @@ async def execute(
             except Fault as exc:
                 fault = exc
             else:
+                call_streak, answered_calls = 0, answered_calls + 1
                 latency = (time.perf_counter() - t0) * 1000.0
                 if not alone.is_set():
                     stats.solo_ms = latency
+                if (text := redact_output(response.text)) != response.text:
+                    response = dataclasses.replace(response, text=text)
                 finish(state, response, latency, None)
                 settle()
                 alone.set()
                 continue
             alone.set()
+            if fault.error_class != "rate_limit":
+                call_streak += 1
+                stats.last_error = redact(str(fault))[:500]
+                if call_streak >= CALL_STREAK * (5 if answered_calls else 1):
+                    before = stats.completed - stats.errors
+                    stop(_streak_message(f"{call_streak} calls in a row failed ({fault.error_class})", before, stats))
+                    return
             if fault.retryable and state.attempts < retry.max_attempts:
                 wait = backoff_delay(state.attempts, retry, fault.retry_after, rng)
                 state.log.append(_fault_entry(fault, wait))
@@ -278,6 +330,24 @@ async def execute(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return stats
+
+
+def _unscored_reason(record: dict[str, Any]) -> str:
+    scores = orjson.loads(record["scores"])
+    for label, score in scores.items():
+        if score.get("error"):
+            return f"{label}: {str(score['error'])[:200]}"
+    return NOT_APPLICABLE if not scores else "the scorer returned no score"
+
+
+def _streak_message(what: str, answered: int, stats: ExecutionStats) -> str:
+    classes = ", ".join(f"{k} x{v}" for k, v in sorted(stats.errors_by_class.items(), key=lambda kv: -kv[1]))
+    before = f"after {answered} answered samples" if answered else "and none was answered"
+    return (
+        f"stopped early: {what} {before}" + (f" (samples failed: {classes})" if classes else "") + "; "
+        f"last error: {stats.last_error}. The endpoint looks down or misconfigured: nothing more was "
+        "sent. Completed samples are stored; fix the endpoint and resume with the same command and --run-id"
+    )
 
 
 def _fault_entry(fault: Fault, wait: float | None) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 from tailgate.config import LoadedSuite, RetryConfig, load_suite
 from tailgate.dataset import Dataset, load_dataset
-from tailgate.errors import Interrupted, RunMismatch, TailgateError
+from tailgate.errors import Interrupted, RunFailed, RunMismatch, TailgateError
 from tailgate.providers import Provider, ProviderOptions, create_provider, redact
 from tailgate.records import Mode
-from tailgate.runner._execute import ExecutionStats, ProgressSink, execute
+from tailgate.runner._execute import NOT_APPLICABLE, ExecutionStats, ProgressSink, execute
 from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
 from tailgate.runner._paraphrases import prepare_paraphrases
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
@@ -319,7 +319,55 @@ async def _session(
             session["latency_note"] = hint
         done = _finish(setup.store, writer, run_id, status, session, stats)
     warnings = [*setup.dataset.warnings, *([hint] if hint else [])]
+    problem = _measured_nothing(writer.manifest(), stats)
+    if problem is not None:
+        writer.update_manifest(status="failed", error=problem)
+        raise RunFailed(f"run {run_id}: {problem}", run_id)
+    warnings += _partial_failures(writer.manifest(), stats)
     return RunResult(run_id, status, plan.size, done, stats.calls, resumed, stats, warnings)
+
+
+def _measured_nothing(manifest: dict[str, Any], stats: ExecutionStats) -> str | None:
+    """Why a completed run measured nothing, or None. Over the whole run (every session)."""
+    counts = manifest.get("counts") or {}
+    done, errors = int(counts.get("done", 0)), int(counts.get("errors", 0))
+    if done and errors == done:
+        classes = ", ".join(f"{k} x{v}" for k, v in sorted(stats.errors_by_class.items(), key=lambda kv: -kv[1]))
+        return (
+            f"every one of the {done} samples failed after its retries ({classes or 'see tailgate show'}); "
+            f"last error: {stats.last_error}. Nothing was measured"
+        )
+    sessions = manifest.get("sessions", [])
+    if not done or any("scored" not in s for s in sessions):
+        return None  # sessions written before scored counts were kept: cannot tell
+    failed_scores = {r: n for r, n in stats.unscored_reasons.items() if r != NOT_APPLICABLE}
+    if sum(int(s["scored"]) for s in sessions) == 0 and failed_scores:
+        reasons = sorted(failed_scores.items(), key=lambda kv: -kv[1])
+        why = "; ".join(f"{r} (x{n})" for r, n in reasons[:3]) or "no scorer gave a score"
+        return (
+            f"0 of {done - errors} answered samples could be scored: {why}. Check the suite's "
+            "dataset.reference and the scorers' extractors (`tailgate rescore` re-scores stored outputs); "
+            "the outputs are stored and `tailgate report` still shows consistency without scores"
+        )
+    return None
+
+
+def _partial_failures(manifest: dict[str, Any], stats: ExecutionStats) -> list[str]:
+    counts = manifest.get("counts") or {}
+    done, errors = int(counts.get("done", 0)), int(counts.get("errors", 0))
+    out = []
+    if errors:
+        classes = ", ".join(f"{k} x{v}" for k, v in sorted(stats.errors_by_class.items(), key=lambda kv: -kv[1]))
+        out.append(
+            f"{errors} of {done} samples ({errors / done:.0%}) failed after their retries"
+            + (f" ({classes})" if classes else "")
+            + "; they are unscored, not wrong. Re-issue them with --retry-errors"
+        )
+    failed_scores = {r: n for r, n in stats.unscored_reasons.items() if r != NOT_APPLICABLE}
+    if unscored := sum(failed_scores.values()):
+        top = max(failed_scores.items(), key=lambda kv: kv[1])[0]
+        out.append(f"{unscored} answered samples of this session got no score (most often: {top})")
+    return out
 
 
 COMPACT_MIN_RECORDS = 10_000
@@ -348,6 +396,7 @@ def _finish(
         retries=stats.retries,
         cached=stats.cached,
         errors=stats.errors,
+        scored=stats.scored,
     )
     sessions = manifest.get("sessions", [])
     if sessions:

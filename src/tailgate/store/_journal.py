@@ -7,6 +7,9 @@ Layout of a run folder::
     journal-000001.jsonl               records appended by one writer session, one JSON per line
     part-000001-000003.parquet         compacted journals 1..3 (deduplicated, immutable)
     .lock                              flock held by the live writer
+    .readers                           flock shared by readers; a writer deletes replaced files
+                                       (stale journals, items.jsonl) only when it can take it
+                                       exclusively, so a reader's snapshot never loses a file
 
 A finished run of 10,000 samples or more is compacted to Parquet; smaller runs stay JSONL (also
 an open format, read directly by DuckDB and pandas).

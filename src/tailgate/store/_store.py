@@ -12,7 +12,8 @@ import json
 import os
 import re
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tailgate.records import RECORD_COLUMNS, Item, canonical_json, record_arrow_
 from tailgate.store._cache import ResponseCache
 from tailgate.store._journal import Journal, read_journal, records_to_table, scan_run_files
 
-__all__ = ["RunInfo", "RunWriter", "Store", "default_store_path", "utc_now"]
+__all__ = ["ReadSnapshot", "RunInfo", "RunWriter", "Store", "default_store_path", "utc_now"]
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -133,11 +134,12 @@ class Store:
         run_dir = self.run_dir(run_id)
         if not run_dir.is_dir():
             raise RunNotFound(f"no run '{run_id}' in {self.root}")
-        files = scan_run_files(run_dir)
-        tables = [pq.read_table(path) for _, _, path in files.parts]
-        live: list[dict[str, Any]] = []
-        for _, path in files.journals:
-            live.extend(read_journal(path))
+        with ReadSnapshot(run_dir):
+            files = scan_run_files(run_dir)
+            tables = [pq.read_table(path) for _, _, path in files.parts]
+            live: list[dict[str, Any]] = []
+            for _, path in files.journals:
+                live.extend(read_journal(path))
         if live or not tables:
             tables.append(records_to_table(live))
         table = pa.concat_tables([t.cast(record_arrow_schema()) for t in tables])
@@ -150,14 +152,28 @@ class Store:
             return table
         return table.take(pc.take(last, pc.sort_indices(last)))  # write order, last wins
 
-    def register(self, con: Any, run_id: str) -> None:
+    def register(self, con: Any, run_id: str) -> ReadSnapshot:
         """Create DuckDB views ``records`` (one row per sample, the last written wins) and
         ``items`` over a run's files, so analysis queries run in the engine, scanning the files in
         place (projection and filters pushed down). A torn last journal line (a killed writer) is
-        skipped, as :func:`read_journal` does."""
+        skipped, as :func:`read_journal` does.
+
+        The views read the files lazily, at every query, so the files they name must outlive
+        them: the returned :class:`ReadSnapshot` holds the run's reader lock, under which no
+        compaction deletes a file. Keep it until the views are no longer queried, then close it.
+        """
         run_dir = self.run_dir(run_id)
         if not run_dir.is_dir():
             raise RunNotFound(f"no run '{run_id}' in {self.root}")
+        snapshot = ReadSnapshot(run_dir)
+        try:
+            self._register(con, run_dir)
+        except BaseException:
+            snapshot.close()
+            raise
+        return snapshot
+
+    def _register(self, con: Any, run_dir: Path) -> None:
         files = scan_run_files(run_dir)
         names = [c.name for c in RECORD_COLUMNS]
         select = ", ".join(f'"{n}"' for n in names)
@@ -213,12 +229,14 @@ class Store:
         """The items table of a run as dicts (input, reference, attributes decoded)."""
         run_dir = self.run_dir(run_id)
         parquet = run_dir / "items.parquet"
-        if parquet.is_file():
-            import pyarrow.parquet as pq
+        with ReadSnapshot(run_dir):
+            if parquet.is_file():
+                import pyarrow.parquet as pq
 
-            rows: list[dict[str, Any]] = pq.read_table(parquet).to_pylist()
-        else:
-            rows = [json.loads(line) for line in (run_dir / "items.jsonl").read_text("utf-8").splitlines() if line]
+                rows: list[dict[str, Any]] = pq.read_table(parquet).to_pylist()
+            else:
+                text = (run_dir / "items.jsonl").read_text("utf-8")
+                rows = [json.loads(line) for line in text.splitlines() if line]
         for row in rows:
             row["input"] = json.loads(row["input"])
             row["reference"] = None if row["reference"] is None else json.loads(row["reference"])
@@ -228,18 +246,19 @@ class Store:
     def sample_status(self, run_id: str) -> dict[str, bool]:
         """sample_id -> True when the sample has a successful record (last record wins)."""
         run_dir = self.run_dir(run_id)
-        files = scan_run_files(run_dir)
         status: dict[str, bool] = {}
-        if files.parts:
-            import pyarrow.parquet as pq
+        with ReadSnapshot(run_dir):
+            files = scan_run_files(run_dir)
+            if files.parts:
+                import pyarrow.parquet as pq
 
-            for _, _, path in files.parts:
-                t = pq.read_table(path, columns=["sample_id", "error_class"])
-                for sid, err in zip(t["sample_id"].to_pylist(), t["error_class"].to_pylist(), strict=True):
-                    status[sid] = err is None
-        for _, path in files.journals:
-            for rec in read_journal(path):
-                status[rec["sample_id"]] = rec.get("error_class") is None
+                for _, _, path in files.parts:
+                    t = pq.read_table(path, columns=["sample_id", "error_class"])
+                    for sid, err in zip(t["sample_id"].to_pylist(), t["error_class"].to_pylist(), strict=True):
+                        status[sid] = err is None
+            for _, path in files.journals:
+                for rec in read_journal(path):
+                    status[rec["sample_id"]] = rec.get("error_class") is None
         return status
 
     def list_runs(self) -> list[RunInfo]:
@@ -280,6 +299,55 @@ class Store:
         return status
 
 
+class ReadSnapshot:
+    """A shared lock on a run's ``.readers`` file, held while a reader may still open the files it
+    listed. Writers delete replaced files only under the exclusive lock, so a reader never finds
+    a listed file gone (issue: reports crashed while a run was compacted). In a store the reader
+    cannot write to there is no writer either, and no lock is taken."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self._fd: int | None = _open_readers(run_dir)
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None
+
+    def __enter__(self) -> ReadSnapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    @contextmanager
+    def exclusive(run_dir: Path) -> Iterator[bool]:
+        """Try the exclusive lock without waiting: yields whether no reader holds a snapshot."""
+        fd = _open_readers(run_dir)
+        if fd is None:
+            yield False
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            os.close(fd)
+
+
+def _open_readers(run_dir: Path) -> int | None:
+    try:
+        return os.open(run_dir / ".readers", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+
+
 class RunWriter:
     """Holds a run's write lock; appends records, rewrites the manifest, compacts."""
 
@@ -300,9 +368,8 @@ class RunWriter:
         self._lock_fh.write(str(os.getpid()))
         self._lock_fh.flush()
         files = scan_run_files(run_dir)
-        for stale in files.stale_journals:  # left by a crash during compaction
-            stale.unlink(missing_ok=True)
         self._segment = files.next_segment
+        self._remove_unread()  # stale journals left by a crash during compaction, or kept for readers
         self._journal: Journal | None = None
 
     def manifest(self) -> dict[str, Any]:
@@ -341,9 +408,10 @@ class RunWriter:
         import pyarrow.parquet as pq
 
         items_jsonl = self.run_dir / "items.jsonl"
-        if items_jsonl.is_file():
+        if items_jsonl.is_file() and not (self.run_dir / "items.parquet").is_file():
             _items_to_parquet(items_jsonl, self.run_dir / "items.parquet")
         if not files.journals:
+            self._remove_unread()
             return True
         lo, hi = files.journals[0][0], files.journals[-1][0]
         target = self.run_dir / f"part-{lo:06d}-{hi:06d}.parquet"
@@ -352,15 +420,29 @@ class RunWriter:
         _fsync_file(tmp)
         os.replace(tmp, target)
         _fsync_dir(self.run_dir)
-        for _, path in files.journals:
-            path.unlink()
+        self._remove_unread()
         return True
+
+    def _remove_unread(self) -> None:
+        """Delete the files a part or ``items.parquet`` has replaced (stale journals,
+        ``items.jsonl``), unless a reader holds a snapshot that may still name them: then they
+        stay, are ignored by every scan, and go at the writer's next compaction or close."""
+        files = scan_run_files(self.run_dir)
+        garbage = list(files.stale_journals)
+        if (self.run_dir / "items.parquet").is_file() and (self.run_dir / "items.jsonl").is_file():
+            garbage.append(self.run_dir / "items.jsonl")
+        if garbage:
+            with ReadSnapshot.exclusive(self.run_dir) as free:
+                if free:
+                    for path in garbage:
+                        path.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
         if not self._lock_fh.closed:
+            self._remove_unread()
             fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
             self._lock_fh.close()
 
@@ -405,7 +487,6 @@ def _items_to_parquet(src: Path, target: Path) -> None:
     pq.write_table(table, tmp, compression="zstd")
     _fsync_file(tmp)
     os.replace(tmp, target)
-    src.unlink()
 
 
 def _atomic_write(path: Path, text: str) -> None:
