@@ -11,7 +11,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["find_json", "normalize_text", "parse_number"]
+__all__ = ["find_json", "neutralize", "normalize_text", "parse_number"]
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
@@ -90,3 +90,26 @@ _ARTICLES = frozenset(
         "eine",
     ]
 )
+
+
+# Characters that change what a terminal, a browser or an editor shows instead of being shown:
+# C0 controls (ESC starts terminal escape sequences; NUL, BEL, BS, CR rewrite the line), DEL, C1
+# controls (0x9B is a one-byte CSI on some terminals), and the Unicode bidirectional controls
+# (an RTL override makes "42 override LTR" display reversed).
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_NEUTRAL = {c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)}  # control pictures: ␛ ␀ ␍
+_NEUTRAL[0x7F] = "\u2421"  # ␡
+_NEUTRAL.update({c: f"<U+{c:04X}>" for c in range(0x80, 0xA0)})
+_NEUTRAL.update({ord(c): f"<U+{ord(c):04X}>" for c in _BIDI})
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI + "\ud800-\udfff]")
+
+
+def neutralize(text: str) -> str:
+    """``text`` made safe to render anywhere (terminal, Markdown, JUnit XML, HTML): control and
+    bidirectional-control characters become visible stand-ins (ESC -> ␛, NUL -> ␀, U+202E ->
+    ``<U+202E>``), lone surrogates become U+FFFD; tabs and newlines stay. Everything else is
+    unchanged, so the text stays readable. Markup escaping is the renderer's job on top of this;
+    stored records and exports keep the raw text."""
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: _NEUTRAL.get(ord(m.group()), "\ufffd"), text)

@@ -15,6 +15,7 @@ import click
 
 from tailgate._version import __version__
 from tailgate.errors import Interrupted, TailgateError
+from tailgate.text import neutralize
 
 __all__ = ["DEFAULT_MODEL", "cli", "main"]
 
@@ -32,13 +33,13 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except Interrupted as exc:
-            click.echo(f"tailgate: {exc}", err=True)
+            click.echo(f"tailgate: {neutralize(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("tailgate: interrupted", err=True)
             sys.exit(130)
-        except TailgateError as exc:
-            click.echo(f"tailgate: error: {exc}", err=True)
+        except TailgateError as exc:  # messages quote the user's files: nothing in them steers the terminal
+            click.echo(f"tailgate: error: {neutralize(str(exc))}", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]

@@ -21,6 +21,7 @@ from tailgate.cli import (
     write_outputs,
 )
 from tailgate.errors import RunFailed
+from tailgate.text import neutralize
 
 
 @cli.command()
@@ -102,7 +103,7 @@ def run(
             echo_json({"run_id": exc.run_id, "status": "failed", "error": str(exc)})
         raise
     for warning in result.warnings:
-        click.echo(f"tailgate: warning: {warning}", err=True)
+        click.echo(f"tailgate: warning: {neutralize(warning)}", err=True)
     if as_json:
         echo_json(
             {

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from tailgate.providers import Fault
+from tailgate.text import neutralize
 
 __all__ = ["LineProgress", "RichProgress"]
 
@@ -159,5 +160,5 @@ class LineProgress:
         return " ".join(parts)
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
+        self.stream.write(neutralize(line) + "\n")
         self.stream.flush()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from tailgate.analysis import Estimate, RunSummary
 from tailgate.store import RunInfo
+from tailgate.text import neutralize
 
 __all__ = ["console", "estimate_text", "render_run_summary", "render_runs"]
 
@@ -119,5 +122,18 @@ def render_run_summary(manifest: dict[str, Any], info: RunInfo, summary: RunSumm
     return Group(head, Text(""), scores, Text(""), facts)
 
 
+class _SafeConsole(Console):
+    """A console that cannot be steered by the text it shows: every text segment is neutralised
+    (control and bidi characters made visible, :func:`tailgate.text.neutralize`) as it is
+    written; the segments rich itself emits for styles and cursor control are left alone. The
+    renderers neutralise their data before layout too; this is the net under all of them."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            Segment(neutralize(text), style, None) if control is None else Segment(text, style, control)
+            for text, style, control in buffer
+        )
+
+
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return _SafeConsole(stderr=stderr, highlight=False, soft_wrap=False)
