@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from tailgate.providers._base import (
+    WITHHELD_CLASSES,
     ClientFault,
     ConnectionFault,
     Fault,
+    Filtered,
     MalformedResponse,
     ModelSpec,
     Provider,
     ProviderOptions,
     RateLimited,
+    Refused,
     Request,
     Response,
     ServerFault,
@@ -23,15 +26,18 @@ from tailgate.providers._models import ALIASES, LocalModel, cache_dir, resolve_l
 
 __all__ = [
     "ALIASES",
+    "WITHHELD_CLASSES",
     "ClientFault",
     "ConnectionFault",
     "Fault",
+    "Filtered",
     "LocalModel",
     "MalformedResponse",
     "ModelSpec",
     "Provider",
     "ProviderOptions",
     "RateLimited",
+    "Refused",
     "Request",
     "Response",
     "ServerFault",

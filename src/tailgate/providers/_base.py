@@ -16,14 +16,17 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from tailgate.records import Mode, Prompt
 
 __all__ = [
+    "WITHHELD_CLASSES",
     "ClientFault",
     "ConnectionFault",
     "Fault",
+    "Filtered",
     "MalformedResponse",
     "ModelSpec",
     "Provider",
     "ProviderOptions",
     "RateLimited",
+    "Refused",
     "Request",
     "Response",
     "ServerFault",
@@ -171,6 +174,25 @@ class ClientFault(Fault):
     """The endpoint rejected this one request (400, context too long...): not retried."""
 
     error_class = "client_error"
+
+
+class Filtered(Fault):
+    """The endpoint's content filter withheld the output (``finish_reason: content_filter``, or
+    a request rejected as filtered). Its own outcome, not an empty answer: not retried, output
+    null, unscored unless the suite's ``run.filtered`` is ``fail``."""
+
+    error_class = "content_filter"
+
+
+class Refused(Fault):
+    """The model declined to answer through the API's refusal field (``message.refusal``);
+    recorded like :class:`Filtered`, with the refusal text as the message."""
+
+    error_class = "refusal"
+
+
+WITHHELD_CLASSES = frozenset({Filtered.error_class, Refused.error_class})
+"""Error classes of outputs the endpoint withheld (shown and counted apart from faults)."""
 
 
 _SECRET_PATTERNS = (

@@ -9,8 +9,9 @@ from typing import Any
 
 from tailgate.config import RetryConfig
 from tailgate.errors import UsageError
-from tailgate.providers import Fault, Provider, Request
+from tailgate.providers import Fault, Provider, Request, Response
 from tailgate.records import Prompt, cache_key_hasher
+from tailgate.runner._served import served_of
 from tailgate.store import ResponseCache
 
 __all__ = ["ask_model"]
@@ -50,25 +51,25 @@ async def ask_model(
             else Prompt("completion", text=prompt + completion_cue)
         )
         async with gate:
-            text = await _with_retries(
+            response = await _with_retries(
                 provider.generate, Request(form, temperature, 1.0, max_tokens, seed, stop, timeout_s), retry, purpose
             )
         if cache is not None:
-            cache.put(key, {"text": text})
-        return text
+            cache.put(key, {"text": response.text, "served": served_of(response)}, model=provider.name)
+        return response.text
 
     replies = await asyncio.gather(*(ask(p, k) for p, k in zip(prompts, keys, strict=True)))
     return list(replies), sum(k in cached for k in keys)
 
 
-async def _with_retries(generate: Any, request: Request, retry: RetryConfig, purpose: str) -> str:
+async def _with_retries(generate: Any, request: Request, retry: RetryConfig, purpose: str) -> Response:
     from tailgate.runner._execute import backoff_delay
 
     rng = random.Random(0)
     for attempt in range(1, retry.max_attempts + 1):
         try:
-            response = await generate(request)
-            return str(response.text)
+            response: Response = await generate(request)
+            return response
         except Fault as exc:
             if not exc.retryable or attempt == retry.max_attempts:
                 raise UsageError(f"the model asked for {purpose} failed: {exc}") from None

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 import orjson
 
 from tailgate.config import RetryConfig
-from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact
+from tailgate.providers import WITHHELD_CLASSES, Fault, Provider, Response, TimeoutFault, redact
 from tailgate.records import SCHEMA_VERSION
 from tailgate.runner._plan import Sample
-from tailgate.scorers import BoundScorer
+from tailgate.scorers import BoundScorer, Score
 from tailgate.store import utc_now
 
 __all__ = [
@@ -133,11 +133,14 @@ async def execute(
     progress: ProgressSink | None = None,
     cached: dict[str, dict[str, Any]] | None = None,
     seed: int = 0,
+    withheld: str = "unscored",
 ) -> ExecutionStats:
     """Run ``samples`` and hand each finished record to ``write`` (in completion order).
 
     ``cached`` maps cache keys to stored responses (``text``, ``tokens_in``, ``tokens_out``,
     ``finish_reason``, ``latency_ms``): those samples are replayed without a call.
+    ``withheld`` (the suite's ``run.filtered``): ``fail`` scores an output the endpoint filtered
+    or refused 0 with the first applicable scorer; ``unscored`` leaves it unscored.
     Cancelling the calling task stops everything; samples still in flight are not written.
     """
     progress = progress or NullProgress()
@@ -152,7 +155,7 @@ async def execute(
         fault: Fault | None,
         from_cache: bool = False,
     ) -> None:
-        record = _record(base, state, response, latency_ms, fault, scorers, from_cache)
+        record = _record(base, state, response, latency_ms, fault, scorers, from_cache, withheld == "fail")
         write(record)
         stats.completed += 1
         if fault is not None:
@@ -271,10 +274,16 @@ def _record(
     fault: Fault | None,
     scorers: list[BoundScorer],
     from_cache: bool,
+    withheld_fails: bool = False,
 ) -> dict[str, Any]:
     sample = state.sample
     scores: dict[str, Any] = {}
     headline = None
+    if withheld_fails and fault is not None and fault.error_class in WITHHELD_CLASSES:
+        label = next((s.label for s in scorers if s.applies_to(sample.item)), None)
+        if label is not None:
+            headline = (label, Score(0.0, error=f"{fault.error_class} counted as a failure (run.filtered: fail)"))
+            scores[label] = headline[1].as_dict()
     if response is not None:
         for scorer in scorers:
             if scorer.applies_to(sample.item):
