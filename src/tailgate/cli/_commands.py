@@ -32,6 +32,7 @@ from tailgate.cli import F, cli, echo_json, handle_errors, json_option, open_sto
 @click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per sample on faults.")
 @click.option("--context-length", type=click.IntRange(min=128), help="Context window of local models.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option("--refresh", is_flag=True, help="Call the model again and overwrite its cached answers.")
 @click.option("--retry-errors", is_flag=True, help="On resume, also re-issue samples that failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -54,6 +55,7 @@ def run(
     max_attempts: int | None,
     context_length: int | None,
     no_cache: bool,
+    refresh: bool,
     retry_errors: bool,
     quiet: bool,
     as_json: bool,
@@ -61,6 +63,8 @@ def run(
     """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
     from tailgate.runner import RunOptions, run_sync
 
+    if refresh and no_cache:
+        raise click.UsageError("--refresh writes the cache and --no-cache does not touch it: give one")
     options = RunOptions(
         suite=suite,
         model=model,
@@ -77,6 +81,7 @@ def run(
         max_attempts=max_attempts,
         context_length=context_length,
         cache=not no_cache,
+        refresh=refresh,
         retry_errors=retry_errors,
         store=ctx.obj.get("store"),
         argv=["tailgate", *sys.argv[1:]],

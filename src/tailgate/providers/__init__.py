@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tailgate.providers._base import (
-    WITHHELD_CLASSES,
     ClientFault,
     ConnectionFault,
     Fault,
@@ -26,7 +25,6 @@ from tailgate.providers._models import ALIASES, LocalModel, cache_dir, resolve_l
 
 __all__ = [
     "ALIASES",
-    "WITHHELD_CLASSES",
     "ClientFault",
     "ConnectionFault",
     "Fault",

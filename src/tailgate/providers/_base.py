@@ -16,7 +16,6 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from tailgate.records import Mode, Prompt
 
 __all__ = [
-    "WITHHELD_CLASSES",
     "ClientFault",
     "ConnectionFault",
     "Fault",
@@ -189,10 +188,6 @@ class Refused(Fault):
     recorded like :class:`Filtered`, with the refusal text as the message."""
 
     error_class = "refusal"
-
-
-WITHHELD_CLASSES = frozenset({Filtered.error_class, Refused.error_class})
-"""Error classes of outputs the endpoint withheld (shown and counted apart from faults)."""
 
 
 _SECRET_PATTERNS = (

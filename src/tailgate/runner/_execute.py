@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import orjson
 
 from tailgate.config import RetryConfig
-from tailgate.providers import WITHHELD_CLASSES, Fault, Provider, Response, TimeoutFault, redact
-from tailgate.records import SCHEMA_VERSION
+from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact
+from tailgate.records import SCHEMA_VERSION, WITHHELD_ERROR_CLASSES
 from tailgate.runner._plan import Sample
 from tailgate.scorers import BoundScorer, Score
 from tailgate.store import utc_now
@@ -279,7 +279,7 @@ def _record(
     sample = state.sample
     scores: dict[str, Any] = {}
     headline = None
-    if withheld_fails and fault is not None and fault.error_class in WITHHELD_CLASSES:
+    if withheld_fails and fault is not None and fault.error_class in WITHHELD_ERROR_CLASSES:
         label = next((s.label for s in scorers if s.applies_to(sample.item)), None)
         if label is not None:
             headline = (label, Score(0.0, error=f"{fault.error_class} counted as a failure (run.filtered: fail)"))
