@@ -29,13 +29,16 @@ def test_cached_samples_are_visible_in_show_and_report_and_cache_stats_clear(tmp
     assert json.loads(_ok("report", "r2", "--json"))["overview"]["n_cached"] == 8
 
     stats = json.loads(_ok("cache", "stats", "--json"))
-    assert stats["entries"] == 8 and stats["by_model"] == {MODEL: 8} and stats["bytes"] > 0
+    assert stats["entries"] == 8
+    assert stats["by_model"] == {MODEL: 8}
+    assert stats["bytes"] > 0
     assert "8 entries" in _ok("cache", "stats")
     assert "deleted 0 cached answers older than 30d" in _ok("cache", "clear", "--older-than", "30d")
     assert "deleted 8 cached answers" in _ok("cache", "clear")
     assert json.loads(_ok("cache", "stats", "--json"))["entries"] == 0
     third = json.loads(_ok("run", str(suite), "--model", MODEL, "--run-id", "r3", "-q", "--json"))
-    assert third["cached"] == 0 and third["issued"] == 8
+    assert third["cached"] == 0
+    assert third["issued"] == 8
 
 
 def test_refresh_and_cache_errors_are_usage_errors(tmp_path: Path) -> None:
@@ -43,8 +46,10 @@ def test_refresh_and_cache_errors_are_usage_errors(tmp_path: Path) -> None:
     refreshed = json.loads(_ok("run", str(suite), "--model", MODEL, "--refresh", "-q", "--json"))
     assert refreshed["cached"] == 0
     proc = tailgate("run", str(suite), "--model", MODEL, "--refresh", "--no-cache", "-q")
-    assert proc.returncode == 2 and "give one" in proc.stderr
+    assert proc.returncode == 2
+    assert "give one" in proc.stderr
     proc = tailgate("cache", "clear", "--older-than", "soon")
-    assert proc.returncode == 2 and "not a duration" in proc.stderr
+    assert proc.returncode == 2
+    assert "not a duration" in proc.stderr
     for sub in ("stats", "clear"):
         assert "Usage:" in _ok("cache", sub, "--help")

@@ -144,12 +144,14 @@ def test_filtered_and_refused_outputs_are_their_own_outcome_not_a_wrong_answer(t
     summary = summarize_records(Store().read_records(result.run_id))
     assert summary.score.value == 1.0
     assert summary.withheld_by_class == dict(sorted(server.seen.faults.items()))
-    assert summary.n_errors == 0 and summary.errors_by_class == {}
+    assert summary.n_errors == 0
+    assert summary.errors_by_class == {}
     n_filtered, n_refused = server.seen.faults["content_filter"], server.seen.faults["refusal"]
     counted = f"{n_filtered} filtered by the endpoint, {n_refused} refused by the model"
     for command in ("show", "report"):
         proc = tailgate(command, result.run_id)
-        assert proc.returncode == 0 and counted in proc.stdout, proc.stderr
+        assert proc.returncode == 0, proc.stderr
+        assert counted in proc.stdout
 
 
 def test_run_filtered_fail_scores_withheld_outputs_zero(tmp_path: Path) -> None:
@@ -158,7 +160,8 @@ def test_run_filtered_fail_scores_withheld_outputs_zero(tmp_path: Path) -> None:
         result = _withheld_run(tmp_path, server, run={"filtered": "fail", "timeout_s": 0.5})
     rows = Store().read_records(result.run_id).to_pylist()
     filtered = [r for r in rows if r["error_class"] == "content_filter"]
-    assert filtered and all(r["score"] == 0.0 and r["scorer"] == "numeric" for r in filtered)
+    assert filtered
+    assert all(r["score"] == 0.0 and r["scorer"] == "numeric" for r in filtered)
     assert all(json.loads(r["scores"])["numeric"]["value"] == 0.0 for r in filtered)
 
 
@@ -179,9 +182,15 @@ def test_withheld_responses_are_parsed_as_their_own_fault(
     from tailgate.providers._openai import _parse, _raise_for_status
 
     raw = json.dumps(body).encode()
-    with pytest.raises(Fault) as err:
+    chat = "message" in json.dumps(body)
+
+    def call() -> object:
         if status == 200:
-            _parse(raw, chat="message" in json.dumps(body), status=status)
-        else:
-            _raise_for_status(status, {}, raw, "http://x/v1/chat/completions")
-    assert err.value.error_class == error_class and not err.value.retryable
+            return _parse(raw, chat=chat, status=status)
+        _raise_for_status(status, {}, raw, "http://x/v1/chat/completions")
+        return None
+
+    with pytest.raises(Fault) as err:
+        call()
+    assert err.value.error_class == error_class
+    assert not err.value.retryable

@@ -55,7 +55,8 @@ def test_code_identity_hashes_the_source_and_falls_back_to_the_compiled_code() -
     other: dict[str, object] = {}
     exec(compile(MODEL_V2, "<no file>", "exec"), other)
     a, b = code_identity(namespace["answer"]), code_identity(other["answer"])
-    assert a["module_sha256"] is None and a["source_sha256"] != b["source_sha256"]
+    assert a["module_sha256"] is None
+    assert a["source_sha256"] != b["source_sha256"]
     assert code_identity(namespace["answer"]) == a  # stable
     assert code_identity(code_identity)["module_sha256"] is not None
 
@@ -104,9 +105,11 @@ def test_another_api_key_is_not_answered_from_the_cache(tmp_path: Path, monkeypa
     assert other.stats.cached == 0
     # the key's identity is in the manifest, never the key
     manifest = json.dumps(Store().manifest(other.run_id))
-    assert "sk-second-key" not in manifest and "api_key_id" in manifest
+    assert "sk-second-key" not in manifest
+    assert "api_key_id" in manifest
     cache_bytes = (Path(os.environ["TAILGATE_STORE"]) / "cache.sqlite").read_bytes()
-    assert b"sk-first-key" not in cache_bytes and b"sk-second-key" not in cache_bytes
+    assert b"sk-first-key" not in cache_bytes
+    assert b"sk-second-key" not in cache_bytes
 
 
 def test_a_failed_check_call_replays_nothing(tmp_path: Path) -> None:
@@ -134,7 +137,8 @@ def test_refresh_calls_again_and_overwrites_the_cache(tmp_path: Path) -> None:
     suite = _suite(tmp_path)
     first = _run(suite, f"python:{model_file}:answer", concurrency=1)
     refreshed = _run(suite, f"python:{model_file}:answer", refresh=True, concurrency=1)
-    assert refreshed.stats.cached == 0 and refreshed.stats.calls == 6
+    assert refreshed.stats.cached == 0
+    assert refreshed.stats.calls == 6
     replay = _run(suite, f"python:{model_file}:answer", concurrency=1)
     assert replay.stats.cached == 6
     assert _outputs(replay.run_id) == _outputs(refreshed.run_id) != _outputs(first.run_id)
@@ -156,7 +160,9 @@ def test_a_gguf_is_identified_by_its_content_hashed_once_per_version(
     monkeypatch.setattr(models, "file_sha256", lambda p: calls.append(p) or real(p))
     first = model_sha256(model)
     assert first == hashlib.sha256(model.read_bytes()).hexdigest()
-    assert model_sha256(model) == first and len(calls) == 1  # remembered by (path, size, mtime)
+    assert model_sha256(model) == first
+    assert len(calls) == 1
     model.write_bytes(b"GGUF" + b"b" * 5000)  # same name and size, new weights
     os.utime(model, ns=(1, 1))
-    assert model_sha256(model) != first and len(calls) == 2
+    assert model_sha256(model) != first
+    assert len(calls) == 2

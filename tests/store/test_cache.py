@@ -11,7 +11,8 @@ from tailgate.store import ResponseCache
 
 def test_stats_clear_older_than_and_refresh(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path / "cache.sqlite")
-    assert cache.stats().entries == 0 and not cache.path.exists()  # stats create nothing
+    assert cache.stats().entries == 0
+    assert not cache.path.exists()
     cache.put("a", {"text": "old"}, model="python:m:f")
     cache.put("b", {"text": "new"}, model="openai:x")
     cache.flush()
@@ -21,7 +22,9 @@ def test_stats_clear_older_than_and_refresh(tmp_path: Path) -> None:
     db.close()
     stats = cache.stats()
     assert (stats.entries, stats.by_model) == (2, {"openai:x": 1, "python:m:f": 1})
-    assert stats.oldest is not None and stats.newest is not None and stats.oldest < stats.newest
+    assert stats.oldest is not None
+    assert stats.newest is not None
+    assert stats.oldest < stats.newest
     assert cache.clear(older_than_s=2 * 86400) == 1
     assert set(cache.get_many(["a", "b"])) == {"b"}
     refresh = ResponseCache(cache.path, read=False)
