@@ -27,6 +27,8 @@ def test_cached_samples_are_visible_in_show_and_report_and_cache_stats_clear(tmp
     report = _ok("report", "r2")
     assert "8 of 8 samples replayed from the cache" in report
     assert json.loads(_ok("report", "r2", "--json"))["overview"]["n_cached"] == 8
+    _ok("report", "r2", "--html", str(tmp_path / "r2.html"))
+    assert "8 of 8 samples replayed from the cache" in (tmp_path / "r2.html").read_text()
 
     stats = json.loads(_ok("cache", "stats", "--json"))
     assert stats["entries"] == 8

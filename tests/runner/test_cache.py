@@ -92,6 +92,7 @@ def test_a_redeployed_endpoint_is_not_answered_from_the_cache(
     assert any("cached answers not replayed: the endpoint now serves" in w for w in redeployed.warnings)
     session = Store().manifest(redeployed.run_id)["sessions"][-1]
     assert "not replayed" in session["cache_not_replayed"]
+    assert session["cache_check_calls"] == 1
 
 
 def test_another_api_key_is_not_answered_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -290,6 +290,8 @@ async def _session(
     try:
         if cached:  # a remote model may have changed behind its name: check before replaying
             probe = next(s for s in todo if s.cache_key in cached).request
+            if getattr(setup.provider, "verify_served", False):
+                session["cache_check_calls"] = 1  # not a sample: its answer is not recorded
             cached, stale = await verify_hits(setup.provider, cached, probe)
             if stale:
                 setup.dataset.warnings.append(stale)

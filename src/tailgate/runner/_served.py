@@ -20,15 +20,17 @@ import asyncio
 from typing import Any
 
 from tailgate.errors import TailgateError
-from tailgate.providers import Fault, Provider, Request, Response
+from tailgate.providers import Fault, Provider, Request, Response, redact
 from tailgate.records import Mode
 
 __all__ = ["ServedTracker", "served_of", "verify_hits"]
 
 
 def served_of(response: Response) -> dict[str, Any]:
-    """The served model id and system fingerprint a response reports (None where absent)."""
-    return {"model": response.meta.get("model"), "system_fingerprint": response.meta.get("system_fingerprint")}
+    """The served model id and system fingerprint a response reports (None where absent; an
+    echoed key redacted, as everything stored)."""
+    served = {k: response.meta.get(k) for k in ("model", "system_fingerprint")}
+    return {k: redact(v) if isinstance(v, str) else v for k, v in served.items()}
 
 
 def _describe(served: Any) -> str:
