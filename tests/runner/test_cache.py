@@ -167,3 +167,30 @@ def test_a_gguf_is_identified_by_its_content_hashed_once_per_version(
     os.utime(model, ns=(1, 1))
     assert model_sha256(model) != first
     assert len(calls) == 2
+
+
+def test_paraphrase_and_extractor_calls_are_not_replayed_from_a_redeployed_endpoint(tmp_path: Path) -> None:
+    import asyncio
+
+    from tailgate.config import RetryConfig
+    from tailgate.providers import ProviderOptions, create_provider
+    from tailgate.runner._ask import ask_model
+
+    async def ask(server: FaultServer) -> int:
+        provider = create_provider("openai:m", ProviderOptions(base_url=server.base_url))
+        cache = Store().cache()
+        try:
+            _, from_cache = await ask_model(
+                provider, ["What is 1+2?", "What is 2+3?"], purpose="paraphrase", temperature=0.0,
+                max_tokens=8, seed=0, cache=cache, retry=RetryConfig(), timeout_s=5.0,
+            )  # fmt: skip
+        finally:
+            cache.close()
+            await provider.aclose()
+        return from_cache
+
+    with FaultServer(FaultPlan(system_fingerprint="fp_a")) as server:
+        assert asyncio.run(ask(server)) == 0
+        assert asyncio.run(ask(server)) == 2
+        server.plan.system_fingerprint = "fp_b"
+        assert asyncio.run(ask(server)) == 0

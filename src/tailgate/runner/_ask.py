@@ -11,7 +11,7 @@ from tailgate.config import RetryConfig
 from tailgate.errors import UsageError
 from tailgate.providers import Fault, Provider, Request, Response
 from tailgate.records import Prompt, cache_key_hasher
-from tailgate.runner._served import served_of
+from tailgate.runner._served import served_of, verify_hits
 from tailgate.store import ResponseCache
 
 __all__ = ["ask_model"]
@@ -42,18 +42,23 @@ async def ask_model(
     cached = cache.get_many(keys) if cache is not None else {}
     gate = asyncio.Semaphore(concurrency)
 
-    async def ask(prompt: str, key: str) -> str:
-        if key in cached:
-            return str(cached[key]["text"])
+    def request(prompt: str) -> Request:
         form = (
             Prompt("chat", messages=({"role": "user", "content": prompt},))
             if mode == "chat"
             else Prompt("completion", text=prompt + completion_cue)
         )
+        return Request(form, temperature, 1.0, max_tokens, seed, stop, timeout_s)
+
+    if cached:  # as for samples: replay only what the endpoint still serves (stale ones are asked again)
+        first = next(p for p, k in zip(prompts, keys, strict=True) if k in cached)
+        cached, _ = await verify_hits(provider, cached, request(first))
+
+    async def ask(prompt: str, key: str) -> str:
+        if key in cached:
+            return str(cached[key]["text"])
         async with gate:
-            response = await _with_retries(
-                provider.generate, Request(form, temperature, 1.0, max_tokens, seed, stop, timeout_s), retry, purpose
-            )
+            response = await _with_retries(provider.generate, request(prompt), retry, purpose)
         if cache is not None:
             cache.put(key, {"text": response.text, "served": served_of(response)}, model=provider.name)
         return response.text
