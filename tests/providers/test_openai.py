@@ -11,6 +11,7 @@ from tailgate.errors import ProviderError, RunFailed
 from tailgate.providers._openai import retry_after
 from tailgate.runner import RunOptions, run_sync
 from tailgate.store import Store
+from tests.support.cli import tailgate
 from tests.support.fault_server import FaultPlan, FaultServer
 from tests.support.suites import make_suite
 
@@ -117,3 +118,80 @@ def test_retry_after_parsing() -> None:
     assert retry_after({"retry-after": "3"}) == 3.0
     assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert retry_after({}) is None
+
+
+def _withheld_run(tmp_path: Path, server: FaultServer, **extra: object):  # type: ignore[no-untyped-def]
+    return run_sync(RunOptions(suite=str(_suite(tmp_path, **extra)), model="openai:m", base_url=server.base_url))
+
+
+def test_filtered_and_refused_outputs_are_their_own_outcome_not_a_wrong_answer(tmp_path: Path) -> None:
+    """Issue 10, item 3: a 200 with content null and finish_reason content_filter was stored as an
+    empty success and scored 0 (moving a headline from 0.787 to 0.637)."""
+    plan = FaultPlan(share=0.3, kinds=("content_filter", "refusal"), seed=3)
+    with FaultServer(plan) as server:
+        result = _withheld_run(tmp_path, server)
+    rows = Store().read_records(result.run_id).to_pylist()
+    withheld = [r for r in rows if r["error_class"] in ("content_filter", "refusal")]
+    assert {r["error_class"] for r in withheld} == {"content_filter", "refusal"}
+    assert len(withheld) == sum(server.seen.faults.values()) > 0
+    # not retried, no output, not scored: the headline is the score of the answers given
+    assert all(r["attempts"] == 1 and r["output"] is None and r["score"] is None for r in withheld)
+    assert all(r["score"] == 1.0 for r in rows if r["error_class"] is None)
+    assert any("can't help" in r["error_message"] for r in withheld if r["error_class"] == "refusal")
+    assert not Store().cache().get_many(r["cache_key"] for r in withheld)  # never cached
+
+    from tailgate.analysis import summarize_records
+
+    summary = summarize_records(Store().read_records(result.run_id))
+    assert summary.score.value == 1.0
+    assert summary.withheld_by_class == dict(sorted(server.seen.faults.items()))
+    assert summary.n_errors == 0
+    assert summary.errors_by_class == {}
+    n_filtered, n_refused = server.seen.faults["content_filter"], server.seen.faults["refusal"]
+    counted = f"{n_filtered} filtered by the endpoint, {n_refused} refused by the model"
+    for command in ("show", "report"):
+        proc = tailgate(command, result.run_id)
+        assert proc.returncode == 0, proc.stderr
+        assert counted in proc.stdout
+
+
+def test_run_filtered_fail_scores_withheld_outputs_zero(tmp_path: Path) -> None:
+    plan = FaultPlan(share=0.3, kinds=("content_filter",), seed=3)
+    with FaultServer(plan) as server:
+        result = _withheld_run(tmp_path, server, run={"filtered": "fail", "timeout_s": 0.5})
+    rows = Store().read_records(result.run_id).to_pylist()
+    filtered = [r for r in rows if r["error_class"] == "content_filter"]
+    assert filtered
+    assert all(r["score"] == 0.0 and r["scorer"] == "numeric" for r in filtered)
+    assert all(json.loads(r["scores"])["numeric"]["value"] == 0.0 for r in filtered)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error_class"),
+    [
+        ({"choices": [{"message": {"content": None}, "finish_reason": "content_filter"}]}, 200, "content_filter"),
+        ({"choices": [{"message": {"content": "Part"}, "finish_reason": "content_filter"}]}, 200, "content_filter"),
+        ({"choices": [{"message": {"content": None, "refusal": "No."}, "finish_reason": "stop"}]}, 200, "refusal"),
+        ({"choices": [{"text": "", "finish_reason": "content_filter"}]}, 200, "content_filter"),
+        ({"error": {"code": "content_filter", "message": "The prompt was filtered"}}, 400, "content_filter"),
+    ],
+)
+def test_withheld_responses_are_parsed_as_their_own_fault(
+    body: dict[str, object], status: int, error_class: str
+) -> None:
+    from tailgate.providers import Fault
+    from tailgate.providers._openai import _parse, _raise_for_status
+
+    raw = json.dumps(body).encode()
+    chat = "message" in json.dumps(body)
+
+    def call() -> object:
+        if status == 200:
+            return _parse(raw, chat=chat, status=status)
+        _raise_for_status(status, {}, raw, "http://x/v1/chat/completions")
+        return None
+
+    with pytest.raises(Fault) as err:
+        call()
+    assert err.value.error_class == error_class
+    assert not err.value.retryable

@@ -3,7 +3,11 @@
 It answers "What is A+B?" questions correctly (so any fault scored as a wrong answer shows up as
 a score below 1), and on a seeded share of requests answers with one of the fault kinds instead:
 ``429`` (with Retry-After), ``500``, ``timeout`` (answers after the client gave up), ``reset``
-(closes the connection), ``malformed`` (a 200 with truncated JSON). It records every request.
+(closes the connection), ``malformed`` (a 200 with truncated JSON); on request also the
+outcomes an endpoint withholds: ``content_filter`` (a 200 with ``content: null`` and
+``finish_reason: content_filter``) and ``refusal`` (a 200 with ``message.refusal``). It records
+every request. ``served_model`` and ``system_fingerprint`` say what the server reports it served
+(a redeploy behind the same URL and model name changes them).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ class FaultPlan:
     error_body: str | None = None
     echo_authorization: bool = False
     """A hostile endpoint: every answer ends with the Authorization header it received."""
+    served_model: str | None = None
+    """The response's ``model`` (default: the requested name, as vLLM answers)."""
+    system_fingerprint: str | None = None
 
 
 @dataclass
@@ -88,6 +95,18 @@ class FaultServer:
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response(status=500)
+            elif kind in ("content_filter", "refusal"):
+                message: dict[str, Any] = {"role": "assistant", "content": None}
+                if kind == "refusal":
+                    message["refusal"] = "I can't help with that."
+                finish = "content_filter" if kind == "content_filter" else "stop"
+                return web.json_response(
+                    {
+                        "id": "x",
+                        "model": body.get("model"),
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    }
+                )
             elif kind == "malformed":
                 return web.Response(
                     status=200,
@@ -105,15 +124,16 @@ class FaultServer:
             }
         else:
             choice = {"index": 0, "text": " " + text, "finish_reason": "stop"}
-        return web.json_response(
-            {
-                "id": "x",
-                "object": "chat.completion",
-                "model": body.get("model"),
-                "choices": [choice],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            }
-        )
+        answer: dict[str, Any] = {
+            "id": "x",
+            "object": "chat.completion",
+            "model": plan.served_model or body.get("model"),
+            "choices": [choice],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+        if plan.system_fingerprint is not None:
+            answer["system_fingerprint"] = plan.system_fingerprint
+        return web.json_response(answer)
 
     def __enter__(self) -> FaultServer:
         ready = threading.Event()

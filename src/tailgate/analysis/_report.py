@@ -29,6 +29,7 @@ from tailgate.analysis._profile import FailureProfile, failure_profile
 from tailgate.analysis._robustness import Robustness, robustness
 from tailgate.analysis._slices import SliceEstimate, item_features, slice_estimates, worst_slices
 from tailgate.analysis._stats import Percentile, bootstrap_percentiles, estimate_from_sums
+from tailgate.records import WITHHELD_ERROR_CLASSES
 from tailgate.store import Store
 
 __all__ = ["REPORT_SCHEMA_VERSION", "Report", "ReportOptions", "build_report", "report_options"]
@@ -214,7 +215,11 @@ def _run_info(store: Store, run_id: str, data: RunData) -> dict[str, Any]:
 
 def _overview(data: RunData, options: ReportOptions) -> dict[str, Any]:
     items = data.items
-    errors = data.query("SELECT error_class, count(*) AS n FROM records WHERE error_class IS NOT NULL GROUP BY 1")
+    errors = data.query(
+        "SELECT error_class, count(*) AS n FROM records WHERE error_class IS NOT NULL GROUP BY 1 ORDER BY 1"
+    )
+    by_class = {str(k): int(v) for k, v in zip(errors["error_class"], errors["n"], strict=True)}
+    cached = data.query("SELECT count(*) AS n FROM records WHERE cached")
     score = estimate_from_sums(items.n_scored, items.sum_score, data.binary, options.confidence)
     pass_rate = estimate_from_sums(items.n_scored, items.n_pass.astype(float), True, options.confidence)
     return {
@@ -223,7 +228,9 @@ def _overview(data: RunData, options: ReportOptions) -> dict[str, Any]:
         "n_samples": int(items.n_samples.sum()),
         "n_scored": int(items.n_scored.sum()),
         "n_unscored": int(items.n_samples.sum() - items.n_scored.sum()),
-        "errors_by_class": {str(k): int(v) for k, v in zip(errors["error_class"], errors["n"], strict=True)},
+        "errors_by_class": {k: v for k, v in by_class.items() if k not in WITHHELD_ERROR_CLASSES},
+        "withheld_by_class": {k: v for k, v in by_class.items() if k in WITHHELD_ERROR_CLASSES},
+        "n_cached": int(cached["n"][0]),
         "binary_scores": data.binary,
         "pass_threshold": data.pass_threshold,
         "score": score.as_dict(),

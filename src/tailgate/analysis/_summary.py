@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tailgate.analysis._estimate import Estimate, mean_estimate
+from tailgate.records import WITHHELD_ERROR_CLASSES
 
 __all__ = ["RunSummary", "summarize_records"]
 
@@ -22,12 +23,16 @@ class RunSummary:
     n_unscored: int
     n_errors: int
     errors_by_class: dict[str, int]
+    """Faults by class, without the outputs the endpoint withheld."""
     cached: int
+    """Samples replayed from the response cache."""
     score: Estimate
     by_variant: dict[str, Estimate] = field(default_factory=dict)
     latency_ms_p50: float | None = None
     latency_ms_p95: float | None = None
     tokens_out_mean: float | None = None
+    withheld_by_class: dict[str, int] = field(default_factory=dict)
+    """Outputs the endpoint withheld: ``content_filter`` and ``refusal`` counts."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +43,7 @@ class RunSummary:
             "n_errors": self.n_errors,
             "errors_by_class": self.errors_by_class,
             "cached": self.cached,
+            "withheld_by_class": self.withheld_by_class,
             "score": self.score.as_dict(),
             "by_variant": {k: v.as_dict() for k, v in self.by_variant.items()},
             "latency_ms_p50": self.latency_ms_p50,
@@ -50,6 +56,7 @@ def summarize_records(table: Any, confidence: float = 0.95) -> RunSummary:
     """Summarise an Arrow table of records (see ``docs/records.md``).
 
     Unscored samples (endpoint faults, scorer errors) are counted, never averaged in as zeros.
+    Outputs the endpoint filtered or refused are counted apart from faults (``withheld_by_class``).
     Latency percentiles here are plain sample percentiles of successful calls; ``tailgate report``
     gives them with item-level bootstrap intervals.
     """
@@ -77,12 +84,13 @@ def summarize_records(table: Any, confidence: float = 0.95) -> RunSummary:
         n_items=len(set(data["item_id"])),
         n_scored=int(scored.sum()),
         n_unscored=int((~scored).sum()),
-        n_errors=sum(errors.values()),
-        errors_by_class=errors,
+        n_errors=sum(n for k, n in errors.items() if k not in WITHHELD_ERROR_CLASSES),
+        errors_by_class={k: n for k, n in errors.items() if k not in WITHHELD_ERROR_CLASSES},
         cached=sum(bool(c) for c in data["cached"]),
         score=mean_estimate(score[scored], items[scored], confidence),
         by_variant=by_variant,
         latency_ms_p50=float(np.percentile(latency, 50)) if latency.size else None,
         latency_ms_p95=float(np.percentile(latency, 95)) if latency.size else None,
         tokens_out_mean=float(tokens.mean()) if tokens.size else None,
+        withheld_by_class={k: n for k, n in sorted(errors.items()) if k in WITHHELD_ERROR_CLASSES},
     )

@@ -46,6 +46,7 @@ from tailgate.text import neutralize
 @click.option("--max-attempts", type=click.IntRange(min=1), help="Attempts per sample on faults.")
 @click.option("--context-length", type=click.IntRange(min=128), help="Context window of local models.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option("--refresh", is_flag=True, help="Call the model again and overwrite its cached answers.")
 @click.option("--retry-errors", is_flag=True, help="On resume, also re-issue samples that failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress (a bar on a terminal, else a line every 10 s).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -69,6 +70,7 @@ def run(
     max_attempts: int | None,
     context_length: int | None,
     no_cache: bool,
+    refresh: bool,
     retry_errors: bool,
     quiet: bool,
     as_json: bool,
@@ -76,6 +78,8 @@ def run(
     """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
     from tailgate.runner import RunOptions, run_sync
 
+    if refresh and no_cache:
+        raise click.UsageError("--refresh writes the cache and --no-cache does not touch it: give one")
     options = RunOptions(
         suite=suite,
         model=model,
@@ -92,6 +96,7 @@ def run(
         max_attempts=max_attempts,
         context_length=context_length,
         cache=not no_cache,
+        refresh=refresh,
         retry_errors=retry_errors,
         store=ctx.obj.get("store"),
         argv=["tailgate", *sys.argv[1:]],

@@ -131,6 +131,9 @@ class RunConfig(_Strict):
     timeout_s: float = Field(120.0, gt=0.0)
     """Per-call timeout."""
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    filtered: Literal["unscored", "fail"] = "unscored"
+    """Outputs the endpoint withheld (``content_filter``, ``refusal``): ``unscored`` keeps them
+    out of every score (counted apart); ``fail`` scores them 0 with the first applicable scorer."""
 
 
 class ReportConfig(_Strict):

@@ -19,11 +19,13 @@ __all__ = [
     "ClientFault",
     "ConnectionFault",
     "Fault",
+    "Filtered",
     "MalformedResponse",
     "ModelSpec",
     "Provider",
     "ProviderOptions",
     "RateLimited",
+    "Refused",
     "Request",
     "Response",
     "ServerFault",
@@ -172,6 +174,21 @@ class ClientFault(Fault):
     """The endpoint rejected this one request (400, context too long...): not retried."""
 
     error_class = "client_error"
+
+
+class Filtered(Fault):
+    """The endpoint's content filter withheld the output (``finish_reason: content_filter``, or
+    a request rejected as filtered). Its own outcome, not an empty answer: not retried, output
+    null, unscored unless the suite's ``run.filtered`` is ``fail``."""
+
+    error_class = "content_filter"
+
+
+class Refused(Fault):
+    """The model declined to answer through the API's refusal field (``message.refusal``);
+    recorded like :class:`Filtered`, with the refusal text as the message."""
+
+    error_class = "refusal"
 
 
 _SECRET_PATTERNS = (

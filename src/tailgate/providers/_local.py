@@ -17,7 +17,7 @@ from typing import Any
 
 from tailgate.errors import MissingDependency
 from tailgate.providers._base import ClientFault, ProviderOptions, Request, Response, TimeoutFault
-from tailgate.providers._models import LocalModel, resolve_local_model
+from tailgate.providers._models import LocalModel, model_sha256, resolve_local_model
 from tailgate.records import Mode
 
 __all__ = ["LocalProvider"]
@@ -36,6 +36,7 @@ class LocalProvider:
         self.options = options
         self.n_ctx = options.context_length or DEFAULT_CONTEXT
         self._llama: Any = None
+        self._sha256: str | None = None
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailgate-llama")
@@ -46,12 +47,15 @@ class LocalProvider:
 
     def identity(self) -> dict[str, Any]:
         st = self.model.path.stat()
+        if self._sha256 is None:
+            # what answers is the file's content, not its name: hashed once per (path, size, mtime)
+            self._sha256 = self.model.sha256 or model_sha256(self.model.path)
         return {
             "provider": "local",
             "model": self.model.alias or self.model.path.name,
             "file": self.model.path.name,
             "size": st.st_size,
-            "sha256": self.model.sha256,
+            "sha256": self._sha256,
             "n_ctx": self.n_ctx,
         }
 

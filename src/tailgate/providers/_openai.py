@@ -6,11 +6,24 @@ connections, while aiohttp's connector holds the physical limit at 64 and 256 (B
 The API key is read from the environment variable named by ``model.api_key_env`` in the suite
 (default ``OPENAI_API_KEY``); it is sent in the ``Authorization`` header only and registered for
 redaction, so it never reaches a record, a manifest, a log or an error message.
+
+Identity: base URL, model name and ``api_key_id``, the first 16 hex digits of
+HMAC-SHA256(key="tailgate-api-key-id", message=the API key): a different key may be routed to a
+different deployment (proxies map keys to backends), so it is a different cache entry; the hash
+identifies a key without revealing it. What the endpoint says it *served* (the response's
+``model`` and ``system_fingerprint``) is recorded with every cached answer, and the runner
+checks it against a live call before replaying any (see ``docs/records.md``, response cache).
+
+Outputs the endpoint withholds are their own outcome, not an empty answer: ``finish_reason:
+content_filter`` (or a 400 whose error code is ``content_filter``) raises :class:`Filtered`, a
+non-empty ``message.refusal`` raises :class:`Refused`; neither is retried.
 """
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -22,9 +35,11 @@ from tailgate.errors import MissingDependency, ProviderError
 from tailgate.providers._base import (
     ClientFault,
     ConnectionFault,
+    Filtered,
     MalformedResponse,
     ProviderOptions,
     RateLimited,
+    Refused,
     Request,
     Response,
     ServerFault,
@@ -43,6 +58,8 @@ class OpenAIProvider:
     """Chat and text completions over HTTP, one attempt per call."""
 
     max_concurrency: int | None = None
+    verify_served = True
+    """What answers can change behind the same URL and name: verify before replaying the cache."""
 
     def __init__(self, name: str, options: ProviderOptions) -> None:
         self.name = f"openai:{name}"
@@ -58,6 +75,7 @@ class OpenAIProvider:
             )
         if key:
             register_secret(key)
+        self.key_id = api_key_id(key)
         self._headers = {"Content-Type": "application/json"}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
@@ -71,7 +89,7 @@ class OpenAIProvider:
         return "completion" if self.options.mode == "completion" else "chat"
 
     def identity(self) -> dict[str, Any]:
-        return {"provider": "openai", "model": self.model, "base_url": self.base_url}
+        return {"provider": "openai", "model": self.model, "base_url": self.base_url, "api_key_id": self.key_id}
 
     def describe(self) -> dict[str, Any]:
         return {**self.identity(), "api_key_env": self.key_env}
@@ -131,8 +149,17 @@ class OpenAIProvider:
             self._session = None
 
 
+def api_key_id(key: str | None) -> str | None:
+    """A key's identity for the cache: 16 hex digits of an HMAC-SHA256, never the key."""
+    if not key:
+        return None
+    return hmac.new(b"tailgate-api-key-id", key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
 def _raise_for_status(status: int, headers: Any, raw: bytes, url: str) -> None:
     message = f"HTTP {status}: {_error_text(raw)}"
+    if status == 400 and _error_code(raw) == "content_filter":  # Azure: the prompt was filtered
+        raise Filtered(f"the endpoint's content filter rejected the prompt ({message})", status=status)
     if status == 429:
         raise RateLimited(message, status=status, retry_after=retry_after(headers))
     if status >= 500 or status in (408, 409):
@@ -153,6 +180,16 @@ def _error_text(raw: bytes) -> str:
     except ValueError:
         pass
     return redact(raw[:300].decode("utf-8", "replace"))
+
+
+def _error_code(raw: bytes) -> str | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def retry_after(headers: Any) -> float | None:
@@ -180,11 +217,19 @@ def _parse(raw: bytes, chat: bool, status: int) -> Response:
     try:
         data = orjson.loads(raw)
         choice = data["choices"][0]
+        finish = choice.get("finish_reason")
         if chat:
+            refusal = choice["message"].get("refusal")
+            if isinstance(refusal, str) and refusal:
+                raise Refused(f"the model refused: {refusal[:500]}", status=status)
             text = choice["message"].get("content")
+            if finish == "content_filter":
+                raise Filtered(_filtered_message(text), status=status)
             text = "" if text is None else text
         else:
             text = choice["text"]
+            if finish == "content_filter":
+                raise Filtered(_filtered_message(text), status=status)
         if not isinstance(text, str):
             raise TypeError("content is not a string")
         usage = data.get("usage") or {}
@@ -200,3 +245,8 @@ def _parse(raw: bytes, chat: bool, status: int) -> Response:
         raise MalformedResponse(
             f"HTTP {status} with an unreadable body ({type(exc).__name__}: {exc}): {snippet!r}"
         ) from None
+
+
+def _filtered_message(text: Any) -> str:
+    partial = f"; {len(text)} characters of partial output dropped" if isinstance(text, str) and text else ""
+    return f"the endpoint's content filter withheld the output (finish_reason content_filter{partial})"

@@ -7,6 +7,12 @@ it does not block the event loop) or async. Raising a :class:`~tailgate.provider
 (e.g. ``RateLimited``) is retried like an endpoint fault; any other exception is recorded on the
 sample as ``provider_error``. ``<module>`` may also be a path to a ``.py`` file.
 
+Its identity (the cache key and the run's fingerprint) includes a hash of what answers: the
+SHA-256 of the function's module file and of the function's own source (its compiled code when
+there is no source), so editing the function, or anything in its module, is a different model
+whose answers are never replayed from the cache. Code the function imports from *other* modules
+is not hashed (document a version in the function's module, or use ``--refresh``).
+
 Example:
     tailgate run suite.yaml --model python:my_models:answer
 """
@@ -14,7 +20,9 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
+from types import CodeType
 from typing import Any
 
 from tailgate.providers._base import Fault, ProviderOptions, Request, Response
@@ -35,12 +43,13 @@ class PythonProvider:
         self.options = options
         self.func = load_callable(name)
         self._is_async = inspect.iscoroutinefunction(self.func)
+        self._code = code_identity(self.func)
 
     def default_mode(self) -> Mode:
         return "completion" if self.options.mode == "completion" else "chat"
 
     def identity(self) -> dict[str, Any]:
-        return {"provider": "python", "model": self.spec}
+        return {"provider": "python", "model": self.spec, **self._code}
 
     def describe(self) -> dict[str, Any]:
         return self.identity()
@@ -72,3 +81,29 @@ class PythonProvider:
 
     async def aclose(self) -> None:
         return None
+
+
+def code_identity(func: Any) -> dict[str, str | None]:
+    """SHA-256 (16 hex digits) of ``func``'s module file and of its source (or compiled code)."""
+    target = inspect.unwrap(func)
+    module_file: str | None = None
+    try:
+        path = inspect.getsourcefile(target) or inspect.getfile(target)
+        with open(path, "rb") as fh:
+            module_file = hashlib.file_digest(fh, "sha256").hexdigest()[:16]
+    except (TypeError, OSError):
+        pass  # a built-in or a callable made at run time: the function's code still counts
+    try:
+        source = inspect.getsource(target).encode("utf-8")
+    except (TypeError, OSError):
+        code = getattr(target, "__code__", None) or getattr(type(target).__call__, "__code__", None)
+        source = _code_bytes(code) if isinstance(code, CodeType) else repr(target).encode("utf-8")
+    return {"module_sha256": module_file, "source_sha256": hashlib.sha256(source).hexdigest()[:16]}
+
+
+def _code_bytes(code: CodeType) -> bytes:
+    """The bytecode and constants of ``code`` and its nested functions (no addresses)."""
+    parts = [code.co_code, repr(code.co_names).encode()]
+    for const in code.co_consts:
+        parts.append(_code_bytes(const) if isinstance(const, CodeType) else repr(const).encode())
+    return b"\0".join(parts)

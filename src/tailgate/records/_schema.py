@@ -14,6 +14,7 @@ __all__ = [
     "ITEM_COLUMNS",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
+    "WITHHELD_ERROR_CLASSES",
     "Column",
     "item_arrow_schema",
     "record_arrow_schema",
@@ -144,3 +145,9 @@ def item_arrow_schema() -> Any:
 
     types = {"string": pa.string(), "int64": pa.int64()}
     return pa.schema([pa.field(c.name, types[c.type], nullable=c.nullable) for c in ITEM_COLUMNS])
+
+
+WITHHELD_ERROR_CLASSES = frozenset({"content_filter", "refusal"})
+"""``error_class`` values of outputs the endpoint withheld (its content filter, a refusal): their
+own outcome, counted apart from faults and unscored unless the suite's ``run.filtered`` is
+``fail``."""

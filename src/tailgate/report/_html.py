@@ -11,6 +11,7 @@ from typing import Any
 
 from tailgate.analysis import Report
 from tailgate.report import _svg
+from tailgate.report._provenance import cache_line, withheld_line
 
 __all__ = ["render_html"]
 
@@ -64,6 +65,9 @@ def render_html(report: Report) -> str:
         f" {escape(str(run['status']))}, {run['done']}/{run['planned']} samples; "
         f"started {escape(str(run['started_at']))}</p>"
     )
+    provenance = [x for x in (withheld_line(ov["withheld_by_class"]), cache_line(ov["n_cached"], ov["n_samples"])) if x]
+    if provenance:
+        parts.append(f"<p class='note'>{escape('; '.join(provenance))}</p>")
     score = ov["score"]
     parts.append("<div>")
     parts.append(

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tailgate.analysis import Report, format_estimate
+from tailgate.report._provenance import cache_line, withheld_line
 
 __all__ = ["render_report"]
 
@@ -114,8 +115,12 @@ def render_report(report: Report, top: int = 6) -> Group:
         Text(f"{_e(prof['never_pass'])} of items (random failures would give {prof['never_pass_if_random'] or 0:.3f})"),
     )
     if ov["n_unscored"]:
-        errors = ", ".join(f"{k} {v}" for k, v in ov["errors_by_class"].items())
+        errors = ", ".join(f"{k} {v}" for k, v in {**ov["errors_by_class"], **ov["withheld_by_class"]}.items())
         head.add_row("unscored", Text(f"{ov['n_unscored']} samples ({errors or 'scorer errors'}), not counted"))
+    if withheld := withheld_line(ov["withheld_by_class"]):
+        head.add_row("withheld", Text(withheld))
+    if replayed := cache_line(ov["n_cached"], ov["n_samples"]):
+        head.add_row("cache", Text(replayed))
     head.add_row("profile", Text(f"ICC {_e(prof['icc'], 2)}: {prof['verdict']}"))
     for warning in prof.get("warnings", []):
         head.add_row("", Text(f"warning: {warning}", style="yellow"))

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tailgate.analysis import Estimate, RunSummary
+from tailgate.report._provenance import cache_line, withheld_line
 from tailgate.store import RunInfo
 from tailgate.text import neutralize
 
@@ -112,6 +113,10 @@ def render_run_summary(manifest: dict[str, Any], info: RunInfo, summary: RunSumm
     )
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(summary.errors_by_class.items())) or "none"
     facts.add_row("errors", f"{summary.n_errors} ({errors})")
+    if withheld := withheld_line(summary.withheld_by_class):
+        facts.add_row("withheld", Text(withheld))
+    if replayed := cache_line(summary.cached, summary.n_samples):
+        facts.add_row("cache", Text(replayed))
     if summary.latency_ms_p50 is not None:
         facts.add_row(
             "latency",

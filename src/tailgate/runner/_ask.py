@@ -4,13 +4,15 @@ the response cache under a purpose, so a repeat asks nothing again, with the run
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from typing import Any
 
 from tailgate.config import RetryConfig
 from tailgate.errors import UsageError
-from tailgate.providers import Fault, Provider, Request, redact_output
+from tailgate.providers import Fault, Provider, Request, Response, redact_output
 from tailgate.records import Prompt, cache_key_hasher
+from tailgate.runner._served import served_of, verify_hits
 from tailgate.store import ResponseCache
 
 __all__ = ["ask_model"]
@@ -41,34 +43,39 @@ async def ask_model(
     cached = cache.get_many(keys) if cache is not None else {}
     gate = asyncio.Semaphore(concurrency)
 
-    async def ask(prompt: str, key: str) -> str:
-        if key in cached:
-            return str(cached[key]["text"])
+    def request(prompt: str) -> Request:
         form = (
             Prompt("chat", messages=({"role": "user", "content": prompt},))
             if mode == "chat"
             else Prompt("completion", text=prompt + completion_cue)
         )
+        return Request(form, temperature, 1.0, max_tokens, seed, stop, timeout_s)
+
+    if cached:  # as for samples: replay only what the endpoint still serves (stale ones are asked again)
+        first = next(p for p, k in zip(prompts, keys, strict=True) if k in cached)
+        cached, _ = await verify_hits(provider, cached, request(first))
+
+    async def ask(prompt: str, key: str) -> str:
+        if key in cached:
+            return str(cached[key]["text"])
         async with gate:
-            text = await _with_retries(
-                provider.generate, Request(form, temperature, 1.0, max_tokens, seed, stop, timeout_s), retry, purpose
-            )
+            response = await _with_retries(provider.generate, request(prompt), retry, purpose)
         if cache is not None:
-            cache.put(key, {"text": text})
-        return text
+            cache.put(key, {"text": response.text, "served": served_of(response)}, model=provider.name)
+        return response.text
 
     replies = await asyncio.gather(*(ask(p, k) for p, k in zip(prompts, keys, strict=True)))
     return list(replies), sum(k in cached for k in keys)
 
 
-async def _with_retries(generate: Any, request: Request, retry: RetryConfig, purpose: str) -> str:
+async def _with_retries(generate: Any, request: Request, retry: RetryConfig, purpose: str) -> Response:
     from tailgate.runner._execute import backoff_delay
 
     rng = random.Random(0)
     for attempt in range(1, retry.max_attempts + 1):
         try:
-            response = await generate(request)
-            return redact_output(str(response.text))
+            response: Response = await generate(request)
+            return dataclasses.replace(response, text=redact_output(response.text))
         except Fault as exc:
             if not exc.retryable or attempt == retry.max_attempts:
                 raise UsageError(f"the model asked for {purpose} failed: {exc}") from None

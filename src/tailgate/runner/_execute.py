@@ -24,9 +24,9 @@ import orjson
 from tailgate.config import RetryConfig
 from tailgate.errors import RunFailed
 from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact, redact_output
-from tailgate.records import SCHEMA_VERSION
+from tailgate.records import SCHEMA_VERSION, WITHHELD_ERROR_CLASSES
 from tailgate.runner._plan import Sample
-from tailgate.scorers import BoundScorer
+from tailgate.scorers import BoundScorer, Score
 from tailgate.store import utc_now
 
 __all__ = [
@@ -161,11 +161,14 @@ async def execute(
     progress: ProgressSink | None = None,
     cached: dict[str, dict[str, Any]] | None = None,
     seed: int = 0,
+    withheld: str = "unscored",
 ) -> ExecutionStats:
     """Run ``samples`` and hand each finished record to ``write`` (in completion order).
 
     ``cached`` maps cache keys to stored responses (``text``, ``tokens_in``, ``tokens_out``,
     ``finish_reason``, ``latency_ms``): those samples are replayed without a call.
+    ``withheld`` (the suite's ``run.filtered``): ``fail`` scores an output the endpoint filtered
+    or refused 0 with the first applicable scorer; ``unscored`` leaves it unscored.
     Cancelling the calling task stops everything; samples still in flight are not written.
     """
     progress = progress or NullProgress()
@@ -191,7 +194,7 @@ async def execute(
         from_cache: bool = False,
     ) -> None:
         nonlocal streak
-        record = _record(base, state, response, latency_ms, fault, scorers, from_cache)
+        record = _record(base, state, response, latency_ms, fault, scorers, from_cache, withheld == "fail")
         write(record)
         stats.completed += 1
         if fault is None and not from_cache and latency_ms is not None:
@@ -200,9 +203,9 @@ async def execute(
             stats.errors += 1
             stats.errors_by_class[fault.error_class] = stats.errors_by_class.get(fault.error_class, 0) + 1
             stats.last_error = record["error_message"]
-            streak += 1
-        else:
-            streak = 0
+        # a filtered or refused answer is an answer (the endpoint works), not a failure to stop on
+        streak = streak + 1 if fault is not None and fault.error_class not in WITHHELD_ERROR_CLASSES else 0
+        if fault is None:
             if record["score"] is not None:
                 stats.scored += 1
             else:
@@ -302,7 +305,9 @@ async def execute(
                 alone.set()
                 continue
             alone.set()
-            if fault.error_class != "rate_limit":
+            if fault.error_class in WITHHELD_ERROR_CLASSES:
+                call_streak = 0  # the endpoint answered: it withheld this one answer
+            elif fault.error_class != "rate_limit":
                 call_streak += 1
                 stats.last_error = redact(str(fault))[:500]
                 if call_streak >= CALL_STREAK * (5 if answered_calls else 1):
@@ -367,10 +372,16 @@ def _record(
     fault: Fault | None,
     scorers: list[BoundScorer],
     from_cache: bool,
+    withheld_fails: bool = False,
 ) -> dict[str, Any]:
     sample = state.sample
     scores: dict[str, Any] = {}
     headline = None
+    if withheld_fails and fault is not None and fault.error_class in WITHHELD_ERROR_CLASSES:
+        label = next((s.label for s in scorers if s.applies_to(sample.item)), None)
+        if label is not None:
+            headline = (label, Score(0.0))  # the record's error_class says why (run.filtered: fail)
+            scores[label] = headline[1].as_dict()
     if response is not None:
         for scorer in scorers:
             if scorer.applies_to(sample.item):

@@ -28,6 +28,7 @@ from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
 from tailgate.runner._paraphrases import prepare_paraphrases
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
 from tailgate.runner._queueing import queueing_hint
+from tailgate.runner._served import ServedTracker, verify_hits
 from tailgate.scorers import BoundScorer, build_scorers
 from tailgate.store import RunWriter, Store, utc_now
 
@@ -55,6 +56,8 @@ class RunOptions:
     max_attempts: int | None = None
     context_length: int | None = None
     cache: bool = True
+    refresh: bool = False
+    """Call again and overwrite the cache instead of replaying it."""
     retry_errors: bool = False
     store: str | None = None
     argv: list[str] = field(default_factory=list)
@@ -155,7 +158,7 @@ async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunR
         built = variants_of(suite, options.variants)
         if any(getattr(b.impl, "needs_model", False) for b in built.perturbations.values()):
             store = Store(options.store)
-            cache = store.cache() if options.cache else None
+            cache = store.cache(refresh=options.refresh) if options.cache else None
             try:
                 made = await prepare_paraphrases(built, dataset, cache, retry, timeout_s)
             finally:
@@ -240,6 +243,7 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
             "timeout_s": setup.timeout_s,
             "retry": setup.retry.model_dump(),
             "cache": options.cache,
+            "refresh": options.refresh,
         },
         planned=plan.size,
         fingerprint_=setup.fingerprint,
@@ -267,15 +271,18 @@ async def _session(
     }
     manifest = writer.manifest()
     writer.update_manifest(status="running", sessions=[*manifest.get("sessions", []), session])
-    cache = setup.store.cache() if options.cache else None
+    cache = setup.store.cache(refresh=options.refresh) if options.cache else None
     cached = cache.get_many(s.cache_key for s in todo) if cache is not None else {}
+    tracker = ServedTracker(setup.provider, {id(s.request): s.sample_id for s in todo})
 
     def write(record: dict[str, Any]) -> None:
         writer.append(record)
         if cache is not None and record["error_class"] is None and not record["cached"]:
             cache.put(
                 record["cache_key"],
-                {k: record[k] for k in _CACHED_FIELDS} | {"text": record["output"]},
+                {k: record[k] for k in _CACHED_FIELDS}
+                | {"text": record["output"], "served": tracker.pop(record["sample_id"])},
+                model=record["model"],
             )
 
     if progress is not None:
@@ -283,9 +290,17 @@ async def _session(
     status = "failed"
     stats = ExecutionStats()
     try:
+        if cached:  # a remote model may have changed behind its name: check before replaying
+            probe = next(s for s in todo if s.cache_key in cached).request
+            if getattr(setup.provider, "verify_served", False):
+                session["cache_check_calls"] = 1  # not a sample: its answer is not recorded
+            cached, stale = await verify_hits(setup.provider, cached, probe)
+            if stale:
+                setup.dataset.warnings.append(stale)
+                session["cache_not_replayed"] = stale
         stats = await execute(
             todo,
-            setup.provider,
+            tracker,
             setup.scorers,
             write,
             run_id=run_id,
@@ -296,6 +311,7 @@ async def _session(
             rps=setup.rps,
             progress=progress,
             cached=cached,
+            withheld=setup.suite.config.run.filtered,
         )
         status = "completed"
     except asyncio.CancelledError:

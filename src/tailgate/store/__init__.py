@@ -1,6 +1,6 @@
 """Append-only records, run manifests and the response cache, in open formats."""
 
-from tailgate.store._cache import ResponseCache
+from tailgate.store._cache import CacheStats, ResponseCache
 from tailgate.store._export import FORMATS, export_run
 from tailgate.store._import import ImportSpec, import_records
 from tailgate.store._journal import read_journal, records_to_table, scan_run_files
@@ -8,6 +8,7 @@ from tailgate.store._store import RunInfo, RunWriter, Store, default_store_path,
 
 __all__ = [
     "FORMATS",
+    "CacheStats",
     "ImportSpec",
     "ResponseCache",
     "RunInfo",

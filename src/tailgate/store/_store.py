@@ -63,8 +63,9 @@ class Store:
     def runs_dir(self) -> Path:
         return self.root / "runs"
 
-    def cache(self) -> ResponseCache:
-        return ResponseCache(self.root / "cache.sqlite")
+    def cache(self, *, refresh: bool = False) -> ResponseCache:
+        """The response cache; ``refresh`` reads nothing (every lookup misses) but still writes."""
+        return ResponseCache(self.root / "cache.sqlite", read=not refresh)
 
     def run_dir(self, run_id: str) -> Path:
         if not _RUN_ID.match(run_id):
