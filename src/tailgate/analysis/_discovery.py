@@ -395,7 +395,10 @@ def _permutation_p(cells: Cells, slices: list[Slice], size: np.ndarray) -> np.nd
     t = _lattice_sums(cells, slices)
     total = int((np.arange(g + 1) * counts).sum())
     small = np.minimum(size, n - size)
-    reach = _exact_reach(counts, g, int(small.max()))
+    # the exact distribution up to the largest slice (or complement) within the budget, and
+    # only that far: large slices alone (a 12k-item run's categories) need none of it
+    within = small[small <= _exact_reach(counts, g, int(small.max()))]
+    reach = int(within.max()) if within.size else 0
     p = np.ones(size.size)
     if reach > 0:
         upper, lower = _subset_sum_tails(counts, g, reach)
