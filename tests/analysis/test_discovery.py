@@ -161,25 +161,32 @@ def test_zero_variance_slice_is_not_certain() -> None:
     assert s.p_value == pytest.approx(_exact_permutation_p(errors[:6], errors[6:]), rel=1e-9)
 
 
-def test_large_slices_beyond_the_exact_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past the exact programme's budget, the normal approximation of the same permutation
-    distribution (exact mean and variance); close to the exact p-value at these sizes."""
+@pytest.mark.parametrize("budget", [2e4, 1.0])
+def test_large_slices_use_a_coarser_lattice_exactly(monkeypatch: pytest.MonkeyPatch, budget: float) -> None:
+    """Past the exact programme's budget on the fine lattice (here: slices with more than a few items
+    on both sides at budget 2e4), the same exact test on errors coarsened to thirds; with no budget
+    at all, to halves (Fisher's exact test on error >= 0.5)."""
     import tailgate.analysis._discovery as discovery
 
-    rng = np.random.default_rng(2)
-    n = 400
-    features = {"a": rng.choice(["x", "y"], n), "b": rng.choice(["p", "q", "r"], n)}
-    errors = rng.binomial(3, 0.3 + 0.1 * (features["a"] == "x"), n) / 3
+    monkeypatch.setattr(discovery, "EXACT_BUDGET", budget)
+    rng = np.random.default_rng(8)
+    n = 16
+    features = {"a": rng.choice(["x", "y", "z"], n), "b": rng.choice(["p", "q"], n)}
+    errors = rng.binomial(10, 0.4, n) / 10
     cells = build_cells(features, errors)
-    family = enumerate_slices(cells, 1, 10)
+    family = enumerate_slices(cells, 2, 2)
     significance(cells, family)
-    exact = [s.p_value for s in family]
-    monkeypatch.setattr(discovery, "EXACT_BUDGET", 1.0)
-    significance(cells, family)
-    approx = [s.p_value for s in family]
-    for e, a in zip(exact, approx, strict=True):
-        assert a == pytest.approx(e, rel=0.25, abs=1e-4)
-    assert min(exact) < 1e-3
+    thirds = np.floor(errors * 3 + 0.5)
+    halves = np.floor(errors + 0.5)
+    fine = discovery._exact_reach(cells.level_counts, 10, n // 2)  # 4 to 6 with these levels
+    tiers = set()
+    for s in family:
+        mask = _slice_mask(cells, s, features)
+        small = min(mask.sum(), n - mask.sum())
+        statistic = halves if budget < 10 else (errors if small <= fine else thirds)
+        tiers.add(small <= fine)
+        assert s.p_value == pytest.approx(_exact_permutation_p(statistic[mask], statistic[~mask]), rel=1e-9)
+    assert tiers == ({False} if budget < 10 else {True, False})
 
 
 def test_ordinal_predicates() -> None:
