@@ -1,4 +1,5 @@
-"""Slice discovery against an exhaustive brute force, and its tests against scipy."""
+"""Slice discovery against an exhaustive brute force, and its tests against scipy (Fisher's exact
+test; the exhaustive permutation test, ``scipy.stats.permutation_test`` with every split)."""
 
 from __future__ import annotations
 
@@ -101,19 +102,91 @@ def test_fisher_exact_for_binary_errors() -> None:
         assert s.p_value == pytest.approx(expected, rel=1e-9)
 
 
-def test_welch_for_fractional_errors() -> None:
-    features, errors = _data(4)
-    errors = np.clip(errors * 0.7 + np.random.default_rng(0).random(errors.size) * 0.3, 0, 1)
+def _slice_mask(cells: object, s: object, features: dict[str, np.ndarray]) -> np.ndarray:
+    mask = np.ones(next(iter(features.values())).size, dtype=bool)
+    for p in s.predicates:  # type: ignore[attr-defined]
+        pred = cells.predicates[p]  # type: ignore[attr-defined]
+        mask &= features[pred.feature] == pred.value
+    return mask
+
+
+def _exact_permutation_p(x: np.ndarray, y: np.ndarray) -> float:
+    """scipy's permutation test, every split enumerated (n_resamples=inf): the oracle."""
+    result = stats.permutation_test(
+        (x, y),
+        lambda a, b, axis: np.sum(a, axis=axis),
+        permutation_type="independent",
+        alternative="greater",
+        n_resamples=np.inf,
+        vectorized=True,
+    )
+    return float(result.pvalue)
+
+
+@pytest.mark.parametrize("lattice", [3, 10, None])
+def test_exact_permutation_test_for_fractional_errors(lattice: int | None) -> None:
+    """Item errors with repeats (k/K) or continuous: the one-sided exact permutation test of the
+    slice's error sum, against scipy's exhaustive permutation test. Slices of more than half the
+    items go through the complement."""
+    rng = np.random.default_rng(5)
+    n = 16
+    features = {"a": rng.choice(["x", "y", "z"], n), "b": rng.choice(["p", "q"], n)}
+    if lattice is None:  # continuous scores: the statistic is the sum rounded to 1/10
+        errors = rng.random(n)
+        statistic = np.rint(errors * 10)
+    else:
+        errors = rng.binomial(lattice, 0.4, n) / lattice
+        statistic = errors
     cells = build_cells(features, errors)
-    family = enumerate_slices(cells, 2, 5)
+    family = enumerate_slices(cells, 2, 2)
     significance(cells, family)
-    for s in family[:15]:
-        mask = np.ones(errors.size, dtype=bool)
-        for p in s.predicates:
-            pred = cells.predicates[p]
-            mask &= features[pred.feature] == pred.value
-        expected = stats.ttest_ind(errors[mask], errors[~mask], equal_var=False, alternative="greater").pvalue
-        assert s.p_value == pytest.approx(expected, rel=1e-7)
+    sizes = set()
+    for s in family:
+        mask = _slice_mask(cells, s, features)
+        sizes.add(int(mask.sum()))
+        assert s.p_value == pytest.approx(_exact_permutation_p(statistic[mask], statistic[~mask]), rel=1e-9)
+    assert min(sizes) < n / 2 < max(sizes)
+
+
+def test_zero_variance_slice_is_not_certain() -> None:
+    """Six items at error 2/3 each (no spread) above a mean of 0.45: Welch's t was infinite, so
+    p = 0, a certainty no finite sample gives; the permutation p-value is what chance gives."""
+    errors = np.array([2 / 3] * 6 + [0, 1 / 3, 2 / 3, 1, 0, 1 / 3, 1 / 3, 0, 1, 2 / 3, 0, 1 / 3, 0, 1 / 3])
+    features = {"g": np.array(["in"] * 6 + ["out"] * 14, dtype=object)}
+    cells = build_cells(features, errors)
+    family = enumerate_slices(cells, 1, 2)
+    significance(cells, family)
+    s = next(s for s in family if str(cells.predicates[s.predicates[0]]) == "g=in")
+    assert s.p_value > 0.01
+    assert s.p_value == pytest.approx(_exact_permutation_p(errors[:6], errors[6:]), rel=1e-9)
+
+
+@pytest.mark.parametrize("budget", [2e4, 1.0])
+def test_large_slices_use_a_coarser_lattice_exactly(monkeypatch: pytest.MonkeyPatch, budget: float) -> None:
+    """Past the exact programme's budget on the fine lattice (here: slices with more than a few items
+    on both sides at budget 2e4), the same exact test on errors coarsened to thirds; with no budget
+    at all, to halves (Fisher's exact test on error >= 0.5)."""
+    import tailgate.analysis._discovery as discovery
+
+    monkeypatch.setattr(discovery, "EXACT_BUDGET", budget)
+    rng = np.random.default_rng(8)
+    n = 16
+    features = {"a": rng.choice(["x", "y", "z"], n), "b": rng.choice(["p", "q"], n)}
+    errors = rng.binomial(10, 0.4, n) / 10
+    cells = build_cells(features, errors)
+    family = enumerate_slices(cells, 2, 2)
+    significance(cells, family)
+    thirds = np.floor(errors * 3 + 0.5)
+    halves = np.floor(errors + 0.5)
+    fine = discovery._exact_reach(cells.level_counts, 10, n // 2)  # 4 to 6 with these levels
+    tiers = set()
+    for s in family:
+        mask = _slice_mask(cells, s, features)
+        small = min(mask.sum(), n - mask.sum())
+        statistic = halves if budget < 10 else (errors if small <= fine else thirds)
+        tiers.add(small <= fine)
+        assert s.p_value == pytest.approx(_exact_permutation_p(statistic[mask], statistic[~mask]), rel=1e-9)
+    assert tiers == ({False} if budget < 10 else {True, False})
 
 
 def test_ordinal_predicates() -> None:

@@ -759,10 +759,11 @@ def _newly_failing(base: RunData, cand: RunData, paired: _Paired, limit: int = 2
 
 
 def _outputs(data: RunData, ids: list[str], best: bool) -> dict[str, str | None]:
-    order = "arg_max" if best else "arg_min"
+    # the best (worst) sample; among tied ones the first by sample id (arg_max would pick any)
+    order = "DESC" if best else "ASC"
     rows = data.query(
-        f"SELECT item_id, {order}(output, coalesce(score, -1)) AS o FROM records "
-        f"WHERE item_id IN ({', '.join('?' for _ in ids)}) GROUP BY item_id",
+        f"SELECT item_id, first(output ORDER BY coalesce(score, -1) {order}, sample_id) AS o FROM records "
+        f"WHERE item_id IN ({', '.join('?' for _ in ids)}) GROUP BY item_id ORDER BY item_id",
         ids,
     )
     return {str(i): (None if o is None else str(o)[:500]) for i, o in zip(rows["item_id"], rows["o"], strict=True)}

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData
+from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData, exact_sum
 from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile
 from tailgate.analysis._stats import pass_at_k, pass_hat_k
 
@@ -181,9 +181,9 @@ def _semantic_unit_rows(data: RunData) -> dict[str, np.ndarray]:
     from tailgate.errors import UsageError
 
     answers = data.query(
-        f"""SELECT cd.code, variant, {NORMALIZED_ANSWER} AS a, first(coalesce({ANSWER_TEXT}, '')) AS raw,
+        f"""SELECT cd.code, variant, {NORMALIZED_ANSWER} AS a, min(coalesce({ANSWER_TEXT}, '')) AS raw,
                    count(*)::DOUBLE AS c
-            FROM records JOIN item_codes cd USING (item_id) WHERE output IS NOT NULL
+            FROM records JOIN item_codes cd USING (item_id) WHERE (output IS NOT NULL OR answer IS NOT NULL)
             GROUP BY cd.code, variant, a ORDER BY cd.code, variant, c DESC, a"""
     )
     if answers["c"].size > MAX_SEMANTIC_ANSWERS:
@@ -223,12 +223,12 @@ def _unit_rows(data: RunData) -> dict[str, np.ndarray]:
         f"""
         WITH answers AS (
             SELECT item_id, variant, {NORMALIZED_ANSWER} AS a, count(*)::DOUBLE AS c
-            FROM records WHERE output IS NOT NULL GROUP BY ALL
+            FROM records WHERE (output IS NOT NULL OR answer IS NOT NULL) GROUP BY ALL
         ), shares AS (
             SELECT item_id, variant, c, c / sum(c) OVER (PARTITION BY item_id, variant) AS p FROM answers
         )
         SELECT cd.code, s.variant, sum(s.c) AS n, max(s.c) AS top, count(*) AS distinct,
-               -sum(s.p * log2(s.p)) AS entropy
+               -{exact_sum("s.p * log2(s.p)")} AS entropy
         FROM shares s JOIN item_codes cd USING (item_id)
         GROUP BY cd.code, s.variant HAVING sum(s.c) >= 2
         ORDER BY cd.code, s.variant
@@ -241,7 +241,7 @@ def pass_k_table(data: RunData, ks: list[int] | None = None, confidence: float =
     rows = data.query(
         f"""
         SELECT cd.code, variant, count(score) AS n, count_if(score >= {float(data.pass_threshold)!r}) AS c
-        FROM records JOIN item_codes cd USING (item_id) WHERE score IS NOT NULL GROUP BY ALL
+        FROM records JOIN item_codes cd USING (item_id) WHERE score IS NOT NULL GROUP BY ALL ORDER BY ALL
         """
     )
     if rows["n"].size == 0:

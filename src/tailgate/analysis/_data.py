@@ -16,19 +16,46 @@ import numpy as np
 from tailgate.analysis._derive import derive_item_features
 from tailgate.store import Store
 
-__all__ = ["ANSWER_TEXT", "AUTO", "ItemFrame", "RunData", "fetch", "load_run", "reference_text", "references"]
+__all__ = [
+    "ANSWER_TEXT",
+    "AUTO",
+    "ItemFrame",
+    "RunData",
+    "exact_avg",
+    "exact_sum",
+    "fetch",
+    "load_run",
+    "reference_text",
+    "references",
+]
 
 # Prefix of attributes derived automatically from the input (see _derive.py).
 AUTO = "auto:"
 
 # Answers are compared after this normalisation (the same in every analysis): lower case, runs of
-# punctuation and white space collapsed to one space, trimmed. A missing answer is its own class.
+# anything but letters and digits (punctuation, white space) collapsed to one space, trimmed. A
+# missing answer is its own class. Letters and digits are Unicode ones (RE2's \p{L} and \p{N}:
+# "Français" stays "français"; POSIX [:alnum:] is ASCII-only in RE2 and split it to "fran ais").
 # The answer of a sample: the extracted answer; for a sample nothing scored (an open-ended item
 # without a reference), the output itself.
 ANSWER_TEXT = "(CASE WHEN score IS NULL THEN coalesce(answer, output) ELSE answer END)"
 NORMALIZED_ANSWER = (
-    f"coalesce(nullif(trim(regexp_replace(lower({ANSWER_TEXT}), '[^[:alnum:]]+', ' ', 'g')), ''), '<no answer>')"
+    f"coalesce(nullif(trim(regexp_replace(lower({ANSWER_TEXT}), '[^\\p{{L}}\\p{{N}}]+', ' ', 'g')), ''), '<no answer>')"
 )
+
+
+def exact_sum(expr: str) -> str:
+    """SQL for the sum of ``expr`` independent of the order rows arrive in (DuckDB adds doubles in
+    whatever order its threads deliver them, so the last bits of a float sum, and then a report's
+    bytes, changed between runs): summed as DECIMAL(38, 18), exactly, then back to DOUBLE."""
+    return f"sum(({expr})::DECIMAL(38, 18))::DOUBLE"
+
+
+def exact_avg(expr: str) -> str:
+    """The mean of ``expr`` as :func:`exact_sum` over the count (NULL when there is none)."""
+    return f"({exact_sum(expr)} / nullif(count({expr}), 0))"
+
+
 # "Does the output contain valid JSON": the span from the first { or [ to the last } or ].
 _JSON_SPAN = r"regexp_extract(output, '[{\[][\s\S]*[}\]]')"
 OUTPUT_JSON = (
@@ -102,10 +129,12 @@ def load_run(store: Store, run_id: str, pass_threshold: float | None = None) -> 
     con = duckdb.connect()
     snapshot = store.register(con, run_id)
     try:
-        score_range = con.execute(
+        # fetchall, not fetchone: a result left unfinished makes DuckDB refuse every later query on
+        # the connection ("connection has an unfinished result from execute()")
+        (score_range,) = con.execute(
             "SELECT min(score), max(score), bool_and(score IN (0, 1)) FROM records WHERE score IS NOT NULL"
-        ).fetchone()
-        binary = bool(score_range[2]) if score_range and score_range[2] is not None else True
+        ).fetchall()
+        binary = bool(score_range[2]) if score_range[2] is not None else True
         threshold = pass_threshold if pass_threshold is not None else 1.0
         con.execute(
             "CREATE TEMP TABLE item_codes AS SELECT item_id, row_number() OVER (ORDER BY row, item_id) - 1 AS code "
@@ -116,7 +145,8 @@ def load_run(store: Store, run_id: str, pass_threshold: float | None = None) -> 
             f"""
             SELECT c.code, i.item_id, i.source_id, i.input, i.attributes,
                    count(r.sample_id) AS n_samples, count(r.score) AS n_scored,
-                   coalesce(sum(r.score), 0) AS sum_score, coalesce(sum(r.score * r.score), 0) AS sum_sq,
+                   coalesce({exact_sum("r.score")}, 0) AS sum_score,
+                   coalesce({exact_sum("r.score * r.score")}, 0) AS sum_sq,
                    coalesce(count_if(r.score >= {float(threshold)!r}), 0) AS n_pass, count(r.error_class) AS n_errors,
                    median(r.tokens_in) AS tokens_in
             FROM items i JOIN item_codes c USING (item_id) LEFT JOIN records r USING (item_id)

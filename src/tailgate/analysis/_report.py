@@ -82,6 +82,8 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     robustness: Robustness | None = None
     """Across variants (templates, formats, perturbations); None with one variant."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Why a section is empty or missing (``consistency``, ``robustness``), by section name."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +104,7 @@ class Report:
             "pass_k": [p.as_dict() for p in self.pass_k],
             "profile": self.profile.as_dict(),
             "robustness": None if self.robustness is None else self.robustness.as_dict(),
+            "notes": self.notes,
             "plots": self.plots,
         }
 
@@ -137,6 +140,7 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         clock.lap("profile")
         robust = robustness(data, options.confidence, options.seed, semantic=options.semantic)
         clock.lap("robustness")
+        notes = _section_notes(data, cons, robust)
         worst = _worst_items(data, options.worst_items)
         plots = _plot_data(data, latency_sample)
         clock.lap("items and plots")
@@ -159,7 +163,36 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         plots=plots,
         timings=clock.laps,
         robustness=robust,
+        notes=notes,
     )
+
+
+def _section_notes(data: RunData, cons: Consistency, robust: Robustness | None) -> dict[str, str]:
+    """Why the consistency or robustness section is empty, so that it is not silently missing."""
+    if cons.n_units and robust is not None:
+        return {}
+    row = data.query(
+        "SELECT count(output) AS outputs, count(answer) AS answers, count(DISTINCT variant) AS variants FROM records"
+    )
+    no_text = int(row["outputs"][0]) == 0 and int(row["answers"][0]) == 0
+    imported = " (imported without --output or --answer)" if "import" in data.manifest else ""
+    notes = {}
+    if not cons.n_units:
+        notes["consistency"] = (
+            f"not computed: the run has no outputs or answers{imported}, and consistency compares the answers of "
+            "an item's repeated samples"
+            if no_text
+            else "not computed: one sample per item and variant; consistency needs two or more (repeats)"
+        )
+    if robust is None and int(row["variants"][0]) >= 2:  # (one variant: nothing to compare, no note)
+        if no_text:
+            notes["robustness"] = (
+                f"not computed: the run has no outputs or answers{imported}, and robustness compares the answers "
+                "of an item's variants"
+            )
+        else:
+            notes["robustness"] = "not computed: fewer than two items have an answer on every variant"
+    return notes
 
 
 class _Clock:
@@ -242,7 +275,7 @@ def _overview(data: RunData, options: ReportOptions) -> dict[str, Any]:
 def _percentiles(data: RunData, options: ReportOptions) -> tuple[list[Percentile], list[Percentile], np.ndarray]:
     lat = data.query(
         "SELECT c.code, latency_ms FROM records JOIN item_codes c USING (item_id) "
-        "WHERE error_class IS NULL AND latency_ms IS NOT NULL"
+        "WHERE error_class IS NULL AND latency_ms IS NOT NULL ORDER BY c.code, latency_ms"
     )
     latency = bootstrap_percentiles(
         lat["latency_ms"],
@@ -254,7 +287,10 @@ def _percentiles(data: RunData, options: ReportOptions) -> tuple[list[Percentile
     )
     score: list[Percentile] = []
     if not data.binary:
-        sc = data.query("SELECT c.code, score FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL")
+        sc = data.query(
+            "SELECT c.code, score FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL "
+            "ORDER BY c.code, score"
+        )
         score = bootstrap_percentiles(
             sc["score"],
             sc["code"],
@@ -277,7 +313,7 @@ def _slo(data: RunData, options: ReportOptions) -> dict[str, Any] | None:
         f"""SELECT c.code, count(*) AS n,
                    count_if(score >= {float(data.pass_threshold)!r} AND latency_ms <= {float(options.slo_ms)!r}) AS ok,
                    count_if(latency_ms <= {float(options.slo_ms)!r}) AS fast
-            FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL GROUP BY 1"""
+            FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL GROUP BY 1 ORDER BY 1"""
     )
     return {
         "slo_ms": options.slo_ms,
@@ -297,8 +333,10 @@ def _errors(data: RunData) -> np.ndarray:
 
 
 def _in_unit_interval(data: RunData) -> bool:
-    row = data.con.execute("SELECT min(score) >= 0 AND max(score) <= 1 FROM records WHERE score IS NOT NULL").fetchone()
-    return bool(row and row[0])
+    row = data.query(
+        "SELECT coalesce(min(score) >= 0 AND max(score) <= 1, false) AS unit FROM records WHERE score IS NOT NULL"
+    )
+    return bool(row["unit"][0])
 
 
 def _discovery(data: RunData, options: ReportOptions) -> dict[str, Any]:
@@ -346,14 +384,15 @@ def _discovery(data: RunData, options: ReportOptions) -> dict[str, Any]:
             "SliceLine score (alpha {:g}); exact top-k search with support and score-bound pruning; "
             "one-sided {} vs the complement; Benjamini-Hochberg over all {} slices with support >= {}".format(
                 options.alpha,
-                "Fisher exact test" if cells.binary else "Welch t-test on item errors",
+                "Fisher exact test" if cells.binary else "exact permutation test of the item error sum",
                 len(family),
                 min_support,
             )
         ),
         "slices": [_slice_dict(cells, s, mean_err, options.confidence) for s in chosen],
         "top_by_score": [
-            _slice_dict(cells, by_key[s.predicates], mean_err, options.confidence) for s in top[: options.top_slices]
+            _slice_dict(cells, s, mean_err, options.confidence)
+            for s in _distinct_sets(cells, [by_key[s.predicates] for s in top])[: options.top_slices]
         ],
     }
 
@@ -428,8 +467,10 @@ def _worst_items(data: RunData, k: int) -> list[dict[str, Any]]:
         return []
     ids = [str(items.item_id[i]) for i in order]
     rows = data.query(
-        f"""SELECT item_id, arg_min(output, coalesce(score, 2)) AS output, arg_min(answer, coalesce(score, 2)) AS answer
-            FROM records WHERE item_id IN ({", ".join("?" for _ in ids)}) GROUP BY item_id""",
+        # the worst sample; among equally bad ones the first by sample id (arg_min would pick any)
+        f"""SELECT item_id, first(output ORDER BY coalesce(score, 2), sample_id) AS output,
+                   first(answer ORDER BY coalesce(score, 2), sample_id) AS answer
+            FROM records WHERE item_id IN ({", ".join("?" for _ in ids)}) GROUP BY item_id ORDER BY item_id""",
         ids,
     )
     outputs = dict(

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData, references
+from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData, exact_avg, references
 from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
 from tailgate.analysis._slices import item_features
 
@@ -226,13 +226,23 @@ def robustness(
     consistency) instead of equal after normalisation. Runs without scores (open-ended questions,
     no reference) get the answer flip rate only.
     """
-    answer = f"mode({ANSWER_TEXT})" if semantic else f"mode({NORMALIZED_ANSWER})"
+    answer = ANSWER_TEXT if semantic else NORMALIZED_ANSWER
+    # The most common answer per (item, variant); ties go to the first in sort order (DuckDB's
+    # mode() picks any of them, so one stored run gave different reports).
     rows = data.query(
-        f"""SELECT item_id, variant, avg(score) AS mean,
+        f"""WITH kept AS (
+                SELECT item_id, variant, score, {answer} AS a FROM records
+                WHERE (output IS NOT NULL OR answer IS NOT NULL) AND error_class IS NULL
+            ), counted AS (
+                SELECT item_id, variant, a, count(*) AS c FROM kept WHERE a IS NOT NULL GROUP BY ALL
+            ), top AS (
+                SELECT item_id, variant, first(a ORDER BY c DESC, a) AS answer FROM counted GROUP BY ALL
+            )
+            SELECT item_id, variant, {exact_avg("score")} AS mean,
                    avg(CASE WHEN score IS NULL THEN NULL
                             ELSE (score >= {float(data.pass_threshold)!r})::DOUBLE END) AS pass,
-                   {answer} AS answer
-            FROM records WHERE output IS NOT NULL AND error_class IS NULL GROUP BY ALL"""
+                   any_value(t.answer) AS answer
+            FROM kept LEFT JOIN top t USING (item_id, variant) GROUP BY ALL ORDER BY item_id, variant"""
     )
     variants = sorted({str(v) for v in rows["variant"].tolist()})
     if len(variants) < 2:

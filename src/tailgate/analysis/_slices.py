@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import OUTPUT_JSON, RunData
+from tailgate.analysis._data import OUTPUT_JSON, RunData, exact_sum
 from tailgate.analysis._estimate import Estimate
 from tailgate.analysis._stats import estimate_from_sums
 
@@ -105,8 +105,8 @@ def slice_estimates(data: RunData, confidence: float = 0.95) -> list[SliceEstima
             out.append(SliceEstimate(name, value, "item", est))
     for name, expr in SAMPLE_FEATURES.items():
         rows = data.query(
-            f"SELECT c.code, {expr} AS value, count(score) AS n, coalesce(sum(score), 0) AS s "
-            "FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL GROUP BY ALL"
+            f"SELECT c.code, {expr} AS value, count(score) AS n, coalesce({exact_sum('score')}, 0) AS s "
+            "FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL GROUP BY ALL ORDER BY ALL"
         )
         values = rows["value"]
         distinct = list(_values(values))

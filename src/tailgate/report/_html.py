@@ -229,7 +229,8 @@ def _consistency_section(d: dict[str, Any]) -> str:
     c = d["consistency"]
     out = ["<h2>Consistency over repeats</h2>"]
     if c["n_units"] == 0:
-        return out[0] + "<p class='note'>Needs two or more samples per item and variant.</p>"
+        why = (d.get("notes") or {}).get("consistency") or "Needs two or more samples per item and variant."
+        return out[0] + f"<p class='note'>{escape(why)}</p>"
     edges = [i / 10 for i in range(11)]
     out.append(
         _svg.histogram(
@@ -262,7 +263,8 @@ def _consistency_section(d: dict[str, Any]) -> str:
 def _robustness_section(d: dict[str, Any]) -> str:
     r = d.get("robustness")
     if not r:
-        return ""
+        why = (d.get("notes") or {}).get("robustness")
+        return f"<h2>Robustness across variants</h2><p class='note'>{escape(why)}</p>" if why else ""
     out = ["<h2>Robustness across variants</h2>"]
     out.append(
         f"<p>{len(r['variants'])} variants over {r['n_items']} items (those that have all of them). "

@@ -198,6 +198,8 @@ def render_report(report: Report, top: int = 6) -> Group:
             )
         )
         parts.append(Text(""))
+    for section, why in (d.get("notes") or {}).items():
+        parts += [Text(f"{section}: {why}", style="dim"), Text("")]
 
     parts += _robustness(d.get("robustness"), top)
 
