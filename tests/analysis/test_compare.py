@@ -166,6 +166,70 @@ def test_identical_runs_compare_to_zero(seed_runs: tuple[Store, dict[str, str]])
         assert block["p_value"] == 1.0  # every replicate ties; ties count on both sides
     assert c["newly_failing_count"] == 0
     assert c["warnings"] == []
+    # issue 9, item 10: not "significant change; changes of 0.000 or more are detected"
+    assert c["power"]["statement"] == "identical results: no difference on any of the 200 shared items"
+    assert c["power"]["mde"] is None
+    assert c["power"]["identical"] is True
+
+
+@pytest.fixture(scope="module")
+def repeat_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[int, str]]:
+    """Model A (fails 10% of samples at random) on 200 items with 5, 2 and 1 repeats: repeat r
+    of an item gets the same seed, hence the same output, in every run."""
+    from tests.support.seed_models import seed_items
+
+    folder = tmp_path_factory.mktemp("repeat-runs")
+    store = Store(folder / "store")
+    ids = {}
+    for k in (5, 2, 1):
+        suite = make_suite(
+            folder / f"k{k}",
+            seed_items(),
+            scorers=[{"type": "exact"}],
+            repeats=k,
+            extra={"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"}},
+        )
+        model = "python:tests.support.seed_models:random_failures"
+        ids[k] = run_sync(RunOptions(suite=str(suite), model=model, store=str(store.root), cache=False)).run_id
+    return store, ids
+
+
+@pytest.mark.parametrize("fewer", [1, 2])
+def test_repeats_alone_change_nothing_that_depends_on_them(
+    repeat_runs: tuple[Store, dict[int, str]], fewer: int
+) -> None:
+    """The same model with 5 repeats against 1 or 2: before the fix, never-pass went from ~0 to
+    ~0.1 "significantly" (p < 0.01) from the repeats alone. Compared on the first common repeats
+    the K-dependent measures are exactly equal, and a warning says K differs."""
+    store, ids = repeat_runs
+    for base, cand in ((ids[5], ids[fewer]), (ids[fewer], ids[5])):
+        c = compare_runs(store, base, cand).as_dict()
+        beyond = c["beyond_accuracy"]
+        assert beyond["never_pass"]["delta"]["value"] == 0
+        assert beyond["never_pass"]["p_value"] == 1.0
+        assert c["newly_failing_count"] == 0
+        assert c["pairing"]["repeats_matched"] is True
+        assert {c["pairing"]["repeats_base"], c["pairing"]["repeats_cand"]} == {5, fewer}
+        assert any("different numbers of repeats" in w for w in c["warnings"])
+        if fewer == 2:
+            assert beyond["consistency"]["delta"]["value"] == 0
+            assert beyond["pass_hat_2"]["delta"]["value"] == pytest.approx(0, abs=0.03)  # unbiased at any K
+        else:
+            assert "consistency" not in beyond
+            assert c["unavailable"]["consistency"]["kind"] == "one_run"
+        # the mean uses every sample: unbiased, but not equal
+        assert abs(c["overall"]["estimate"]["value"]) < 0.03
+
+
+def test_equal_repeats_are_compared_on_every_sample(repeat_runs: tuple[Store, dict[int, str]]) -> None:
+    store, ids = repeat_runs
+    c = compare_runs(store, ids[5], ids[5]).as_dict()
+    assert c["pairing"]["repeats_matched"] is False
+    assert not any("repeats" in w for w in c["warnings"])
+    # nothing in the seed suite asks for JSON: not compared, and the comparison says why
+    assert c["unavailable"] == {
+        "json_validity": {"kind": "absent", "reason": "neither run has items asking for JSON (with outputs)"}
+    }
 
 
 def _suite(folder: Path, rows: list[dict[str, object]], template: str = "{{ question }}") -> Path:

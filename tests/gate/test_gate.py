@@ -106,17 +106,133 @@ def test_margin_is_one_sided_and_respected(tmp_path: Path, seed_runs: tuple[Stor
     assert decide(reverse, load_policy(_policy(tmp_path, "rules:\n  - no_slice_regression: {margin: 0.2}\n"))).passed
 
 
-def test_only_rules_the_runs_cannot_support_are_errors(tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]) -> None:
+def test_a_rule_with_nothing_to_judge_is_not_applicable(
+    tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]
+) -> None:
+    """Issue 9, item 11: json_validity on a suite where no item asks for JSON stopped the gate
+    with exit 2. It is reported as not applicable, with the reason; if_not_applicable chooses
+    whether that is skipped (default), a failure or an error."""
     store, ids = seed_runs
     comparison = compare_runs(store, ids["random_failures"], ids["systematic_failures"])
-    # latencies exist (the python provider's are real, if tiny): that rule is decided, not an error
+    # latencies exist (the python provider's are real, if tiny): that rule is decided
     policy = load_policy(_policy(tmp_path, "rules:\n  - latency: {percentile: 95, max_ms: 100000}\n"))
     latency = decide(comparison, policy).results[0]
     assert latency.passed
+    assert latency.status == "pass"
     assert latency.evidence["cand"] >= 0
     policy = load_policy(_policy(tmp_path, "rules:\n  - json_validity: {min: 0.5}\n"))
-    with pytest.raises(UsageError, match="json_validity"):
+    decision = decide(comparison, policy)
+    (json_rule,) = decision.results
+    assert decision.passed
+    assert (json_rule.status, json_rule.applicable, json_rule.passed) == ("not_applicable", False, True)
+    assert json_rule.message == "not applicable: neither run has items asking for JSON (with outputs)"
+    assert decision.as_dict()["rules"][0]["status"] == "not_applicable"
+    policy = load_policy(_policy(tmp_path, "rules:\n  - json_validity: {min: 0.5, if_not_applicable: fail}\n"))
+    decision = decide(comparison, policy)
+    assert not decision.passed
+    assert decision.results[0].status == "fail"
+    assert "not applicable" in decision.results[0].message
+    policy = load_policy(_policy(tmp_path, "rules:\n  - json_validity: {min: 0.5, if_not_applicable: error}\n"))
+    with pytest.raises(UsageError, match="json_validity rule does not apply"):
         decide(comparison, policy)
+    # no slice big enough: not applicable either (it used to pass silently)
+    policy = load_policy(_policy(tmp_path, "rules:\n  - no_slice_regression: {min_items: 1000}\n"))
+    assert decide(comparison, policy).results[0].status == "not_applicable"
+
+
+def test_the_example_policy_decides_a_suite_without_json_or_repeats(
+    tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]
+) -> None:
+    """Before the fix examples/gate.yaml exited 2 on any suite without JSON outputs."""
+    store, ids = seed_runs
+    proc = tailgate(
+        "--store", str(store.root), "gate", ids["random_failures"], ids["systematic_failures"],
+        "--policy", str(REPO / "examples" / "gate.yaml"), "--junit", "g.xml", "--markdown", "g.md",
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "n/a" in proc.stdout
+    assert "not applicable" in proc.stdout
+    suite = ET.parse(tmp_path / "g.xml").getroot()
+    assert suite.get("skipped") == "1"
+    skipped = [case.get("name") for case in suite if case.find("skipped") is not None]
+    assert skipped == ["json_validity"]
+    assert (
+        "| :heavy_minus_sign: | json_validity | not applicable: neither run has items asking for JSON"
+        in (tmp_path / "g.md").read_text()
+    )
+
+
+@pytest.fixture(scope="module")
+def k_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[int, str]]:
+    """The oracle on 30 items with 1 and 2 repeats."""
+    from tailgate.runner import RunOptions, run_sync
+    from tests.support.suites import make_suite
+
+    folder = tmp_path_factory.mktemp("k-runs")
+    store = Store(folder / "store")
+    rows = [{"id": f"q{i}", "question": f"Say {i}. The answer is {i}.", "answer": str(i)} for i in range(30)]
+    ids = {}
+    for k in (1, 2):
+        suite = make_suite(
+            folder / f"k{k}",
+            rows,
+            scorers=[{"type": "exact"}],
+            repeats=k,
+            extra={"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer"}},
+        )
+        options = RunOptions(suite=str(suite), model="python:tests.support.models:oracle", store=str(store.root))
+        ids[k] = run_sync(options).run_id
+    return store, ids
+
+
+def test_what_only_one_run_has_is_an_error_and_identical_runs_skip_power(
+    tmp_path: Path, k_runs: tuple[Store, dict[int, str]]
+) -> None:
+    store, ids = k_runs
+    one_sided = compare_runs(store, ids[2], ids[1])
+    for rule in ("consistency: {min: 0.5}", "pass_hat_k: {min: 0.5}"):
+        policy = load_policy(_policy(tmp_path, f"rules:\n  - {rule}\n"))
+        with pytest.raises(UsageError, match="the candidate run has no 2 or more"):
+            decide(one_sided, policy)
+    neither = compare_runs(store, ids[1], ids[1])
+    policy = load_policy(_policy(tmp_path, "rules:\n  - consistency: {min: 0.5}\n  - power: {max_mde: 0.05}\n"))
+    decision = decide(neither, policy)
+    assert [r.status for r in decision.results] == ["not_applicable", "not_applicable"]
+    assert "neither run has 2 or more answers" in decision.results[0].message
+    assert "identical results" in decision.results[1].message
+    both = compare_runs(store, ids[2], ids[2])
+    policy = load_policy(_policy(tmp_path, "rules:\n  - pass_hat_k: {min: 0.5, k: 5}\n"))
+    with pytest.raises(UsageError, match="asks for pass\\^5, but the runs support only pass\\^2"):
+        decide(both, policy)
+
+
+def test_a_failing_rule_says_when_the_comparison_was_underpowered(
+    tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]
+) -> None:
+    """The same mean, 200 items: a -0.01 margin cannot be shown (MDE ~0.06); the failure says so
+    rather than reading as evidence of a regression."""
+    store, ids = seed_runs
+    comparison = compare_runs(store, ids["random_failures"], ids["systematic_failures"])
+    rules = (
+        "rules:\n  - overall_delta: {min_lower_bound: -0.01}\n  - consistency: {min: 0.8, bound: lower}\n"
+        "  - overall_delta: {min_lower_bound: -0.5}\n"
+    )
+    overall, consistency, wide = decide(comparison, load_policy(_policy(tmp_path, rules))).results
+    assert not overall.passed
+    mde = comparison.power["mde"]
+    assert mde > 0.01
+    assert f"underpowered: MDE {mde:.3f} > margin 0.01 with 200 items" in overall.message
+    assert overall.evidence["underpowered"] is True
+    assert wide.passed
+    assert "underpowered" not in wide.message
+    assert consistency.passed  # B is perfectly consistent
+    reverse = compare_runs(store, ids["systematic_failures"], ids["random_failures"])
+    policy = load_policy(_policy(tmp_path, "rules:\n  - consistency: {min: 0.9, bound: lower}\n"))
+    (level,) = decide(reverse, policy).results
+    cand = level.evidence["cand"]
+    if cand["value"] >= 0.9 > cand["low"]:  # A's consistency is ~0.92, its interval reaches below 0.9
+        assert not level.passed
+        assert "underpowered: the point estimate" in level.message
 
 
 def test_cli_outputs_and_exit_codes(tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]) -> None:
@@ -157,7 +273,7 @@ def test_cli_outputs_and_exit_codes(tmp_path: Path, seed_runs: tuple[Store, dict
     assert "gate.yaml:2" in proc.stderr
     assert "Traceback" not in proc.stderr
 
-    unsupported = _policy(tmp_path, "rules:\n  - json_validity: {min: 0.5}\n")
+    unsupported = _policy(tmp_path, "rules:\n  - json_validity: {min: 0.5, if_not_applicable: error}\n")
     proc = tailgate("--store", root, "gate", base, cand, "--policy", unsupported)
     assert proc.returncode == 2
     assert "json_validity" in proc.stderr

@@ -67,6 +67,38 @@ def test_scorers(tmp_path: Path, spec: dict[str, Any], output: str, reference: A
     assert _scorer(tmp_path, spec)(output, _item(reference)).value == value
 
 
+PLANETS = {"question": "Which planet is the largest?", "options": ["Mars", "Jupiter", "Venus", "Mercury"]}
+LINES = {"question": "Which planet is the largest?\n(a) Mars\n(b) Jupiter\n(c) Venus\n(d) Mercury"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "output", "reference", "value", "answer"),
+    [
+        (PLANETS, "b) Jupiter", "B", 1.0, "B"),
+        (PLANETS, "Jupiter", "B", 1.0, "B"),  # the option's text, no letter
+        (PLANETS, "It is Jupiter.", "b", 1.0, "B"),
+        (PLANETS, "Jupiter", 1, 1.0, "B"),  # a 0-based index as the reference
+        (PLANETS, "(b)", "Jupiter", 1.0, "B"),  # the option text as the reference
+        (PLANETS, "Mars or Jupiter", "B", 0.0, None),  # names two options: no pick
+        (PLANETS, "Venus", "B", 0.0, "C"),
+        (PLANETS, "I think it is Jupiter, not E", "B", 1.0, "B"),  # E is not an option of this item
+        (LINES, "Jupiter", "B", 1.0, "B"),  # options as labelled lines of a text field
+        ({"question": "q"}, "Jupiter", "B", 0.0, None),  # no options known: only letters count
+    ],
+)
+def test_choice_reads_letters_and_option_texts(
+    tmp_path: Path, fields: dict[str, Any], output: str, reference: Any, value: float, answer: str | None
+) -> None:
+    score = _scorer(tmp_path, {"type": "choice"})(output, Item("x", fields, reference, {"task": "math"}))
+    assert (score.value, score.answer) == (value, answer)
+
+
+def test_choice_option_text_can_be_turned_off(tmp_path: Path) -> None:
+    item = Item("x", PLANETS, "B", {"task": "math"})
+    assert _scorer(tmp_path, {"type": "choice", "option_text": False})("Jupiter", item).value == 0.0
+    assert _scorer(tmp_path, {"type": "choice", "options": "options"})("Jupiter", item).value == 1.0
+
+
 def test_scorer_error_is_unscored_not_wrong(tmp_path: Path) -> None:
     score = _scorer(tmp_path, {"type": "numeric"})("42", _item("forty-two"))
     assert score.value is None

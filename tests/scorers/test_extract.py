@@ -45,10 +45,39 @@ def test_parse_number(token: str, value: float | None) -> None:
         ("Answer: A", "A"),
         ("Réponse : B", "B"),
         ("nothing here", None),
+        # lower-case labels, as the formats generator writes them (issue 9: these extracted nothing)
+        ("b) Jupiter", "B"),
+        ("(b) Jupiter", "B"),
+        ("[d] Mercury", "D"),
+        ("a: Mars", "A"),
+        ("c. Venus", "C"),
+        ("b", "B"),
+        ("Answer: b", "B"),
+        ("ANSWER = (c)", "C"),
+        ("answer - [a] Mars", "A"),
+        ("**B**", "B"),
+        ("The answer is **(b) Jupiter**.", "B"),
+        ("Sure!\nb) Jupiter", "B"),
+        ("I choose b) Jupiter", "B"),
+        ("The correct option is c", "C"),
+        # prose is not a label: articles, pronouns, abbreviations
+        ("a planet", None),
+        ("i think so", None),
+        ("The answer is a gas giant", None),
+        ("e.g. the big one", None),
+        ("i.e. the big one", None),
+        ("so do I.", None),
+        ("I'm not sure", None),
+        ("Answer with the letter of the correct option only.", None),
     ],
 )
 def test_choice_letter(text: str, letter: str | None) -> None:
     assert choice_letter(text) == letter
+
+
+def test_choice_letter_only_returns_allowed_letters() -> None:
+    assert choice_letter("E. coli, so B", "ABCD") == "B"
+    assert choice_letter("E. coli, so B") == "E"
 
 
 def test_json_extraction() -> None:

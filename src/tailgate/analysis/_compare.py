@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import OUTPUT_JSON, RunData, load_run, references
+from tailgate.analysis._data import NORMALIZED_ANSWER, OUTPUT_JSON, RunData, load_run, references
 from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile
 from tailgate.analysis._slices import item_features
 from tailgate.analysis._stats import Binned, adjust_bh, adjust_by, item_weights, pass_hat_k
@@ -83,6 +83,10 @@ class Comparison:
     plots: dict[str, Any] = field(default_factory=dict)
     newly_failing_count: int = 0
     """All items that always passed in the base and not in the candidate (the list shows the worst)."""
+    unavailable: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Beyond-accuracy measures not compared, each with ``reason`` and ``kind``: ``absent`` (neither
+    run has what the measure needs: no repeats, no item asking for JSON, no latencies) or
+    ``one_run`` (one run has it and the other does not)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +101,7 @@ class Comparison:
             "beyond_accuracy": self.beyond,
             "newly_failing": self.newly_failing,
             "newly_failing_count": self.newly_failing_count,
+            "unavailable": self.unavailable,
             "power": self.power,
             "plots": self.plots,
         }
@@ -310,6 +315,141 @@ class _Paired:
         return np.asarray(self.per_item(self.c, "s") / self.n_c)
 
 
+@dataclass(frozen=True)
+class _Matched:
+    """The shared units at a common number of repeats: in each unit, both runs' first
+    min(K_base, K_cand) samples by repeat index (``paired``), next to every sample (``full``).
+
+    Never-pass, "always passed" and answer consistency change with K alone (more tries, more
+    chances to pass once and to answer differently), so they are compared at equal K. Taking the
+    first repeats by index, not a random subset, keeps the report byte-identical. When every
+    unit has the same number of samples in both runs, ``paired`` is ``full``.
+    """
+
+    full: _Paired
+    paired: _Paired
+    answers: tuple[np.ndarray, np.ndarray]
+    """Per shared unit, each run's number of samples with an output."""
+    answered: dict[str, np.ndarray] | None = None
+    """Per shared unit: item_id, variant and k, the common number of answered samples (for
+    consistency); None when the runs have the same number everywhere."""
+
+    @property
+    def thinned(self) -> bool:
+        return self.paired is not self.full
+
+    def consistency(self, data: RunData, side: str) -> np.ndarray:
+        """Per item of ``full.item_ids``: mean over its units of the top answer's share."""
+        if self.answered is None:
+            return _consistency_per_item(data, self.full.item_ids)
+        data.con.register("matched_units", _arrow(self.answered))
+        try:
+            rows = data.query(
+                f"""WITH first AS ({_first_repeats("output IS NOT NULL")}),
+                answers AS (SELECT item_id, variant, {NORMALIZED_ANSWER} AS a, count(*)::DOUBLE AS c
+                            FROM first GROUP BY ALL),
+                units AS (SELECT item_id, variant, max(c) / sum(c) AS share FROM answers
+                          GROUP BY ALL HAVING sum(c) >= 2)
+                SELECT item_id, avg(share) AS v FROM units GROUP BY item_id"""
+            )
+        finally:
+            data.con.unregister("matched_units")
+        lookup = dict(zip(rows["item_id"].tolist(), rows["v"].tolist(), strict=True))
+        return np.array([lookup.get(str(i), np.nan) for i in self.full.item_ids.tolist()], dtype=float)
+
+
+def _first_repeats(where: str) -> str:
+    """Records of the units in ``matched_units``, only the first k (by repeat index) that meet ``where``."""
+    return (
+        'SELECT r.* FROM (SELECT *, row_number() OVER (PARTITION BY item_id, variant ORDER BY "repeat", sample_id) '
+        f"AS rank_ FROM records WHERE {where}) r JOIN matched_units m USING (item_id, variant) WHERE r.rank_ <= m.k"
+    )
+
+
+def _arrow(columns: dict[str, np.ndarray]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({k: pa.array(v.tolist()) for k, v in columns.items()})
+
+
+def _matched(base: RunData, cand: RunData, paired: _Paired) -> _Matched:
+    """``paired`` at equal numbers of samples per unit (see :class:`_Matched`)."""
+    b, c = paired.b, paired.c
+    answered_b, answered_c = _answered(base, b), _answered(cand, c)
+    same_scored = bool(np.array_equal(b["n"], c["n"]))
+    same_answered = bool(np.array_equal(answered_b, answered_c))
+    if same_scored and same_answered:
+        return _Matched(paired, paired, (answered_b, answered_c))
+    thinned = paired
+    if not same_scored:
+        k = np.minimum(b["n"], c["n"]).astype(np.int64)
+        units = {"item_id": b["item_id"], "variant": b["variant"], "k": k}
+        sides = []
+        for data in (base, cand):
+            data.con.register("matched_units", _arrow(units))
+            try:
+                rows = data.query(
+                    f"""SELECT item_id, variant, count(score) AS n, coalesce(sum(score), 0) AS s,
+                               count_if(score >= {float(data.pass_threshold)!r}) AS p
+                        FROM ({_first_repeats("score IS NOT NULL")}) GROUP BY ALL"""
+                )
+            finally:
+                data.con.unregister("matched_units")
+            at = {(i, v): j for j, (i, v) in enumerate(zip(rows["item_id"], rows["variant"], strict=True))}
+            order = np.array([at[(i, v)] for i, v in zip(b["item_id"], b["variant"], strict=True)], dtype=np.int64)
+            sides.append({key: rows[key][order] for key in ("item_id", "variant", "n", "s", "p")})
+        thinned = _Paired(sides[0], sides[1], paired.item_ids, paired.inverse)
+    answered = None
+    if not same_answered:
+        answered = {"item_id": b["item_id"], "variant": b["variant"], "k": np.minimum(answered_b, answered_c)}
+    return _Matched(paired, thinned, (answered_b, answered_c), answered)
+
+
+def _answered(data: RunData, units: dict[str, np.ndarray]) -> np.ndarray:
+    """For each unit, the run's number of samples with an output."""
+    rows = data.query("SELECT item_id, variant, count(*) AS n FROM records WHERE output IS NOT NULL GROUP BY ALL")
+    at = {(i, v): int(n) for i, v, n in zip(rows["item_id"], rows["variant"], rows["n"], strict=True)}
+    keys = zip(units["item_id"], units["variant"], strict=True)
+    return np.array([at.get((i, v), 0) for i, v in keys], dtype=np.int64)
+
+
+def _repeats_info(paired: _Paired, matched: _Matched) -> dict[str, Any]:
+    """Samples per (item, variant) in each run (the median over shared units) and whether the
+    measures that depend on it were computed on the first common repeats."""
+    return {
+        "repeats_base": int(np.median(paired.b["n"])),
+        "repeats_cand": int(np.median(paired.c["n"])),
+        "repeats_matched": matched.thinned or matched.answered is not None,
+    }
+
+
+def _repeats_warning(pairing: dict[str, Any]) -> list[str]:
+    kb, kc = pairing["repeats_base"], pairing["repeats_cand"]
+    if kb == kc:
+        return []
+    k = min(kb, kc)
+    return [
+        f"the runs have different numbers of repeats (base {kb}, candidate {kc} samples per item-variant): "
+        f"never-pass, consistency and newly failing items are compared on the first {k} repeat(s) of each in "
+        f"both runs (by repeat index), pass^k at k <= {k}; the mean score uses every sample (unbiased at any "
+        "number of repeats), but the two runs' precision differs"
+    ]
+
+
+def _identical(power: dict[str, Any], paired: _Paired) -> dict[str, Any]:
+    """Runs with the same score on every shared item: say so instead of "significant change"
+    and an MDE of 0 (the item deltas have no spread, so no MDE can be computed from them)."""
+    if paired.item_ids.size < 2 or not np.array_equal(paired.mean_b, paired.mean_c):
+        return {**power, "identical": False}
+    return {
+        **power,
+        "mde": None,
+        "underpowered": False,
+        "identical": True,
+        "statement": f"identical results: no difference on any of the {paired.item_ids.size} shared items",
+    }
+
+
 def _template_check(base: RunData, cand: RunData) -> list[str]:
     """Variants whose template definitions differ between the runs' suites."""
 
@@ -352,12 +492,14 @@ def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Compariso
         raise UsageError("the two runs share no (item, variant): nothing to compare")
     paired = _Paired.of(ub, uc, bi, ci)
     mean_b, mean_c = paired.mean_b, paired.mean_c
+    matched = _matched(base, cand, paired)
+    pairing.update(_repeats_info(paired, matched))
     overall = _overall(base, cand, paired, mean_b, mean_c, options)
     slices = _slice_deltas(_aligned_features(base, paired.item_ids), paired, mean_b, mean_c, options)
-    warnings = _warnings(overall, slices, options)
-    beyond = _beyond(base, cand, paired, options)
-    newly, newly_count = _newly_failing(base, cand, paired)
-    power = _power(overall, paired, mean_c - mean_b, _within(base) + _within(cand), options)
+    warnings = _repeats_warning(pairing) + _warnings(overall, slices, options)
+    beyond, unavailable = _beyond(base, cand, matched, options)
+    newly, newly_count = _newly_failing(base, cand, matched.paired)
+    power = _identical(_power(overall, paired, mean_c - mean_b, _within(base) + _within(cand), options), paired)
     plots = {"paired_scores": _thin_pairs(mean_b, mean_c)}
     return Comparison(
         _run_info(base),
@@ -372,6 +514,7 @@ def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Compariso
         power,
         plots,
         newly_count,
+        unavailable,
     )
 
 
@@ -559,32 +702,65 @@ def _warnings(overall: dict[str, Any], slices: list[dict[str, Any]], options: Co
     return out
 
 
-def _beyond(base: RunData, cand: RunData, paired: _Paired, options: CompareOptions) -> dict[str, Any]:
-    b, c, inverse, item_ids = paired.b, paired.c, paired.inverse, paired.item_ids
+def _beyond(
+    base: RunData, cand: RunData, matched: _Matched, options: CompareOptions
+) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Measures beyond the mean, and why any of them could not be compared. Those that depend on
+    the number of repeats K (never-pass, consistency) use the first common K repeats of each
+    unit in both runs (``matched``)."""
+    paired, full = matched.paired, matched.full
+    b, c, item_ids = paired.b, paired.c, paired.item_ids
     items = item_ids.size
     out: dict[str, Any] = {}
+    unavailable: dict[str, dict[str, str]] = {}
     # per-item values that the paired bootstrap averages with item weights
     per_item: dict[str, tuple[np.ndarray, np.ndarray]] = {
         "never_pass": ((paired.per_item(b, "p") == 0).astype(float), (paired.per_item(c, "p") == 0).astype(float)),
     }
-    k = int(min(b["n"].min(), c["n"].min(), 10))
+    # pass^k's estimator is unbiased at any K >= k: every sample of each unit is used
+    k = int(min(full.b["n"].min(), full.c["n"].min(), 10))
     if k >= 2:
-        units = np.bincount(inverse)
+        units = np.bincount(full.inverse)
         per_item[f"pass_hat_{k}"] = (
-            np.bincount(inverse, pass_hat_k(b["n"], b["p"], k)) / units,
-            np.bincount(inverse, pass_hat_k(c["n"], c["p"], k)) / units,
+            np.bincount(full.inverse, pass_hat_k(full.b["n"], full.b["p"], k)) / units,
+            np.bincount(full.inverse, pass_hat_k(full.c["n"], full.c["p"], k)) / units,
         )
-    cons_b, cons_c = _consistency_per_item(base, item_ids), _consistency_per_item(cand, item_ids)
+    else:
+        unavailable["pass_hat_k"] = _why(
+            bool(full.b["n"].max() >= 2), bool(full.c["n"].max() >= 2), "2 or more scored samples per item-variant"
+        )
+    cons_b, cons_c = matched.consistency(base, "b"), matched.consistency(cand, "c")
     keep = ~np.isnan(cons_b) & ~np.isnan(cons_c)
     if keep.sum() >= 2:
         out["consistency"] = _paired_levels(cons_b[keep], cons_c[keep], options.confidence)
+    else:
+        answers_b, answers_c = matched.answers
+        unavailable["consistency"] = _why(
+            bool((answers_b >= 2).any()), bool((answers_c >= 2).any()), "2 or more answers per item-variant"
+        )
     json_b, json_c = _json_validity_per_item(base, item_ids), _json_validity_per_item(cand, item_ids)
     keep = ~np.isnan(json_b) & ~np.isnan(json_c)
     if keep.sum() >= 2:
         out["json_validity"] = _paired_levels(json_b[keep], json_c[keep], options.confidence)
+    else:
+        unavailable["json_validity"] = _why(
+            bool((~np.isnan(json_b)).any()), bool((~np.isnan(json_c)).any()), "items asking for JSON (with outputs)"
+        )
     lat_b, lat_c = _latency(base, item_ids), _latency(cand, item_ids)
+    if not (lat_b[0].size and lat_c[0].size):
+        unavailable["latency"] = _why(bool(lat_b[0].size), bool(lat_c[0].size), "latencies")
     out.update(_paired_bootstrap(per_item, lat_b, lat_c, items, options))
-    return out
+    return out, unavailable
+
+
+def _why(in_base: bool, in_cand: bool, needs: str) -> dict[str, str]:
+    """Why a measure was not compared: neither run has what it needs, or only one has."""
+    if not in_base and not in_cand:
+        return {"kind": "absent", "reason": f"neither run has {needs}"}
+    if in_base and in_cand:
+        return {"kind": "absent", "reason": f"fewer than 2 shared items have {needs} in both runs"}
+    missing = "candidate" if in_base else "base"
+    return {"kind": "one_run", "reason": f"the {missing} run has no {needs} (the other run has)"}
 
 
 def _level_estimate(values: np.ndarray, confidence: float) -> dict[str, Any]:

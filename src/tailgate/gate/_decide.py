@@ -29,8 +29,27 @@ __all__ = ["Decision", "RuleResult", "decide"]
 class RuleResult:
     rule: str
     passed: bool
+    """False when the rule fails the gate (a not-applicable rule passes unless ``if_not_applicable: fail``)."""
     message: str
     evidence: dict[str, Any]
+    applicable: bool = True
+    """False when the runs have nothing for the rule to judge (see ``message`` for why)."""
+
+    @property
+    def status(self) -> str:
+        """``pass``, ``fail`` or ``not_applicable``."""
+        if not self.applicable and self.passed:
+            return "not_applicable"
+        return "pass" if self.passed else "fail"
+
+
+class _NotApplicable(Exception):
+    """The runs have nothing for this rule to judge; the reason says what is missing."""
+
+    def __init__(self, reason: str, evidence: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.evidence = evidence or {}
 
 
 @dataclass
@@ -48,7 +67,7 @@ class Decision:
         return {
             "policy": self.policy,
             "passed": self.passed,
-            "rules": [asdict(r) for r in self.results],
+            "rules": [{**asdict(r), "status": r.status} for r in self.results],
             "comparison": self.comparison.as_dict(),
         }
 
@@ -66,9 +85,34 @@ def decide(comparison: Comparison, policy: Policy) -> Decision:
     results = []
     for entry in policy.rules:
         kind, rule = entry.only()
-        check = _CHECKS[kind]
-        results.append(check(comparison, rule))
+        try:
+            results.append(_CHECKS[kind](comparison, rule))
+        except _NotApplicable as na:
+            results.append(_not_applicable(kind, rule, na))
     return Decision(policy.name, all(r.passed for r in results), results, comparison)
+
+
+def _not_applicable(kind: str, rule: Any, na: _NotApplicable) -> RuleResult:
+    if rule.if_not_applicable == "error":
+        raise UsageError(
+            f"the policy's {kind} rule does not apply to these runs: {na.reason} (if_not_applicable: error; "
+            "'skip' reports it as not applicable)"
+        )
+    fails = rule.if_not_applicable == "fail"
+    message = f"not applicable: {na.reason}" + (" (if_not_applicable: fail)" if fails else "")
+    return RuleResult(kind, not fails, message, {"not_applicable": na.reason, **na.evidence}, applicable=False)
+
+
+def _underpowered(c: Comparison, margin: float) -> str:
+    """A note for a failing rule when the comparison could not have shown a change of ``margin``."""
+    mde = c.power.get("mde")
+    if mde is None or math.isnan(mde) or mde <= margin:
+        return ""
+    n = c.power.get("n_items")
+    return (
+        f"; underpowered: MDE {mde:.3f} > margin {margin:g} with {n} items, so even an unchanged candidate "
+        "would usually fail this rule (add items or repeats)"
+    )
 
 
 def _overall(c: Comparison, rule: Any) -> RuleResult:
@@ -76,11 +120,15 @@ def _overall(c: Comparison, rule: Any) -> RuleResult:
     est = c.overall["estimate"]
     low = est["low"]
     ok = low is not None and low >= rule.min_lower_bound
+    note = ""
+    if not ok and est["high"] is not None and est["high"] >= rule.min_lower_bound:
+        # the interval also holds acceptable deltas: the data cannot tell, rather than showing a drop
+        note = _underpowered(c, abs(rule.min_lower_bound))
     return RuleResult(
         f"overall_delta >= {rule.min_lower_bound:+g} (CI lower bound)",
         ok,
-        f"delta {_fmt(est)} over {est['n_items']} items" + _pvalue(c.overall.get("p_value")),
-        {"delta": est, "p_value": c.overall.get("p_value"), "test": c.overall.get("test")},
+        f"delta {_fmt(est)} over {est['n_items']} items" + _pvalue(c.overall.get("p_value")) + note,
+        {"delta": est, "p_value": c.overall.get("p_value"), "test": c.overall.get("test"), "underpowered": bool(note)},
     )
 
 
@@ -91,11 +139,8 @@ def _slices(c: Comparison, rule: Any) -> RuleResult:
     judged = [s for s in c.slices if s["n_items"] >= rule.min_items]
     skipped = [s["slice"] for s in c.slices if s["n_items"] < rule.min_items]
     if not judged:
-        return RuleResult(
-            f"no_slice_regression (margin {rule.margin:g})",
-            True,
-            "no slice has enough shared items to be judged",
-            {"judged": 0, "too_small": skipped},
+        raise _NotApplicable(
+            f"no slice has {rule.min_items} or more shared items to be judged", {"judged": 0, "too_small": skipped[:20]}
         )
     pvals = []
     for s in judged:
@@ -133,10 +178,17 @@ def _slices(c: Comparison, rule: Any) -> RuleResult:
     )
 
 
-def _level(block: dict[str, Any] | None, what: str) -> dict[str, Any]:
-    if block is None:
-        raise UsageError(f"the policy has a {what} rule, but the runs do not support it (see tailgate compare)")
-    return block
+def _level(c: Comparison, key: str, what: str, measure: str | None = None) -> dict[str, Any]:
+    """The comparison's block ``key``; not applicable when neither run has what the measure
+    needs, an error when only one run has it."""
+    block = c.beyond.get(key)
+    if block is not None:
+        return dict(block)
+    why = c.unavailable.get(measure or key)
+    if why is not None and why["kind"] == "absent":
+        raise _NotApplicable(why["reason"])
+    reason = why["reason"] if why is not None else "the comparison has no such measure"
+    raise UsageError(f"the policy has a {what} rule, but {reason}: the runs cannot be compared on it")
 
 
 def _level_rule(name: str, key: str, needs: str) -> Any:
@@ -145,19 +197,28 @@ def _level_rule(name: str, key: str, needs: str) -> Any:
 
     def check(c: Comparison, rule: Any) -> RuleResult:
         assert isinstance(rule, (MinRule, MaxRule))
-        block = _level(c.beyond.get(key), f"{name} ({needs})" if needs else name)
+        block = _level(c, key, f"{name} ({needs})" if needs else name)
         cand = block["cand_estimate"]
+        point = cand["value"]
         if isinstance(rule, MinRule):
-            value, limit, op = cand["low"] if rule.bound == "lower" else cand["value"], rule.min, ">="
+            value, limit, op = cand["low"] if rule.bound == "lower" else point, rule.min, ">="
             ok = value is not None and value >= limit
+            point_ok = point is not None and point >= limit
         else:
-            value, limit, op = cand["high"] if rule.bound == "upper" else cand["value"], rule.max, "<="
+            value, limit, op = cand["high"] if rule.bound == "upper" else point, rule.max, "<="
             ok = value is not None and value <= limit
+            point_ok = point is not None and point <= limit
+        note = ""
+        if not ok and point_ok:  # failed on the interval's end only: too little data, not a bad level
+            note = (
+                f"; underpowered: the point estimate {point:.3f} meets {limit:g} but the interval's "
+                f"{'lower' if op == '>=' else 'upper'} end does not, over {cand['n_items']} items"
+            )
         return RuleResult(
             f"{name} {op} {limit:g} ({rule.bound})",
             ok,
-            f"candidate {name} {format_estimate(cand)}; change {_fmt(block['delta'])}",
-            {"cand": cand, "delta": block["delta"]},
+            f"candidate {name} {format_estimate(cand)}; change {_fmt(block['delta'])}" + note,
+            {"cand": cand, "delta": block["delta"], "underpowered": bool(note)},
         )
 
     return check
@@ -166,8 +227,13 @@ def _level_rule(name: str, key: str, needs: str) -> Any:
 def _pass_hat_k(c: Comparison, rule: Any) -> RuleResult:
     assert isinstance(rule, PassHatK)
     keys = sorted(k for k in c.beyond if k.startswith("pass_hat_"))
+    if rule.k and keys and f"pass_hat_{rule.k}" not in c.beyond:  # asked for explicitly: an error
+        raise UsageError(
+            f"the policy asks for pass^{rule.k}, but the runs support only {keys[-1].replace('pass_hat_', 'pass^')} "
+            "(k is at most the smallest number of samples per item-variant in either run)"
+        )
     key = f"pass_hat_{rule.k}" if rule.k else (keys[-1] if keys else "")
-    block = _level(c.beyond.get(key), "pass_hat_k (needs 2+ samples per item in both runs)")
+    block = _level(c, key, "pass_hat_k (needs 2+ samples per item in both runs)", "pass_hat_k")
     cand = block["cand_estimate"]
     ok = cand["value"] >= rule.min
     k = key.removeprefix("pass_hat_")
@@ -181,7 +247,7 @@ def _pass_hat_k(c: Comparison, rule: Any) -> RuleResult:
 
 def _latency(c: Comparison, rule: Any) -> RuleResult:
     assert isinstance(rule, Latency)
-    block = _level(c.beyond.get(f"latency_p{rule.percentile}_ms"), "latency (needs latencies in both runs)")
+    block = _level(c, f"latency_p{rule.percentile}_ms", "latency (needs latencies in both runs)", "latency")
     ok = block["cand"] <= rule.max_ms
     message = (
         f"candidate p{rule.percentile} {block['cand']:.0f} ms (base {block['base']:.0f} ms; change "
@@ -200,6 +266,8 @@ def _min_items(c: Comparison, rule: Any) -> RuleResult:
 
 def _power(c: Comparison, rule: Any) -> RuleResult:
     assert isinstance(rule, Power)
+    if c.power.get("identical"):
+        raise _NotApplicable(f"{c.power['statement']} (no spread of item deltas to compute an MDE from)")
     mde = c.power.get("mde")
     ok = mde is not None and not math.isnan(mde) and mde <= rule.max_mde
     return RuleResult(

@@ -16,6 +16,14 @@ rules:
 ```
 Threshold rules compare the candidate's point estimate by default; ``bound: lower`` (for ``min``)
 or ``bound: upper`` (for ``max``) require the interval's end instead, i.e. evidence.
+
+A rule whose subject the runs do not have (``json_validity`` when no item asks for JSON,
+``consistency`` or ``pass_hat_k`` when neither run has repeats, ``latency`` when neither run has
+latencies, ``no_slice_regression`` when no slice is big enough, ``power`` on identical results)
+is *not applicable*: reported with its reason and, by default (``if_not_applicable: skip``), not
+counted; ``fail`` makes it fail the gate, ``error`` stops with exit 2. What one run has and the
+other lacks (repeats in the base only), or a parameter the runs cannot meet (``pass_hat_k: {k: 5}``
+with 3 repeats), is always an error: the policy asks for something the runs cannot show.
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ __all__ = ["Policy", "load_policy"]
 
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    if_not_applicable: Literal["skip", "fail", "error"] = "skip"
+    """When the runs have nothing for the rule to judge: report it as not applicable (``skip``),
+    fail the gate (``fail``) or stop with an error, exit 2 (``error``)."""
 
 
 class OverallDelta(_Rule):

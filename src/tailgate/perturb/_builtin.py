@@ -28,7 +28,8 @@ __all__ = [
 ]
 
 _WORD = re.compile(r"\w+|[^\w]+", re.UNICODE)
-_OPTION_LINE = re.compile(r"^(\s*)\(?([A-Ja-j])([).:\]])\s+(.*)$")
+# an option line: indent, opening bracket, letter, closing mark, text ("A) x", "(b) x", "[C] x", "d. x")
+_OPTION_LINE = re.compile(r"^(\s*)([(\[]?)([A-Ja-j])([).:\]])\s+(.*)$")
 _LETTERS = "ABCDEFGHIJ"
 _KEYBOARD = {
     "a": "qwsz", "b": "vghn", "c": "xdfv", "d": "serfcx", "e": "wsdr", "f": "drtgvc", "g": "ftyhbv",
@@ -64,7 +65,7 @@ def _after_labels(text: str, edit: Any) -> str:
     lines = []
     for line in text.split("\n"):
         label = _OPTION_LINE.match(line)
-        head = line[: line.index(label.group(4))] if label else ""
+        head = line[: label.start(5)] if label else ""
         lines.append(head + edit(line[len(head) :]))
     return "\n".join(lines)
 
@@ -269,18 +270,17 @@ class ShuffleOptions(BasePerturbation):
         rows = [(i, _OPTION_LINE.match(line)) for i, line in enumerate(lines)]
         found = [(i, m) for i, m in rows if m is not None]
         # one block of consecutive option lines labelled A, B, C, ... in order
-        if len(found) < 2 or [m.group(2).upper() for _, m in found] != list(_LETTERS[: len(found)]):
+        if len(found) < 2 or [m.group(3).upper() for _, m in found] != list(_LETTERS[: len(found)]):
             return None
         if [i for i, _ in found] != list(range(found[0][0], found[0][0] + len(found))):
             return None
         order = _permutation(len(found), rng)
-        lower = found[0][1].group(2).islower()
+        lower = found[0][1].group(3).islower()
         for slot, j in enumerate(order):
             m = found[j][1]
             letter = _LETTERS[slot].lower() if lower else _LETTERS[slot]
-            start = found[slot][1]
-            opening = "(" if start.group(0).lstrip().startswith("(") else ""
-            lines[found[slot][0]] = f"{start.group(1)}{opening}{letter}{start.group(3)} {m.group(4)}"
+            start = found[slot][1]  # the slot keeps its label style, the text moves
+            lines[found[slot][0]] = f"{start.group(1)}{start.group(2)}{letter}{start.group(4)} {m.group(5)}"
         return "\n".join(lines), order
 
     def _remap(self, reference: Any, order: list[int]) -> Any:

@@ -58,6 +58,21 @@ def _beyond_rows(c: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+_MARK = {"pass": "ok", "fail": "FAIL", "not_applicable": "n/a"}
+_ICON = {"pass": ":white_check_mark:", "fail": ":x:", "not_applicable": ":heavy_minus_sign:"}
+
+
+def _verdict(decision: Decision) -> str:
+    """PASS or FAIL, and how many rules did not apply (they are not evidence either way)."""
+    skipped = sum(r.status == "not_applicable" for r in decision.results)
+    return ("PASS" if decision.passed else "FAIL") + (f" ({skipped} rule(s) not applicable)" if skipped else "")
+
+
+def _unavailable(c: dict[str, Any]) -> list[tuple[str, str]]:
+    """Measures the comparison could not compute, with the reason."""
+    return [(name, why["reason"]) for name, why in sorted(c.get("unavailable", {}).items())]
+
+
 def render_compare(comparison: Comparison, top: int = 8) -> Group:
     c = comparison.as_dict()
     o, pairing = c["overall"], c["pairing"]
@@ -105,7 +120,8 @@ def render_compare(comparison: Comparison, top: int = 8) -> Group:
         b.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in _beyond_rows(c):
         b.add_row(*row)
-    parts += [Text("beyond accuracy (paired)", style="bold"), b, Text("")]
+    parts += [Text("beyond accuracy (paired)", style="bold"), b]
+    parts += [Text(f"not compared: {name} ({why})", style="dim") for name, why in _unavailable(c)] + [Text("")]
     if c["newly_failing"]:
         parts.append(
             Text(
@@ -151,6 +167,7 @@ def compare_markdown(comparison: Comparison, top: int = 10) -> str:
     ]
     lines += ["", "| measure | base | candidate | delta | p |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {a} | {b} | {cc} | {d} | {p} |" for a, b, cc, d, p in _beyond_rows(c)]
+    lines += [f"| {_md(name)} | n/a | n/a | not compared: {_md(why)} | |" for name, why in _unavailable(c)]
     if c["newly_failing"]:
         lines += [
             "",
@@ -170,47 +187,49 @@ def compare_markdown(comparison: Comparison, top: int = 10) -> str:
 
 def render_gate(decision: Decision) -> Group:
     verdict = Text(
-        f"gate '{decision.policy}': {'PASS' if decision.passed else 'FAIL'}",
-        style="bold green" if decision.passed else "bold red",
+        f"gate '{decision.policy}': {_verdict(decision)}", style="bold green" if decision.passed else "bold red"
     )
     t = Table(pad_edge=False, show_edge=False)
     t.add_column("", width=4)
     t.add_column("rule", overflow="fold")
     t.add_column("evidence", overflow="fold")
     for r in decision.results:
-        t.add_row(
-            Text("ok" if r.passed else "FAIL", style="green" if r.passed else "red"), Text(r.rule), Text(r.message)
-        )
+        style = {"pass": "green", "fail": "red", "not_applicable": "dim"}[r.status]
+        t.add_row(Text(_MARK[r.status], style=style), Text(r.rule), Text(r.message))
     return Group(verdict, t)
 
 
 def gate_markdown(decision: Decision) -> str:
     icon = ":white_check_mark:" if decision.passed else ":x:"
     lines = [
-        f"## {icon} tailgate gate `{_md(decision.policy)}`: **{'PASS' if decision.passed else 'FAIL'}**",
+        f"## {icon} tailgate gate `{_md(decision.policy)}`: **{_verdict(decision)}**",
         "",
         "| | rule | evidence |",
         "|---|---|---|",
     ]
-    lines += [
-        f"| {':white_check_mark:' if r.passed else ':x:'} | {_md(r.rule)} | {_md(r.message)} |"
-        for r in decision.results
-    ]
+    lines += [f"| {_ICON[r.status]} | {_md(r.rule)} | {_md(r.message)} |" for r in decision.results]
     return "\n".join(lines) + "\n\n" + compare_markdown(decision.comparison)
 
 
 def gate_junit(decision: Decision) -> str:
     failures = sum(not r.passed for r in decision.results)
+    skipped = sum(r.status == "not_applicable" for r in decision.results)
     cases = []
     for r in decision.results:
-        body = "" if r.passed else f"<failure message={quoteattr(r.message)}>{xml_escape(r.message)}</failure>"
+        body = {
+            "pass": "",
+            "fail": f"<failure message={quoteattr(r.message)}>{xml_escape(r.message)}</failure>",
+            "not_applicable": f"<skipped message={quoteattr(r.message)}/>",
+        }[r.status]
         cases.append(
             f"  <testcase classname={quoteattr('tailgate.gate.' + decision.policy)} name={quoteattr(r.rule)}>"
             f"{body}</testcase>"
         )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name={quoteattr("tailgate gate " + decision.policy)} '
-        f'tests="{len(decision.results)}" failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n"
+        f'tests="{len(decision.results)}" failures="{failures}" skipped="{skipped}">\n'
+        + "\n".join(cases)
+        + "\n</testsuite>\n"
     )
 
 
@@ -223,11 +242,11 @@ def compare_html(comparison: Comparison, decision: Decision | None = None) -> st
     ]
     parts.append(f"<h1>{escape(c['cand']['model'])} vs {escape(c['base']['model'])}</h1>")
     if decision is not None:
-        parts.append(f"<h2>Gate '{escape(decision.policy)}': {'PASS' if decision.passed else 'FAIL'}</h2>")
+        parts.append(f"<h2>Gate '{escape(decision.policy)}': {escape(_verdict(decision))}</h2>")
         parts.append(
             _table(
                 ["", "rule", "evidence"],
-                [["ok" if r.passed else "FAIL", escape(r.rule), escape(r.message)] for r in decision.results],
+                [[_MARK[r.status], escape(r.rule), escape(r.message)] for r in decision.results],
             )
         )
     parts.append(
@@ -246,6 +265,7 @@ def compare_html(comparison: Comparison, decision: Decision | None = None) -> st
     parts.append(_svg.scatter(c["plots"]["paired_scores"], "item score: base (x) vs candidate (y)"))
     parts.append("<h2>Beyond accuracy</h2>")
     parts.append(_table(["measure", "base", "candidate", "delta [95% CI]", "p"], [list(r) for r in _beyond_rows(c)]))
+    parts += [f"<p>Not compared: {escape(name)} ({escape(why)})</p>" for name, why in _unavailable(c)]
     if c["newly_failing"]:
         parts.append(
             f"<h2>Newly failing items</h2><p>{c['newly_failing_count']} item(s) always passed in the base and "

@@ -12,7 +12,8 @@ A reference that is a list means "any of these". All scores are in [0, 1].
 | json_valid  | the answer is (or, unless ``strict``, contains) JSON      | ``strict``        |
 | json_schema | that JSON conforms to ``schema``                          | ``schema``        |
 | json_fields | every key of the reference object has an equal value      | ``partial``       |
-| choice      | the extracted option letter equals the reference letter   |                   |
+| choice      | the option the answer picks (letter, or option text)       | ``options``, ...  |
+|             | is the reference option (a letter, index or option text)  |                   |
 | python      | ``function(answer, reference, item_input)`` says so       | ``function``      |
 """
 
@@ -21,13 +22,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tailgate.records import Item
 from tailgate.registry import load_callable
-from tailgate.scorers._base import NoParams, Score
+from tailgate.scorers._base import Score
 from tailgate.scorers._extract import choice_letter
 from tailgate.text import find_json, normalize_text, parse_number
 
@@ -235,17 +237,111 @@ class JsonFields:
         return bool(got == want)
 
 
-class Choice:
-    Params = NoParams
-    default_extract: ClassVar[str | None] = "choice_letter"
+_LETTERS = "ABCDEFGHIJ"
+_OPTION_LINE = re.compile(r"^\s*[(\[]?([A-Ja-j])[).:\]]\s+(.*\S)\s*$")
 
-    def __init__(self, params: NoParams) -> None:
+
+def _listed_options(item: Item, field: str | None) -> list[str] | None:
+    """The item's options in order: the field ``field`` (a list, or labelled lines); by default
+    its only list field of 2-10 scalars, else its only text field with a block of lines labelled
+    ``A)``, ``(b)``, ``[C]``... in order."""
+    values = item.input
+    if field is not None:
+        value = values.get(field)
+        return [_as_text(v) for v in value] if isinstance(value, list) else _labelled_lines(value)
+    lists = [v for v in values.values() if isinstance(v, list)]
+    if lists:
+        only = lists[0]
+        ok = len(lists) == 1 and 2 <= len(only) <= len(_LETTERS) and all(isinstance(x, (str, int, float)) for x in only)
+        return [_as_text(v) for v in only] if ok else None
+    blocks = [b for b in map(_labelled_lines, values.values()) if b]
+    return blocks[0] if len(blocks) == 1 else None
+
+
+def _labelled_lines(text: Any) -> list[str] | None:
+    if not isinstance(text, str):
+        return None
+    found = [m for m in (_OPTION_LINE.match(line) for line in text.split("\n")) if m]
+    letters = [m.group(1).upper() for m in found]
+    return [m.group(2) for m in found] if len(found) >= 2 and letters == list(_LETTERS[: len(found)]) else None
+
+
+def _plain(text: str, strip_accents: bool = False) -> str:
+    """Casefolded, punctuation and spaces collapsed; articles kept ("Answer: A" is not "Answer")."""
+    t = unicodedata.normalize("NFKC", text).casefold()
+    if strip_accents:
+        t = "".join(c for c in unicodedata.normalize("NFD", t) if unicodedata.category(c) != "Mn")
+    return " ".join("".join(" " if unicodedata.category(c)[0] in "PS" else c for c in t).split())
+
+
+def _named_option(answer: str, options: list[str], strip_accents: bool, exact: bool = False) -> int | None:
+    """The one option whose text the answer names as whole words ("Jupiter", "It is Jupiter."),
+    ignoring options inside a longer named one; None when it names none or several. ``exact``:
+    only an answer that is an option's text (of two or more characters) as a whole."""
+    got = _plain(answer, strip_accents)
+    texts = [_plain(o, strip_accents) for o in options]
+    if exact:
+        same = [i for i, t in enumerate(texts) if len(t) > 1 and t == got]
+        return same[0] if len(same) == 1 else None
+    named = [i for i, t in enumerate(texts) if t and f" {t} " in f" {got} "]
+    named = [i for i in named if not any(j != i and f" {texts[i]} " in f" {texts[j]} " for j in named)]
+    return named[0] if len(named) == 1 else None
+
+
+class Choice:
+    """Multiple choice: the option the answer picks equals the reference option.
+
+    The answer's letter is read by :func:`~tailgate.scorers.choice_letter` (every label style the
+    ``formats`` and ``shuffle_options`` generators emit, upper or lower case), restricted to the
+    letters the item has options for. Failing a letter, an answer that names exactly one option's
+    text ("Jupiter") picks that option. The reference may be a letter, a 0-based index (an int)
+    or an option's text.
+    """
+
+    class Params(_Params):
+        options: str | None = None
+        """The field holding the options: a list, or lines labelled ``A)``, ``(b)``... (default:
+        the item's only list field, else its only block of labelled lines)."""
+        option_text: bool = True
+        """Count an answer that names one option's text (and no letter) as that option."""
+        strip_accents: bool = False
+
+    # The scorer reads the letter itself: it needs the item's options (how many letters there
+    # are, and their texts). An explicit ``extract:`` still runs first.
+    default_extract: ClassVar[str | None] = None
+
+    def __init__(self, params: Params) -> None:
         self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
-        refs = {str(r).strip().upper() for r in _references(item)}
-        letter = answer.strip().upper() if len(answer.strip()) == 1 else choice_letter(answer)
-        return _verdict(letter is not None and letter in refs, answer)
+        options = _listed_options(item, self.params.options)
+        refs = self._references(item, options)
+        letters = _LETTERS[: len(options)] if options else ""
+        by_text = options is not None and self.params.option_text
+        # an answer that is an option's text ("E coli") is that option, whatever letter it starts with
+        index = _named_option(answer, options, self.params.strip_accents, exact=True) if by_text and options else None
+        # only the item's letters can be picked, unless the options found do not fit the reference
+        allowed = letters if refs <= set(letters) else None
+        letter = _LETTERS[index] if index is not None else choice_letter(answer, allowed)
+        if letter is None and by_text and options:
+            index = _named_option(answer, options, self.params.strip_accents)
+            letter = None if index is None else _LETTERS[index]
+        if letter is None:
+            return Score(0.0, None)
+        return _verdict(letter in refs, letter)
+
+    def _references(self, item: Item, options: list[str] | None) -> set[str]:
+        refs = set()
+        for ref in _references(item):
+            text = _as_text(ref).strip()
+            if len(text) == 1 and text.upper() in _LETTERS:
+                refs.add(text.upper())
+            elif options and isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref < len(options):
+                refs.add(_LETTERS[ref])
+            elif options:
+                named = [i for i, o in enumerate(options) if _plain(o) == _plain(text)]
+                refs.update(_LETTERS[i] for i in named[:1])
+        return refs
 
 
 class PythonScorer:

@@ -75,25 +75,54 @@ def first_number(text: str, arg: str | None = None) -> str | None:
     return None
 
 
+# A letter that stands alone: not part of a word, an abbreviation ("e.g.", "i.e.") or a
+# contraction ("I'm"), and not the article "a" / pronoun "I" before a word ("a planet").
+_ALONE = r"(?![\w'’-]|\.\w)"
+_LABEL = rf"[(\[]?([A-Ja-j]){_ALONE}"
 _CHOICE_PATTERNS = (
-    re.compile(r"(?i)(?:answer|réponse|respuesta|antwort)\s*(?:is|est|es|ist)?\s*[:：]?\s*\(?\b([A-J])\b\)?"),
-    re.compile(r"^\s*\(?([A-J])(?:[).:\]]|$|\s+(?![a-z]))"),
-    re.compile(r"\(([A-J])\)"),
+    # "Answer: b", "The answer is (B)", "ANSWER = b)", "Réponse : B", "correct option: [c]"
+    re.compile(
+        r"(?i:\b(?:answer|réponse|respuesta|antwort|option|choice)\b(?:\s+(?:is|est|es|ist|would be|should be))?)"
+        rf"\s*[:：=-]*\s*{_LABEL}"
+    ),
+    # a line that starts with a label: "b) Jupiter", "(B)", "[c] ...", "D.", "a: Mars", "B Jupiter", "c"
+    re.compile(rf"(?m)^[ \t>-]*{_LABEL}(?=[)\]]|[.:](?!\w)|[ \t]*$|[ \t]+(?![a-z]))"),
+    # a bracketed label anywhere: "(b)", "[C]"
+    re.compile(r"(?<!\w)[(\[]([A-Ja-j])[)\]]"),
+    # a closing-parenthesis label after other words: "I choose b) Jupiter"
+    re.compile(r"(?<![\w(\[])([A-Ja-j])\)"),
 )
-_LONE_LETTER = re.compile(r"\b([A-J])\b")
-_WORD_AFTER = re.compile(r"\s+[a-z]")
+# Last resort: a lone capital ("I think it is D"), never "I" (the pronoun) and not "A" before a word.
+_LONE_CAPITAL = re.compile(rf"(?<![\w'’-])([A-HJ]){_ALONE}")
+_WORD_AFTER = re.compile(r"[ \t]+[a-z]")
+_MARKUP = re.compile(r"[*`]+")  # Markdown emphasis and code around a letter: **B**, `b`
+_ALL_LETTERS = "ABCDEFGHIJ"
+
+
+def _article(text: str, m: re.Match[str]) -> bool:
+    """The letter matched is the English article "a" or the pronoun "I" before a word."""
+    return m.group(1) in "aAiI" and _WORD_AFTER.match(text, m.end(1)) is not None
 
 
 def choice_letter(text: str, arg: str | None = None) -> str | None:
-    """The chosen option letter: after "answer is", else a leading letter, else "(X)", else the
-    first lone capital A-J that is not the English word "A" or "I" ("I think it is D" -> D)."""
+    """The chosen option letter, upper case, from the answer styles a model writes and the option
+    labels tailgate's generators emit (``A.``, ``(A)``, ``a)``, ``[A]``, ``A:``, ``(a)``, upper or
+    lower case): after "answer is" / "Answer:", else a label starting a line ("b) Jupiter",
+    "**B**"), else a bracketed label "(b)" anywhere, else "b)" after other words, else the first
+    lone capital that is not the word "I" or the article "A" ("I think it is D" -> D).
+
+    ``arg``: the letters that are options (``choice_letter:ABCD``); others are never returned.
+    Lower-case letters count only in label positions, so prose ("a planet", "i.e.") gives None.
+    """
+    allowed = set((arg or _ALL_LETTERS).upper())
+    clean = _MARKUP.sub("", text)
     for pattern in _CHOICE_PATTERNS:
-        if m := pattern.search(text):
-            return m.group(1).upper()
-    for m in _LONE_LETTER.finditer(text):
-        if m.group(1) in "AI" and _WORD_AFTER.match(text, m.end()):
-            continue
-        return m.group(1)
+        for m in pattern.finditer(clean):
+            if m.group(1).upper() in allowed and not _article(clean, m):
+                return m.group(1).upper()
+    for m in _LONE_CAPITAL.finditer(clean):
+        if m.group(1) in allowed and not _article(clean, m):
+            return m.group(1)
     return None
 
 
