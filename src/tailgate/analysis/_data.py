@@ -16,7 +16,7 @@ import numpy as np
 from tailgate.analysis._derive import derive_item_features
 from tailgate.store import Store
 
-__all__ = ["ANSWER_TEXT", "AUTO", "ItemFrame", "RunData", "fetch", "load_run"]
+__all__ = ["ANSWER_TEXT", "AUTO", "ItemFrame", "RunData", "fetch", "load_run", "open_run"]
 
 # Prefix of attributes derived automatically from the input (see _derive.py).
 AUTO = "auto:"
@@ -97,6 +97,14 @@ def load_run(store: Store, run_id: str, pass_threshold: float | None = None) -> 
     manifest = store.manifest(run_id)
     con = duckdb.connect()
     store.register(con, run_id)
+    return open_run(con, run_id, manifest, pass_threshold)
+
+
+def open_run(con: Any, run_id: str, manifest: dict[str, Any], pass_threshold: float | None = None) -> RunData:
+    """A run from a DuckDB connection on which views (or tables) ``records`` and ``items`` exist
+    (with the columns of the records schema): the per-item summaries are computed, and the
+    returned RunData owns ``con``. :func:`load_run` registers a stored run's files; the
+    calibration study registers synthetic in-memory tables."""
     score_range = con.execute(
         "SELECT min(score), max(score), bool_and(score IN (0, 1)) FROM records WHERE score IS NOT NULL"
     ).fetchone()
