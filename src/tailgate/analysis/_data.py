@@ -25,6 +25,7 @@ __all__ = [
     "exact_sum",
     "fetch",
     "load_run",
+    "open_run",
     "reference_text",
     "references",
 ]
@@ -129,53 +130,63 @@ def load_run(store: Store, run_id: str, pass_threshold: float | None = None) -> 
     con = duckdb.connect()
     snapshot = store.register(con, run_id)
     try:
-        # fetchall, not fetchone: a result left unfinished makes DuckDB refuse every later query on
-        # the connection ("connection has an unfinished result from execute()")
-        (score_range,) = con.execute(
-            "SELECT min(score), max(score), bool_and(score IN (0, 1)) FROM records WHERE score IS NOT NULL"
-        ).fetchall()
-        binary = bool(score_range[2]) if score_range[2] is not None else True
-        threshold = pass_threshold if pass_threshold is not None else 1.0
-        con.execute(
-            "CREATE TEMP TABLE item_codes AS SELECT item_id, row_number() OVER (ORDER BY row, item_id) - 1 AS code "
-            "FROM items"
-        )
-        cols = fetch(
-            con,
-            f"""
-            SELECT c.code, i.item_id, i.source_id, i.input, i.attributes,
-                   count(r.sample_id) AS n_samples, count(r.score) AS n_scored,
-                   coalesce({exact_sum("r.score")}, 0) AS sum_score,
-                   coalesce({exact_sum("r.score * r.score")}, 0) AS sum_sq,
-                   coalesce(count_if(r.score >= {float(threshold)!r}), 0) AS n_pass, count(r.error_class) AS n_errors,
-                   median(r.tokens_in) AS tokens_in
-            FROM items i JOIN item_codes c USING (item_id) LEFT JOIN records r USING (item_id)
-            GROUP BY ALL ORDER BY c.code
-            """,
-        )
-        declared = _declared_attributes(manifest)
-        attributes = _attribute_arrays(con, cols["attributes"], declared)
-        texts = [_input_text(raw) for raw in cols["input"]]
-        tokens = cols["tokens_in"].astype(float)
-        derived_cols = _derived_arrays(texts, tokens, has_text=any(texts))
-        items = ItemFrame(
-            item_id=cols["item_id"],
-            source_id=cols["source_id"],
-            text=texts,
-            n_samples=cols["n_samples"].astype(np.int64),
-            n_scored=cols["n_scored"].astype(np.int64),
-            sum_score=cols["sum_score"].astype(float),
-            sum_sq=cols["sum_sq"].astype(float),
-            n_pass=cols["n_pass"].astype(np.int64),
-            n_errors=cols["n_errors"].astype(np.int64),
-            tokens_in=tokens,
-            attributes={**attributes, **derived_cols},
-        )
+        data = open_run(con, run_id, manifest, pass_threshold)
     except BaseException:
         con.close()
         snapshot.close()
         raise
-    return RunData(run_id, manifest, con, items, declared, list(derived_cols), binary, threshold, snapshot)
+    data.snapshot = snapshot
+    return data
+
+
+def open_run(con: Any, run_id: str, manifest: dict[str, Any], pass_threshold: float | None = None) -> RunData:
+    """A run from a DuckDB connection on which views (or tables) ``records`` and ``items`` exist
+    (with the columns of the records schema): the per-item summaries are computed, and the
+    returned RunData owns ``con``. :func:`load_run` registers a stored run's files; the
+    calibration study registers synthetic in-memory tables."""
+    # fetchall, not fetchone: a result left unfinished makes DuckDB refuse every later query on
+    # the connection ("connection has an unfinished result from execute()")
+    (score_range,) = con.execute(
+        "SELECT min(score), max(score), bool_and(score IN (0, 1)) FROM records WHERE score IS NOT NULL"
+    ).fetchall()
+    binary = bool(score_range[2]) if score_range[2] is not None else True
+    threshold = pass_threshold if pass_threshold is not None else 1.0
+    con.execute(
+        "CREATE TEMP TABLE item_codes AS SELECT item_id, row_number() OVER (ORDER BY row, item_id) - 1 AS code "
+        "FROM items"
+    )
+    cols = fetch(
+        con,
+        f"""
+        SELECT c.code, i.item_id, i.source_id, i.input, i.attributes,
+               count(r.sample_id) AS n_samples, count(r.score) AS n_scored,
+               coalesce({exact_sum("r.score")}, 0) AS sum_score,
+               coalesce({exact_sum("r.score * r.score")}, 0) AS sum_sq,
+               coalesce(count_if(r.score >= {float(threshold)!r}), 0) AS n_pass, count(r.error_class) AS n_errors,
+               median(r.tokens_in) AS tokens_in
+        FROM items i JOIN item_codes c USING (item_id) LEFT JOIN records r USING (item_id)
+        GROUP BY ALL ORDER BY c.code
+        """,
+    )
+    declared = _declared_attributes(manifest)
+    attributes = _attribute_arrays(con, cols["attributes"], declared)
+    texts = [_input_text(raw) for raw in cols["input"]]
+    tokens = cols["tokens_in"].astype(float)
+    derived_cols = _derived_arrays(texts, tokens, has_text=any(texts))
+    items = ItemFrame(
+        item_id=cols["item_id"],
+        source_id=cols["source_id"],
+        text=texts,
+        n_samples=cols["n_samples"].astype(np.int64),
+        n_scored=cols["n_scored"].astype(np.int64),
+        sum_score=cols["sum_score"].astype(float),
+        sum_sq=cols["sum_sq"].astype(float),
+        n_pass=cols["n_pass"].astype(np.int64),
+        n_errors=cols["n_errors"].astype(np.int64),
+        tokens_in=tokens,
+        attributes={**attributes, **derived_cols},
+    )
+    return RunData(run_id, manifest, con, items, declared, list(derived_cols), binary, threshold)
 
 
 def fetch(con: Any, sql: str, params: list[Any] | None = None) -> dict[str, np.ndarray]:
