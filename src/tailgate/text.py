@@ -11,7 +11,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["find_json", "neutralize", "normalize_text", "parse_number"]
+__all__ = ["find_json", "neutralize", "neutralize_data", "normalize_text", "parse_number"]
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 
@@ -113,3 +113,16 @@ def neutralize(text: str) -> str:
     if not _UNSAFE.search(text):
         return text
     return _UNSAFE.sub(lambda m: _NEUTRAL.get(ord(m.group()), "\ufffd"), text)
+
+
+def neutralize_data(value: Any) -> Any:
+    """A copy of a JSON-like value (dicts, lists, tuples, strings, numbers) with every string,
+    keys included, passed through :func:`neutralize`: what renderers lay out, so widths are
+    measured on the text that is shown."""
+    if isinstance(value, str):
+        return neutralize(value)
+    if isinstance(value, dict):
+        return {neutralize_data(k): neutralize_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(neutralize_data(v) for v in value)
+    return value

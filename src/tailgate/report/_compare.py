@@ -17,6 +17,7 @@ from tailgate.gate import Decision
 from tailgate.report import _svg
 from tailgate.report._html import CSS, _table
 from tailgate.report._report_terminal import _e, _short, _signed
+from tailgate.text import neutralize, neutralize_data
 
 __all__ = ["compare_html", "compare_markdown", "gate_junit", "gate_markdown", "render_compare", "render_gate"]
 
@@ -30,7 +31,7 @@ _p = format_p
 
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell (and as HTML, which Markdown renderers allow)."""
-    return escape(" ".join(str(text).split())).replace("|", "\\|")
+    return escape(" ".join(neutralize(str(text)).split())).replace("|", "\\|")
 
 
 def _correlation(o: dict[str, Any]) -> str:
@@ -74,7 +75,7 @@ def _unavailable(c: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def render_compare(comparison: Comparison, top: int = 8) -> Group:
-    c = comparison.as_dict()
+    c = neutralize_data(comparison.as_dict())
     o, pairing = c["overall"], c["pairing"]
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold")
@@ -147,7 +148,7 @@ def render_compare(comparison: Comparison, top: int = 8) -> Group:
 
 
 def compare_markdown(comparison: Comparison, top: int = 10) -> str:
-    c = comparison.as_dict()
+    c = neutralize_data(comparison.as_dict())
     o = c["overall"]
     lines = [
         f"### tailgate compare: candidate `{_md(c['cand']['model'])}` vs base `{_md(c['base']['model'])}`",
@@ -187,7 +188,8 @@ def compare_markdown(comparison: Comparison, top: int = 10) -> str:
 
 def render_gate(decision: Decision) -> Group:
     verdict = Text(
-        f"gate '{decision.policy}': {_verdict(decision)}", style="bold green" if decision.passed else "bold red"
+        f"gate '{neutralize(decision.policy)}': {_verdict(decision)}",
+        style="bold green" if decision.passed else "bold red",
     )
     t = Table(pad_edge=False, show_edge=False)
     t.add_column("", width=4)
@@ -195,7 +197,7 @@ def render_gate(decision: Decision) -> Group:
     t.add_column("evidence", overflow="fold")
     for r in decision.results:
         style = {"pass": "green", "fail": "red", "not_applicable": "dim"}[r.status]
-        t.add_row(Text(_MARK[r.status], style=style), Text(r.rule), Text(r.message))
+        t.add_row(Text(_MARK[r.status], style=style), Text(neutralize(r.rule)), Text(neutralize(r.message)))
     return Group(verdict, t)
 
 
@@ -212,21 +214,24 @@ def gate_markdown(decision: Decision) -> str:
 
 
 def gate_junit(decision: Decision) -> str:
+    # control characters are not allowed in XML 1.0, even escaped: neutralised, they are shown
     failures = sum(not r.passed for r in decision.results)
     skipped = sum(r.status == "not_applicable" for r in decision.results)
     cases = []
+    policy = neutralize(decision.policy)
     for r in decision.results:
+        message = neutralize(r.message)
         body = {
             "pass": "",
-            "fail": f"<failure message={quoteattr(r.message)}>{xml_escape(r.message)}</failure>",
-            "not_applicable": f"<skipped message={quoteattr(r.message)}/>",
+            "fail": f"<failure message={quoteattr(message)}>{xml_escape(message)}</failure>",
+            "not_applicable": f"<skipped message={quoteattr(message)}/>",
         }[r.status]
         cases.append(
-            f"  <testcase classname={quoteattr('tailgate.gate.' + decision.policy)} name={quoteattr(r.rule)}>"
+            f"  <testcase classname={quoteattr('tailgate.gate.' + policy)} name={quoteattr(neutralize(r.rule))}>"
             f"{body}</testcase>"
         )
     return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name={quoteattr("tailgate gate " + decision.policy)} '
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name={quoteattr("tailgate gate " + policy)} '
         f'tests="{len(decision.results)}" failures="{failures}" skipped="{skipped}">\n'
         + "\n".join(cases)
         + "\n</testsuite>\n"
@@ -234,7 +239,7 @@ def gate_junit(decision: Decision) -> str:
 
 
 def compare_html(comparison: Comparison, decision: Decision | None = None) -> str:
-    c = comparison.as_dict()
+    c = neutralize_data(comparison.as_dict())
     o = c["overall"]
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tailgate compare</title>"
@@ -242,11 +247,14 @@ def compare_html(comparison: Comparison, decision: Decision | None = None) -> st
     ]
     parts.append(f"<h1>{escape(c['cand']['model'])} vs {escape(c['base']['model'])}</h1>")
     if decision is not None:
-        parts.append(f"<h2>Gate '{escape(decision.policy)}': {escape(_verdict(decision))}</h2>")
+        parts.append(f"<h2>Gate '{escape(neutralize(decision.policy))}': {escape(_verdict(decision))}</h2>")
         parts.append(
             _table(
                 ["", "rule", "evidence"],
-                [[_MARK[r.status], escape(r.rule), escape(r.message)] for r in decision.results],
+                [
+                    [_MARK[r.status], escape(neutralize(r.rule)), escape(neutralize(r.message))]
+                    for r in decision.results
+                ],
             )
         )
     parts.append(

@@ -12,6 +12,7 @@ from typing import Any
 from tailgate.analysis import Report
 from tailgate.report import _svg
 from tailgate.report._provenance import cache_line, withheld_line
+from tailgate.text import neutralize_data
 
 __all__ = ["render_html"]
 
@@ -53,7 +54,7 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = 
 
 
 def render_html(report: Report) -> str:
-    d = report.as_dict()
+    d = neutralize_data(report.as_dict())
     run, ov = d["run"], d["overview"]
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>tailgate report: "

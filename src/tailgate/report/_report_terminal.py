@@ -10,6 +10,7 @@ from rich.text import Text
 
 from tailgate.analysis import Report, format_estimate
 from tailgate.report._provenance import cache_line, withheld_line
+from tailgate.text import neutralize_data
 
 __all__ = ["render_report"]
 
@@ -100,7 +101,7 @@ def _most_flipping(r: dict[str, Any], top: int) -> list[Any]:
 
 
 def render_report(report: Report, top: int = 6) -> Group:
-    d = report.as_dict()
+    d = neutralize_data(report.as_dict())
     run, ov, prof = d["run"], d["overview"], d["profile"]
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold")
