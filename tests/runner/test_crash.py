@@ -44,7 +44,7 @@ def _call_id(record: dict[str, object]) -> str:
 def _start(suite: Path, run_id: str, log: Path, delay: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
         "TAILGATE_TEST_CALL_LOG": str(log),
         "TAILGATE_TEST_DELAY": delay,
     }

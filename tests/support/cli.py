@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 def tailgate(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    # this checkout's sources first (an editable install may point at another checkout)
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "tailgate", *args],
         capture_output=True,
