@@ -118,3 +118,38 @@ def test_decoding_bounds(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_suite(_write(tmp_path, BASE + "decoding:\n  temperature: 5\n"))
     assert (err.value.line, err.value.field) == (8, "decoding.temperature")
+
+
+# --- hostile YAML (issue 10, item 6) -------------------------------------------------------
+
+
+def test_recursive_alias_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + "description: &x [*x]\n"))
+    assert (err.value.line, err.value.field) == (7, "description.0")
+    assert "recursive" in err.value.message
+
+
+def test_alias_bomb_is_an_error(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, "\n".join(lines) + "\n"))
+    assert "aliases are expanded" in err.value.message
+    assert err.value.line is not None
+
+
+@pytest.mark.parametrize("depth", [70, 1000])
+def test_deep_nesting_is_an_error_not_a_recursion_error(tmp_path: Path, depth: int) -> None:
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + "description: " + "[" * depth + "]" * depth + "\n"))
+    assert "nested more than 64 levels" in err.value.message
+    assert err.value.file == str(tmp_path / "suite.yaml")
+
+
+def test_suite_that_is_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "suite.yaml")
+    with pytest.raises(InputError, match="regular file"):
+        load_suite(str(tmp_path / "suite.yaml"))

@@ -60,6 +60,13 @@ class DatasetConfig(_Strict):
     max_field_bytes: int = Field(1_000_000, gt=0)
     """Largest accepted value of one field, in UTF-8 bytes; larger items are an input error."""
 
+    @field_validator("path")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; give the dataset file (JSONL, CSV or Parquet), relative to the suite file")
+        return value
+
 
 class Message(_Strict):
     """One chat message; ``content`` is a Jinja2 template over the item's fields."""
@@ -270,7 +277,11 @@ class LoadedSuite:
         return self.path.parent
 
     def dataset_path(self) -> Path:
-        return (self.base_dir / self.config.dataset.path).resolve()
+        path = self.base_dir / self.config.dataset.path
+        try:
+            return path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: reading it will say so, naming the field
+            return path.absolute()
 
 
 def bundled_suites() -> dict[str, Path]:
@@ -301,7 +312,11 @@ def load_suite(spec: str | Path) -> LoadedSuite:
     except ValidationError as exc:
         raise _first_error(exc, source) from None
     text = path.read_text(encoding="utf-8")
-    return LoadedSuite(config, path.resolve(), source, text)
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):
+        resolved = path.absolute()
+    return LoadedSuite(config, resolved, source, text)
 
 
 def _first_error(exc: ValidationError, source: SourceMap) -> InputError:
