@@ -122,7 +122,7 @@ class RegexMatch:
     def __init__(self, params: Params) -> None:
         try:
             self.pattern = re.compile(params.pattern, re.IGNORECASE if params.ignore_case else 0)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
 
     def score(self, answer: str, item: Item) -> Score:
