@@ -116,3 +116,16 @@ def test_retry_after_parsing() -> None:
     assert retry_after({"retry-after": "3"}) == 3.0
     assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert retry_after({}) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not a url", "localhost:8000", "http://", "ftp://host/v1", "http://a:99999999/v1", "http://[::1", "http://a b/v1"],
+)
+def test_a_base_url_that_is_not_a_url_is_a_usage_error(url: str) -> None:
+    """It was accepted, and every call failed (or the run crashed) instead."""
+    from tailgate.errors import UsageError
+    from tailgate.providers import ProviderOptions, create_provider
+
+    with pytest.raises(UsageError, match="base URL"):
+        create_provider("openai:m", ProviderOptions(base_url=url))

@@ -148,7 +148,7 @@ def test_non_finite_scores_are_rejected_in_csv(tmp_path: Path, value: str) -> No
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_non_finite_scores_are_rejected_in_jsonl(tmp_path: Path, value: str) -> None:
-    f = _csv(tmp_path / "r.jsonl", '{"q": "a", "ok": 1}\n{"q": "b", "ok": ' + value + '}\n')
+    f = _csv(tmp_path / "r.jsonl", '{"q": "a", "ok": 1}\n{"q": "b", "ok": ' + value + "}\n")
     with pytest.raises(InputError) as err:
         import_records(Store(), ImportSpec(file=f, item="q", score="ok", run_id="x"))
     assert (err.value.line, err.value.field) == (2, "ok")

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from tailgate.errors import MissingDependency, ProviderError
+from tailgate.errors import MissingDependency, ProviderError, UsageError
 from tailgate.providers._base import (
     ClientFault,
     ConnectionFault,
@@ -39,6 +39,27 @@ __all__ = ["OpenAIProvider"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
+def _check_base_url(url: str) -> str:
+    """The base URL without its trailing slash, if it is an absolute http(s) URL with a host.
+
+    Raises:
+        UsageError: anything else (``not a url``, ``localhost:8000`` without a scheme, a control
+            character), which would otherwise fail every call in the same way.
+    """
+    from urllib.parse import urlsplit
+
+    example = "e.g. http://127.0.0.1:8000/v1"
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:
+        raise UsageError(f"base URL {url!r} is not a valid URL ({exc}); {example}") from None
+    printable = url.isprintable() and not any(ch.isspace() for ch in url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or not printable:
+        raise UsageError(f"base URL {url!r} is not an http:// or https:// URL with a host; {example}")
+    return url.rstrip("/")
+
+
 class OpenAIProvider:
     """Chat and text completions over HTTP, one attempt per call."""
 
@@ -48,7 +69,7 @@ class OpenAIProvider:
         self.name = f"openai:{name}"
         self.model = name
         self.options = options
-        self.base_url = (options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = _check_base_url(options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
         self.key_env = options.api_key_env or "OPENAI_API_KEY"
         key = os.environ.get(self.key_env)
         if not key and self.base_url == DEFAULT_BASE_URL:
