@@ -206,7 +206,8 @@ def _make_item(
         attributes[col] = value
     skip = {c for c in (id_col, ref_col) if c is not None} | set(attr_cols)
     fields = {k: v for k, v in row.items() if k not in skip}
-    for key, value in (*fields.items(), ("reference", reference)):
+    sized = (*fields.items(), ("reference", reference), *attributes.items(), *([(id_col, source_id)] if id_col else []))
+    for key, value in sized:
         size = len(value.encode("utf-8")) if isinstance(value, str) else len(_json(value, display, line, key))
         if size > max_bytes:
             name = ref_col if key == "reference" and ref_col else key

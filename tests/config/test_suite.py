@@ -153,3 +153,43 @@ def test_suite_that_is_a_fifo_does_not_hang(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "suite.yaml")
     with pytest.raises(InputError, match="regular file"):
         load_suite(str(tmp_path / "suite.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ("decoding:\n  temperature: .nan\n", "decoding.temperature"),
+        ("run:\n  timeout_s: .inf\n", "run.timeout_s"),
+        ("run:\n  rps: 1e400\n", "run.rps"),
+    ],
+)
+def test_non_finite_numbers_are_rejected_as_in_datasets(tmp_path: Path, extra: str, field: str) -> None:
+    """An infinite timeout or rate passed validation (pydantic allows inf and NaN by default)."""
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + extra))
+    assert (err.value.line, err.value.field) == (8, field)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('description: "\\ud800"\n', "surrogate"),
+        ("repeats: " + "9" * 5000 + "\n", "digits"),
+        ("description: a\x00b\n", "not allowed"),
+    ],
+)
+def test_unencodable_text_huge_integers_and_nul_are_one_line_errors(tmp_path: Path, extra: str, message: str) -> None:
+    """A surrogate escape and a 5,000-digit integer were tracebacks; a NUL gave a two-line error."""
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + extra))
+    assert err.value.line == 7
+    assert message in err.value.message
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["not a url", "localhost:8000", "ftp://x/v1"])
+def test_model_base_url_must_be_an_http_url(tmp_path: Path, url: str) -> None:
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + f"model:\n  base_url: '{url}'\n"))
+    assert (err.value.line, err.value.field) == (8, "model.base_url")
+    assert "http://" in err.value.message

@@ -80,10 +80,21 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
         mark = exc.problem_mark or exc.context_mark
         where = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", file=name, line=where) from None
+        raise InputError(f"invalid YAML: {_one_line(problem)}", file=name, line=where) from None
+    except yaml.reader.ReaderError as exc:  # a control character such as NUL
+        where = text[: exc.position].count("\n") + 1
+        raise InputError(
+            f"invalid YAML: character {exc.character!r} is not allowed in YAML", file=name, line=where
+        ) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", file=name) from None
+        raise InputError(f"invalid YAML: {_one_line(str(exc))}", file=name) from None
+    except ValueError as exc:  # a scalar the constructor cannot build
+        raise InputError(f"invalid YAML: {_one_line(str(exc))}", file=name) from None
     return data, SourceMap(name, lines)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def file_problem(path: Path) -> str | None:
@@ -100,6 +111,23 @@ def file_problem(path: Path) -> str | None:
     if not stat.S_ISREG(mode):
         return "is not a regular file (a FIFO, socket or device)"
     return None
+
+
+def _check_scalar(node: yaml.ScalarNode, name: str, line: int, dotted: str | None) -> None:
+    """The rules datasets follow: valid Unicode (a ``"\\ud800"`` escape is not), and integers a
+    ``str`` can hold (Python refuses more than 4,300 digits)."""
+    value = str(node.value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            "text contains a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode",
+            file=name,
+            line=line,
+            field=dotted,
+        ) from None
+    if node.tag == "tag:yaml.org,2002:int" and len(value) > 1000:
+        raise InputError(f"an integer of {len(value):,} digits is too large", file=name, line=line, field=dotted)
 
 
 def _walk(root: yaml.Node, out: dict[tuple[str | int, ...], int], name: str) -> None:
@@ -122,6 +150,8 @@ def _walk(root: yaml.Node, out: dict[tuple[str | int, ...], int], name: str) -> 
         if visited > MAX_NODES:
             raise InputError(f"more than {MAX_NODES:,} values once aliases are expanded", file=name, line=line)
         out.setdefault(path, line)
+        if isinstance(node, yaml.ScalarNode):
+            _check_scalar(node, name, line, dotted)
         inner = (*ancestors, id(node))
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from tailgate.config import check_base_url
 from tailgate.errors import MissingDependency, ProviderError, UsageError
 from tailgate.providers._base import (
     ClientFault,
@@ -40,24 +41,10 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 def _check_base_url(url: str) -> str:
-    """The base URL without its trailing slash, if it is an absolute http(s) URL with a host.
-
-    Raises:
-        UsageError: anything else (``not a url``, ``localhost:8000`` without a scheme, a control
-            character), which would otherwise fail every call in the same way.
-    """
-    from urllib.parse import urlsplit
-
-    example = "e.g. http://127.0.0.1:8000/v1"
     try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or parts.port > 0
+        return check_base_url(url)
     except ValueError as exc:
-        raise UsageError(f"base URL {url!r} is not a valid URL ({exc}); {example}") from None
-    printable = url.isprintable() and not any(ch.isspace() for ch in url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or not printable:
-        raise UsageError(f"base URL {url!r} is not an http:// or https:// URL with a host; {example}")
-    return url.rstrip("/")
+        raise UsageError(str(exc)) from None
 
 
 class OpenAIProvider:

@@ -46,7 +46,7 @@ __all__ = [
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _references(item: Item) -> list[Any]:

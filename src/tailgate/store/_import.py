@@ -121,7 +121,7 @@ def _check(con: Any, spec: ImportSpec, display: str, offset: int) -> None:
     checks = [
         (spec.score, "DOUBLE", "a finite number"),
         (spec.latency, "DOUBLE", "a finite number (milliseconds)"),
-        (spec.repeat, "INTEGER", "an integer"),
+        (spec.repeat, "INTEGER", "a whole number from 0"),
     ]
     for column, sql_type, what in checks:
         if column is None:
@@ -129,6 +129,8 @@ def _check(con: Any, spec: ImportSpec, display: str, offset: int) -> None:
         value = f"TRY_CAST({_q(column)} AS {sql_type})"
         # the same rule as datasets: NaN, infinity and 1e400 (which overflows to infinity) are not numbers
         finite = f" OR NOT isfinite({value})" if sql_type == "DOUBLE" else ""
+        if sql_type == "INTEGER":  # TRY_CAST rounds '1.5' to 2; a repeat is a whole number from 0
+            finite = f" OR {value} < 0 OR TRY_CAST({_q(column)} AS DOUBLE) <> {value}"
         bad = con.execute(
             f"SELECT __row, CAST({_q(column)} AS VARCHAR) FROM src WHERE {_q(column)} IS NOT NULL "
             f"AND ({value} IS NULL{finite}) ORDER BY __row LIMIT 1"

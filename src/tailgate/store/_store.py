@@ -131,8 +131,12 @@ class Store:
             raise StoreError(f"run '{run_id}' already exists")
         run_dir.mkdir(parents=True, exist_ok=True)
         writer = RunWriter(run_dir)
-        _write_items_jsonl(run_dir / "items.jsonl", items)
-        writer.write_manifest(manifest)
+        try:
+            _write_items_jsonl(run_dir / "items.jsonl", items)
+            writer.write_manifest(manifest)
+        except BaseException:  # release the lock (and its file) when the run cannot be created
+            writer.close()
+            raise
         return writer
 
     def open_run(self, run_id: str) -> RunWriter:
