@@ -471,7 +471,7 @@ def command(case: Case, folder: Path, store: Path) -> list[str]:
     return ["--store", str(store), "import", "records", str(folder / file), *case.args]
 
 
-def check(case: Case, exit_code: int, stderr: str, store: Path) -> str | None:
+def check(case: Case, exit_code: int, stderr: str, store: Path, folder: Path) -> str | None:
     """What is wrong with this outcome, or None."""
     if exit_code == 0:
         if case.must_fail:
@@ -484,6 +484,8 @@ def check(case: Case, exit_code: int, stderr: str, store: Path) -> str | None:
     lines = [line for line in stderr.splitlines() if line.strip()]
     if len(lines) != 1 or not lines[0].startswith("tailgate: error: "):
         return f"not one error line: {stderr[:300]!r}"
+    if f"{folder.name}/" not in lines[0]:  # every error about a file names the file (item 8)
+        return f"the error does not name the file: {lines[0][:300]!r}"
     return None
 
 
@@ -523,7 +525,7 @@ def run_cases(cases: list[Case], tmp_path: Path) -> list[str]:
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             failures.append(f"{case.name}: traceback {type(result.exception).__name__}: {result.exception}")
             continue
-        problem = check(case, result.exit_code, result.stderr, store)
+        problem = check(case, result.exit_code, result.stderr, store, folder)
         if problem:
             failures.append(f"{case.name}: {problem}")
     return failures
@@ -556,4 +558,4 @@ def test_some_cases_as_real_processes(tmp_path: Path, name: str) -> None:
     done = tailgate(*command(case, folder, tmp_path / "store"), timeout=60)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert check(case, done.returncode, done.stderr, tmp_path / "store") is None
+    assert check(case, done.returncode, done.stderr, tmp_path / "store", folder) is None

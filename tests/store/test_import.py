@@ -57,7 +57,7 @@ def test_same_item_keys_pair_across_files(tmp_path: Path) -> None:
     ("text", "kwargs", "line", "field", "message"),
     [
         ("q,ok\n1,1\n2,maybe\n", {}, 3, "ok", "'maybe' is not a finite number"),
-        ("q,ok\n1,1\n", {"slices": ["lang"]}, None, "lang", "no column 'lang'"),
+        ("q,ok\n1,1\n", {"slices": ["lang"]}, 1, "lang", "no column 'lang'"),
         ("q,ok,t\n1,1,0\n1,0,0\n", {"repeat": "t"}, 3, "t", "appear twice"),
         ("q,ok,cat\n1,1,a\n1,0,b\n", {"slices": ["cat"]}, 2, "cat", "one value per item"),
         ("q,ok\n,1\n", {}, 2, "q", "missing item key"),

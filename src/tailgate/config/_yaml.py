@@ -75,7 +75,7 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
             _walk(node, lines, name)
         data = yaml.safe_load(text)
     except RecursionError:
-        raise InputError(f"nested more than {MAX_DEPTH} levels deep", file=name) from None
+        raise InputError(f"nested more than {MAX_DEPTH} levels deep", file=name, line=_deep_line(text)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = mark.line + 1 if mark is not None else None
@@ -91,6 +91,17 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
     except ValueError as exc:  # a scalar the constructor cannot build
         raise InputError(f"invalid YAML: {_one_line(str(exc))}", file=name) from None
     return data, SourceMap(name, lines)
+
+
+def _deep_line(text: str) -> int | None:
+    """The line where flow brackets first nest past :data:`MAX_DEPTH` (quotes ignored: a hint)."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        for ch in line:
+            depth += 1 if ch in "[{" else -1 if ch in "]}" else 0
+            if depth > MAX_DEPTH:
+                return number
+    return None
 
 
 def _one_line(text: str) -> str:

@@ -81,7 +81,10 @@ def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
                 f"CREATE TEMP TABLE src AS SELECT *, row_number() OVER () AS __row FROM {_reader(path, display)}"
             )
         except duckdb.Error as exc:
-            raise InputError(f"cannot read it: {str(exc).splitlines()[0]}", file=display) from None
+            first = str(exc).splitlines()[0]
+            found = re.search(r"(?:on Line: |in line )(\d+)", str(exc))
+            line = int(found.group(1)) if found else None
+            raise InputError(f"cannot read it: {first}", file=display, line=line) from None
         available = [r[0] for r in con.execute("DESCRIBE src").fetchall() if r[0] != "__row"]
         header_offset = 1 if "read_csv" in _reader(path, display) else 0
         wanted = {
@@ -99,6 +102,7 @@ def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
                 raise InputError(
                     f"no column '{column}' (from {option}); the file has: {', '.join(available)}",
                     file=display,
+                    line=1 if header_offset else None,  # a CSV's header
                     field=column,
                 )
         _check(con, spec, display, header_offset)
