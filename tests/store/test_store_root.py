@@ -29,3 +29,14 @@ def test_run_with_store_pointing_at_a_file_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1
     assert "is a file, not a folder" in done.stderr
+
+
+def test_a_run_that_cannot_be_created_releases_its_lock(tmp_path: Path) -> None:
+    """The lock file stayed open (and locked) when writing the manifest failed: the fuzz test saw
+    it as an unclosed file."""
+    from tailgate.store._store import RunWriter
+
+    store = Store(tmp_path / "store")
+    with pytest.raises(UnicodeEncodeError):
+        store.create_run("r1", {"name": "\ud800"}, [])
+    RunWriter(store.run_dir("r1")).close()  # RunLocked if the failed attempt still held it
