@@ -199,3 +199,79 @@ def test_missing_dataset_file(tmp_path: Path) -> None:
     (tmp_path / "items.jsonl").unlink()
     err = _error(suite)
     assert "file not found" in err.message
+
+
+# --- one rule for every format (issue 10, items 5 and 6) --------------------------------------
+
+_ROW = b'{"id": "a", "question": "q", "answer": 1, "task": %s}\n'
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [(b"1e400", "task"), (b"-1e400", "task"), (b"Infinity", "task"), (b"NaN", "task"), (b'"\\ud800"', "task")],
+)
+def test_jsonl_non_finite_numbers_and_surrogates_name_the_field(tmp_path: Path, value: bytes, field: str) -> None:
+    """1e400 parsed to inf and a lone surrogate reached the hash as an unencodable string."""
+    err = _error(_suite_with_raw(tmp_path, _ROW % value))
+    assert (err.file, err.line, err.field) == ("items.jsonl", 1, field)
+
+
+def test_jsonl_deep_nesting_is_an_error_not_a_recursion_error(tmp_path: Path) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    err = _error(_suite_with_raw(tmp_path, b'{"id": "a", "question": ' + deep + b', "answer": 1, "task": "t"}\n'))
+    assert err.line == 1
+    moderately = b"[" * 70 + b"1" + b"]" * 70
+    err = _error(_suite_with_raw(tmp_path, b'{"id": "a", "question": ' + moderately + b', "answer": 1, "task": "t"}\n'))
+    assert (err.line, err.field) == (1, "question")
+    assert "nested" in err.message
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_parquet_non_finite_numbers_are_rejected_like_jsonl(tmp_path: Path, bad: float) -> None:
+    """Parquet NaN/inf silently became null while JSONL rejected them."""
+    suite = make_suite(tmp_path, dataset_file="items.parquet", items=[])
+    table = pa.table({"id": ["a", "b"], "question": ["q1", "q2"], "answer": [1.0, bad], "task": ["x", "y"]})
+    pq.write_table(table, tmp_path / "items.parquet")
+    err = _error(suite)
+    assert (err.file, err.line, err.field) == ("items.parquet", 2, "answer")
+    assert "finite" in err.message
+
+
+def _dataset_path_error(tmp_path: Path) -> InputError:
+    err = _error(tmp_path / "suite.yaml")
+    assert str(err.file).endswith("suite.yaml")
+    assert (err.line, err.field) == (3, "dataset.path")
+    return err
+
+
+def test_dataset_path_that_is_a_directory(tmp_path: Path) -> None:
+    make_suite(tmp_path)
+    (tmp_path / "items.jsonl").unlink()
+    (tmp_path / "items.jsonl").mkdir()
+    assert "directory" in _dataset_path_error(tmp_path).message
+
+
+def test_dataset_path_that_is_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    import os
+
+    make_suite(tmp_path)
+    (tmp_path / "items.jsonl").unlink()
+    os.mkfifo(tmp_path / "items.jsonl")
+    assert "regular file" in _dataset_path_error(tmp_path).message
+
+
+def test_dataset_path_that_is_a_symlink_loop(tmp_path: Path) -> None:
+    make_suite(tmp_path)
+    (tmp_path / "items.jsonl").unlink()
+    (tmp_path / "items.jsonl").symlink_to(tmp_path / "items.jsonl")
+    assert "symbolic links" in _dataset_path_error(tmp_path).message
+
+
+def test_empty_dataset_path_names_the_suite_field(tmp_path: Path) -> None:
+    """It named '.' (the suite's folder) instead of the suite file and field."""
+    suite = make_suite(tmp_path)
+    suite.write_text(suite.read_text(encoding="utf-8").replace("path: items.jsonl", "path: ''"), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_suite(str(suite))
+    assert (err.value.file, err.value.line, err.value.field) == (str(suite), 3, "dataset.path")
+    assert "empty" in err.value.message

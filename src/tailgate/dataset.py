@@ -3,6 +3,13 @@
 Every problem is an :class:`~tailgate.errors.InputError` naming the file, the line (JSONL, CSV)
 or row (Parquet) and the field: malformed JSON or CSV, text that is not UTF-8, a missing column,
 an attribute that is not a scalar, a field larger than ``dataset.max_field_bytes``, an empty file.
+
+One rule for every format (:func:`check_value`): a number must be finite (NaN, infinity and
+numbers too large for a double such as ``1e400`` are rejected, in JSONL as in Parquet), a string
+must be valid Unicode (no lone surrogates such as ``"\\ud800"``), and a value may nest at most
+:data:`MAX_DEPTH` levels. A path that is a directory, a FIFO or a device, or that cannot be
+resolved (a symlink loop), is rejected before anything is read, naming the suite's
+``dataset.path``.
 """
 
 from __future__ import annotations
@@ -17,10 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from tailgate.config import LoadedSuite
+from tailgate.config._yaml import file_problem
 from tailgate.errors import InputError
 from tailgate.records import Item, canonical_json, item_id
 
-__all__ = ["Dataset", "detect_format", "iter_rows", "load_dataset"]
+__all__ = ["MAX_DEPTH", "Dataset", "check_value", "detect_format", "iter_rows", "load_dataset"]
+
+MAX_DEPTH = 64
+"""Deepest nesting of lists and objects accepted in one value."""
 
 _FORMATS = {
     ".jsonl": "jsonl",
@@ -63,8 +74,9 @@ def detect_format(path: Path, fmt: str = "auto", display: str | None = None) -> 
 
 def iter_rows(path: Path, fmt: str, display: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line or row number, row)`` from a JSONL, CSV or Parquet file."""
-    if not path.exists():
-        raise InputError("file not found", file=display)
+    problem = file_problem(path)
+    if problem is not None:
+        raise InputError(problem, file=display)
     if fmt == "jsonl":
         yield from _jsonl_rows(path, display)
     elif fmt == "csv":
@@ -80,6 +92,9 @@ def load_dataset(suite: LoadedSuite, limit: int | None = None) -> Dataset:
     cfg = suite.config.dataset
     path = suite.dataset_path()
     display = _display(path)
+    problem = file_problem(path)
+    if problem is not None:
+        raise suite.source.error(("dataset", "path"), f"'{cfg.path}' ({display}): {problem}")
     fmt = detect_format(path, cfg.format, display)
     items: list[Item] = []
     seen: set[str] = set()
@@ -111,6 +126,45 @@ def load_dataset(suite: LoadedSuite, limit: int | None = None) -> Dataset:
     if duplicates:
         warnings.append(f"{display}: {duplicates} duplicate item(s) (same input and reference) skipped")
     return Dataset(items, path, rows, duplicates, warnings)
+
+
+def check_value(value: Any, display: str, line: int, key: str, depth: int = 0) -> None:
+    """The one validation rule for values from every format (see the module docstring)."""
+    if isinstance(value, str):
+        if _has_surrogate(value):
+            raise InputError(
+                "text contains a lone UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode",
+                file=display,
+                line=line,
+                field=key,
+            )
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(
+                "a number must be finite: NaN, infinity and numbers too large for a double (such as "
+                "1e400) are not allowed; write null for a missing value",
+                file=display,
+                line=line,
+                field=key,
+            )
+    elif isinstance(value, (dict, list)):
+        if depth >= MAX_DEPTH:
+            raise InputError(f"nested more than {MAX_DEPTH} levels deep", file=display, line=line, field=key)
+        if isinstance(value, dict):
+            for k, v in value.items():
+                check_value(k, display, line, key, depth + 1)
+                check_value(v, display, line, f"{key}.{k}", depth + 1)
+        else:
+            for v in value:
+                check_value(v, display, line, key, depth + 1)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _make_item(
@@ -152,7 +206,8 @@ def _make_item(
         attributes[col] = value
     skip = {c for c in (id_col, ref_col) if c is not None} | set(attr_cols)
     fields = {k: v for k, v in row.items() if k not in skip}
-    for key, value in (*fields.items(), ("reference", reference)):
+    sized = (*fields.items(), ("reference", reference), *attributes.items(), *([(id_col, source_id)] if id_col else []))
+    for key, value in sized:
         size = len(value.encode("utf-8")) if isinstance(value, str) else len(_json(value, display, line, key))
         if size > max_bytes:
             name = ref_col if key == "reference" and ref_col else key
@@ -191,22 +246,24 @@ def _jsonl_rows(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any]]
             if not text.strip():
                 continue
             try:
-                value = json.loads(text, parse_constant=_reject_constant)
+                # NaN, Infinity and 1e400 parse to floats that check_value rejects, naming the field
+                value = json.loads(text, parse_constant=float)
             except json.JSONDecodeError as exc:
                 raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=display, line=number) from None
             except ValueError as exc:
                 raise InputError(f"invalid JSON: {exc}", file=display, line=number) from None
+            except RecursionError:
+                raise InputError(f"nested more than {MAX_DEPTH} levels deep", file=display, line=number) from None
             if not isinstance(value, dict):
                 raise InputError(
                     f"each line must be a JSON object, not {_type_name(value)}",
                     file=display,
                     line=number,
                 )
+            for key, field_value in value.items():
+                check_value(key, display, number, key)
+                check_value(field_value, display, number, key)
             yield number, value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
 
 
 def _csv_rows(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -256,16 +313,17 @@ def _parquet_rows(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any
     for batch in parquet.iter_batches(batch_size=4096):
         for row in batch.to_pylist():
             number += 1
-            yield number, {k: _plain(v, display, number, k) for k, v in row.items()}
+            plain = {k: _plain(v, display, number, k) for k, v in row.items()}
+            for key, field_value in plain.items():
+                check_value(field_value, display, number, key)
+            yield number, plain
 
 
 def _plain(value: Any, display: str, row: int, key: str) -> Any:
     if value is None or isinstance(value, (str, int, bool)):
         return value
     if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return None
-        return value
+        return value  # NaN and infinity are rejected by check_value, as in JSONL
     if isinstance(value, dict):
         return {str(k): _plain(v, display, row, f"{key}.{k}") for k, v in value.items()}
     if isinstance(value, list):

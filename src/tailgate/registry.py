@@ -19,11 +19,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tailgate.errors import MissingDependency, UsageError
+from tailgate.errors import InputError, MissingDependency, UsageError
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -111,8 +112,15 @@ def load_callable(spec: str) -> Callable[..., Any]:
             if "" not in sys.path:
                 sys.path.insert(0, "")
             module = importlib.import_module(module_name)
+    except SyntaxError as exc:  # the user's own file and line, not a traceback into importlib
+        raise InputError(f"syntax error: {exc.msg}", file=exc.filename or module_name, line=exc.lineno) from None
     except ImportError as exc:
         raise UsageError(f"cannot import '{module_name}': {exc}") from None
+    except Exception as exc:  # the module raised while being imported
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise InputError(
+            f"importing '{module_name}' raised {type(exc).__name__}: {exc}", file=frame.filename, line=frame.lineno
+        ) from None
     func = getattr(module, func_name, None)
     if not callable(func):
         raise UsageError(f"'{module_name}' has no function '{func_name}'")

@@ -118,3 +118,78 @@ def test_decoding_bounds(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_suite(_write(tmp_path, BASE + "decoding:\n  temperature: 5\n"))
     assert (err.value.line, err.value.field) == (8, "decoding.temperature")
+
+
+# --- hostile YAML (issue 10, item 6) -------------------------------------------------------
+
+
+def test_recursive_alias_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + "description: &x [*x]\n"))
+    assert (err.value.line, err.value.field) == (7, "description.0")
+    assert "recursive" in err.value.message
+
+
+def test_alias_bomb_is_an_error(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, "\n".join(lines) + "\n"))
+    assert "aliases are expanded" in err.value.message
+    assert err.value.line is not None
+
+
+@pytest.mark.parametrize("depth", [70, 1000])
+def test_deep_nesting_is_an_error_not_a_recursion_error(tmp_path: Path, depth: int) -> None:
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + "description: " + "[" * depth + "]" * depth + "\n"))
+    assert "nested more than 64 levels" in err.value.message
+    assert err.value.file == str(tmp_path / "suite.yaml")
+
+
+def test_suite_that_is_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "suite.yaml")
+    with pytest.raises(InputError, match="regular file"):
+        load_suite(str(tmp_path / "suite.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ("decoding:\n  temperature: .nan\n", "decoding.temperature"),
+        ("run:\n  timeout_s: .inf\n", "run.timeout_s"),
+        ("run:\n  rps: 1e400\n", "run.rps"),
+    ],
+)
+def test_non_finite_numbers_are_rejected_as_in_datasets(tmp_path: Path, extra: str, field: str) -> None:
+    """An infinite timeout or rate passed validation (pydantic allows inf and NaN by default)."""
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + extra))
+    assert (err.value.line, err.value.field) == (8, field)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('description: "\\ud800"\n', "surrogate"),
+        ("repeats: " + "9" * 5000 + "\n", "digits"),
+        ("description: a\x00b\n", "not allowed"),
+    ],
+)
+def test_unencodable_text_huge_integers_and_nul_are_one_line_errors(tmp_path: Path, extra: str, message: str) -> None:
+    """A surrogate escape and a 5,000-digit integer were tracebacks; a NUL gave a two-line error."""
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + extra))
+    assert err.value.line == 7
+    assert message in err.value.message
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["not a url", "localhost:8000", "ftp://x/v1"])
+def test_model_base_url_must_be_an_http_url(tmp_path: Path, url: str) -> None:
+    with pytest.raises(InputError) as err:
+        load_suite(_write(tmp_path, BASE + f"model:\n  base_url: '{url}'\n"))
+    assert (err.value.line, err.value.field) == (8, "model.base_url")
+    assert "http://" in err.value.message

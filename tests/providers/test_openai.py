@@ -195,3 +195,16 @@ def test_withheld_responses_are_parsed_as_their_own_fault(
         call()
     assert err.value.error_class == error_class
     assert not err.value.retryable
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not a url", "localhost:8000", "http://", "ftp://host/v1", "http://a:99999999/v1", "http://[::1", "http://a b/v1"],
+)
+def test_a_base_url_that_is_not_a_url_is_a_usage_error(url: str) -> None:
+    """It was accepted, and every call failed (or the run crashed) instead."""
+    from tailgate.errors import UsageError
+    from tailgate.providers import ProviderOptions, create_provider
+
+    with pytest.raises(UsageError, match="base URL"):
+        create_provider("openai:m", ProviderOptions(base_url=url))

@@ -127,6 +127,13 @@ def test_python_scorer(tmp_path: Path) -> None:
         ({"type": "regex"}, "Field required", "scorers.0.pattern"),
         ({"type": "regex", "pattern": "("}, "invalid regular expression", "scorers.0"),
         ({"type": "exact", "extract": "bogus"}, "unknown extractor", "scorers.0.extract"),
+        # issue 10, item 5: these passed validation and left every sample unscored
+        ({"type": "exact", "extract": "regex:("}, "invalid regular expression '('", "scorers.0.extract"),
+        ({"type": "exact", "extract": "regex:(?P<"}, "invalid regular expression", "scorers.0.extract"),
+        ({"type": "exact", "extract": "regex:"}, "needs a pattern", "scorers.0.extract"),
+        ({"type": "exact", "extract": "regex"}, "needs a pattern", "scorers.0.extract"),
+        ({"type": "exact", "extract": "regex:a{99999999999}"}, "invalid regular expression", "scorers.0.extract"),
+        ({"type": "regex", "pattern": "a{99999999999}"}, "invalid regular expression", "scorers.0"),
     ],
 )
 def test_bad_scorer_config_names_line(tmp_path: Path, spec: dict[str, Any], message: str, field: str) -> None:

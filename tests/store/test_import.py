@@ -56,8 +56,8 @@ def test_same_item_keys_pair_across_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "kwargs", "line", "field", "message"),
     [
-        ("q,ok\n1,1\n2,maybe\n", {}, 3, "ok", "'maybe' is not a number"),
-        ("q,ok\n1,1\n", {"slices": ["lang"]}, None, "lang", "no column 'lang'"),
+        ("q,ok\n1,1\n2,maybe\n", {}, 3, "ok", "'maybe' is not a finite number"),
+        ("q,ok\n1,1\n", {"slices": ["lang"]}, 1, "lang", "no column 'lang'"),
         ("q,ok,t\n1,1,0\n1,0,0\n", {"repeat": "t"}, 3, "t", "appear twice"),
         ("q,ok,cat\n1,1,a\n1,0,b\n", {"slices": ["cat"]}, 2, "cat", "one value per item"),
         ("q,ok\n,1\n", {}, 2, "q", "missing item key"),
@@ -127,3 +127,56 @@ def test_columns_named_like_internal_ones(tmp_path: Path) -> None:
     )
     items = {r["source_id"]: r["attributes"] for r in Store().read_items("odd")}
     assert items == {"a": {"__key": "x", "source_id": "y"}, "b": {"__key": "x", "source_id": "y"}}
+
+
+# --- issue 10, items 5 and 7 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "Infinity", "1e400"])
+def test_non_finite_scores_are_rejected_in_csv(tmp_path: Path, value: str) -> None:
+    """They were imported as scores (NaN and infinity reached the analyses)."""
+    f = _csv(tmp_path / "r.csv", f"q,ok,ms\na,1,5\nb,{value},5\n")
+    with pytest.raises(InputError) as err:
+        import_records(Store(), ImportSpec(file=f, item="q", score="ok", run_id="x"))
+    assert (err.value.line, err.value.field) == (3, "ok")
+    assert "finite" in err.value.message
+    f = _csv(tmp_path / "r.csv", f"q,ok,ms\na,1,5\nb,1,{value}\n")
+    with pytest.raises(InputError) as err:
+        import_records(Store(), ImportSpec(file=f, item="q", score="ok", latency="ms", run_id="x"))
+    assert (err.value.line, err.value.field) == (3, "ms")
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_scores_are_rejected_in_jsonl(tmp_path: Path, value: str) -> None:
+    f = _csv(tmp_path / "r.jsonl", '{"q": "a", "ok": 1}\n{"q": "b", "ok": ' + value + "}\n")
+    with pytest.raises(InputError) as err:
+        import_records(Store(), ImportSpec(file=f, item="q", score="ok", run_id="x"))
+    assert (err.value.line, err.value.field) == (2, "ok")
+
+
+def test_non_finite_scores_are_rejected_in_parquet(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"q": ["a", "b"], "ok": [1.0, float("nan")]}), tmp_path / "r.parquet")
+    with pytest.raises(InputError) as err:
+        import_records(Store(), ImportSpec(file=str(tmp_path / "r.parquet"), item="q", score="ok", run_id="x"))
+    assert (err.value.line, err.value.field) == (2, "ok")
+
+
+def test_a_csv_with_a_10_mb_field_imports(tmp_path: Path) -> None:
+    """It was rejected as "CSV Error on Line: 1" (DuckDB's 2 MB line limit)."""
+    big = "x" * 10_000_000
+    f = _csv(tmp_path / "r.csv", f'q,ok,out\na,1,"{big}"\nb,0,short\n')
+    assert import_records(Store(), ImportSpec(file=f, item="q", score="ok", output="out", run_id="big"))[1:] == (2, 2)
+    outputs = {r["output"] for r in Store().read_records("big").to_pylist()}
+    assert outputs == {big, "short"}
+
+
+@pytest.mark.parametrize("name", ["my results.csv", "bob's run.csv", 'say "hi".csv', "ünïcode.csv", "---.csv"])
+def test_run_id_is_derived_for_any_file_name(tmp_path: Path, name: str) -> None:
+    """A space or a quote in the file name made an invalid run id."""
+    f = _csv(tmp_path / name, "q,ok\na,1\n")
+    run_id, _, _ = import_records(Store(), ImportSpec(file=f, item="q", score="ok"))
+    assert Store().exists(run_id)
+    assert run_id.startswith("import-")

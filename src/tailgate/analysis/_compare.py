@@ -32,7 +32,7 @@ import numpy as np
 
 from tailgate.analysis._data import NORMALIZED_ANSWER, OUTPUT_JSON, RunData, load_run, references
 from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile
-from tailgate.analysis._slices import item_features
+from tailgate.analysis._slices import equal_mask, item_features
 from tailgate.analysis._stats import Binned, adjust_bh, adjust_by, item_weights, pass_hat_k
 from tailgate.errors import UsageError
 from tailgate.store import Store
@@ -616,7 +616,7 @@ def _slice_deltas(
     singles = []
     for name, labels in features.items():
         for value in sorted({v for v in labels.tolist() if v is not None}, key=str):
-            mask = labels == value
+            mask = equal_mask(labels, value)
             if mask.sum() >= options.min_items:
                 singles.append((name, str(value), mask))
     candidates.extend(("declared" if not n.startswith("auto:") else "derived", f"{n}={v}", m) for n, v, m in singles)
@@ -630,7 +630,7 @@ def _slice_deltas(
     # variants: pairs of units of that variant
     variants = paired.b["variant"]
     for value in sorted(set(variants.tolist()), key=str):
-        unit_mask = variants == value
+        unit_mask = equal_mask(variants, value)
         if len(set(variants.tolist())) > 1 and np.unique(paired.inverse[unit_mask]).size >= options.min_items:
             candidates.append(("variant", f"variant={value}", _variant_delta(paired, unit_mask)))
     rows: list[dict[str, Any]] = []

@@ -76,6 +76,7 @@ from typing import Any
 
 import numpy as np
 
+from tailgate.analysis._slices import equal_mask
 from tailgate.analysis._stats import adjust_bh, adjust_by
 
 __all__ = [
@@ -161,14 +162,14 @@ def build_cells(
         values = sorted({v for v in labels.tolist() if v is not None}, key=str)
         for value in values:
             predicates.append(Predicate(name, "=", str(value)))
-            columns.append(labels == value)
+            columns.append(equal_mask(labels, value))
         order = ordinal.get(name)
         if order:
             rank = {v: i for i, v in enumerate(order)}
             ranks = np.array([rank.get(v, -1) if v is not None else -1 for v in labels])
             for i, value in enumerate(order[1:], start=1):
                 at_least = ranks >= i
-                if at_least.any() and not (at_least == (labels == value)).all():
+                if at_least.any() and not (at_least == equal_mask(labels, value)).all():
                     predicates.append(Predicate(name, ">=", value))
                     columns.append(at_least)
     n = int(errors.size)

@@ -28,7 +28,7 @@ import numpy as np
 
 from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData, exact_avg, references
 from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
-from tailgate.analysis._slices import item_features
+from tailgate.analysis._slices import equal_mask, item_features
 
 __all__ = ["Robustness", "format_spread", "parser_sensitivity", "robustness", "template_spread"]
 
@@ -340,7 +340,7 @@ def _flip_slices(data: RunData, ids: list[str], flips: np.ndarray, confidence: f
     for name, labels in item_features(data).items():
         aligned = labels[index]
         for value in sorted({v for v in aligned.tolist() if v is not None}, key=str):
-            mask = aligned == value
+            mask = equal_mask(aligned, value)
             if 5 <= mask.sum() < len(ids):  # a slice of every item says nothing new
                 est = _share(flips[mask], confidence, "flip rate")
                 out.append(

@@ -9,6 +9,7 @@ its optimistic end is low, so a tiny slice with one unlucky item does not top th
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_VALUES",
     "SAMPLE_FEATURES",
     "SliceEstimate",
+    "equal_mask",
     "item_features",
     "slice_estimates",
     "worst_slices",
@@ -57,6 +59,13 @@ class SliceEstimate:
         }
 
 
+def equal_mask(labels: np.ndarray, value: Any) -> np.ndarray:
+    """Where ``labels`` equals ``value`` exactly. ``labels == value`` would turn a string into a
+    numpy ``str_``, which drops trailing NULs: ``"bad\\0"`` would then match nothing and its
+    slice would vanish from every report, comparison and gate."""
+    return np.fromiter((v == value for v in labels.tolist()), dtype=bool, count=labels.size)
+
+
 def item_features(data: RunData) -> dict[str, np.ndarray]:
     """Item-level attributes as categorical labels: numeric attributes with many values become
     quartile buckets, categorical ones keep their most frequent values (the rest ``other``)."""
@@ -68,8 +77,9 @@ def item_features(data: RunData) -> dict[str, np.ndarray]:
 
 def _categorical(values: np.ndarray) -> np.ndarray:
     present = np.array([v is not None for v in values])
-    distinct, counts = np.unique(values[present].astype(str), return_counts=True)
-    if distinct.size <= MAX_VALUES:
+    # counted in Python: numpy's str dtype would merge "a" and "a\\0"
+    counted = Counter(str(v) for v in values[present].tolist())
+    if len(counted) <= MAX_VALUES:
         return values
     numbers = _as_numbers(values[present])
     if numbers is not None:
@@ -79,8 +89,8 @@ def _categorical(values: np.ndarray) -> np.ndarray:
         bounds = [-np.inf, *edges.tolist(), np.inf]
         labels[present] = [f"[{_fmt(bounds[b])}, {_fmt(bounds[b + 1])})" for b in buckets]
         return labels
-    keep = set(distinct[np.argsort(-counts)][: MAX_VALUES - 1].tolist())
-    return np.array([v if v is None or v in keep else "other" for v in values], dtype=object)
+    keep = {v for v, _ in sorted(counted.items(), key=lambda vc: (-vc[1], vc[0]))[: MAX_VALUES - 1]}
+    return np.array([v if v is None or str(v) in keep else "other" for v in values.tolist()], dtype=object)
 
 
 def _as_numbers(values: np.ndarray) -> np.ndarray | None:
@@ -100,7 +110,7 @@ def slice_estimates(data: RunData, confidence: float = 0.95) -> list[SliceEstima
     out: list[SliceEstimate] = []
     for name, labels in item_features(data).items():
         for value in _values(labels):
-            mask = labels == value
+            mask = equal_mask(labels, value)
             est = estimate_from_sums(items.n_scored[mask], items.sum_score[mask], data.binary, confidence)
             out.append(SliceEstimate(name, value, "item", est))
     for name, expr in SAMPLE_FEATURES.items():
@@ -113,7 +123,7 @@ def slice_estimates(data: RunData, confidence: float = 0.95) -> list[SliceEstima
         if len(distinct) < 2 and name != "variant":
             continue
         for value in distinct:
-            mask = values == value
+            mask = equal_mask(values, value)
             est = estimate_from_sums(rows["n"][mask], rows["s"][mask], data.binary, confidence)
             out.append(SliceEstimate(name, str(value), "sample", est))
     return out

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tailgate.analysis._estimate import Estimate, mean_estimate
+from tailgate.analysis._slices import equal_mask
 from tailgate.records import WITHHELD_ERROR_CLASSES
 
 __all__ = ["RunSummary", "summarize_records"]
@@ -71,7 +72,9 @@ def summarize_records(table: Any, confidence: float = 0.95) -> RunSummary:
             errors[err] = errors.get(err, 0) + 1
     scored = ~np.isnan(score)
     by_variant = {
-        str(v): mean_estimate(score[scored & (variants == v)], items[scored & (variants == v)], confidence)
+        str(v): mean_estimate(
+            score[scored & equal_mask(variants, v)], items[scored & equal_mask(variants, v)], confidence
+        )
         for v in sorted(set(data["variant"]))
     }
     latency = np.array(

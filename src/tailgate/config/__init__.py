@@ -14,6 +14,7 @@ from tailgate.config._suite import (
     TemplateConfig,
     VariantConfig,
     bundled_suites,
+    check_base_url,
     load_suite,
 )
 from tailgate.config._yaml import SourceMap, load_yaml
@@ -33,6 +34,7 @@ __all__ = [
     "TemplateConfig",
     "VariantConfig",
     "bundled_suites",
+    "check_base_url",
     "load_suite",
     "load_yaml",
 ]

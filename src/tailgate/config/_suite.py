@@ -34,6 +34,7 @@ __all__ = [
     "TemplateConfig",
     "VariantConfig",
     "bundled_suites",
+    "check_base_url",
     "load_suite",
 ]
 
@@ -41,7 +42,8 @@ Scalar = str | int | float | bool | None
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity (``.nan``, ``.inf``, ``1e400``) are rejected as in datasets and imports
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatasetConfig(_Strict):
@@ -59,6 +61,13 @@ class DatasetConfig(_Strict):
     """Columns kept as slice keys (scalars only)."""
     max_field_bytes: int = Field(1_000_000, gt=0)
     """Largest accepted value of one field, in UTF-8 bytes; larger items are an input error."""
+
+    @field_validator("path")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; give the dataset file (JSONL, CSV or Parquet), relative to the suite file")
+        return value
 
 
 class Message(_Strict):
@@ -110,6 +119,32 @@ class ModelConfig(_Strict):
     context_length: int | None = Field(None, gt=0)
     """Context window for local models (default 4096)."""
 
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value)
+
+
+def check_base_url(url: str) -> str:
+    """The base URL without its trailing slash, if it is an absolute http(s) URL with a host.
+
+    Raises:
+        ValueError: anything else (``not a url``, ``localhost:8000`` without a scheme, a control
+            character), which would otherwise fail every call in the same way.
+    """
+    from urllib.parse import urlsplit
+
+    example = "e.g. http://127.0.0.1:8000/v1"
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError as exc:
+        raise ValueError(f"base URL {url!r} is not a valid URL ({exc}); {example}") from None
+    printable = url.isprintable() and not any(ch.isspace() for ch in url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or not printable:
+        raise ValueError(f"base URL {url!r} is not an http:// or https:// URL with a host; {example}")
+    return url.rstrip("/")
+
 
 class RetryConfig(_Strict):
     """Retries of endpoint faults (429, 5xx, timeouts, connection errors, malformed JSON)."""
@@ -157,7 +192,7 @@ class ScorerConfig(BaseModel):
     Keys other than those below are the scorer type's own parameters (validated by it).
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     type: str
     """Registered scorer type (``tailgate scorers`` lists them)."""
@@ -188,7 +223,7 @@ class VariantConfig(BaseModel):
     """Variants made by a registered generator (``tailgate perturbations`` lists them), applied to
     templates. Keys other than those below are the generator's own parameters."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     generator: str
     """Registered perturbation: ``typos``, ``casing``, ``whitespace``, ``punctuation``,
@@ -273,7 +308,11 @@ class LoadedSuite:
         return self.path.parent
 
     def dataset_path(self) -> Path:
-        return (self.base_dir / self.config.dataset.path).resolve()
+        path = self.base_dir / self.config.dataset.path
+        try:
+            return path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: reading it will say so, naming the field
+            return path.absolute()
 
 
 def bundled_suites() -> dict[str, Path]:
@@ -304,7 +343,11 @@ def load_suite(spec: str | Path) -> LoadedSuite:
     except ValidationError as exc:
         raise _first_error(exc, source) from None
     text = path.read_text(encoding="utf-8")
-    return LoadedSuite(config, path.resolve(), source, text)
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):
+        resolved = path.absolute()
+    return LoadedSuite(config, resolved, source, text)
 
 
 def _first_error(exc: ValidationError, source: SourceMap) -> InputError:

@@ -31,7 +31,8 @@ from typing import Any
 
 import orjson
 
-from tailgate.errors import MissingDependency, ProviderError
+from tailgate.config import check_base_url
+from tailgate.errors import MissingDependency, ProviderError, UsageError
 from tailgate.providers._base import (
     ClientFault,
     ConnectionFault,
@@ -54,6 +55,13 @@ __all__ = ["OpenAIProvider"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
+def _check_base_url(url: str) -> str:
+    try:
+        return check_base_url(url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 class OpenAIProvider:
     """Chat and text completions over HTTP, one attempt per call."""
 
@@ -65,7 +73,7 @@ class OpenAIProvider:
         self.name = f"openai:{name}"
         self.model = name
         self.options = options
-        self.base_url = (options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = _check_base_url(options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
         self.key_env = options.api_key_env or "OPENAI_API_KEY"
         key = os.environ.get(self.key_env)
         if not key and self.base_url == DEFAULT_BASE_URL:

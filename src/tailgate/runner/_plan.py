@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 from jinja2 import meta
 
-from tailgate.config import LoadedSuite, TemplateConfig
+from tailgate.config import LoadedSuite, SourceMap, TemplateConfig
 from tailgate.dataset import Dataset
 from tailgate.errors import InputError, UsageError
 from tailgate.perturb import BoundPerturbation, Variants, build_variants
@@ -153,6 +153,9 @@ class _Compiled:
     text: jinja2.Template | None
     messages: list[tuple[str, jinja2.Template]]
     fields: frozenset[str]
+    source: SourceMap
+    locs: list[tuple[str | int, ...]]
+    """Where each template (the text, or each message) is in the suite file."""
 
 
 def _compile(env: jinja2.Environment, suite: LoadedSuite, tpl: TemplateConfig, mode: Mode) -> _Compiled:
@@ -186,10 +189,13 @@ def _compile(env: jinja2.Environment, suite: LoadedSuite, tpl: TemplateConfig, m
             raise suite.source.error(
                 where, f"template syntax error: {exc.message} (template line {exc.lineno})"
             ) from None
+        except RecursionError:
+            raise suite.source.error(where, "template syntax error: nested too deeply") from None
+    locs = [where for where, _ in sources]
     if mode == "completion":
-        return _Compiled(tpl.name, mode, parsed[0], [], frozenset(fields))
+        return _Compiled(tpl.name, mode, parsed[0], [], frozenset(fields), suite.source, locs)
     roles = [m.role for m in tpl.messages or []]
-    return _Compiled(tpl.name, mode, None, list(zip(roles, parsed, strict=True)), frozenset(fields))
+    return _Compiled(tpl.name, mode, None, list(zip(roles, parsed, strict=True)), frozenset(fields), suite.source, locs)
 
 
 def _render(
@@ -208,21 +214,38 @@ def _render(
             line=item.row,
             field=missing[0],
         )
+    if mode == "completion":
+        assert compiled.text is not None
+        text = _render_one(compiled, compiled.text, compiled.locs[0], context, item, dataset)
+        return Prompt(mode="completion", text=text)
+    messages = tuple(
+        {"role": role, "content": _render_one(compiled, tpl, loc, context, item, dataset)}
+        for (role, tpl), loc in zip(compiled.messages, compiled.locs, strict=True)
+    )
+    return Prompt(mode="chat", messages=messages)
+
+
+def _render_one(
+    compiled: _Compiled,
+    template: jinja2.Template,
+    loc: tuple[str | int, ...],
+    context: dict[str, Any],
+    item: Item,
+    dataset: Dataset,
+) -> str:
+    """Render one template; any failure (an undefined name, ``{{ 1/0 }}``, ``{% include %}``
+    without a loader, ``1 + 'a'``) names the template's place in the suite and the item's line."""
     try:
-        if mode == "completion":
-            assert compiled.text is not None
-            return Prompt(mode="completion", text=compiled.text.render(context))
-        messages = tuple({"role": role, "content": tpl.render(context)} for role, tpl in compiled.messages)
-        return Prompt(mode="chat", messages=messages)
+        return template.render(context)
     except jinja2.UndefinedError as exc:
-        raise InputError(
-            f"template '{compiled.template}' failed: {exc.message}",
-            file=dataset.display,
-            line=item.row,
-        ) from None
+        reason = exc.message or str(exc)
     except jinja2.TemplateError as exc:
-        raise InputError(
-            f"template '{compiled.template}' failed on this item: {exc}",
-            file=dataset.display,
-            line=item.row,
-        ) from None
+        reason = str(exc)
+    except RecursionError:
+        reason = "recursion too deep"
+    except Exception as exc:  # the template's own expressions: ZeroDivisionError, TypeError...
+        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, TypeError) and "no loader" in str(exc):
+            reason = "templates cannot include, import or extend other files"
+    where = f"{dataset.display}:{item.row}" if item.row else dataset.display
+    raise compiled.source.error(loc, f"template '{compiled.template}' failed on the item at {where}: {reason}")

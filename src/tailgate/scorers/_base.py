@@ -14,9 +14,10 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tailgate.config import LoadedSuite, ScorerConfig
-from tailgate.errors import TailgateError
+from tailgate.errors import TailgateError, UsageError
 from tailgate.records import Item
 from tailgate.registry import lookup
+from tailgate.scorers import _extract
 
 __all__ = ["BoundScorer", "NoParams", "Score", "ScorerType", "build_scorers", "parse_extractor"]
 
@@ -52,9 +53,20 @@ Extractor = Any  # Callable[[str, str | None], str | None]
 
 
 def parse_extractor(spec: str) -> tuple[Extractor, str | None]:
-    """``name`` or ``name:arg`` -> (extractor function, arg)."""
+    """``name`` or ``name:arg`` -> (extractor function, arg).
+
+    Raises:
+        UsageError: no extractor has that name, or its argument is invalid (``regex:(``), so a
+            suite that could only leave every sample unscored is rejected before any call.
+    """
     name, sep, arg = spec.partition(":")
-    return lookup("extractors", name), (arg if sep else None)
+    func = lookup("extractors", name)
+    if func is _extract.regex:
+        try:
+            _extract.compile_pattern(arg if sep else None)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return func, (arg if sep else None)
 
 
 class BoundScorer:

@@ -48,7 +48,7 @@ __all__ = [
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _references(item: Item) -> list[Any]:
@@ -124,7 +124,7 @@ class RegexMatch:
     def __init__(self, params: Params) -> None:
         try:
             self.pattern = re.compile(params.pattern, re.IGNORECASE if params.ignore_case else 0)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
 
     def score(self, answer: str, item: Item) -> Score:

@@ -7,6 +7,7 @@ argument after the first colon: ``last_number``, ``json:answer``, ``regex:Answer
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -15,6 +16,7 @@ from tailgate.text import find_json, normalize_text, parse_number
 
 __all__ = [
     "choice_letter",
+    "compile_pattern",
     "find_json",
     "first_line",
     "first_number",
@@ -149,11 +151,24 @@ def json_value(text: str, arg: str | None = None) -> str | None:
     return canonical_json(value)
 
 
-def regex(text: str, arg: str | None = None) -> str | None:
-    """First match of the pattern ``arg``: its first group if it has one, else the whole match."""
+@functools.lru_cache(maxsize=256)
+def compile_pattern(arg: str | None) -> re.Pattern[str]:
+    """The regex extractor's pattern, compiled once; checked when the suite is loaded.
+
+    Raises:
+        ValueError: no pattern, or one Python's ``re`` cannot compile.
+    """
     if not arg:
         raise ValueError("the regex extractor needs a pattern: regex:<pattern>")
-    m = re.search(arg, text)
+    try:
+        return re.compile(arg)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise ValueError(f"invalid regular expression {arg!r}: {exc}") from None
+
+
+def regex(text: str, arg: str | None = None) -> str | None:
+    """First match of the pattern ``arg``: its first group if it has one, else the whole match."""
+    m = compile_pattern(arg).search(text)
     if m is None:
         return None
     return m.group(1) if m.groups() else m.group(0)

@@ -9,6 +9,7 @@ item (``tailgate compare``).
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,14 @@ from tailgate.errors import InputError, StoreError
 from tailgate.records import RECORD_COLUMNS, SCHEMA_VERSION, file_sha256
 from tailgate.store._store import Store, _atomic_write, _sql_list, utc_now
 
-__all__ = ["ImportSpec", "import_records"]
+__all__ = ["MAX_GZIP_LINE_BYTES", "MAX_LINE_BYTES", "MAX_OBJECT_BYTES", "ImportSpec", "derive_run_id", "import_records"]
+
+MAX_LINE_BYTES = 2**30
+"""Longest CSV line an import reads: 1 GiB."""
+MAX_GZIP_LINE_BYTES = 2**25
+"""Longest line of a gzipped CSV: 32 MiB."""
+MAX_OBJECT_BYTES = 2**28
+"""Largest JSONL object an import reads: 256 MiB (DuckDB allocates twice this for its buffer)."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,14 @@ class ImportSpec:
 def _reader(path: Path, display: str) -> str:
     name = path.name.lower().removesuffix(".gz")
     source = _sql_list([path])
+    # DuckDB's defaults reject a line over 2 MB (CSV) or an object over 16 MB (JSON) as malformed;
+    # a long output is valid data
     if name.endswith(".csv") or name.endswith(".tsv"):
-        return f"read_csv({source}, header=true, all_varchar=true)"
+        # (a gzipped file is read through a buffer of 16 lines' size, so its limit is lower)
+        limit = MAX_GZIP_LINE_BYTES if path.name.lower().endswith(".gz") else MAX_LINE_BYTES
+        return f"read_csv({source}, header=true, all_varchar=true, max_line_size={limit})"
     if name.endswith(".jsonl") or name.endswith(".ndjson") or name.endswith(".json"):
-        return f"read_json({source}, format='newline_delimited')"
+        return f"read_json({source}, format='newline_delimited', maximum_object_size={MAX_OBJECT_BYTES})"
     if name.endswith(".parquet") or name.endswith(".pq"):
         return f"read_parquet({source})"
     raise InputError("cannot tell the format: use .csv, .jsonl or .parquet (optionally .gz)", file=display)
@@ -69,7 +81,10 @@ def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
                 f"CREATE TEMP TABLE src AS SELECT *, row_number() OVER () AS __row FROM {_reader(path, display)}"
             )
         except duckdb.Error as exc:
-            raise InputError(f"cannot read it: {str(exc).splitlines()[0]}", file=display) from None
+            first = str(exc).splitlines()[0]
+            found = re.search(r"(?:on Line: |in line )(\d+)", str(exc))
+            line = int(found.group(1)) if found else None
+            raise InputError(f"cannot read it: {first}", file=display, line=line) from None
         available = [r[0] for r in con.execute("DESCRIBE src").fetchall() if r[0] != "__row"]
         header_offset = 1 if "read_csv" in _reader(path, display) else 0
         wanted = {
@@ -87,6 +102,7 @@ def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
                 raise InputError(
                     f"no column '{column}' (from {option}); the file has: {', '.join(available)}",
                     file=display,
+                    line=1 if header_offset else None,  # a CSV's header
                     field=column,
                 )
         _check(con, spec, display, header_offset)
@@ -107,19 +123,26 @@ def _q(name: str) -> str:
 def _check(con: Any, spec: ImportSpec, display: str, offset: int) -> None:
     """Bad values name the line (CSV: counting the header) and the column."""
     checks = [
-        (spec.score, "DOUBLE", "a number"),
-        (spec.latency, "DOUBLE", "a number (milliseconds)"),
-        (spec.repeat, "INTEGER", "an integer"),
+        (spec.score, "DOUBLE", "a finite number"),
+        (spec.latency, "DOUBLE", "a finite number (milliseconds)"),
+        (spec.repeat, "INTEGER", "a whole number from 0"),
     ]
     for column, sql_type, what in checks:
         if column is None:
             continue
+        value = f"TRY_CAST({_q(column)} AS {sql_type})"
+        # the same rule as datasets: NaN, infinity and 1e400 (which overflows to infinity) are not numbers
+        finite = f" OR NOT isfinite({value})" if sql_type == "DOUBLE" else ""
+        if sql_type == "INTEGER":  # TRY_CAST rounds '1.5' to 2; a repeat is a whole number from 0
+            finite = f" OR {value} < 0 OR TRY_CAST({_q(column)} AS DOUBLE) <> {value}"
         bad = con.execute(
             f"SELECT __row, CAST({_q(column)} AS VARCHAR) FROM src WHERE {_q(column)} IS NOT NULL "
-            f"AND TRY_CAST({_q(column)} AS {sql_type}) IS NULL ORDER BY __row LIMIT 1"
+            f"AND ({value} IS NULL{finite}) ORDER BY __row LIMIT 1"
         ).fetchone()
         if bad:
-            raise InputError(f"'{bad[1]}' is not {what}", file=display, line=int(bad[0]) + offset, field=column)
+            raise InputError(
+                f"'{str(bad[1])[:40]}' is not {what}", file=display, line=int(bad[0]) + offset, field=column
+            )
     missing = con.execute(f"SELECT __row FROM src WHERE {_q(spec.item)} IS NULL ORDER BY __row LIMIT 1").fetchone()
     if missing:
         raise InputError("missing item key", file=display, line=int(missing[0]) + offset, field=spec.item)
@@ -139,8 +162,15 @@ def _check(con: Any, spec: ImportSpec, display: str, offset: int) -> None:
             )
 
 
+def derive_run_id(path: Path, now: str) -> str:
+    """``import-<file stem>-<UTC time>``, the stem reduced to the characters a run id allows
+    (``my file's.csv`` -> ``import-my-file-s-20250101T120000``)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.name.split(".")[0]).strip("-._")[:64] or "file"
+    return f"import-{stem}-{now[:19].replace(':', '').replace('-', '')}"
+
+
 def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) -> tuple[str, int, int]:
-    run_id = spec.run_id or f"import-{path.name.split('.')[0]}-{utc_now()[:19].replace(':', '').replace('-', '')}"
+    run_id = spec.run_id or derive_run_id(path, utc_now())
     if store.exists(run_id):
         raise StoreError(f"run '{run_id}' already exists; choose another --run-id")
     model = spec.model or f"import:{path.name}"

@@ -61,11 +61,30 @@ class Store:
 
     @property
     def runs_dir(self) -> Path:
+        self._check_root()
         return self.root / "runs"
 
     def cache(self, *, refresh: bool = False) -> ResponseCache:
         """The response cache; ``refresh`` reads nothing (every lookup misses) but still writes."""
+        self._check_root()
         return ResponseCache(self.root / "cache.sqlite", read=not refresh)
+
+    def _check_root(self) -> None:
+        """The store (or the first part of its path that exists) must be a folder: a file there
+        made every command fail with a traceback from ``mkdir``."""
+        for path in (self.root / "runs", self.root, *self.root.parents):
+            try:
+                is_dir = path.is_dir()
+                exists = is_dir or path.exists()
+            except OSError as exc:  # a symlink loop, a name too long
+                raise StoreError(f"store {self.root}: {exc.strerror or exc}") from None
+            if is_dir:
+                return
+            if exists:
+                raise StoreError(
+                    f"store {self.root}: {path} is a file, not a folder "
+                    "(--store or TAILGATE_STORE must name a folder, which is created if missing)"
+                )
 
     def run_dir(self, run_id: str) -> Path:
         if not _RUN_ID.match(run_id):
@@ -114,8 +133,12 @@ class Store:
             raise StoreError(f"run '{run_id}' already exists")
         run_dir.mkdir(parents=True, exist_ok=True)
         writer = RunWriter(run_dir)
-        _write_items_jsonl(run_dir / "items.jsonl", items)
-        writer.write_manifest(manifest)
+        try:
+            _write_items_jsonl(run_dir / "items.jsonl", items)
+            writer.write_manifest(manifest)
+        except BaseException:  # release the lock (and its file) when the run cannot be created
+            writer.close()
+            raise
         return writer
 
     def open_run(self, run_id: str) -> RunWriter:
