@@ -33,7 +33,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tailgate import errors
 from tailgate.cli import cli
 from tailgate.store import Store
 from tests.support.cli import tailgate
@@ -537,11 +536,6 @@ def test_fuzzed_inputs_never_crash_hang_or_pass_silently(tmp_path: Path) -> None
     assert not failures, f"{len(failures)} of {len(CASES)} cases failed:\n" + "\n".join(failures)
 
 
-@pytest.mark.xfail(
-    not hasattr(errors, "RunFailed"),
-    reason="a run that measured nothing exits 3 once the runner's RunFailed lands (issue 10, item 2)",
-    strict=True,
-)
 def test_a_run_that_measured_nothing_does_not_pass(tmp_path: Path) -> None:
     """Leaving out dataset.reference made every sample unscored, and the run exited 0."""
     failures = run_cases(omission_cases(), tmp_path)

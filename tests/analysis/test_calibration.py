@@ -21,18 +21,9 @@ from bench import calibration as cal
 
 pytestmark = pytest.mark.slow
 
-# measure -> the item of issue 9 whose fix makes it pass
-KNOWN = {
-    "latency p90": "issue 9.5: percentile intervals under-cover at 50 items",
-    "latency p95": "issue 9.5",
-    "latency p99": "issue 9.5",
-    "pass@3": "issue 9.4: pass@k intervals collapse to a point near 1",
-    "pass@5": "issue 9.4",
-    "pass@10": "issue 9.4",
-    "format spread (best - worst)": "issue 9.3: best - worst is biased upward",
-    "any-spread test": "issue 9.3: no test of 'is there any spread' yet",
-    "named best - worst (paired)": "issue 9.3: the t interval ignores that both templates were picked as extremes",
-}
+# measure -> the defect that makes it fail (a strict xfail: the fix that makes it pass must
+# delete its entry). Empty: the issue 9 defects this study found are fixed (docs/calibration.md).
+KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
