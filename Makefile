@@ -8,7 +8,7 @@ DEMO_MODEL ?= local:smollm2-135m
 # `make demo DEMO_ARGS=` runs the whole suite (both templates, 2,016 samples, about 20 minutes).
 DEMO_ARGS ?= --limit 120 --repeats 3 --variants original
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install sysdeps demo test lint typecheck unit bench clean
 
 install: $(STAMP)
 
@@ -34,8 +34,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Headless Chromium for the HTML tests (Debian's package: a browser download would fail here).
+sysdeps:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "warning: no chromium (apt-get install chromium): the HTML-in-a-browser tests will be skipped"; }
+
 # Every test, the slow and the model-backed ones included.
-test: install lint typecheck
+test: install sysdeps lint typecheck
 	$(BIN)/pytest -q
 
 bench: install
