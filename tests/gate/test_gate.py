@@ -285,3 +285,28 @@ def test_cli_outputs_and_exit_codes(tmp_path: Path, seed_runs: tuple[Store, dict
     proc = tailgate("--store", root, "compare", base, cand, "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["pairing"]["shared_items"] == 200
+
+
+def test_gate_against_a_run_that_measured_nothing_names_the_reason(
+    tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]
+) -> None:
+    """Issue 10, item 2: gate against a run in which every call failed said "the runs share no
+    items", which is false; it names the failed run and why."""
+    from tailgate.errors import RunFailed
+    from tailgate.runner import RunOptions, run_sync
+    from tests.support.suites import make_suite
+
+    store, ids = seed_runs
+    suite = make_suite(tmp_path / "dead", scorers=[{"type": "exact"}])
+    with pytest.raises(RunFailed):
+        run_sync(
+            RunOptions(
+                suite=str(suite),
+                model="python:tests.support.flaky:always_500",
+                store=str(store.root),
+                run_id="gate-dead",
+                max_attempts=1,
+            )
+        )
+    with pytest.raises(UsageError, match=r"the candidate run gate-dead has no scored sample: .*every one of the 4"):
+        compare_runs(store, ids["random_failures"], "gate-dead")

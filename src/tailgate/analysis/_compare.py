@@ -489,6 +489,9 @@ def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Compariso
     ci = np.array([s[1] for s in shared], dtype=np.int64)
     pairing = _pairing(base, cand, ub, uc, bi, options)
     if bi.size == 0:
+        for data, units, role in ((base, ub, "base"), (cand, uc, "candidate")):
+            if units["item_id"].size == 0:  # the real reason, not "no shared items"
+                raise UsageError(f"the {role} run {data.run_id} has no scored sample: {_why_unscored(data)}")
         raise UsageError("the two runs share no (item, variant): nothing to compare")
     paired = _Paired.of(ub, uc, bi, ci)
     mean_b, mean_c = paired.mean_b, paired.mean_c
@@ -516,6 +519,19 @@ def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Compariso
         newly_count,
         unavailable,
     )
+
+
+def _why_unscored(data: RunData) -> str:
+    """Why a run has no scored sample, from its manifest (a failed run says why) or its records."""
+    if error := data.manifest.get("error"):
+        return str(error)
+    rows = data.query("SELECT count(*) AS n, count(error_class) AS errors, count(output) AS answered FROM records")
+    n, errors = int(rows["n"][0]), int(rows["errors"][0])
+    if n == 0:
+        return "it has no records"
+    if errors == n:
+        return f"every one of its {n} samples failed (see tailgate show {data.run_id})"
+    return f"{n - errors} samples were answered but none could be scored (see tailgate show {data.run_id})"
 
 
 def _run_info(data: RunData) -> dict[str, Any]:
