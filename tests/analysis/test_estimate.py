@@ -62,12 +62,17 @@ def test_all_zero_repeats_do_not_give_a_zero_width_interval() -> None:
 
 
 def test_effective_n_of_perfectly_correlated_repeats_is_the_item_count() -> None:
+    """Kish's n_eff of perfectly correlated repeats is the item count (10), times Korn & Graubard's
+    (1998) degrees-of-freedom factor (z / t_9)^2 for a design effect estimated from 10 items."""
+    from scipy import stats
+
     per_item = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 1], dtype=float)
     x = np.repeat(per_item, 5)  # each item answered the same way five times
     est = mean_estimate(x, np.repeat(np.arange(10), 5))
-    low, high = proportion_confint(7, 10, method="wilson")
+    n_eff = 10 * (stats.norm.ppf(0.975) / stats.t.ppf(0.975, 9)) ** 2
+    low, high = proportion_confint(0.7 * n_eff, n_eff, method="wilson")
     assert (est.low, est.high) == pytest.approx((low, high))
-    assert "n_eff=10" in est.method
+    assert f"n_eff={n_eff:.0f}" in est.method
 
 
 def test_effective_n_of_independent_repeats_is_close_to_the_sample_count() -> None:

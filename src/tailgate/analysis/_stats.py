@@ -57,7 +57,7 @@ def estimate_from_sums(counts: np.ndarray, sums: np.ndarray, binary: bool, confi
         if items == total:
             n_eff, method = total, "proportion, Wilson"
         else:
-            n_eff = effective_n(mean, se if items > 1 else None, items, int(total))
+            n_eff = effective_n(mean, se if items > 1 else None, items, int(total), confidence)
             method = f"proportion, Wilson on clustered n_eff={n_eff:.0f}"
         low, high = wilson_interval(mean * n_eff, n_eff, confidence)
         return Estimate(
