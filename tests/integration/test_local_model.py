@@ -97,7 +97,14 @@ def test_timeout_is_enforced_between_tokens(tmp_path: Path) -> None:
         scorers=[{"type": "exact"}],
         extra={"decoding": {"max_tokens": 2000, "temperature": 0.0}},
     )
-    out = _run(str(suite), "--model", "local:smollm2-135m", "--timeout", "0.5", "--max-attempts", "1")
+    proc = tailgate(
+        "run", str(suite), "--model", "local:smollm2-135m", "--timeout", "0.5", "--max-attempts", "1", "-q", "--json",
+        timeout=600,
+    )  # fmt: skip
+    # its one sample timed out: a run that measured nothing exits 3, naming the cause
+    assert proc.returncode == 3, proc.stderr
+    assert "every one of the 1 samples failed after its retries (timeout x1)" in proc.stderr
+    out = json.loads(proc.stdout)
     rows = Store().read_records(str(out["run_id"])).to_pylist()
     assert rows[0]["error_class"] == "timeout"
     assert rows[0]["score"] is None

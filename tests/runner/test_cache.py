@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tailgate.errors import RunFailed
 from tailgate.runner import RunOptions, run_sync
 from tailgate.store import Store
 from tests.support.fault_server import FaultPlan, FaultServer
@@ -118,9 +119,11 @@ def test_a_failed_check_call_replays_nothing(tmp_path: Path) -> None:
     with FaultServer() as server:
         _openai(suite, server)
         server.plan.status_always = 503  # the check call (and every call) fails
-        down = _openai(suite, server, max_attempts=1)
-    assert down.stats.cached == 0
-    assert any("the check of what the endpoint serves failed" in w for w in down.warnings)
+        with pytest.raises(RunFailed) as failed:  # and with nothing replayed, the run measured nothing
+            _openai(suite, server, max_attempts=1)
+    session = Store().manifest(str(failed.value.run_id))["sessions"][-1]
+    assert session["cached"] == 0
+    assert "the check of what the endpoint serves failed" in session["cache_not_replayed"]
 
 
 def test_refresh_calls_again_and_overwrites_the_cache(tmp_path: Path) -> None:
