@@ -6,15 +6,10 @@ import json
 from pathlib import Path
 
 from tests.support.cli import tailgate
+from tests.support.cli import tailgate_ok as _ok
 from tests.support.suites import make_suite
 
 MODEL = "python:tests.support.models:oracle"
-
-
-def _ok(*args: str) -> str:
-    proc = tailgate(*args)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def test_cached_samples_are_visible_in_show_and_report_and_cache_stats_clear(tmp_path: Path) -> None:

@@ -10,15 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.support.cli import tailgate
+from tests.support.cli import tailgate_ok as _ok
 from tests.support.suites import make_suite
 
 MODEL = "python:tests.support.models:oracle"
-
-
-def _ok(*args: str) -> str:
-    proc = tailgate(*args)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def test_run_show_runs_export(tmp_path: Path) -> None:

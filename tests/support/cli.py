@@ -24,3 +24,10 @@ def tailgate(
         cwd=cwd,
         check=False,
     )
+
+
+def tailgate_ok(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run the CLI, assert it exited 0 (showing its stderr if not), return its stdout."""
+    proc = tailgate(*args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
