@@ -189,24 +189,14 @@ def test_retry_errors_reissues_failed_samples(tmp_path: Path) -> None:
     with pytest.raises(RunFailed):  # failed samples are recorded, not missing: nothing is issued
         _run(tmp_path, f"{FLAKY}:fail_twice", suite=suite, run_id="r-3", max_attempts=1)
     assert sum(flaky.attempts.values()) == 4
+
     # the model function's identity is the same, so --retry-errors may resume; two more tries each
+    def retry_errors():  # type: ignore[no-untyped-def]
+        return _run(tmp_path, f"{FLAKY}:fail_twice", suite=suite, run_id="r-3", max_attempts=1, retry_errors=True)
+
     with pytest.raises(RunFailed):
-        _run(
-            tmp_path,
-            f"{FLAKY}:fail_twice",
-            suite=suite,
-            run_id="r-3",
-            max_attempts=1,
-            retry_errors=True,
-        )
-    third = _run(
-        tmp_path,
-        f"{FLAKY}:fail_twice",
-        suite=suite,
-        run_id="r-3",
-        max_attempts=1,
-        retry_errors=True,
-    )
+        retry_errors()
+    third = retry_errors()
     assert third.issued == 4
     assert Store().manifest("r-3")["counts"]["errors"] == 0
     assert Store().read_records("r-3").num_rows == 4
