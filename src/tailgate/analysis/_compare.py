@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._data import NORMALIZED_ANSWER, OUTPUT_JSON, RunData, load_run, references
+from tailgate.analysis._data import NORMALIZED_ANSWER, OUTPUT_JSON, RunData, exact_sum, load_run, references
 from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile
 from tailgate.analysis._slices import equal_mask, item_features
 from tailgate.analysis._stats import Binned, adjust_bh, adjust_by, item_weights, pass_hat_k
@@ -268,9 +268,9 @@ def compare_runs(store: Store, base_id: str, cand_id: str, options: CompareOptio
 
 def _units(data: RunData) -> dict[str, np.ndarray]:
     return data.query(
-        f"""SELECT item_id, variant, count(score) AS n, coalesce(sum(score), 0) AS s,
+        f"""SELECT item_id, variant, count(score) AS n, coalesce({exact_sum("score")}, 0) AS s,
                    count_if(score >= {float(data.pass_threshold)!r}) AS p
-            FROM records WHERE score IS NOT NULL GROUP BY ALL"""
+            FROM records WHERE score IS NOT NULL GROUP BY ALL ORDER BY item_id, variant"""
     )
 
 
@@ -389,7 +389,7 @@ def _matched(base: RunData, cand: RunData, paired: _Paired) -> _Matched:
             data.con.register("matched_units", _arrow(units))
             try:
                 rows = data.query(
-                    f"""SELECT item_id, variant, count(score) AS n, coalesce(sum(score), 0) AS s,
+                    f"""SELECT item_id, variant, count(score) AS n, coalesce({exact_sum("score")}, 0) AS s,
                                count_if(score >= {float(data.pass_threshold)!r}) AS p
                         FROM ({_first_repeats("score IS NOT NULL")}) GROUP BY ALL"""
                 )
