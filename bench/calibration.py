@@ -409,19 +409,22 @@ def rep_continuous(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
     attrs, _ = _attributes(rng, n)
     data = make_run(_ids(n), attrs, scores=scores)
     try:
-        over = _overview(data, REPORT)
-        cover(t, "score (continuous)", reg, over["score"], cell.mean)
-        score_pct, _, _ = _percentiles(data, REPORT)
-        truth = score_quantiles(cell)
-        for pct, q in zip(score_pct, truth, strict=True):
-            cover(t, f"score p{pct.q:g} (continuous)", reg, pct, float(q))
-        if k >= 2:
+        if cell.wants("score"):
+            over = _overview(data, REPORT)
+            cover(t, "score (continuous)", reg, over["score"], cell.mean)
+        if cell.wants("percentiles"):
+            score_pct, _, _ = _percentiles(data, REPORT)
+            truth = score_quantiles(cell)
+            for pct, q in zip(score_pct, truth, strict=True):
+                cover(t, f"score p{pct.q:g} (continuous)", reg, pct, float(q))
+        if k >= 2 and cell.wants("profile"):
             prof = failure_profile(data.items, data.pass_threshold, REPORT.confidence, REPORT.bootstrap, REPORT.seed)
             var_p = cell.mean * (1 - cell.mean) / (a + b + 1)
             within = (cell.mean * (1 - cell.mean) - var_p) / (c + 1)
             cover(t, "ICC (continuous)", reg, prof.icc, var_p / (var_p + within))
-        disc = _discovery(data, REPORT)
-        flag(t, "discovery: any slice reported (null)", reg + " continuous", bool(disc.get("slices")))
+        if cell.wants("discovery"):
+            disc = _discovery(data, REPORT)
+            flag(t, "discovery: any slice reported (null)", reg + " continuous", bool(disc.get("slices")))
     finally:
         data.close()
 
@@ -589,6 +592,7 @@ QUICK = [
     Cell("run", 50, 1, "high", reps=400, parts=("latency",)),
     Cell("run", 100, 3, "high", reps=600, parts=("discovery",)),
     Cell("robust", 100, 1, "low", effect="identical", reps=300),
+    Cell("run", 30, 10, "low", mean=0.03, reps=400, parts=("profile",)),  # the item bootstrap covered 0.69
 ]
 
 # (n, K, het) of the binary and continuous runs: every n with every K, heterogeneity alternating
@@ -835,17 +839,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="replications per cell (default: the grid's)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument("--parts", help="comma-separated measures of a family only (e.g. profile); implies --no-write")
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
     cells = [c for c in grid(args.quick, args.reps) if only is None or c.family in only]
-    mde = not args.quick and (only is None or "mde" in only)
+    if args.parts:
+        cells = [replace(c, parts=tuple(args.parts.split(","))) for c in cells]
+    mde = not args.quick and (only is None or "mde" in only) and not args.parts
     started = time.perf_counter()
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     log(f"{len(cells)} cells, {sum(c.reps for c in cells)} replications, {args.workers} worker(s)")
-    write = not args.quick and not args.no_write
+    write = not args.quick and not args.no_write and not args.parts
 
     headers: list[str] = []
 
