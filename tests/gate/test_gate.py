@@ -80,12 +80,12 @@ def test_same_mean_different_tails_fails_on_the_slice(tmp_path: Path, seed_runs:
     assert verdict["minimum"].passed
     slices = verdict["no_slice_regression"]
     assert not slices.passed
-    failing = {f["slice"] for f in slices.evidence["failing"]}
+    failing = {f.slice for f in slices.evidence.failing}
     assert "auto:names=non_english" in failing
-    worst = slices.evidence["failing"][0]
-    assert worst["delta"]["value"] < -0.5
-    assert worst["p_adjusted"] < 0.05
-    assert worst["slice"] in slices.message
+    worst = slices.evidence.failing[0]
+    assert worst.delta.value < -0.5
+    assert worst.p_adjusted < 0.05
+    assert worst.slice in slices.message
     assert "adjusted p=" in slices.message
     never = verdict["never_pass"]
     assert not never.passed
@@ -102,7 +102,7 @@ def test_margin_is_one_sided_and_respected(tmp_path: Path, seed_runs: tuple[Stor
     reverse = compare_runs(store, ids["systematic_failures"], ids["random_failures"])
     strict = decide(reverse, load_policy(_policy(tmp_path, "rules:\n  - no_slice_regression: {margin: 0}\n")))
     assert not strict.passed
-    assert all(-0.2 < f["delta"]["value"] < 0 for f in strict.results[0].evidence["failing"])
+    assert all(-0.2 < f.delta.value < 0 for f in strict.results[0].evidence.failing)
     assert decide(reverse, load_policy(_policy(tmp_path, "rules:\n  - no_slice_regression: {margin: 0.2}\n"))).passed
 
 
@@ -119,7 +119,7 @@ def test_a_rule_with_nothing_to_judge_is_not_applicable(
     latency = decide(comparison, policy).results[0]
     assert latency.passed
     assert latency.status == "pass"
-    assert latency.evidence["cand"] >= 0
+    assert latency.evidence.cand >= 0
     policy = load_policy(_policy(tmp_path, "rules:\n  - json_validity: {min: 0.5}\n"))
     decision = decide(comparison, policy)
     (json_rule,) = decision.results
@@ -219,18 +219,18 @@ def test_a_failing_rule_says_when_the_comparison_was_underpowered(
     )
     overall, consistency, wide = decide(comparison, load_policy(_policy(tmp_path, rules))).results
     assert not overall.passed
-    mde = comparison.power["mde"]
+    mde = comparison.power.mde
     assert mde > 0.01
     assert f"underpowered: MDE {mde:.3f} > margin 0.01 with 200 items" in overall.message
-    assert overall.evidence["underpowered"] is True
+    assert overall.evidence.underpowered is True
     assert wide.passed
     assert "underpowered" not in wide.message
     assert consistency.passed  # B is perfectly consistent
     reverse = compare_runs(store, ids["systematic_failures"], ids["random_failures"])
     policy = load_policy(_policy(tmp_path, "rules:\n  - consistency: {min: 0.9, bound: lower}\n"))
     (level,) = decide(reverse, policy).results
-    cand = level.evidence["cand"]
-    if cand["value"] >= 0.9 > cand["low"]:  # A's consistency is ~0.92, its interval reaches below 0.9
+    cand = level.evidence.cand
+    if cand.value >= 0.9 > cand.low:  # A's consistency is ~0.92, its interval reaches below 0.9
         assert not level.passed
         assert "underpowered: the point estimate" in level.message
 
