@@ -37,7 +37,7 @@ def power_for(
     Example:
         >>> advice = power_for(0.4, 200, target=0.05)
         >>> round(advice.mde, 3), advice.items_needed[0].items_needed
-        (0.08, 504)
+        (0.08, 505)
     """
     mde = _t_mde(sd, n, alpha, power) if n > 1 else None
     method = f"paired t-test, noncentral t({n - 1}), two-sided" if n > 1 else "too few items"
