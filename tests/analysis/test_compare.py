@@ -403,3 +403,20 @@ def test_latency_changes_get_no_interval_or_test_with_too_few_samples(
         assert (block.p_value is not None) is has
         if not has:
             assert "too few samples" in delta.method
+
+
+def test_a_comparison_reads_back_from_its_json(seed_runs: tuple[Store, dict[str, str]]) -> None:
+    """The JSON edge both ways: ``from_dict(as_dict())`` is the same comparison, and it writes
+    the same bytes (what ``gate --comparison`` relies on)."""
+    import json
+
+    from tailgate.analysis import Comparison
+
+    store, ids = seed_runs
+    c = compare_runs(store, ids["random_failures"], ids["systematic_failures"])
+    text = json.dumps(c.as_dict(), indent=2)
+    back = Comparison.from_dict(json.loads(text))
+    assert back == c
+    assert json.dumps(back.as_dict(), indent=2) == text
+    assert back.overall.estimate == c.overall.estimate
+    assert back.beyond.pass_hat_k == 5

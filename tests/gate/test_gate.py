@@ -310,3 +310,42 @@ def test_gate_against_a_run_that_measured_nothing_names_the_reason(
         )
     with pytest.raises(UsageError, match=r"the candidate run gate-dead has no scored sample: .*every one of the 4"):
         compare_runs(store, ids["random_failures"], "gate-dead")
+
+
+def test_gate_on_a_saved_comparison_is_the_gate_on_a_fresh_one(
+    tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]
+) -> None:
+    """Issue 11: `gate --comparison FILE` decides on `compare --json FILE` instead of computing it
+    again; the JSON is byte-identical, and a file of other runs or other options is refused."""
+    store, ids = seed_runs
+    base, cand = ids["random_failures"], ids["systematic_failures"]
+    root, policy = str(store.root), _policy(tmp_path, SEED_POLICY)
+    saved = str(tmp_path / "cmp.json")
+    assert tailgate("--store", root, "compare", base, cand, "--json", saved).returncode == 0
+    fresh = tailgate("--store", root, "gate", base, cand, "--policy", policy, "--json")
+    reused = tailgate("--store", root, "gate", base, cand, "--policy", policy, "--json", "--comparison", saved)
+    assert (fresh.returncode, reused.returncode) == (1, 1), reused.stderr
+    assert reused.stdout == fresh.stdout
+    other_runs = tailgate("--store", root, "gate", cand, base, "--policy", policy, "--comparison", saved)
+    assert other_runs.returncode == 2
+    assert "compares" in other_runs.stderr
+    gate = ("--store", root, "gate", base, cand, "--policy", policy)
+    other_options = tailgate(*gate, "--seed", "3", "--comparison", saved)
+    assert other_options.returncode == 2
+    assert "seed 0 (asked: 3)" in other_options.stderr
+    (tmp_path / "junk.json").write_text('{"schema_version": 1}')
+    junk = tailgate(*gate, "--comparison", str(tmp_path / "junk.json"))
+    assert junk.returncode == 2
+    assert "junk.json" in junk.stderr
+    assert "Traceback" not in junk.stderr
+
+
+def test_every_rule_is_declared_once_and_documented() -> None:
+    """Adding a rule touches one place: the policy schema is the registry's, and the docs list it."""
+    from tailgate.gate._policy import RuleEntry
+    from tailgate.gate._registry import RULES
+
+    assert set(RuleEntry.model_fields) == set(RULES)
+    docs = (REPO / "docs" / "compare.md").read_text(encoding="utf-8")
+    for name in RULES:
+        assert f"- {name}:" in docs, name

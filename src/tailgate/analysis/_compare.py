@@ -31,10 +31,19 @@ from tailgate.analysis._compare_results import (
 from tailgate.analysis._compare_slices import aligned_features, slice_deltas, slice_warnings
 from tailgate.analysis._compare_tests import format_p, mcnemar, paired_delta
 from tailgate.analysis._data import RunData, load_run, references
-from tailgate.errors import UsageError
+from tailgate.errors import InputError, UsageError
 from tailgate.store import Store
 
-__all__ = ["CompareOptions", "Comparison", "compare_runs", "format_p", "mcnemar", "paired_delta", "power_for"]
+__all__ = [
+    "CompareOptions",
+    "Comparison",
+    "compare_runs",
+    "format_p",
+    "load_comparison",
+    "mcnemar",
+    "paired_delta",
+    "power_for",
+]
 
 
 def compare_runs(store: Store, base_id: str, cand_id: str, options: CompareOptions | None = None) -> Comparison:
@@ -52,6 +61,42 @@ def compare_runs(store: Store, base_id: str, cand_id: str, options: CompareOptio
     finally:
         base.close()
         cand.close()
+
+
+def load_comparison(path: str, base_id: str, cand_id: str, options: CompareOptions) -> Comparison:
+    """A comparison saved by ``tailgate compare --json FILE``, read back instead of computed again
+    (``tailgate gate --comparison FILE``): it must be of runs ``base_id`` and ``cand_id`` with
+    ``options``, or the gate would judge another comparison than the one asked for.
+
+    Raises:
+        InputError: the file is not a comparison's JSON (or of another schema version).
+        UsageError: it compares other runs, or was computed with other options.
+    """
+    import json
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("schema_version") != 1 or "overall" not in data:
+            raise InputError("not the JSON of tailgate compare (schema version 1)", file=path)
+        saved = Comparison.from_dict(data)
+    except OSError as exc:
+        raise InputError(f"cannot read the comparison: {exc.strerror or exc}", file=path) from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"not the JSON of tailgate compare: {exc}", file=path) from exc
+    if (saved.base.run_id, saved.cand.run_id) != (base_id, cand_id):
+        raise UsageError(f"{path} compares {saved.base.run_id} with {saved.cand.run_id}, not {base_id} with {cand_id}")
+    if saved.options != options:
+        changed = [
+            f"{key} {theirs!r} (asked: {mine!r})"
+            for (key, theirs), mine in zip(saved.options.as_dict().items(), options.as_dict().values(), strict=True)
+            if theirs != mine
+        ]
+        raise UsageError(
+            f"{path} was computed with other options: {', '.join(changed)}; compare again with the same options "
+            "(the gate's confidence is the policy's)"
+        )
+    return saved
 
 
 def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Comparison:

@@ -187,10 +187,11 @@ def _paired_bootstrap(
         levels[name] = BootstrapLevelChange(*_fields(change), base_level, cand_level)
     latency = {}
     if has_latency:
+        n_effs = _quantile_n_effs(lat_b, lat_c, options.confidence)
         for j, q in enumerate(_QS):
             point_b, point_c = float(np.percentile(lat_b[0], q)), float(np.percentile(lat_c[0], q))
             change = _bootstrap_summary(point_b, point_c, lat_deltas[:, j], items, method, options)
-            if (short := _too_few_for_quantile(lat_b, lat_c, q / 100, options.confidence)) is not None:
+            if (short := _too_few_for_quantile(n_effs, q / 100, options.confidence)) is not None:
                 no_interval = Estimate(change.delta.value, None, None, items, items, short, None, options.confidence)
                 change = BootstrapChange(change.base, change.cand, no_interval, None, change.ties)
             latency[q] = LatencyChange(*_fields(change))
@@ -201,17 +202,24 @@ def _fields(change: BootstrapChange) -> tuple[float, float, Estimate, float | No
     return change.base, change.cand, change.delta, change.p_value, change.ties
 
 
-def _too_few_for_quantile(lat_b: _Latencies, lat_c: _Latencies, q: float, confidence: float) -> str | None:
+def _quantile_n_effs(lat_b: _Latencies, lat_c: _Latencies, confidence: float) -> tuple[float, float]:
+    """Each run's clustered effective sample size for quantile intervals (the same at every q)."""
+    from tailgate.analysis._stats import _quantile_n_eff
+
+    out = []
+    for values, codes in (lat_b, lat_c):
+        _, inverse = np.unique(codes, return_inverse=True)
+        out.append(_quantile_n_eff(values, inverse, int(inverse.max()) + 1, confidence)[0])
+    return out[0], out[1]
+
+
+def _too_few_for_quantile(n_effs: tuple[float, float], q: float, confidence: float) -> str | None:
     """Why the change of a latency quantile gets no interval or test: as the report's percentiles
     (an order-statistic interval needs n_eff >= log(alpha/2) / log(q) clustered samples), a run
     with fewer has no honest interval for its own p99, so neither has the difference; the paired
     bootstrap rejected a true null 14% (p95) and 24% (p99) of the time at 30 items x 1 sample."""
-    from tailgate.analysis._stats import _quantile_n_eff
-
     need = math.log((1 - confidence) / 2) / math.log(max(q, 1 - q))
-    for (values, codes), role in ((lat_b, "base"), (lat_c, "candidate")):
-        _, inverse = np.unique(codes, return_inverse=True)
-        n_eff, _ = _quantile_n_eff(values, inverse, int(inverse.max()) + 1, confidence)
+    for n_eff, role in zip(n_effs, ("base", "candidate"), strict=True):
         if n_eff < need:
             return (
                 f"too few samples for a p{100 * q:g} change: needs a clustered n_eff >= {math.ceil(need)} in "
