@@ -169,7 +169,7 @@ def _paired_bootstrap(
     lat_deltas = np.empty((reps, len(_QS)))
     for start, w in item_weights(items, reps, options.seed):
         stop = start + w.shape[0]
-        total = w.sum(axis=1)
+        total = float(items)  # each replicate draws ``items`` items: its weights sum to that exactly
         for name in names:
             b, c = per_item[name]
             deltas[name][start:stop] = (w @ c - w @ b) / total
