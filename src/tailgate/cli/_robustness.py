@@ -90,7 +90,7 @@ def rescore(
     delta = None
     if versus:
         comparison = compare_runs(store, store.resolve(versus), run_id, CompareOptions(bootstrap=200))
-        delta = comparison.overall["estimate"]["value"]
+        delta = comparison.overall.estimate.value
     result = parser_sensitivity(rescored.label, rescored.parsers, rescored.scores, rescored.output, delta=delta)
     result = {"run_id": run_id, **result}
     write_outputs(result, json_out)
