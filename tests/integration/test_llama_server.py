@@ -33,8 +33,11 @@ def server() -> Iterator[str]:
         proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "llama_cpp.server",
+                "-c",
+                # llama_cpp.server, with the local provider's safe loading (no extra weight buffers:
+                # they crash llama.cpp on AMX CPUs)
+                "import runpy; from tailgate.providers._local import without_extra_buffers; "
+                "without_extra_buffers(); runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)",
                 "--model",
                 str(model),
                 "--host",
