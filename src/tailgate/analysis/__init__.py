@@ -9,21 +9,49 @@ from tailgate.analysis._compare import (
     paired_delta,
     power_for,
 )
-from tailgate.analysis._consistency import Consistency, PassK, consistency, pass_k_table
-from tailgate.analysis._contamination import Contamination, contamination, ngram_tokens
+from tailgate.analysis._consistency import Consistency, PassK, UnitConsistency, consistency, pass_k_table
+from tailgate.analysis._contamination import (
+    Contamination,
+    ContaminationCounts,
+    ContaminationOptions,
+    CorpusSummary,
+    OverlappingItem,
+    ScoreDifference,
+    contamination,
+    ngram_tokens,
+)
 from tailgate.analysis._data import RunData, load_run
 from tailgate.analysis._derive import derive_item_features
 from tailgate.analysis._discovery import build_cells, enumerate_slices, significance, sliceline_topk
 from tailgate.analysis._estimate import Estimate, clustered_mean, format_estimate, mean_estimate, wilson_interval
 from tailgate.analysis._profile import (
+    Concentration,
     FailureProfile,
+    RepeatAdvice,
     failure_profile,
     gini_weighted,
     variance_components,
 )
 from tailgate.analysis._report import REPORT_SCHEMA_VERSION, Report, ReportOptions, build_report, report_options
+from tailgate.analysis._report_sections import (
+    DiscoveredSlice,
+    Discovery,
+    LatencyHistogram,
+    Overview,
+    Plots,
+    RunHeader,
+    SectionNotes,
+    Slo,
+    WorstItem,
+)
 from tailgate.analysis._robustness import (
+    FlippingItem,
+    FlipSlice,
+    FormatSpread,
+    PerturbationEffect,
     Robustness,
+    SpreadTest,
+    VariantScore,
     format_spread,
     parser_sensitivity,
     robustness,
@@ -46,18 +74,41 @@ __all__ = [
     "REPORT_SCHEMA_VERSION",
     "CompareOptions",
     "Comparison",
+    "Concentration",
     "Consistency",
     "Contamination",
+    "ContaminationCounts",
+    "ContaminationOptions",
+    "CorpusSummary",
+    "DiscoveredSlice",
+    "Discovery",
     "Estimate",
     "FailureProfile",
+    "FlipSlice",
+    "FlippingItem",
+    "FormatSpread",
+    "LatencyHistogram",
+    "OverlappingItem",
+    "Overview",
     "PassK",
     "Percentile",
+    "PerturbationEffect",
+    "Plots",
+    "RepeatAdvice",
     "Report",
     "ReportOptions",
     "Robustness",
     "RunData",
+    "RunHeader",
     "RunSummary",
+    "ScoreDifference",
+    "SectionNotes",
     "SliceEstimate",
+    "Slo",
+    "SpreadTest",
+    "UnitConsistency",
+    "VariantScore",
+    "WorstItem",
     "adjust_bh",
     "adjust_by",
     "bootstrap_percentiles",
