@@ -63,13 +63,13 @@ def test_multi_prompt_spread_reproduces_published_maxp_and_avgp() -> None:
         result = template_spread(accs, n_items=100)
         if key in SWAPPED:
             other = (key[0], key[1], "flan-t5-base" if key[2] == "flan-t5-small" else "flan-t5-small")
-            assert result["max"] == pytest.approx(maxp[other])
-            assert result["mean"] == pytest.approx(avgp[other])
+            assert result.max == pytest.approx(maxp[other])
+            assert result.mean == pytest.approx(avgp[other])
             continue
-        assert result["max"] == pytest.approx(maxp[key]), key
-        assert result["mean"] == pytest.approx(avgp[key]), key
-        assert result["n_templates"] >= 100
-        spreads.append(result["spread"]["value"])
+        assert result.max == pytest.approx(maxp[key]), key
+        assert result.mean == pytest.approx(avgp[key]), key
+        assert result.n_templates >= 100
+        spreads.append(result.spread.value)
         checked += 1
     assert checked == 321  # 10 LMentry + 15 BBH tasks x their models, less the 4 swapped entries
     # the paper's point: one instruction template is not a measurement
@@ -80,9 +80,9 @@ def test_multi_prompt_spread_reproduces_published_maxp_and_avgp() -> None:
 def test_template_spread_interval_is_newcombe(p1: float, p2: float, n: int) -> None:
     result = template_spread({"a": p1, "b": p2, "c": (p1 + p2) / 2}, n_items=n)
     low, high = confint_proportions_2indep(round(p1 * n), n, round(p2 * n), n, method="newcomb", compare="diff")
-    assert result["spread"]["low"] == pytest.approx(low, abs=1e-9)
-    assert result["spread"]["high"] == pytest.approx(high, abs=1e-9)
-    assert (result["best"], result["worst"]) == ("a", "b")
+    assert result.spread.low == pytest.approx(low, abs=1e-9)
+    assert result.spread.high == pytest.approx(high, abs=1e-9)
+    assert (result.best, result.worst) == ("a", "b")
 
 
 def _import(tmp_path: Path, rows: list[tuple[str, str, int, int, str, str]]) -> Store:

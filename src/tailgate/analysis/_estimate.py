@@ -53,9 +53,9 @@ class Estimate:
     """A point estimate with its interval, its n and its method.
 
     Build one with a constructor that says how the interval was made (:meth:`t_interval`,
-    :meth:`wilson`, :meth:`clustered_proportion`, :meth:`clopper_pearson`,
-    :meth:`bootstrap_percentile`), or :meth:`no_interval` when there is no honest interval (or
-    no number at all), with the reason in ``method``.
+    :meth:`from_se`, :meth:`wilson`, :meth:`clustered_proportion`, :meth:`clopper_pearson`,
+    :meth:`bootstrap_percentile`, :meth:`from_bounds`), or :meth:`no_interval` when there is no
+    honest interval (or no number at all), with the reason in ``method``.
     """
 
     value: float | None
@@ -88,6 +88,23 @@ class Estimate:
         """A value without an interval (too few items, one item...), or no value at all: ``reason``
         says which and why."""
         return cls(value, None, None, n_items, n_samples, reason, None, confidence)
+
+    @classmethod
+    def from_bounds(
+        cls,
+        value: float,
+        low: float | None,
+        high: float | None,
+        *,
+        n_items: int,
+        n_samples: int,
+        method: str,
+        se: float | None = None,
+        confidence: float = 0.95,
+    ) -> Estimate:
+        """An interval computed elsewhere (simultaneous intervals, Newcombe's hybrid score...):
+        ``method`` names how."""
+        return cls(value, low, high, n_items, n_samples, method, se, confidence)
 
     @classmethod
     def from_se(

@@ -37,6 +37,7 @@ __all__ = [
     "PerturbationEffect",
     "Robustness",
     "SpreadTest",
+    "TemplateSpread",
     "VariantScore",
     "format_spread",
     "parser_sensitivity",
@@ -103,6 +104,40 @@ class FormatSpread:
             "best_vs_worst": self.best_vs_worst.as_dict(),
             "any_spread": self.any_spread.as_dict(),
             "n_templates": self.n_templates,
+        }
+
+
+@dataclass(frozen=True)
+class TemplateSpread:
+    """Spread over templates from template-level accuracies alone (see :func:`template_spread`)."""
+
+    n_templates: int
+    n_items: int
+    """Items each template was scored on."""
+    best: str
+    worst: str
+    max: float
+    """The best template's accuracy (MaxP)."""
+    min: float
+    mean: float
+    """Mean accuracy over templates (AvgP)."""
+    median: float
+    sd: float
+    spread: Estimate
+    """Best - worst with Newcombe's hybrid score interval (unpaired)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n_templates": self.n_templates,
+            "n_items": self.n_items,
+            "best": self.best,
+            "worst": self.worst,
+            "max": self.max,
+            "min": self.min,
+            "mean": self.mean,
+            "median": self.median,
+            "sd": self.sd,
+            "spread": self.spread.as_dict(),
         }
 
 
@@ -218,7 +253,10 @@ def _t_estimate(values: np.ndarray, confidence: float, what: str, bounded: bool 
     if bounded and se == 0:
         # value: the mean itself, not mean * n / n (which may differ in the last bit)
         low, high = wilson_interval(mean * n, n, confidence)
-        return Estimate(mean, low, high, n, n, f"{what}; all items equal: Wilson over items", 0.0, confidence)
+        method = f"{what}; all items equal: Wilson over items"
+        return Estimate.from_bounds(
+            mean, low, high, n_items=n, n_samples=n, method=method, se=0.0, confidence=confidence
+        )
     return Estimate.t_interval(
         mean,
         se,
@@ -283,7 +321,15 @@ def format_spread(
         best_score=float(means[best]),
         worst_score=float(means[worst]),
         # the interval comes from all pairs at once (_simultaneous_spread), not from this value's SE
-        spread=Estimate(float(means[best] - means[worst]), low, high, items, items, method, None, confidence),
+        spread=Estimate.from_bounds(
+            float(means[best] - means[worst]),
+            low,
+            high,
+            n_items=items,
+            n_samples=items,
+            method=method,
+            confidence=confidence,
+        ),
         best_vs_worst=_picked_pair(scores[:, best] - scores[:, worst], crit, confidence, names[best], names[worst]),
         any_spread=any_spread_test(scores, replicates=replicates, seed=seed),
         n_templates=len(names),
@@ -511,7 +557,7 @@ def _most_flipping(
     ]
 
 
-def template_spread(accuracies: dict[str, float], n_items: int, confidence: float = 0.95) -> dict[str, Any]:
+def template_spread(accuracies: dict[str, float], n_items: int, confidence: float = 0.95) -> TemplateSpread:
     """Spread over templates from template-level accuracies alone (e.g. a paper's table), each on
     the same ``n_items`` items: best (MaxP), worst, mean (AvgP, Mizrahi et al. 2024) and best -
     worst with Newcombe's hybrid score interval for a difference of two proportions.
@@ -532,20 +578,21 @@ def template_spread(accuracies: dict[str, float], n_items: int, confidence: floa
     # Newcombe (1998), method 10: hybrid score interval from the two Wilson intervals
     low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return {
-        "n_templates": len(names),
-        "n_items": n_items,
-        "best": names[best],
-        "worst": names[worst],
-        "max": p1,
-        "min": p2,
-        "mean": float(values.mean()),
-        "median": float(np.median(values)),
-        "sd": float(values.std(ddof=1)),
-        "spread": Estimate(
-            d, low, high, n_items, n_items, "best - worst template; Newcombe hybrid score (unpaired)", None, confidence
-        ).as_dict(),
-    }
+    method = "best - worst template; Newcombe hybrid score (unpaired)"
+    return TemplateSpread(
+        n_templates=len(names),
+        n_items=n_items,
+        best=names[best],
+        worst=names[worst],
+        max=p1,
+        min=p2,
+        mean=float(values.mean()),
+        median=float(np.median(values)),
+        sd=float(values.std(ddof=1)),
+        spread=Estimate.from_bounds(
+            d, low, high, n_items=n_items, n_samples=n_items, method=method, confidence=confidence
+        ),
+    )
 
 
 def parser_sensitivity(

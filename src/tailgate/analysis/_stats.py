@@ -71,12 +71,16 @@ class Percentile:
     distribution-free interval exists at this effective sample size)."""
 
     q: float
+    """The percentile, in [0, 100]."""
     value: float
+    """The sample percentile (linear interpolation)."""
     low: float | None
+    """Lower end of the distribution-free interval; None when none exists at this n."""
     high: float | None
     n_items: int
     n_samples: int
     method: str
+    """How the interval was made, or how many effective samples it would need."""
 
     def as_dict(self) -> dict[str, object]:
         return {

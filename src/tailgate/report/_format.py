@@ -22,8 +22,8 @@ T = TypeVar("T")
 
 
 def estimate(e: Estimate, digits: int = 3, sign: str = "", *, why: bool = False) -> str:
-    """ "value [low, high]" (the value alone without an interval); "n/a" without a value, with
-    the reason when ``why``. ``sign="+"`` for a difference."""
+    """The estimate as "value [low, high]" (the value alone without an interval); "n/a" without
+    a value, with the reason when ``why``. ``sign="+"`` for a difference."""
     if e.value is None and why:
         return f"n/a ({e.method})"
     return format(e, f"{sign}.{digits}f")
