@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from html import escape
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tailgate.analysis import Estimate
 from tailgate.text import neutralize
+
+if TYPE_CHECKING:  # an Estimate formats itself: nothing here needs analysis (numpy) at run time
+    from tailgate.analysis import Estimate
 
 __all__ = ["count", "estimate", "html_estimate", "interval", "number", "p_value", "percent", "safe"]
 
