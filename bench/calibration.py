@@ -360,7 +360,7 @@ def rep_run(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
     data = make_run(_ids(n), attrs, answers=answers, latency=lat)
     try:
         if cell.wants("score"):
-            cover(t, "score (0/1)", reg, _overview(data, REPORT)["score"], cell.mean)
+            cover(t, "score (0/1)", reg, _overview(data, REPORT).score, cell.mean)
         if cell.wants("latency"):
             _, latency, _ = _percentiles(data, REPORT)
             for pct in latency:
@@ -383,7 +383,7 @@ def rep_run(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
                     cover(t, "slice score (each slice, null)", reg, s.estimate, cell.mean)
         if cell.wants("discovery"):
             disc = _discovery(data, REPORT)
-            flag(t, "discovery: any slice reported (null)", reg, bool(disc.get("slices")))
+            flag(t, "discovery: any slice reported (null)", reg, bool(disc.slices))
     finally:
         data.close()
 
@@ -411,7 +411,7 @@ def rep_continuous(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
     try:
         if cell.wants("score"):
             over = _overview(data, REPORT)
-            cover(t, "score (continuous)", reg, over["score"], cell.mean)
+            cover(t, "score (continuous)", reg, over.score, cell.mean)
         if cell.wants("percentiles"):
             score_pct, _, _ = _percentiles(data, REPORT)
             truth = score_quantiles(cell)
@@ -424,7 +424,7 @@ def rep_continuous(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
             cover(t, "ICC (continuous)", reg, prof.icc, var_p / (var_p + within))
         if cell.wants("discovery"):
             disc = _discovery(data, REPORT)
-            flag(t, "discovery: any slice reported (null)", reg + " continuous", bool(disc.get("slices")))
+            flag(t, "discovery: any slice reported (null)", reg + " continuous", bool(disc.slices))
     finally:
         data.close()
 
@@ -446,12 +446,10 @@ def rep_robust(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
         assert rob is not None
         assert rob.spread is not None
         means = truth["means"]
-        cover(t, "format spread (best - worst)", reg, rob.spread["spread"], float(means.max() - means.min()))
-        bw = rob.spread.get("best_vs_worst")
-        if bw is not None:
-            named = means[names.index(rob.spread["best"])] - means[names.index(rob.spread["worst"])]
-            cover(t, "named best - worst (paired)", reg, bw, float(named))
-        p_any = _spread_p(rob.spread)
+        cover(t, "format spread (best - worst)", reg, rob.spread.spread, float(means.max() - means.min()))
+        named = means[names.index(rob.spread.best)] - means[names.index(rob.spread.worst)]
+        cover(t, "named best - worst (paired)", reg, rob.spread.best_vs_worst, float(named))
+        p_any = _spread_p(rob.spread.as_dict())
         if p_any is not None or cell.effect == "identical":
             # with a real spread the rejection rate is the test's power at that effect: reported,
             # not judged (no level is "right"); under identical templates it is the error rate

@@ -40,10 +40,9 @@ def contamination(
 
     store = open_store(ctx)
     result = check(store, store.resolve(run_ref), corpus, n=n, threshold=threshold, confidence=confidence, top=top)
-    data = result.as_dict()
-    write_outputs(data, json_out)
+    write_outputs(result.as_dict(), json_out)
     if json_out != "-":
-        console().print(render_contamination(data))
+        console().print(render_contamination(result))
 
 
 @cli.command()

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tailgate.analysis import Estimate, RunSummary
+from tailgate.report import _format as fmt
 from tailgate.report._provenance import cache_line, withheld_line
 from tailgate.store import RunInfo
 from tailgate.text import neutralize
@@ -20,11 +21,8 @@ __all__ = ["console", "estimate_text", "render_run_summary", "render_runs"]
 
 
 def estimate_text(est: Estimate) -> str:
-    if est.value is None:
-        return f"n/a ({est.method})"
-    if est.low is None or est.high is None:
-        return f"{est.value:.3f}"
-    return f"{est.value:.3f} [{est.low:.3f}, {est.high:.3f}]"
+    """The estimate as "value [low, high]", or "n/a (why)" without a value."""
+    return fmt.estimate(est, why=True)
 
 
 _STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
