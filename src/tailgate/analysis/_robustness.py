@@ -282,7 +282,7 @@ def robustness(
     if not scored:
         none = Estimate(None, None, None, n, n, "no scores (no reference)", None, confidence)
         return Robustness(n, [], [], None, none, none, none, _share(answer_flips, confidence, what), [], [], [])
-    described = data.manifest.get("variant_descriptions") or {}
+    described = data.manifest.variant_descriptions
     per_variant = [
         {"variant": v, "description": described.get(v), **_level(mean[:, j], confidence, v).as_dict()}
         for j, v in enumerate(variants)

@@ -22,7 +22,7 @@ from tailgate.config import LoadedSuite, RetryConfig, load_suite
 from tailgate.dataset import Dataset, load_dataset
 from tailgate.errors import Interrupted, RunFailed, RunMismatch, TailgateError
 from tailgate.providers import Provider, ProviderOptions, create_provider, redact
-from tailgate.records import Mode
+from tailgate.records import Counts, Manifest, Mode
 from tailgate.runner._execute import NOT_APPLICABLE, ExecutionStats, ProgressSink, execute
 from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
 from tailgate.runner._paraphrases import prepare_paraphrases
@@ -209,7 +209,7 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
         run_id = options.run_id
         writer = store.open_run(run_id)
         try:
-            differ = mismatches(writer.manifest().get("fingerprint", {}), setup.fingerprint)
+            differ = mismatches(writer.manifest().fingerprint, setup.fingerprint)
             if differ:
                 raise RunMismatch(
                     f"run '{run_id}' was made with a different {', '.join(differ)}; resume it "
@@ -270,7 +270,7 @@ async def _session(
         "to_issue": len(todo),
     }
     manifest = writer.manifest()
-    writer.update_manifest(status="running", sessions=[*manifest.get("sessions", []), session])
+    writer.update_manifest(status="running", sessions=[*manifest.sessions, session])
     cache = setup.store.cache(refresh=options.refresh) if options.cache else None
     cached = cache.get_many(s.cache_key for s in todo) if cache is not None else {}
     tracker = ServedTracker(setup.provider, {id(s.request): s.sample_id for s in todo})
@@ -343,17 +343,17 @@ async def _session(
     return RunResult(run_id, status, plan.size, done, stats.calls, resumed, stats, warnings)
 
 
-def _measured_nothing(manifest: dict[str, Any], stats: ExecutionStats) -> str | None:
+def _measured_nothing(manifest: Manifest, stats: ExecutionStats) -> str | None:
     """Why a completed run measured nothing, or None. Over the whole run (every session)."""
-    counts = manifest.get("counts") or {}
-    done, errors = int(counts.get("done", 0)), int(counts.get("errors", 0))
+    counts = manifest.counts or Counts()
+    done, errors = counts.done, counts.errors
     if done and errors == done:
         classes = ", ".join(f"{k} x{v}" for k, v in sorted(stats.errors_by_class.items(), key=lambda kv: -kv[1]))
         return (
             f"every one of the {done} samples failed after its retries ({classes or 'see tailgate show'}); "
             f"last error: {stats.last_error}. Nothing was measured"
         )
-    sessions = manifest.get("sessions", [])
+    sessions = manifest.sessions
     if not done or any("scored" not in s for s in sessions):
         return None  # sessions written before scored counts were kept: cannot tell
     failed_scores = {r: n for r, n in stats.unscored_reasons.items() if r != NOT_APPLICABLE}
@@ -368,9 +368,9 @@ def _measured_nothing(manifest: dict[str, Any], stats: ExecutionStats) -> str | 
     return None
 
 
-def _partial_failures(manifest: dict[str, Any], stats: ExecutionStats) -> list[str]:
-    counts = manifest.get("counts") or {}
-    done, errors = int(counts.get("done", 0)), int(counts.get("errors", 0))
+def _partial_failures(manifest: Manifest, stats: ExecutionStats) -> list[str]:
+    counts = manifest.counts or Counts()
+    done, errors = counts.done, counts.errors
     out = []
     if errors:
         classes = ", ".join(f"{k} x{v}" for k, v in sorted(stats.errors_by_class.items(), key=lambda kv: -kv[1]))
@@ -404,7 +404,7 @@ def _finish(
         writer.compact(min_records=COMPACT_MIN_RECORDS)
     states = store.sample_status(run_id)
     manifest = writer.manifest()
-    planned = manifest["plan"]["samples"]
+    planned = manifest.plan.samples
     session.update(
         ended_at=utc_now(),
         status=status,
@@ -414,7 +414,7 @@ def _finish(
         errors=stats.errors,
         scored=stats.scored,
     )
-    sessions = manifest.get("sessions", [])
+    sessions = list(manifest.sessions)
     if sessions:
         sessions[-1] = session
     writer.update_manifest(
