@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tailgate.errors import MissingDependency
-from tailgate.providers._base import ClientFault, ProviderOptions, Request, Response, TimeoutFault
+from tailgate.providers._base import BaseProvider, ClientFault, ProviderOptions, Request, Response, TimeoutFault
 from tailgate.providers._models import LocalModel, model_sha256, resolve_local_model
 from tailgate.records import Mode
 
@@ -25,7 +25,7 @@ __all__ = ["LocalProvider"]
 DEFAULT_CONTEXT = 4096
 
 
-class LocalProvider:
+class LocalProvider(BaseProvider):
     """A llama.cpp model in this process."""
 
     max_concurrency: int | None = 1

@@ -176,11 +176,7 @@ def rescore(
         row["item_id"]: Item(row["item_id"], row["input"], row["reference"], row["attributes"], row.get("source_id"))
         for row in store.read_items(run_id)
     }
-    perturbations = {
-        name: p
-        for name, p in build_variants(suite).perturbations.items()
-        if getattr(p.impl, "changes_reference", False)
-    }
+    perturbations = {name: p for name, p in build_variants(suite).perturbations.items() if p.impl.changes_reference}
     table = store.read_records(run_id)
     cols = {name: table.column(name).to_pylist() for name in ("item_id", "variant", "output", "score", "error_class")}
     keep = [i for i, err in enumerate(cols["error_class"]) if err is None and cols["output"][i] is not None]

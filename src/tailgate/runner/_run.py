@@ -156,7 +156,7 @@ async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunR
         identity = provider.identity()
         repeats = options.repeats or cfg.repeats
         built = variants_of(suite, options.variants)
-        if any(getattr(b.impl, "needs_model", False) for b in built.perturbations.values()):
+        if any(b.impl.needs_model for b in built.perturbations.values()):
             store = Store(options.store)
             cache = store.cache(refresh=options.refresh) if options.cache else None
             try:
@@ -224,14 +224,13 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
         ]
         return writer, run_id, todo, True
     run_id = options.run_id or _new_run_id(setup.suite.config.name, options.model)
-    describe = getattr(setup.provider, "describe", setup.provider.identity)
     manifest = build_manifest(
         run_id=run_id,
         suite=setup.suite,
         dataset=setup.dataset,
         limit=options.limit,
         model_spec=options.model,
-        provider_description=describe(),
+        provider_description=setup.provider.describe(),
         mode=plan.mode,
         repeats=plan.repeats,
         variants=[v.name for v in plan.variants],
@@ -292,7 +291,7 @@ async def _session(
     try:
         if cached:  # a remote model may have changed behind its name: check before replaying
             probe = next(s for s in todo if s.cache_key in cached).request
-            if getattr(setup.provider, "verify_served", False):
+            if setup.provider.verify_served:
                 session["cache_check_calls"] = 1  # not a sample: its answer is not recorded
             cached, stale = await verify_hits(setup.provider, cached, probe)
             if stale:
@@ -316,9 +315,7 @@ async def _session(
         status = "completed"
     except asyncio.CancelledError:
         status = "interrupted"
-        cancel = getattr(setup.provider, "cancel", None)
-        if cancel is not None:
-            cancel()
+        setup.provider.cancel()
         raise Interrupted(
             f"interrupted; completed samples are stored. Resume with the same command and --run-id {run_id}"
         ) from None
