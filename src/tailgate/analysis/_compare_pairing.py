@@ -185,27 +185,19 @@ def repeats_warning(pairing: Pairing) -> list[str]:
 def template_check(base: RunData, cand: RunData) -> list[str]:
     """Variants whose template definitions differ between the runs' suites."""
 
-    def templates(data: RunData) -> dict[str, Any]:
-        cfg = data.manifest.get("suite", {}).get("config") or {}
-        return {t.get("name", "original"): t for t in cfg.get("templates", [])}
-
-    a, b = templates(base), templates(cand)
+    a, b = base.manifest.templates, cand.manifest.templates
     changed = {name for name in set(a) & set(b) if a[name] != b[name]}
-
-    def generated(data: RunData) -> list[Any]:
-        return list((data.manifest.get("suite", {}).get("config") or {}).get("variants") or [])
-
     # generated variants (formats, perturbations, paraphrases) share names across suites only if
     # their definitions match: the same name with other parameters is another prompt
-    if generated(base) != generated(cand):
-        shared = set(base.manifest.get("variants") or []) & set(cand.manifest.get("variants") or [])
+    if base.manifest.generated_variants != cand.manifest.generated_variants:
+        shared = set(base.manifest.variants or ()) & set(cand.manifest.variants or ())
         changed |= {name for name in shared if name not in a or "+" in name}
     return sorted(changed)
 
 
 def _why_unscored(data: RunData) -> str:
     """Why a run has no scored sample, from its manifest (a failed run says why) or its records."""
-    if error := data.manifest.get("error"):
+    if error := data.manifest.error:
         return str(error)
     rows = data.query("SELECT count(*) AS n, count(error_class) AS errors, count(output) AS answered FROM records")
     n, errors = int(rows["n"][0]), int(rows["errors"][0])
@@ -218,14 +210,13 @@ def _why_unscored(data: RunData) -> str:
 
 def run_info(data: RunData) -> RunInfo:
     m = data.manifest
-    variants = m.get("variants")
     return RunInfo(
         data.run_id,
-        m["suite"]["name"],
-        m["model"]["spec"],
-        m.get("mode"),
-        m.get("repeats"),
-        None if variants is None else tuple(variants),
+        m.suite.name,
+        m.model.spec,
+        m.mode,
+        m.repeats,
+        None if m.variants is None else tuple(m.variants),
     )
 
 

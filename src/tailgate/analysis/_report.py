@@ -171,7 +171,7 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
             options.confidence,
             options.bootstrap,
             options.seed,
-            temperature=(data.manifest.get("decoding") or {}).get("temperature"),
+            temperature=data.manifest.temperature,
         )
         profile = _with_concentration(profile, discovery)
         clock.lap("profile")
@@ -212,7 +212,7 @@ def _section_notes(data: RunData, cons: Consistency, robust: Robustness | None) 
         "SELECT count(output) AS outputs, count(answer) AS answers, count(DISTINCT variant) AS variants FROM records"
     )
     no_text = int(row["outputs"][0]) == 0 and int(row["answers"][0]) == 0
-    imported = " (imported without --output or --answer)" if "import" in data.manifest else ""
+    imported = " (imported without --output or --answer)" if data.manifest.is_import else ""
     notes: dict[str, str] = {}
     if not cons.n_units:
         notes["consistency"] = (
@@ -254,8 +254,7 @@ def report_options(store: Store, run_id: str, **overrides: Any) -> ReportOptions
 
 def _suite_options(store: Store, run_id: str) -> ReportOptions:
     """Defaults, overridden by the suite's ``report`` section when the run has one."""
-    suite = store.manifest(run_id).get("suite", {}).get("config") or {}
-    section = suite.get("report") or {}
+    section = store.manifest(run_id).report_section
     known = {k: v for k, v in section.items() if k in ReportOptions.__dataclass_fields__ and v is not None}
     for key in ("percentiles", "latency_percentiles"):
         if key in known:
@@ -268,18 +267,18 @@ def _run_info(store: Store, run_id: str, data: RunData) -> RunHeader:
     info = store.run_info(run_id, m)
     return RunHeader(
         run_id=run_id,
-        suite=m["suite"]["name"],
-        model=m["model"]["spec"],
+        suite=m.suite.name,
+        model=m.model.spec,
         status=info.status,
         planned=info.planned,
         done=info.done,
-        mode=m.get("mode"),
-        repeats=m.get("repeats"),
-        variants=m.get("variants"),
-        started_at=m.get("started_at"),
-        ended_at=m.get("ended_at"),
+        mode=m.mode,
+        repeats=m.repeats,
+        variants=None if m.variants is None else list(m.variants),
+        started_at=m.started_at,
+        ended_at=m.ended_at,
         # the runner's queueing hint of any session (latency measured under load): see runner/_queueing.py
-        latency_notes=[s["latency_note"] for s in m.get("sessions") or [] if s.get("latency_note")],
+        latency_notes=list(m.latency_notes),
     )
 
 

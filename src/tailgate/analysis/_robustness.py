@@ -473,7 +473,7 @@ def robustness(
     if not scored:
         none = Estimate.no_interval("no scores (no reference)", n_items=n, n_samples=n, confidence=confidence)
         return Robustness(n, [], [], None, none, none, none, _share(answer_flips, confidence, what), [], [], [])
-    described = data.manifest.get("variant_descriptions") or {}
+    described = data.manifest.variant_descriptions
     per_variant = [VariantScore(v, described.get(v), _level(mean[:, j], confidence, v)) for j, v in enumerate(variants)]
     templates = [v for v in variants if "+" not in v]
     spread = None

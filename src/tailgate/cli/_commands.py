@@ -179,7 +179,7 @@ def _show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     info = store.run_info(run_id, manifest)
     summary = summarize_records(store.read_records(run_id))
     if as_json:
-        echo_json({"run": asdict(info), "summary": summary.as_dict(), "manifest": manifest})
+        echo_json({"run": asdict(info), "summary": summary.as_dict(), "manifest": manifest.as_dict()})
     else:
         console().print(render_run_summary(manifest, info, summary))
 

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tailgate.errors import MissingDependency
-from tailgate.providers._base import ClientFault, ProviderOptions, Request, Response, TimeoutFault
+from tailgate.providers._base import BaseProvider, ClientFault, ProviderOptions, Request, Response, TimeoutFault
 from tailgate.providers._models import LocalModel, model_sha256, resolve_local_model
 from tailgate.records import Mode
 
@@ -29,7 +29,7 @@ __all__ = ["LocalProvider", "without_extra_buffers"]
 DEFAULT_CONTEXT = 4096
 
 
-class LocalProvider:
+class LocalProvider(BaseProvider):
     """A llama.cpp model in this process."""
 
     max_concurrency: int | None = 1
