@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from tailgate.cli import (
+from tailgate.cli import cli
+from tailgate.cli._common import (
     DEFAULT_MODEL,
     F,
-    cli,
     echo_json,
     handle_errors,
     json_option,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tailgate.cli import cli, handle_errors, json_option, open_store, store_option, write_outputs
+from tailgate.cli import cli
+from tailgate.cli._common import handle_errors, json_option, open_store, store_option, write_outputs
 
 
 @cli.command()
