@@ -60,9 +60,9 @@ def show_run(run: str = "latest", *, store: Store | str | Path | None = None) ->
     """A run's manifest, status and first summary (``tailgate show``).
 
     Example:
-        >>> overview = tailgate.show_run("latest", store=folder)
+        >>> overview = tailgate.show_run("cand", store=folder)
         >>> overview.summary.score.n_items
-        30
+        60
     """
     from tailgate.analysis import summarize_records
 
@@ -83,7 +83,7 @@ def report_run(run: str = "latest", *, store: Store | str | Path | None = None, 
             ``percentiles``, ``confidence``, ``seed``...); None keeps the suite's value or the default.
 
     Example:
-        >>> report = tailgate.report_run("latest", store=folder, slo_ms=800)
+        >>> report = tailgate.report_run("cand", store=folder, slo_ms=800)
         >>> report.as_dict()["schema_version"]
         1
     """
@@ -107,6 +107,11 @@ def compare_runs(base: str, cand: str, *, store: Store | str | Path | None = Non
 
     Raises:
         UsageError: the runs' suites changed under the same item ids (unless ``allow_changed_items``).
+
+    Example:
+        >>> comparison = tailgate.compare_runs("base", "latest", store=folder, target_delta=0.05)
+        >>> comparison.as_dict()["pairing"]["shared_items"]
+        60
     """
     from tailgate.analysis import CompareOptions
     from tailgate.analysis import compare_runs as compare
@@ -136,6 +141,11 @@ def gate_runs(
     Returns:
         The decision: ``passed``, one result per rule with its evidence, and the comparison;
         ``exit_code`` is what ``tailgate gate`` exits with (0 pass, 1 fail).
+
+    Example:
+        >>> decision = tailgate.gate_runs("base", "cand", "gate.yaml", store=folder)
+        >>> decision.exit_code
+        0
     """
     from tailgate.gate import Policy, decide, load_policy
 
@@ -168,6 +178,11 @@ def rescore_run(
 
     Returns:
         The JSON of ``tailgate rescore --json`` (docs/robustness.md).
+
+    Example:
+        >>> parsers = tailgate.rescore_run("cand", store=folder, scorers=["normalized"])
+        >>> [p["parser"] for p in parsers["parsers"]]
+        ['as run', 'scorer=normalized']
     """
     from tailgate.analysis import CompareOptions, parser_sensitivity
     from tailgate.analysis import compare_runs as compare
