@@ -115,12 +115,12 @@ def load_callable(spec: str) -> Callable[..., Any]:
     except SyntaxError as exc:  # the user's own file and line, not a traceback into importlib
         raise InputError(f"syntax error: {exc.msg}", file=exc.filename or module_name, line=exc.lineno) from None
     except ImportError as exc:
-        raise UsageError(f"cannot import '{module_name}': {exc}") from None
+        raise UsageError(f"cannot import '{module_name}': {exc}") from exc  # which import failed, and where
     except Exception as exc:  # the module raised while being imported
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         raise InputError(
             f"importing '{module_name}' raised {type(exc).__name__}: {exc}", file=frame.filename, line=frame.lineno
-        ) from None
+        ) from exc
     func = getattr(module, func_name, None)
     if not callable(func):
         raise UsageError(f"'{module_name}' has no function '{func_name}'")

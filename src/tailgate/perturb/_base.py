@@ -172,5 +172,5 @@ def _instantiate(suite: LoadedSuite, entry: VariantConfig, loc: tuple[str | int,
         raise suite.source.error((*loc, *key), f"{msg} (generator '{entry.generator}')") from None
     try:
         return cls(params)
-    except (ValueError, InputError) as exc:
-        raise suite.source.error(loc, str(exc)) from None
+    except (ValueError, InputError) as exc:  # the generator's own check: keep its traceback (plugins)
+        raise suite.source.error(loc, str(exc)) from exc

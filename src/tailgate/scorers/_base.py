@@ -123,8 +123,8 @@ def build_scorers(suite: LoadedSuite) -> list[BoundScorer]:
             raise suite.source.error((*loc, *key), f"{msg} (scorer type '{config.type}')") from None
         try:
             impl = cls(params)
-        except (ValueError, TailgateError) as exc:
-            raise suite.source.error(loc, str(exc)) from None
+        except (ValueError, TailgateError) as exc:  # the scorer's own check: keep its traceback (plugins)
+            raise suite.source.error(loc, str(exc)) from exc
         extract = config.extract if config.extract is not None else cls.default_extract
         if extract:
             try:
