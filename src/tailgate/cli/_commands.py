@@ -114,21 +114,9 @@ def run(
     for warning in result.warnings:
         click.echo(f"tailgate: warning: {neutralize(warning)}", err=True)
     if as_json:
-        echo_json(
-            {
-                "run_id": result.run_id,
-                "status": result.status,
-                "planned": result.planned,
-                "done": result.done,
-                "issued": result.issued,
-                "resumed": result.resumed,
-                "retries": result.stats.retries,
-                "errors": result.stats.errors_by_class,
-                "cached": result.stats.cached,
-            }
-        )
-        return
-    _print_overview(show_run(result.run_id, store=open_store(ctx)), as_json=False)
+        echo_json(result.as_dict())
+    else:
+        _print_overview(show_run(result.run_id, store=open_store(ctx)), as_json=False)
 
 
 def _progress(model: str) -> Any:
