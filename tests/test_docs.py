@@ -111,6 +111,13 @@ def test_every_option_is_documented_and_exists(path: str) -> None:
     assert sorted(documented - options) == [], f"docs/cli.md '## {path}' mentions options {path} does not have"
 
 
+def test_the_global_options_are_documented_at_the_top() -> None:
+    intro = (DOCS / "cli.md").read_text(encoding="utf-8").split("\n## ", 1)[0]
+    options = {name for param in cli.params if isinstance(param, click.Option) for name in param.opts}
+    assert options | {"-h", "--help"} == GLOBAL_OPTIONS
+    assert sorted(GLOBAL_OPTIONS - _documented_options(intro)) == []
+
+
 def test_the_docs_check_fails_on_a_missing_option() -> None:
     """The check is not vacuous: a command with an undocumented option is caught."""
 

@@ -279,11 +279,10 @@ def _with(options: list[Any]) -> Callable[[F], F]:
 
 
 def _comparison(ctx: click.Context, base: str, cand: str, **given: Any) -> Any:
-    from tailgate.analysis import CompareOptions, compare_runs
+    """``tailgate.compare_runs`` on the chosen store (an option not given is None: its default)."""
+    from tailgate._api import compare_runs
 
-    store = open_store(ctx)
-    chosen = {k: v for k, v in given.items() if v is not None and v is not False}
-    return compare_runs(store, store.resolve(base), store.resolve(cand), CompareOptions(**chosen))
+    return compare_runs(base, cand, store=open_store(ctx), **given)
 
 
 @cli.command()
