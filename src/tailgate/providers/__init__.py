@@ -23,7 +23,7 @@ from tailgate.providers._base import (
     redact_output,
     register_secret,
 )
-from tailgate.providers._models import ALIASES, LocalModel, cache_dir, resolve_local_model
+from tailgate.providers._models import ALIASES, LocalModel, cache_dir, installed, resolve_local_model
 
 __all__ = [
     "ALIASES",
@@ -45,6 +45,7 @@ __all__ = [
     "TimeoutFault",
     "cache_dir",
     "create_provider",
+    "installed",
     "parse_model_spec",
     "redact",
     "redact_output",

@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tailgate.analysis import Estimate, RunSummary
-from tailgate.report import _format as fmt
 from tailgate.records import Manifest
+from tailgate.report import _format as fmt
 from tailgate.report._provenance import cache_line, withheld_line
 from tailgate.store import RunInfo
 from tailgate.text import neutralize

@@ -76,6 +76,20 @@ class RunResult:
     stats: ExecutionStats
     warnings: list[str]
 
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of ``tailgate run --json`` (docs/cli.md)."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "planned": self.planned,
+            "done": self.done,
+            "issued": self.issued,
+            "resumed": self.resumed,
+            "retries": self.stats.retries,
+            "errors": self.stats.errors_by_class,
+            "cached": self.stats.cached,
+        }
+
 
 def run_sync(options: RunOptions, progress: ProgressSink | None = None) -> RunResult:
     """Run on a fresh event loop (uvloop when installed); SIGTERM stops like Ctrl-C."""
