@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tailgate.analysis import Comparison, Report, RunSummary
     from tailgate.gate import Decision, Policy
-    from tailgate.store import RunInfo, Store
     from tailgate.records import Manifest
+    from tailgate.store import RunInfo, Store
 
 __all__ = ["RunOverview", "compare_runs", "gate_runs", "report_run", "rescore_run", "show_run"]
 
