@@ -171,13 +171,13 @@ def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
 def _show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     from dataclasses import asdict
 
-    from tailgate.analysis import summarize_records
+    from tailgate.analysis import SUMMARY_COLUMNS, summarize_records
     from tailgate.report import console, render_run_summary
 
     store = open_store(ctx)
     manifest = store.manifest(run_id)
     info = store.run_info(run_id, manifest)
-    summary = summarize_records(store.read_records(run_id))
+    summary = summarize_records(store.read_columns(run_id, SUMMARY_COLUMNS))  # no pyarrow for a small run
     if as_json:
         echo_json({"run": asdict(info), "summary": summary.as_dict(), "manifest": manifest})
     else:
