@@ -273,19 +273,24 @@ def robustness(
                    any_value(t.answer) AS answer
             FROM kept LEFT JOIN top t USING (item_id, variant) GROUP BY ALL ORDER BY item_id, variant"""
     )
-    variants = sorted({str(v) for v in rows["variant"].tolist()})
+    variant_of = [str(v) for v in rows["variant"].tolist()]
+    variants = sorted(set(variant_of))
     if len(variants) < 2:
         return None
     col = {v: j for j, v in enumerate(variants)}
-    ids = sorted({str(i) for i in rows["item_id"].tolist()})
+    item_of = [str(i) for i in rows["item_id"].tolist()]
+    ids = sorted(set(item_of))
     row_of = {i: k for k, i in enumerate(ids)}
     shape = (len(ids), len(variants))
     mean = np.full(shape, np.nan)
     passed = np.full(shape, np.nan)
     answers = np.full(shape, None, dtype=object)
-    for i, v, m, p, a in zip(rows["item_id"], rows["variant"], rows["mean"], rows["pass"], rows["answer"], strict=True):
-        r, c = row_of[str(i)], col[str(v)]
-        mean[r, c], passed[r, c], answers[r, c] = m, p, a
+    # one (item, variant) per row (GROUP BY): placed all at once, not one numpy store at a time
+    at = (
+        np.fromiter((row_of[i] for i in item_of), dtype=np.intp, count=len(item_of)),
+        np.fromiter((col[v] for v in variant_of), dtype=np.intp, count=len(variant_of)),
+    )
+    mean[at], passed[at], answers[at] = rows["mean"], rows["pass"], rows["answer"]
     scored = not np.isnan(mean).all()
     complete = ~np.isnan(mean).any(axis=1) if scored else ~(answers == None).any(axis=1)  # noqa: E711
     mean, passed, answers = mean[complete], passed[complete], answers[complete]
