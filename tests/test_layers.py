@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"errors", "registry", "config", "text", "_version"},
     {"records"},
     {"providers", "store", "dataset"},
-    {"scorers", "perturb"},
+    {"scorers", "perturb", "testing"},
     {"runner"},
     {"analysis"},
     {"gate"},

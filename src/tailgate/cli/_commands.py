@@ -179,7 +179,7 @@ def _show(ctx: click.Context, run_id: str, as_json: bool) -> None:
     info = store.run_info(run_id, manifest)
     summary = summarize_records(store.read_columns(run_id, SUMMARY_COLUMNS))  # no pyarrow for a small run
     if as_json:
-        echo_json({"run": asdict(info), "summary": summary.as_dict(), "manifest": manifest})
+        echo_json({"run": asdict(info), "summary": summary.as_dict(), "manifest": manifest.as_dict()})
     else:
         console().print(render_run_summary(manifest, info, summary))
 
@@ -294,12 +294,16 @@ def _with(options: list[Any]) -> Callable[[F], F]:
     return decorate
 
 
-def _comparison(ctx: click.Context, base: str, cand: str, **given: Any) -> Any:
-    from tailgate.analysis import CompareOptions, compare_runs
+def _comparison(ctx: click.Context, base: str, cand: str, saved: str | None = None, **given: Any) -> Any:
+    """The comparison of BASE and CAND: computed, or read back from ``saved`` (checked to match)."""
+    from tailgate.analysis import CompareOptions, compare_runs, load_comparison
 
     store = open_store(ctx)
     chosen = {k: v for k, v in given.items() if v is not None and v is not False}
-    return compare_runs(store, store.resolve(base), store.resolve(cand), CompareOptions(**chosen))
+    base_id, cand_id, options = store.resolve(base), store.resolve(cand), CompareOptions(**chosen)
+    if saved:
+        return load_comparison(saved, base_id, cand_id, options)
+    return compare_runs(store, base_id, cand_id, options)
 
 
 @cli.command()
@@ -322,7 +326,7 @@ def compare(
     """Compare CAND with BASE item by item: paired delta, per-slice deltas, beyond accuracy, power."""
     from tailgate.report import compare_html, compare_markdown, console, render_compare
 
-    result = _comparison(ctx, base, cand, **given)
+    result = _comparison(ctx, base, cand, None, **given)
     write_outputs(
         result.as_dict(),
         json_out,
@@ -338,6 +342,7 @@ def compare(
 @click.argument("cand")
 @click.option("--policy", required=True, metavar="FILE", help="Gate policy (YAML).")
 @click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML (one test case per rule).")
+@click.option("--comparison", "saved", metavar="FILE", help="Decide on a saved `compare --json FILE` of BASE and CAND.")
 @_with(_compare_options)
 @store_option
 @click.pass_context
@@ -349,6 +354,7 @@ def gate(
     cand: str,
     policy: str,
     junit_out: str | None,
+    saved: str | None,
     json_out: str | None,
     md_out: str | None,
     html_out: str | None,
@@ -359,7 +365,7 @@ def gate(
     from tailgate.report import compare_html, console, gate_junit, gate_markdown, render_gate
 
     rules = load_policy(policy)
-    decision = decide(_comparison(ctx, base, cand, confidence=rules.confidence, **given), rules)
+    decision = decide(_comparison(ctx, base, cand, saved, confidence=rules.confidence, **given), rules)
     write_outputs(
         decision.as_dict(),
         json_out,

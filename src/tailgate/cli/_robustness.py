@@ -40,10 +40,9 @@ def contamination(
 
     store = open_store(ctx)
     result = check(store, store.resolve(run_ref), corpus, n=n, threshold=threshold, confidence=confidence, top=top)
-    data = result.as_dict()
-    write_outputs(data, json_out)
+    write_outputs(result.as_dict(), json_out)
     if json_out != "-":
-        console().print(render_contamination(data))
+        console().print(render_contamination(result))
 
 
 @cli.command()
@@ -90,7 +89,7 @@ def rescore(
     delta = None
     if versus:
         comparison = compare_runs(store, store.resolve(versus), run_id, CompareOptions(bootstrap=200))
-        delta = comparison.overall["estimate"]["value"]
+        delta = comparison.overall.estimate.value
     result = parser_sensitivity(rescored.label, rescored.parsers, rescored.scores, rescored.output, delta=delta)
     result = {"run_id": run_id, **result}
     write_outputs(result, json_out)

@@ -1,6 +1,16 @@
 """Record schemas, in-memory shapes and content hashing (the storage contract)."""
 
 from tailgate.records._hashing import cache_key_hasher, canonical_json, content_hash, file_sha256, item_id
+from tailgate.records._manifest import (
+    Counts,
+    DatasetInfo,
+    ImportInfo,
+    Manifest,
+    ModelInfo,
+    Plan,
+    RunProvenance,
+    SuiteInfo,
+)
 from tailgate.records._models import ChatMessage, Item, Mode, Prompt, Variant
 from tailgate.records._schema import (
     EXPORT_EXTRA_COLUMNS,
@@ -21,9 +31,17 @@ __all__ = [
     "WITHHELD_ERROR_CLASSES",
     "ChatMessage",
     "Column",
+    "Counts",
+    "DatasetInfo",
+    "ImportInfo",
     "Item",
+    "Manifest",
     "Mode",
+    "ModelInfo",
+    "Plan",
     "Prompt",
+    "RunProvenance",
+    "SuiteInfo",
     "Variant",
     "cache_key_hasher",
     "canonical_json",
