@@ -72,6 +72,9 @@ def public_names(source: str, module: str) -> set[str]:
                 continue
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(t.id for t in targets if isinstance(t, ast.Name))
+            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets) and isinstance(value, ast.Dict):
+                # a lazy package (``__getattr__`` imports on first use): its table's names are its names
+                names.update(k.value for k in value.keys if isinstance(k, ast.Constant) and isinstance(k.value, str))
         elif isinstance(node, ast.ImportFrom):
             base = package[: len(package) - node.level + 1] if node.level else []
             origin = ".".join([*base, *([node.module] if node.module else [])])

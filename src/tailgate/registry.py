@@ -37,7 +37,19 @@ if TYPE_CHECKING:
 
     from tailgate.config import LoadedSuite
 
-__all__ = ["DECLARES", "KINDS", "PluginError", "build", "fail_at", "load_callable", "lookup", "names", "register"]
+__all__ = [
+    "DECLARES",
+    "KINDS",
+    "Fail",
+    "Key",
+    "PluginError",
+    "build",
+    "fail_at",
+    "load_callable",
+    "lookup",
+    "names",
+    "register",
+]
 
 KINDS = ("providers", "scorers", "extractors", "perturbations")
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from tailgate.analysis._tquantiles import T975
+
 __all__ = [
     "Estimate",
     "clopper_pearson_interval",
@@ -230,9 +232,14 @@ class Estimate:
 
 
 def _t_quantile(confidence: float, dof: int) -> float:
-    from scipy import stats
+    """``scipy.stats.t.ppf(0.5 + confidence / 2, dof)``, the same bits, without importing
+    ``scipy.stats`` (0.4-0.9 s): a table for 95% up to 1,000 degrees of freedom, else
+    ``scipy.special.stdtrit``, which is what ``t.ppf`` evaluates."""
+    if confidence == 0.95 and 1 <= dof <= len(T975):
+        return T975[dof - 1]
+    from scipy.special import stdtrit
 
-    return float(stats.t.ppf(0.5 + confidence / 2.0, dof))
+    return float(stdtrit(dof, 0.5 + confidence / 2.0))
 
 
 def _z_quantile(confidence: float) -> float:

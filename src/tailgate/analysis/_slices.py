@@ -9,7 +9,9 @@ its optimistic end is low, so a tiny slice with one unlucky item does not top th
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,8 +114,7 @@ def slice_estimates(data: RunData, confidence: float = 0.95) -> list[SliceEstima
     items = data.items
     out: list[SliceEstimate] = []
     for name, labels in item_features(data).items():
-        for value in _values(labels):
-            mask = equal_mask(labels, value)
+        for value, mask in _masks(labels, _values(labels)):
             est = estimate_from_sums(items.n_scored[mask], items.sum_score[mask], data.binary, confidence)
             out.append(SliceEstimate(name, value, "item", est))
     for name, expr in SAMPLE_FEATURES.items():
@@ -125,11 +126,29 @@ def slice_estimates(data: RunData, confidence: float = 0.95) -> list[SliceEstima
         distinct = list(_values(values))
         if len(distinct) < 2 and name != "variant":
             continue
-        for value in distinct:
-            mask = equal_mask(values, value)
+        for value, mask in _masks(values, distinct):
             est = estimate_from_sums(rows["n"][mask], rows["s"][mask], data.binary, confidence)
             out.append(SliceEstimate(name, str(value), "sample", est))
     return out
+
+
+def _masks(labels: np.ndarray, values: list[Any]) -> Iterator[tuple[Any, np.ndarray]]:
+    """``(value, equal_mask(labels, value))`` for each of ``values``, from one pass over
+    ``labels`` instead of one per value (29 variants x 349,000 rows were a second of the MMLU-Pro
+    report). Python's equality decides, as in :func:`equal_mask`; NaN, equal to nothing, too."""
+    rows: dict[Any, list[int]] = {}
+    try:
+        for i, label in enumerate(labels.tolist()):
+            rows.setdefault(label, []).append(i)
+    except TypeError:  # an unhashable label: compare one value at a time
+        rows = {}
+    for value in values:
+        if not rows or (isinstance(value, float) and math.isnan(value)):  # a dict finds NaN by identity
+            yield value, equal_mask(labels, value)
+            continue
+        mask = np.zeros(labels.size, dtype=bool)
+        mask[rows.get(value, [])] = True
+        yield value, mask
 
 
 def _values(labels: np.ndarray) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from tailgate.analysis._estimate import Estimate, mean_estimate
 from tailgate.analysis._slices import equal_mask
 from tailgate.records import WITHHELD_ERROR_CLASSES
 
-__all__ = ["RunSummary", "summarize_records"]
+__all__ = ["SUMMARY_COLUMNS", "RunSummary", "summarize_records"]
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,20 @@ class RunSummary:
         }
 
 
+SUMMARY_COLUMNS = ("item_id", "variant", "score", "error_class", "latency_ms", "tokens_out", "cached")
+"""The record columns a summary reads (``Store.read_columns(run_id, SUMMARY_COLUMNS)``)."""
+
+
 def summarize_records(table: Any, confidence: float = 0.95) -> RunSummary:
-    """Summarise an Arrow table of records (see ``docs/records.md``).
+    """Summarise an Arrow table of records (see ``docs/records.md``), or the mapping of
+    :data:`SUMMARY_COLUMNS` to lists that ``Store.read_columns`` returns.
 
     Unscored samples (endpoint faults, scorer errors) are counted, never averaged in as zeros.
     Outputs the endpoint filtered or refused are counted apart from faults (``withheld_by_class``).
     Latency percentiles here are plain sample percentiles of successful calls; ``tailgate report``
     gives them with item-level bootstrap intervals.
     """
-    cols = table.select(["item_id", "variant", "score", "error_class", "latency_ms", "tokens_out", "cached"])
-    data = cols.to_pydict()
+    data = table if isinstance(table, Mapping) else table.select(list(SUMMARY_COLUMNS)).to_pydict()
     score = np.array([np.nan if s is None else s for s in data["score"]], dtype=float)
     items = np.array(data["item_id"], dtype=object)
     variants = np.array(data["variant"], dtype=object)

@@ -151,7 +151,8 @@ class RetryConfig(_Strict):
 
     max_attempts: int = Field(8, ge=1, le=100)
     base_delay_s: float = Field(0.1, ge=0.0)
-    """First back-off; doubles each attempt, with jitter between half and all of it."""
+    """First back-off; doubles each attempt while calls keep failing in a row (a sample unlucky
+    among successful calls retries after this one), with jitter between half and all of it."""
     max_delay_s: float = Field(30.0, ge=0.0)
     max_retry_after_s: float = Field(120.0, ge=0.0)
     """Longest ``Retry-After`` honoured; a longer one is capped to this."""

@@ -277,8 +277,8 @@ def redact(text: str) -> str:
     for secret in _known_secrets:
         if secret in text:
             text = text.replace(secret, "***")
-    for name, value in os.environ.items():
-        if value and len(value) >= 6 and _looks_secret(name) and value in text:
+    for value in _env_secrets():
+        if value in text:
             text = text.replace(value, "***")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
@@ -293,6 +293,25 @@ def redact_output(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "***")
     return text
+
+
+_env_seen: tuple[dict[Any, Any] | None, list[str]] = (None, [])
+
+
+def _env_secrets() -> list[str]:
+    """Values (6 characters or more) of the environment variables whose name says
+    KEY/TOKEN/SECRET/PASSWORD, in the environment's order. Read again only when the environment
+    changed: decoding ``os.environ`` took 80 us, and every response's metadata is redacted (a
+    third of a 2,000-sample run's CPU)."""
+    global _env_seen
+    raw = getattr(os.environ, "_data", None)  # CPython's encoded copy: comparing it stays in C
+    seen, values = _env_seen
+    if isinstance(raw, dict) and seen == raw:
+        return values
+    values = [v for name, v in os.environ.items() if v and len(v) >= 6 and _looks_secret(name)]
+    if isinstance(raw, dict):
+        _env_seen = (dict(raw), values)
+    return values
 
 
 def _looks_secret(name: str) -> bool:

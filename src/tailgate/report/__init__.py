@@ -1,17 +1,23 @@
 """Rendering: terminal tables, progress, the JSON and self-contained HTML reports."""
 
-from tailgate.report._compare import (
-    compare_html,
-    compare_markdown,
-    gate_junit,
-    gate_markdown,
-    render_compare,
-    render_gate,
-)
-from tailgate.report._html import render_html
-from tailgate.report._progress import LineProgress, RichProgress
-from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
-from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tailgate.report._compare import (
+        compare_html,
+        compare_markdown,
+        gate_junit,
+        gate_markdown,
+        render_compare,
+        render_gate,
+    )
+    from tailgate.report._html import render_html
+    from tailgate.report._progress import LineProgress, RichProgress
+    from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
+    from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
 __all__ = [
     "LineProgress",
@@ -31,3 +37,37 @@ __all__ = [
     "render_run_summary",
     "render_runs",
 ]
+
+# Submodules are imported on first use: `tailgate runs` and `tailgate show` must not pay for the
+# report, compare and gate renderers (and the analysis and numpy under them) that they never use.
+_LAZY = {
+    "compare_html": "tailgate.report._compare",
+    "compare_markdown": "tailgate.report._compare",
+    "gate_junit": "tailgate.report._compare",
+    "gate_markdown": "tailgate.report._compare",
+    "render_compare": "tailgate.report._compare",
+    "render_gate": "tailgate.report._compare",
+    "render_html": "tailgate.report._html",
+    "LineProgress": "tailgate.report._progress",
+    "RichProgress": "tailgate.report._progress",
+    "render_contamination": "tailgate.report._report_terminal",
+    "render_parsers": "tailgate.report._report_terminal",
+    "render_report": "tailgate.report._report_terminal",
+    "console": "tailgate.report._terminal",
+    "estimate_text": "tailgate.report._terminal",
+    "render_run_summary": "tailgate.report._terminal",
+    "render_runs": "tailgate.report._terminal",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

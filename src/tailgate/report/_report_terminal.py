@@ -8,8 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tailgate.analysis import Contamination, Estimate, Report, format_estimate
-from tailgate.analysis._robustness import Robustness, VariantScore
+from tailgate.analysis import Contamination, Estimate, Report, Robustness, VariantScore, format_estimate
 from tailgate.report import _format as fmt
 from tailgate.report._provenance import cache_line, withheld_line
 

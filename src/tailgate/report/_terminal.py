@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -10,12 +11,14 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from tailgate.analysis import Estimate, RunSummary
 from tailgate.records import Manifest
 from tailgate.report import _format as fmt
 from tailgate.report._provenance import cache_line, withheld_line
 from tailgate.store import RunInfo
 from tailgate.text import neutralize
+
+if TYPE_CHECKING:  # `tailgate runs` renders no estimate: it must not import numpy
+    from tailgate.analysis import Estimate, RunSummary
 
 __all__ = ["console", "estimate_text", "render_run_summary", "render_runs"]
 

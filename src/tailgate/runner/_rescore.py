@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tailgate.config import LoadedSuite, ScorerConfig, SourceMap, SuiteConfig
 from tailgate.errors import UsageError
@@ -28,6 +27,9 @@ from tailgate.perturb import build_variants
 from tailgate.records import Item, Manifest
 from tailgate.scorers import BoundScorer, build_scorers, parse_extractor
 from tailgate.store import Store
+
+if TYPE_CHECKING:  # numpy only when re-scoring: `tailgate run` imports this package and never needs it
+    import numpy as np
 
 __all__ = ["DEFAULT_EXTRACTORS", "Rescored", "default_extractors", "rescore"]
 
@@ -159,6 +161,8 @@ def rescore(
 ) -> Rescored:
     """Score every stored output of ``run_id`` under each parser (see the module docstring);
     ``llm``: a model spec whose reading of each output is one more parser (``llm=<model>``)."""
+    import numpy as np
+
     manifest = store.manifest(run_id)
     suite = _suite(manifest, run_id)
     if suite is None:

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +199,31 @@ class Store:
         if len(last) == table.num_rows:
             return table
         return table.take(pc.take(last, pc.sort_indices(last)))  # write order, last wins
+
+    def read_columns(self, run_id: str, columns: Sequence[str]) -> dict[str, list[Any]]:
+        """Some columns of a run's records as lists, one value per sample, in the order and with
+        the deduplication of :meth:`read_records` (the last record of a sample wins), as JSON
+        values (timestamps stay strings). A run still in journals (under 10,000 samples) is read
+        without pyarrow, whose import alone is most of what ``tailgate show`` may take."""
+        names = ["sample_id", *(c for c in columns if c != "sample_id")]
+        run_dir = self.run_dir(run_id)
+        if not run_dir.is_dir():
+            raise RunNotFound(f"no run '{run_id}' in {self.root}")
+        rows: dict[str, tuple[Any, ...]] = {}
+        with ReadSnapshot(run_dir):
+            files = scan_run_files(run_dir)
+            for _, _, path in files.parts:
+                import pyarrow.parquet as pq
+
+                data = pq.read_table(path, columns=names).to_pydict()
+                for row in zip(*(data[n] for n in names), strict=True):
+                    rows.pop(row[0], None)  # re-inserted: the order is that of each sample's last record
+                    rows[row[0]] = row
+            for _, path in files.journals:
+                for rec in read_journal(path):
+                    rows.pop(rec["sample_id"], None)
+                    rows[rec["sample_id"]] = tuple(rec.get(n) for n in names)
+        return {n: [row[i] for row in rows.values()] for i, n in enumerate(names) if n in columns}
 
     def register(self, con: Any, run_id: str) -> ReadSnapshot:
         """Create DuckDB views ``records`` (one row per sample, the last written wins) and
