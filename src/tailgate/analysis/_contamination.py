@@ -228,6 +228,9 @@ def contamination(
 ) -> Contamination:
     """Check a run's items for n-gram overlap with ``corpus`` and score both subsets.
 
+    Long: the corpus is streamed once and the per-item overlap, counts and score difference are
+    assembled from that one pass.
+
     Args:
         store: the records store.
         run_id: the run whose items and scores are used.

@@ -131,7 +131,10 @@ def failure_profile(
     *,
     temperature: float | None = None,
 ) -> FailureProfile:
-    """``temperature``: the run's decoding temperature when known (from the manifest); at 0
+    """The failure profile of a run's items (module docstring). Long: never-pass, Gini, variance
+    components, ICC and repeats advice share the item rows and one set of bootstrap draws.
+
+    ``temperature``: the run's decoding temperature when known (from the manifest); at 0
     repeats can only differ through nondeterminism, which the verdict and warnings say."""
     scored = items.n_scored > 0
     n, s1, s2 = items.n_scored[scored], items.sum_score[scored], items.sum_sq[scored]
@@ -457,6 +460,8 @@ def icc_interval_binary(
     n: np.ndarray, s: np.ndarray, weights: np.ndarray, confidence: float, grid: int = 400
 ) -> tuple[float, float] | None:
     """Profile-likelihood interval for the ICC of 0/1 scores under the beta-binomial model.
+    (Long: the likelihood, its profile over mu and the search for the interval's ends share the
+    count vectors A, B, C; the derivation is below.)
 
     An item with true pass rate p ~ Beta(a, b) and n samples passes s ~ BetaBinomial(n, a, b);
     the correlation of two samples of one item is rho = 1 / (a + b + 1), the ICC. With

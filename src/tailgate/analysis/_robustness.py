@@ -206,6 +206,9 @@ def robustness(
 ) -> Robustness | None:
     """Robustness across the run's variants, or None with fewer than two variants.
 
+    Long: one per-(item, variant) table feeds every measure below (scores, spread, flips,
+    perturbations, worst items), which are each a call; the length is the result's assembly.
+
     ``semantic``: answers are the same when they mean the same (all-MiniLM-L6-v2, as for
     consistency) instead of equal after normalisation. Runs without scores (open-ended questions,
     no reference) get the answer flip rate only.

@@ -79,6 +79,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
+    # (long only in its parameters: the body maps the options to one tailgate.runner.run call)
     from tailgate._api import show_run
     from tailgate.runner import RunOptions, run_sync
 

@@ -169,6 +169,11 @@ async def execute(
 ) -> ExecutionStats:
     """Run ``samples`` and hand each finished record to ``write`` (in completion order).
 
+    Long on purpose: the worker loop, its retry/back-off, the early stop and the cancellation
+    share one set of counters and one task group; split apart they would need a state object
+    passed everywhere, and the crash-safety argument (every finished sample written once) is
+    easier to check in one place.
+
     ``cached`` maps cache keys to stored responses (``text``, ``tokens_in``, ``tokens_out``,
     ``finish_reason``, ``latency_ms``): those samples are replayed without a call.
     ``withheld`` (the suite's ``run.filtered``): ``fail`` scores an output the endpoint filtered

@@ -159,7 +159,9 @@ def rescore(
     scorers: list[str] | None = None,
     llm: str | None = None,
 ) -> Rescored:
-    """Score every stored output of ``run_id`` under each parser (see the module docstring);
+    """(Long: one streamed pass over the stored outputs feeds every parser's scores at once.)
+
+    Score every stored output of ``run_id`` under each parser (see the module docstring);
     ``llm``: a model spec whose reading of each output is one more parser (``llm=<model>``)."""
     import numpy as np
 

@@ -143,7 +143,10 @@ class _Setup:
 
 
 async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunResult:
-    """Plan and execute a run (or resume one); see :class:`RunOptions`."""
+    """Plan and execute a run (or resume one); see :class:`RunOptions`.
+
+    Long: the steps of a run in the order they happen (resolve, lock, plan, cache, execute,
+    record), each a few lines, read top to bottom as the documentation of what a run does."""
     suite = load_suite(options.suite)
     cfg = suite.config
     dataset = load_dataset(suite, options.limit)
@@ -275,7 +278,10 @@ async def _session(
     started: str,
     progress: ProgressSink | None,
 ) -> RunResult:
-    """Execute ``todo`` into the run, then compact and record the session in the manifest."""
+    """Execute ``todo`` into the run, then compact and record the session in the manifest.
+
+    Long: the writer, the progress sink and the signal handlers must be opened and closed in
+    this order around one ``execute`` for a kill at any moment to lose no finished sample."""
     options, plan = setup.options, setup.plan
     session: dict[str, Any] = {
         "started_at": started,

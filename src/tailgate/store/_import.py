@@ -181,6 +181,8 @@ def derive_run_id(path: Path, now: str) -> str:
 
 
 def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) -> tuple[str, int, int]:
+    """Validate the file's rows and write them as one run. Long: one DuckDB statement per check
+    (ids, scores, repeats, variants), each with the error it raises, in the order a user reads them."""
     run_id = spec.run_id or derive_run_id(path, utc_now())
     if store.exists(run_id):
         raise StoreError(f"run '{run_id}' already exists; choose another --run-id")
