@@ -24,7 +24,6 @@ from tailgate.analysis import (
     LevelChange,
     adjust_bh,
     adjust_by,
-    format_estimate,
     format_p,
 )
 from tailgate.errors import UsageError
@@ -35,7 +34,7 @@ __all__ = ["Latency", "MaxRule", "MinItems", "MinRule", "NoSliceRegression", "Ov
 
 def _text(e: Estimate, digits: int = 3, sign: str = "") -> str:
     """An estimate as "value [low, high]" in a message."""
-    return format_estimate(e.as_dict(), digits, sign)
+    return format(e, f"{sign}.{digits}f")
 
 
 def _fmt(e: Estimate) -> str:

@@ -15,9 +15,10 @@ from rich.text import Text
 
 from tailgate.analysis import Comparison, Estimate, OverallChange, format_p
 from tailgate.gate import Decision
+from tailgate.report import _format as fmt
 from tailgate.report import _svg
 from tailgate.report._html import CSS, _table
-from tailgate.report._report_terminal import _e, _short, _signed
+from tailgate.report._report_terminal import _short
 from tailgate.text import neutralize
 
 __all__ = ["compare_html", "compare_markdown", "gate_junit", "gate_markdown", "render_compare", "render_gate"]
@@ -27,12 +28,12 @@ T = TypeVar("T")
 
 def _d(e: Estimate, digits: int = 3) -> str:
     """A difference: "+0.021 [+0.011, +0.031]"."""
-    return _signed(e.as_dict(), digits)
+    return fmt.estimate(e, digits, "+")
 
 
 def _l(e: Estimate) -> str:
     """A level: "0.421 [0.412, 0.430]"."""
-    return _e(e.as_dict())
+    return fmt.estimate(e)
 
 
 _p = format_p

@@ -20,13 +20,8 @@ def _est(e: Estimate, digits: int = 3) -> str:
 
 
 def _e(e: dict[str, Any], digits: int = 3, sign: str = "") -> str:
-    """An estimate still held as a JSON dict (parser sensitivity, contamination, and
-    ``report/_compare.py`` until the comparison is typed)."""
+    """An estimate still held as a JSON dict: parser sensitivity's result (``render_parsers``)."""
     return format_estimate(e, digits, sign)
-
-
-def _signed(e: dict[str, Any], digits: int = 3) -> str:
-    return format_estimate(e, digits, "+")
 
 
 def _short(text: str | None, width: int) -> str:
