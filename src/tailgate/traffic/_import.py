@@ -1,0 +1,361 @@
+"""``tailgate import traffic``: production logs into the store's traffic table.
+
+Each file is read line by line (the JSON parsing is orjson's), every request is normalised,
+given its content ids and derived attributes, and committed in batches (:mod:`._table`). Bad
+lines are counted and named (``file:line: field 'x': ...``) and skipped; nothing valid is
+dropped. Resuming: for JSONL files the journal says how far a file was read; when the file still
+starts with the same bytes (the same file, or the same log grown since), reading resumes there.
+Any other re-import re-reads the file and stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tailgate.errors import InputError
+from tailgate.records import canonical_json, file_sha256
+from tailgate.traffic._attributes import LanguageDetector, derive_text_attributes, token_bucket
+from tailgate.traffic._fields import FieldError
+from tailgate.traffic._openai import ReadOptions
+from tailgate.traffic._schema import TRAFFIC_COLUMNS, TRAFFIC_SCHEMA_VERSION, Request, input_id, traffic_arrow_schema
+from tailgate.traffic._sources import detect_format, read_source
+from tailgate.traffic._table import TrafficTable
+
+__all__ = ["BadLine", "FileImport", "TrafficImport", "import_traffic"]
+
+MAX_BAD_LINES_KEPT = 1000
+"""Bad lines kept (and shown) per import; all of them are counted."""
+_ATTRIBUTE_CACHE = 200_000
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that is not a valid request, and why."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line is not None else "")
+        return f"{where}: " + (f"field '{self.field}': " if self.field else "") + self.message
+
+
+@dataclass(frozen=True)
+class FileImport:
+    """What one file gave."""
+
+    file: str
+    format: str
+    lines: int
+    """Lines (rows) read in this import (after the resume point)."""
+    requests: int
+    """Valid requests read."""
+    inserted: int
+    """Requests new to the table."""
+    bad: int
+    skipped: int
+    """Lines that are not requests: blank lines, OTel spans that are not GenAI inference."""
+    resumed_at: int | None = None
+    """The line after which reading resumed (it had been imported before), or None."""
+
+    @property
+    def duplicates(self) -> int:
+        return self.requests - self.inserted
+
+
+@dataclass(frozen=True)
+class TrafficImport:
+    """The result of one ``import_traffic`` call."""
+
+    files: tuple[FileImport, ...]
+    bad_lines: tuple[BadLine, ...]
+    """The first :data:`MAX_BAD_LINES_KEPT` bad lines."""
+    table_rows: int
+    seconds: float
+
+    @property
+    def requests(self) -> int:
+        return sum(f.requests for f in self.files)
+
+    @property
+    def inserted(self) -> int:
+        return sum(f.inserted for f in self.files)
+
+    @property
+    def bad(self) -> int:
+        return sum(f.bad for f in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": [
+                {
+                    "file": f.file,
+                    "format": f.format,
+                    "lines": f.lines,
+                    "requests": f.requests,
+                    "inserted": f.inserted,
+                    "duplicates": f.duplicates,
+                    "bad": f.bad,
+                    "skipped": f.skipped,
+                    "resumed_at": f.resumed_at,
+                }
+                for f in self.files
+            ],
+            "requests": self.requests,
+            "inserted": self.inserted,
+            "bad": self.bad,
+            "bad_lines": [
+                {"file": b.file, "line": b.line, "field": b.field, "message": b.message} for b in self.bad_lines
+            ],
+            "table_rows": self.table_rows,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _Batch:
+    """Columns of the rows read since the last commit."""
+
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {c.name: [] for c in TRAFFIC_COLUMNS})
+    ids: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        canonical_json(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+class _Importer:
+    def __init__(self, table: TrafficTable, options: ReadOptions, batch_size: int) -> None:
+        self.table = table
+        self.options = options
+        self.batch_size = batch_size
+        self.detect = LanguageDetector()
+        self.attributes: dict[str, dict[str, Any]] = {}
+        self.bad_lines: list[BadLine] = []
+        self.schema = traffic_arrow_schema()
+        self.imported_at = int(time.time() * 1e6)
+
+    def _derived(self, request: Request, key: str) -> dict[str, Any]:
+        found = self.attributes.get(key)
+        if found is None:
+            if len(self.attributes) >= _ATTRIBUTE_CACHE:
+                self.attributes.clear()
+            found = derive_text_attributes(request.input_text(), self.detect)
+            self.attributes[key] = found
+        return found
+
+    def _add(self, batch: _Batch, request: Request, display: str, line: int, fmt: str) -> bool:
+        if request.columns:
+            request.columns = {k: _jsonable(v) for k, v in request.columns.items()}
+        rid = request.request_id()
+        if rid in batch.ids:
+            return False
+        key = input_id(request)
+        text = request.input_text()
+        derived = self._derived(request, key)
+        tokens = request.prompt_tokens if request.prompt_tokens is not None else len(text) / 4.0
+        row = {
+            "schema_version": TRAFFIC_SCHEMA_VERSION,
+            "request_id": rid,
+            "input_id": key,
+            "timestamp": request.timestamp_us,
+            "log_id": request.log_id,
+            "model": request.model,
+            "messages": canonical_json(request.messages) if request.messages is not None else None,
+            "prompt": request.prompt,
+            "input_text": text,
+            "response": request.response,
+            "status": request.status,
+            "is_error": request.is_error,
+            "latency_ms": request.latency_ms,
+            "prompt_tokens": request.prompt_tokens,
+            "completion_tokens": request.completion_tokens,
+            "finish_reason": request.finish_reason,
+            "columns": canonical_json(request.columns),
+            "input_tokens": token_bucket(tokens),
+            "turns": request.turns(),
+            "source": display,
+            "source_line": line,
+            "format": fmt,
+            "imported_at": self.imported_at,
+            **derived,
+        }
+        for name, values in batch.columns.items():
+            values.append(row[name])
+        batch.ids.add(rid)
+        return True
+
+    def _table(self, batch: _Batch) -> Any:
+        import pyarrow as pa
+
+        arrays = [pa.array(batch.columns[f.name], f.type) for f in self.schema]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _resume_point(self, path: Path) -> tuple[int, int, Any]:
+        """(offset, line, hasher of the prefix) to resume a JSONL file from."""
+        digest = hashlib.sha256()
+        size = path.stat().st_size
+        resolved = str(path.resolve())
+        candidates = sorted(
+            (e for e in self.table.journal() if e.get("path") == resolved and 0 < e.get("offset", 0) <= size),
+            key=lambda e: e["offset"],
+            reverse=True,
+        )
+        for entry in candidates:
+            probe = hashlib.sha256()
+            with path.open("rb") as fh:
+                remaining = entry["offset"]
+                while remaining and (block := fh.read(min(remaining, 1 << 22))):
+                    probe.update(block)
+                    remaining -= len(block)
+            if probe.hexdigest() == entry.get("prefix_sha256"):
+                return int(entry["offset"]), int(entry["line"]), probe
+        return 0, 0, digest
+
+    def import_file(self, display: str, fmt: str, writer: Any) -> FileImport:
+        path = Path(display)
+        if not path.is_file():
+            raise InputError("file not found" if not path.exists() else "not a file", file=display)
+        fmt = detect_format(path, display) if fmt == "auto" else fmt
+        resumable = fmt in ("openai-jsonl", "otel")
+        digest = None if resumable else file_sha256(path)
+        if digest is not None and (done := self._done_before(digest)) is not None:
+            return FileImport(display, fmt, 0, 0, 0, 0, 0, resumed_at=done)
+        offset, start_line, prefix = self._resume_point(path) if resumable else (0, 0, None)
+        counts = {"lines": 0, "requests": 0, "inserted": 0, "bad": 0, "skipped": 0}
+        batch = _Batch()
+        # a batch is committed only between lines (an OTel line holds many spans), and the journal
+        # records the end of the last line read whole
+        current, current_end, done_line, hashed = start_line, offset, start_line, offset
+        with path.open("rb") as raw:
+            for line, end, payload in read_source(path, fmt, self.options, display, offset, start_line):
+                if line != current:
+                    if current_end is not None:
+                        offset, done_line = current_end, current
+                    if len(batch) >= self.batch_size:
+                        hashed = self._hash_to(raw, prefix, hashed, offset)
+                        counts["inserted"] += self._commit(writer, batch, display, path, fmt, offset, done_line, prefix)
+                        batch = _Batch()
+                    counts["lines"] += 1
+                    current = line
+                current_end = end
+                if payload is None:
+                    counts["skipped"] += 1
+                elif isinstance(payload, FieldError):
+                    counts["bad"] += 1
+                    if len(self.bad_lines) < MAX_BAD_LINES_KEPT:
+                        self.bad_lines.append(BadLine(display, line, payload.field, payload.message))
+                else:
+                    counts["requests"] += 1
+                    self._add(batch, payload, display, line, fmt)
+            if current_end is not None:
+                offset, done_line = current_end, current
+            self._hash_to(raw, prefix, hashed, offset)
+            counts["inserted"] += self._commit(writer, batch, display, path, fmt, offset, done_line, prefix, digest)
+        return FileImport(
+            display,
+            fmt,
+            counts["lines"],
+            counts["requests"],
+            counts["inserted"],
+            counts["bad"],
+            counts["skipped"],
+            resumed_at=start_line or None,
+        )
+
+    @staticmethod
+    def _hash_to(raw: Any, prefix: Any, hashed: int, offset: int) -> int:
+        """Extend the running hash of the file's prefix up to ``offset``."""
+        if prefix is None:
+            return offset
+        raw.seek(hashed)
+        remaining = offset - hashed
+        while remaining > 0 and (block := raw.read(min(remaining, 1 << 22))):
+            prefix.update(block)
+            remaining -= len(block)
+        return offset
+
+    def _done_before(self, digest: str) -> int | None:
+        """For CSV/Parquet (no resume by offset): the rows of an identical file imported in full."""
+        for entry in self.table.journal():
+            if entry.get("sha256") == digest and entry.get("complete"):
+                return int(entry["line"])
+        return None
+
+    def _commit(
+        self,
+        writer: Any,
+        batch: _Batch,
+        display: str,
+        path: Path,
+        fmt: str,
+        offset: int,
+        line: int,
+        prefix: Any,
+        digest: str | None = None,
+    ) -> int:
+        entry: dict[str, Any] = {
+            "file": display,
+            "path": str(path.resolve()),
+            "format": fmt,
+            "line": line,
+            "rows": len(batch),
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        if prefix is not None:
+            entry.update(offset=offset, prefix_sha256=prefix.hexdigest())
+        if digest is not None:
+            entry.update(sha256=digest, complete=True)
+        return int(writer.commit(self._table(batch), entry))
+
+
+def import_traffic(
+    folder: Path,
+    files: Sequence[str],
+    *,
+    fmt: str = "auto",
+    options: ReadOptions | None = None,
+    batch_size: int = 100_000,
+    progress: Callable[[FileImport], None] | None = None,
+) -> TrafficImport:
+    """Import log files into the traffic table in ``folder`` (``STORE/traffic``).
+
+    Args:
+        folder: the table's folder (:attr:`tailgate.store.Store.traffic_dir`).
+        files: log files, read in order.
+        fmt: ``auto`` (from the name, and for JSON the content), ``openai-jsonl``, ``otel``,
+            ``csv`` or ``parquet``.
+        options: field names, user-declared columns, latency unit.
+        batch_size: requests per committed part (and per resume point).
+        progress: called with each file's result as it finishes.
+
+    Example:
+        >>> result = import_traffic(Path(".tailgate/traffic"), ["requests.jsonl"])  # doctest: +SKIP
+        >>> result.inserted, result.bad
+        (1000, 2)
+    """
+    started = time.perf_counter()
+    table = TrafficTable(folder)
+    importer = _Importer(table, options or ReadOptions(), batch_size)
+    results = []
+    with table.writer() as writer:
+        for display in files:
+            result = importer.import_file(display, fmt, writer)
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    return TrafficImport(tuple(results), tuple(importer.bad_lines), table.count(), time.perf_counter() - started)
