@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["TOKEN_EDGES", "derive_item_features", "detect_language", "detect_names", "token_bucket"]
@@ -136,12 +137,15 @@ def detect_names(text: str) -> str:
     return found
 
 
-def derive_item_features(text: str, tokens: float | None) -> dict[str, Any]:
-    """The derived attributes of one item's input text (tokens: measured, or estimated)."""
+def derive_item_features(
+    text: str, tokens: float | None, language: Callable[[str], str] | None = None
+) -> dict[str, Any]:
+    """The derived attributes of one item's input text (tokens: measured, or estimated);
+    ``language`` replaces :func:`detect_language` (the traffic import passes a trained model)."""
     estimate = tokens if tokens is not None else len(text) / 4.0
     return {
         "input_tokens": token_bucket(estimate),
-        "lang": detect_language(text),
+        "lang": (language or detect_language)(text),
         "names": detect_names(text),
         "non_ascii": any(c.isalpha() and not c.isascii() for c in text),
         "has_numbers": any(c.isdigit() for c in text),

@@ -67,8 +67,7 @@ class LanguageDetector:
 def derive_text_attributes(text: str, detect: LanguageDetector) -> dict[str, Any]:
     """The attributes of an input that depend on its text alone (cached per input id by the
     import); ``input_tokens`` is bucketed per request, from its logged usage when it has one."""
-    features = derive_item_features(text, None)
-    features["lang"] = detect(text)
+    features = derive_item_features(text, None, language=detect)
     features["has_code"] = has_code(text)
     del features["input_tokens"]
     return features

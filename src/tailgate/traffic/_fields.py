@@ -139,7 +139,7 @@ def as_text(value: Any, name: str) -> str | None:
 
 def as_messages(value: Any, name: str) -> list[dict[str, str]]:
     """``[{"role", "content"}]`` with text content; a JSON string of that is accepted (CSV)."""
-    if isinstance(value, str):
+    if isinstance(value, str) and value.lstrip().startswith("["):  # a CSV cell
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError:
