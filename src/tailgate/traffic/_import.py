@@ -11,11 +11,15 @@ Any other re-import re-reads the file and stores nothing twice.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tailgate.errors import InputError
 from tailgate.records import canonical_json, file_sha256
@@ -31,6 +35,18 @@ __all__ = ["BadLine", "FileImport", "TrafficImport", "import_traffic"]
 MAX_BAD_LINES_KEPT = 1000
 """Bad lines kept (and shown) per import; all of them are counted."""
 _ATTRIBUTE_CACHE = 200_000
+_PARALLEL_FROM = 2000
+"""New inputs in a batch from which their attributes are computed by worker processes."""
+
+_WORKER_DETECTOR: LanguageDetector | None = None
+
+
+def _derive_chunk(items: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """In a worker process: the text attributes of (input id, text) pairs."""
+    global _WORKER_DETECTOR
+    if _WORKER_DETECTOR is None:
+        _WORKER_DETECTOR = LanguageDetector()
+    return {key: derive_text_attributes(text, _WORKER_DETECTOR) for key, text in items}
 
 
 @dataclass(frozen=True)
@@ -125,6 +141,8 @@ class _Batch:
 
     columns: dict[str, list[Any]] = field(default_factory=lambda: {c.name: [] for c in TRAFFIC_COLUMNS})
     ids: set[str] = field(default_factory=set)
+    texts: dict[str, str] = field(default_factory=dict)
+    """Input id -> input text, for the attributes."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -138,25 +156,36 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _json_text(value: Any) -> str:
+    """Canonical JSON text (orjson's, the same bytes for these values; see fast_content_hash)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return canonical_json(value)
+
+
 class _Importer:
-    def __init__(self, table: TrafficTable, options: ReadOptions, batch_size: int) -> None:
+    def __init__(self, table: TrafficTable, options: ReadOptions, batch_size: int, jobs: int) -> None:
         self.table = table
         self.options = options
         self.batch_size = batch_size
+        self.jobs = jobs
         self.detect = LanguageDetector()
         self.attributes: dict[str, dict[str, Any]] = {}
         self.bad_lines: list[BadLine] = []
         self.schema = traffic_arrow_schema()
         self.imported_at = int(time.time() * 1e6)
+        # Parquet writing and DuckDB release the GIL: a batch is finished (attributes, Arrow,
+        # Parquet) on a second thread while the next one is parsed; the attributes of new inputs
+        # are computed by worker processes when there are many (fastText and regexes hold the GIL)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailgate-traffic-commit")
+        self._workers: ProcessPoolExecutor | None = None
+        self._pending: Future[int] | None = None
 
-    def _derived(self, request: Request, key: str) -> dict[str, Any]:
-        found = self.attributes.get(key)
-        if found is None:
-            if len(self.attributes) >= _ATTRIBUTE_CACHE:
-                self.attributes.clear()
-            found = derive_text_attributes(request.input_text(), self.detect)
-            self.attributes[key] = found
-        return found
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._workers is not None:
+            self._workers.shutdown(wait=True, cancel_futures=True)
 
     def _add(self, batch: _Batch, request: Request, display: str, line: int, fmt: str) -> bool:
         if request.columns:
@@ -166,44 +195,81 @@ class _Importer:
             return False
         key = input_id(request)
         text = request.input_text()
-        derived = self._derived(request, key)
+        if key not in batch.texts:
+            batch.texts[key] = text
         tokens = request.prompt_tokens if request.prompt_tokens is not None else len(text) / 4.0
-        row = {
-            "schema_version": TRAFFIC_SCHEMA_VERSION,
-            "request_id": rid,
-            "input_id": key,
-            "timestamp": request.timestamp_us,
-            "log_id": request.log_id,
-            "model": request.model,
-            "messages": canonical_json(request.messages) if request.messages is not None else None,
-            "prompt": request.prompt,
-            "input_text": text,
-            "response": request.response,
-            "status": request.status,
-            "is_error": request.is_error,
-            "latency_ms": request.latency_ms,
-            "prompt_tokens": request.prompt_tokens,
-            "completion_tokens": request.completion_tokens,
-            "finish_reason": request.finish_reason,
-            "columns": canonical_json(request.columns),
-            "input_tokens": token_bucket(tokens),
-            "turns": request.turns(),
-            "source": display,
-            "source_line": line,
-            "format": fmt,
-            "imported_at": self.imported_at,
-            **derived,
-        }
-        for name, values in batch.columns.items():
-            values.append(row[name])
+        columns = batch.columns
+        columns["request_id"].append(rid)
+        columns["input_id"].append(key)
+        columns["timestamp"].append(request.timestamp_us)
+        columns["log_id"].append(request.log_id)
+        columns["model"].append(request.model)
+        columns["messages"].append(_json_text(request.messages) if request.messages is not None else None)
+        columns["prompt"].append(request.prompt)
+        columns["input_text"].append(text)
+        columns["response"].append(request.response)
+        columns["status"].append(request.status)
+        columns["is_error"].append(request.is_error)
+        columns["latency_ms"].append(request.latency_ms)
+        columns["prompt_tokens"].append(request.prompt_tokens)
+        columns["completion_tokens"].append(request.completion_tokens)
+        columns["finish_reason"].append(request.finish_reason)
+        columns["columns"].append(_json_text(request.columns))
+        columns["input_tokens"].append(token_bucket(tokens))
+        columns["turns"].append(request.turns())
+        columns["source_line"].append(line)
         batch.ids.add(rid)
         return True
 
-    def _table(self, batch: _Batch) -> Any:
+    def _derive(self, texts: dict[str, str]) -> Future[dict[str, dict[str, Any]]] | dict[str, dict[str, Any]]:
+        """The text attributes of new inputs: computed later on the commit thread when few, else
+        by the worker processes (started on first use)."""
+        if self.jobs < 1 or len(texts) < _PARALLEL_FROM:
+            return {}
+        if self._workers is None:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")  # no fork under DuckDB's and our threads
+            self._workers = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+        items = list(texts.items())
+        size = -(-len(items) // self.jobs)
+        chunks = [self._workers.submit(_derive_chunk, items[i : i + size]) for i in range(0, len(items), size)]
+        merged: Future[dict[str, dict[str, Any]]] = Future()
+
+        def gather(_: Any) -> None:
+            if all(c.done() for c in chunks) and not merged.done():
+                try:
+                    merged.set_result({k: v for c in chunks for k, v in c.result().items()})
+                except BaseException as exc:
+                    merged.set_exception(exc)
+
+        for chunk in chunks:
+            chunk.add_done_callback(gather)
+        return merged
+
+    def _finish(self, batch: _Batch, known: dict[str, dict[str, Any]], derived: Any, writer: Any, extra: dict[str, Any], entry: dict[str, Any]) -> int:
+        """On the commit thread: attributes filled in, the Arrow table built and committed."""
         import pyarrow as pa
 
-        arrays = [pa.array(batch.columns[f.name], f.type) for f in self.schema]
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+        found = derived.result() if isinstance(derived, Future) else derived
+        for key, text in batch.texts.items():
+            if key not in known and key not in found:
+                found[key] = derive_text_attributes(text, self.detect)
+        if len(self.attributes) + len(found) > _ATTRIBUTE_CACHE:
+            self.attributes = {}
+        self.attributes.update(found)
+        attributes = {**known, **found}
+        rows = [attributes[key] for key in batch.columns["input_id"]]
+        for name in ("lang", "names", "non_ascii", "has_numbers", "asks_json", "has_code"):
+            batch.columns[name] = [row[name] for row in rows]
+        n = len(batch.columns["request_id"])
+        arrays = []
+        for f in self.schema:
+            values = batch.columns[f.name]
+            if len(values) != n:  # the same for the whole batch
+                values = [extra[f.name]] * n
+            arrays.append(pa.array(values, f.type))
+        return int(writer.commit(pa.Table.from_arrays(arrays, schema=self.schema), entry))
 
     def _resume_point(self, path: Path) -> tuple[int, int, Any]:
         """(offset, line, hasher of the prefix) to resume a JSONL file from."""
@@ -236,7 +302,8 @@ class _Importer:
         if digest is not None and (done := self._done_before(digest)) is not None:
             return FileImport(display, fmt, 0, 0, 0, 0, 0, resumed_at=done)
         offset, start_line, prefix = self._resume_point(path) if resumable else (0, 0, None)
-        counts = {"lines": 0, "requests": 0, "inserted": 0, "bad": 0, "skipped": 0}
+        counts = {"lines": 0, "requests": 0, "bad": 0, "skipped": 0}
+        commits: list[Future[int]] = []
         batch = _Batch()
         # a batch is committed only between lines (an OTel line holds many spans), and the journal
         # records the end of the last line read whole
@@ -248,7 +315,7 @@ class _Importer:
                         offset, done_line = current_end, current
                     if len(batch) >= self.batch_size:
                         hashed = self._hash_to(raw, prefix, hashed, offset)
-                        counts["inserted"] += self._commit(writer, batch, display, path, fmt, offset, done_line, prefix)
+                        commits.append(self._commit(writer, batch, display, path, fmt, offset, done_line, prefix))
                         batch = _Batch()
                     counts["lines"] += 1
                     current = line
@@ -265,13 +332,13 @@ class _Importer:
             if current_end is not None:
                 offset, done_line = current_end, current
             self._hash_to(raw, prefix, hashed, offset)
-            counts["inserted"] += self._commit(writer, batch, display, path, fmt, offset, done_line, prefix, digest)
+            commits.append(self._commit(writer, batch, display, path, fmt, offset, done_line, prefix, digest))
         return FileImport(
             display,
             fmt,
             counts["lines"],
             counts["requests"],
-            counts["inserted"],
+            sum(c.result() for c in commits),
             counts["bad"],
             counts["skipped"],
             resumed_at=start_line or None,
@@ -307,7 +374,7 @@ class _Importer:
         line: int,
         prefix: Any,
         digest: str | None = None,
-    ) -> int:
+    ) -> Future[int]:
         entry: dict[str, Any] = {
             "file": display,
             "path": str(path.resolve()),
@@ -320,7 +387,14 @@ class _Importer:
             entry.update(offset=offset, prefix_sha256=prefix.hexdigest())
         if digest is not None:
             entry.update(sha256=digest, complete=True)
-        return int(writer.commit(self._table(batch), entry))
+        known = {k: self.attributes[k] for k in batch.texts if k in self.attributes}
+        derived = self._derive({k: t for k, t in batch.texts.items() if k not in known})
+        extra = {"schema_version": TRAFFIC_SCHEMA_VERSION, "source": display, "format": fmt}
+        extra["imported_at"] = self.imported_at
+        if self._pending is not None:  # one batch finished while the next is parsed, no more
+            self._pending.result()
+        self._pending = self._pool.submit(self._finish, batch, known, derived, writer, extra, entry)
+        return self._pending
 
 
 def import_traffic(
@@ -329,7 +403,8 @@ def import_traffic(
     *,
     fmt: str = "auto",
     options: ReadOptions | None = None,
-    batch_size: int = 100_000,
+    batch_size: int = 50_000,
+    jobs: int | None = None,
     progress: Callable[[FileImport], None] | None = None,
 ) -> TrafficImport:
     """Import log files into the traffic table in ``folder`` (``STORE/traffic``).
@@ -341,6 +416,7 @@ def import_traffic(
             ``csv`` or ``parquet``.
         options: field names, user-declared columns, latency unit.
         batch_size: requests per committed part (and per resume point).
+        jobs: worker processes for the attributes of new inputs (default: cores - 1; 0: none).
         progress: called with each file's result as it finishes.
 
     Example:
@@ -350,12 +426,16 @@ def import_traffic(
     """
     started = time.perf_counter()
     table = TrafficTable(folder)
-    importer = _Importer(table, options or ReadOptions(), batch_size)
+    workers = max(1, (os.cpu_count() or 1) - 1) if jobs is None else jobs
+    importer = _Importer(table, options or ReadOptions(), batch_size, workers)
     results = []
-    with table.writer() as writer:
-        for display in files:
-            result = importer.import_file(display, fmt, writer)
-            results.append(result)
-            if progress is not None:
-                progress(result)
+    try:
+        with table.writer() as writer:
+            for display in files:
+                result = importer.import_file(display, fmt, writer)
+                results.append(result)
+                if progress is not None:
+                    progress(result)
+    finally:
+        importer.close()
     return TrafficImport(tuple(results), tuple(importer.bad_lines), table.count(), time.perf_counter() - started)

@@ -90,12 +90,32 @@ class ReadOptions:
     latency_unit: str = "ms"
 
 
-def _find(obj: dict[str, Any], name: str, options: ReadOptions) -> tuple[Any, str]:
+_PLANS: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+
+
+def _plan(obj: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The candidate paths that can exist in an object with these top-level keys (the lines of
+    one log share a shape, so this is computed once per shape)."""
+    shape = tuple(obj)
+    plan = _PLANS.get(shape)
+    if plan is None:
+        keys = set(shape)
+        plan = {
+            name: tuple(p for p in paths if p in keys or p.split(".", 1)[0] in keys)
+            for name, paths in _CANDIDATES.items()
+        }
+        if len(_PLANS) > 1000:
+            _PLANS.clear()
+        _PLANS[shape] = plan
+    return plan
+
+
+def _find(obj: dict[str, Any], name: str, options: ReadOptions, plan: dict[str, tuple[str, ...]]) -> tuple[Any, str]:
     given = options.fields.get(name)
     if given is not None:
         return lookup(obj, given), given
-    for path in _CANDIDATES[name]:
-        value = obj.get(path) if "." not in path else lookup(obj, path)
+    for path in plan[name]:
+        value = obj[path] if path in obj else lookup(obj, path)
         if value is not None and value != "":
             return value, path
     return None, name
@@ -124,19 +144,19 @@ def _response(value: Any, where: str) -> tuple[str | None, str | None]:
     return as_text(value, where), None
 
 
-def _latency(obj: dict[str, Any], options: ReadOptions, start_us: int) -> float | None:
-    value, path = _find(obj, "latency_ms", options)
+def _latency(obj: dict[str, Any], options: ReadOptions, plan: dict[str, tuple[str, ...]], start_us: int) -> float | None:
+    value, path = _find(obj, "latency_ms", options, plan)
     if value is not None:
         return as_float(value, path)
-    value, path = _find(obj, "latency_s", options)
+    value, path = _find(obj, "latency_s", options, plan)
     if value is not None:
         seconds = as_float(value, path)
         return None if seconds is None else seconds * 1000.0
-    value, path = _find(obj, "latency", options)
+    value, path = _find(obj, "latency", options, plan)
     if value is not None:
         number = as_float(value, path)
         return None if number is None else number * (1000.0 if options.latency_unit == "s" else 1.0)
-    end, path = _find(obj, "end_time", options)
+    end, path = _find(obj, "end_time", options, plan)
     if end is not None:
         return (as_timestamp_us(end, path) - start_us) / 1000.0
     return None
@@ -145,8 +165,9 @@ def _latency(obj: dict[str, Any], options: ReadOptions, start_us: int) -> float 
 def request_from_mapping(obj: Any, options: ReadOptions) -> Request:
     """One request out of one log line's object (raises :class:`FieldError`)."""
     if not isinstance(obj, dict):
-        raise FieldError("(line)", f"expected a JSON object, got {type(obj).__name__}")
-    stamp, where = _find(obj, "timestamp", options)
+        raise FieldError(None, f"expected a JSON object, got {type(obj).__name__}")
+    plan = _plan(obj)
+    stamp, where = _find(obj, "timestamp", options, plan)
     if stamp is None:
         raise FieldError(
             options.fields.get("timestamp", "timestamp"),
@@ -154,24 +175,24 @@ def request_from_mapping(obj: Any, options: ReadOptions) -> Request:
             "name yours with --field timestamp=KEY)",
         )
     timestamp = as_timestamp_us(stamp, where)
-    messages_value, messages_at = _find(obj, "messages", options)
+    messages_value, messages_at = _find(obj, "messages", options, plan)
     messages = prompt = None
     if messages_value is not None and not (messages_at == "input" and isinstance(messages_value, str)):
         messages = as_messages(messages_value, messages_at)
     else:
-        prompt_value, prompt_at = _find(obj, "prompt", options)
+        prompt_value, prompt_at = _find(obj, "prompt", options, plan)
         if isinstance(prompt_value, list) and prompt_value and isinstance(prompt_value[0], dict):
             messages = as_messages(prompt_value, prompt_at)
         else:
             prompt = as_text(prompt_value, prompt_at)
     if messages is None and prompt is None:
         raise FieldError("messages", "no input: neither messages nor prompt (name yours with --field messages=KEY)")
-    raw_response, response_at = _find(obj, "response", options)
+    raw_response, response_at = _find(obj, "response", options, plan)
     response, finish = _response(raw_response, response_at)
-    explicit_finish, finish_at = _find(obj, "finish_reason", options)
-    status, is_error = status_of(_find(obj, "status", options)[0], _find(obj, "error", options)[0])
-    model, model_at = _find(obj, "model", options)
-    log_id, id_at = _find(obj, "id", options)
+    explicit_finish, finish_at = _find(obj, "finish_reason", options, plan)
+    status, is_error = status_of(_find(obj, "status", options, plan)[0], _find(obj, "error", options, plan)[0])
+    model, model_at = _find(obj, "model", options, plan)
+    log_id, id_at = _find(obj, "id", options, plan)
     return Request(
         timestamp_us=timestamp,
         messages=messages,
@@ -181,9 +202,9 @@ def request_from_mapping(obj: Any, options: ReadOptions) -> Request:
         log_id=as_text(log_id, id_at),
         status=status,
         is_error=is_error,
-        latency_ms=_latency(obj, options, timestamp),
-        prompt_tokens=as_int(*_find(obj, "prompt_tokens", options)),
-        completion_tokens=as_int(*_find(obj, "completion_tokens", options)),
+        latency_ms=_latency(obj, options, plan, timestamp),
+        prompt_tokens=as_int(*_find(obj, "prompt_tokens", options, plan)),
+        completion_tokens=as_int(*_find(obj, "completion_tokens", options, plan)),
         finish_reason=as_text(explicit_finish, finish_at) if explicit_finish is not None else finish,
         columns={name: lookup(obj, name) for name in options.columns},
     )

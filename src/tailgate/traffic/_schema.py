@@ -17,12 +17,23 @@ Ids are content hashes (:func:`tailgate.records.content_hash`, the records contr
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from tailgate.records import Column, content_hash
+import orjson
 
-__all__ = ["DERIVED_COLUMNS", "TRAFFIC_COLUMNS", "TRAFFIC_SCHEMA_VERSION", "Request", "input_id", "traffic_arrow_schema"]
+from tailgate.records import Column, content_hash
+from tailgate.records._hashing import HASH_HEX_DIGITS
+
+__all__ = [
+    "DERIVED_COLUMNS", "TRAFFIC_COLUMNS",
+    "TRAFFIC_SCHEMA_VERSION",
+    "Request",
+    "fast_content_hash",
+    "input_id",
+    "traffic_arrow_schema",
+]
 
 TRAFFIC_SCHEMA_VERSION = 1
 
@@ -101,7 +112,8 @@ class Request:
         }
 
     def request_id(self) -> str:
-        return content_hash({"traffic": self.identity()})
+        identity = self.identity()
+        return fast_content_hash({"traffic": identity}, floats_in=(identity["latency_ms"], identity["columns"]))
 
     def input_text(self) -> str:
         """User messages joined by blank lines (all messages if none is from the user), or the prompt."""
@@ -119,8 +131,34 @@ class Request:
 def input_id(request: Request) -> str:
     """Content hash of the request's input alone (see the module docstring)."""
     if request.messages is not None:
-        return content_hash({"messages": request.messages})
-    return content_hash({"prompt": request.prompt})
+        return fast_content_hash({"messages": request.messages}, floats_in=())
+    return fast_content_hash({"prompt": request.prompt}, floats_in=())
+
+
+def _floats_agree(value: Any) -> bool:
+    """Whether orjson writes every float in ``value`` as ``json.dumps`` does (it differs only in
+    exponent forms, e.g. ``1e16`` against ``1e+16``)."""
+    if type(value) is float:
+        return orjson.dumps(value) == repr(value).encode()
+    if isinstance(value, dict):
+        return all(_floats_agree(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_floats_agree(v) for v in value)
+    return True
+
+
+def fast_content_hash(value: Any, *, floats_in: tuple[Any, ...] | None = None) -> str:
+    """:func:`tailgate.records.content_hash`, byte for byte, about ten times faster: orjson with
+    sorted keys writes the same canonical JSON for strings, ints, booleans, null, lists and
+    dicts with string keys (tests check every code point), and floats are checked one by one
+    (``floats_in``: the parts of ``value`` that can hold floats; default all of it)."""
+    try:
+        if all(_floats_agree(part) for part in ((value,) if floats_in is None else floats_in)):
+            data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+            return hashlib.sha256(data).hexdigest()[:HASH_HEX_DIGITS]
+    except (TypeError, orjson.JSONEncodeError):  # an int past 64 bits, a non-string key
+        pass
+    return content_hash(value)
 
 
 def traffic_arrow_schema() -> Any:
