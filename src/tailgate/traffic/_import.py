@@ -311,8 +311,8 @@ class _Importer:
         with path.open("rb") as raw:
             for line, end, payload in read_source(path, fmt, self.options, display, offset, start_line):
                 if line != current:
-                    if current_end is not None:
-                        offset, done_line = current_end, current
+                    if current_end is not None or not resumable:
+                        offset, done_line = current_end or 0, current
                     if len(batch) >= self.batch_size:
                         hashed = self._hash_to(raw, prefix, hashed, offset)
                         commits.append(self._commit(writer, batch, display, path, fmt, offset, done_line, prefix))
@@ -329,8 +329,8 @@ class _Importer:
                 else:
                     counts["requests"] += 1
                     self._add(batch, payload, display, line, fmt)
-            if current_end is not None:
-                offset, done_line = current_end, current
+            if current_end is not None or not resumable:
+                offset, done_line = current_end or 0, current
             self._hash_to(raw, prefix, hashed, offset)
             commits.append(self._commit(writer, batch, display, path, fmt, offset, done_line, prefix, digest))
         return FileImport(
