@@ -45,12 +45,19 @@ HERE = Path(__file__).resolve().parent
 TRACE = HERE.parent.parent / "shared" / "data" / "azure-llm-trace"
 SHIFTS = ("lang", "code", "long", "json")
 _JSON_ASKS = (
-    "\n\nAnswer in JSON with the keys \"answer\" and \"reason\".",
+    '\n\nAnswer in JSON with the keys "answer" and "reason".',
     "\n\nReturn the result as a JSON object.",
-    "\n\nFormat your reply as JSON: {\"summary\": ..., \"items\": [...]}.",
+    '\n\nFormat your reply as JSON: {"summary": ..., "items": [...]}.',
     "\n\nPlease respond only with valid JSON.",
 )
-_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "bing": "assistant", "system": "system"}
+_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "system": "system",
+}
 
 
 @dataclass(frozen=True)

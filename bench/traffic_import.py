@@ -30,7 +30,11 @@ from replay_log import build_log  # noqa: E402
 
 def timed(args: list[str], cwd: str) -> dict[str, float]:
     proc = subprocess.run(
-        ["/usr/bin/time", "-v", sys.executable, "-m", "tailgate", *args], capture_output=True, text=True, cwd=cwd
+        ["/usr/bin/time", "-v", sys.executable, "-m", "tailgate", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])

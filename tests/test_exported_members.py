@@ -18,6 +18,7 @@ PUBLIC_PACKAGES = [
     "tailgate.scorers",
     "tailgate.store",
     "tailgate.report",
+    "tailgate.traffic",
 ]
 
 

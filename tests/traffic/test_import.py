@@ -122,7 +122,7 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     result = import_traffic(folder(), [str(empty)])
     assert (result.requests, result.files[0].lines, result.table_rows) == (0, 0, 0)
-    with pytest.raises(InputError, match="missing.jsonl: file not found"):
+    with pytest.raises(InputError, match=r"missing\.jsonl: file not found"):
         import_traffic(folder(), [str(tmp_path / "missing.jsonl")])
 
 
@@ -130,8 +130,8 @@ def test_csv_with_named_columns(tmp_path: Path) -> None:
     f = tmp_path / "log.csv"
     f.write_text(
         "time,prompt,response,latency_ms,model,team\n"
-        "2024-05-01T10:00:00Z,\"Hello, world\",Hi,12.5,m1,search\n"
-        "2024-05-01T10:00:01Z,\"two\nlines\",ok,,m1,ads\n"
+        '2024-05-01T10:00:00Z,"Hello, world",Hi,12.5,m1,search\n'
+        '2024-05-01T10:00:01Z,"two\nlines",ok,,m1,ads\n'
         "not a time,x,y,1,m1,ads\n"
         "2024-05-01T10:00:03Z,short row\n",
         encoding="utf-8",
@@ -174,8 +174,10 @@ def test_parquet_with_typed_columns(tmp_path: Path) -> None:
     result = import_traffic(folder(), [str(f)], options=ReadOptions(columns=("tier",)))
     assert (result.inserted, [str(b)[len(str(f)) :] for b in result.bad_lines]) == (
         2,
-        [":3: field 'timestamp': no timestamp (looked for timestamp, time, created_at, start_time, created...; "
-         "name yours with --field timestamp=KEY)"],
+        [
+            ":3: field 'timestamp': no timestamp (looked for timestamp, time, created_at, start_time, created...; "
+            "name yours with --field timestamp=KEY)"
+        ],
     )
     rows = TrafficTable(folder()).read().to_pylist()
     assert [(r["input_text"], r["completion_tokens"], r["columns"], r["lang"]) for r in rows] == [
@@ -193,8 +195,15 @@ def test_otel_jsonl_export_and_pretty_document(tmp_path: Path) -> None:
     spans = [span({**BASE, "gen_ai.input.messages": messages}, span_id=f"{i:016x}") for i in range(3)]
     export = write_otlp(tmp_path / "spans.jsonl", otlp(*spans[:2]), otlp(spans[2], span({"db.system": "postgresql"})))
     result = import_traffic(folder(), [str(export)])
-    assert (result.files[0].format, result.files[0].lines, result.inserted, result.files[0].skipped) == ("otel", 2, 3, 1)
-    pretty = write_otlp(tmp_path / "trace.json", otlp(span({**BASE, "gen_ai.input.messages": "[]"}), *spans), pretty=True)
+    assert (result.files[0].format, result.files[0].lines, result.inserted, result.files[0].skipped) == (
+        "otel",
+        2,
+        3,
+        1,
+    )
+    pretty = write_otlp(
+        tmp_path / "trace.json", otlp(span({**BASE, "gen_ai.input.messages": "[]"}), *spans), pretty=True
+    )
     result = import_traffic(folder(), [str(pretty)])
     assert (result.files[0].format, result.requests, result.inserted, result.bad) == ("otel", 3, 0, 1)
     assert str(result.bad_lines[0]).startswith(f"{pretty}:1: field 'resourceSpans.0.scopeSpans.0.spans.0.gen_ai.input")
@@ -213,7 +222,7 @@ def test_batches_commit_as_they_go_and_a_kill_loses_nothing_committed(tmp_path: 
     code = (
         "import sys; from pathlib import Path; from tailgate.traffic import import_traffic, _import;"
         "_import._PARALLEL_FROM = 10**9;"
-        f"import_traffic(Path(sys.argv[1]), [sys.argv[2]], batch_size=50, jobs=0)"
+        "import_traffic(Path(sys.argv[1]), [sys.argv[2]], batch_size=50, jobs=0)"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder()), str(f)], env=env)
@@ -250,8 +259,10 @@ def test_attributes_are_computed_by_workers_the_same_way(tmp_path: Path) -> None
     serial = TrafficTable(tmp_path / "serial").read(columns).to_pylist()
     assert serial == TrafficTable(tmp_path / "parallel").read(columns).to_pylist()
     by_lang = {r["lang"]: r for r in serial}
-    assert by_lang["fr"]["has_code"] and by_lang["fr"]["non_ascii"]
-    assert by_lang["de"]["asks_json"] and not by_lang["de"]["has_code"]
+    assert by_lang["fr"]["has_code"]
+    assert by_lang["fr"]["non_ascii"]
+    assert by_lang["de"]["asks_json"]
+    assert not by_lang["de"]["has_code"]
 
 
 def test_the_schema_is_documented() -> None:

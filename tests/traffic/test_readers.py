@@ -33,7 +33,13 @@ def test_flat_openai_line() -> None:
         }
     )
     assert r.timestamp_us == T0
-    assert (r.model, r.response, r.latency_ms, r.prompt_tokens, r.completion_tokens) == ("gpt-4o", "Zehn Uhr.", 420.0, 20, 5)
+    assert (r.model, r.response, r.latency_ms, r.prompt_tokens, r.completion_tokens) == (
+        "gpt-4o",
+        "Zehn Uhr.",
+        420.0,
+        20,
+        5,
+    )
     assert (r.status, r.is_error) == ("200", False)
     assert r.messages == MESSAGES
     assert r.input_text() == "Wie spät ist es?"
@@ -44,7 +50,10 @@ def test_request_and_response_objects_as_the_api_sent_them() -> None:
     r = _read(
         {
             "created_at": T0 / 1e6,
-            "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]},
+            "request": {
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+            },
             "response": {
                 "id": "chatcmpl-1",
                 "model": "gpt-4o-mini-2024-07-18",
@@ -226,7 +235,10 @@ def test_otel_1_37_messages_attributes() -> None:
 def test_otel_prompt_and_completion_events_up_to_1_36() -> None:
     prompt = json.dumps([{"role": "user", "content": "What is 2+2?"}])
     completion = json.dumps([{"role": "assistant", "content": "4"}])
-    events = [("gen_ai.content.prompt", {"gen_ai.prompt": prompt}), ("gen_ai.content.completion", {"gen_ai.completion": completion})]
+    events = [
+        ("gen_ai.content.prompt", {"gen_ai.prompt": prompt}),
+        ("gen_ai.content.completion", {"gen_ai.completion": completion}),
+    ]
     r = _one(otlp(span(BASE, events, status={"code": 2, "message": "timeout"})))
     assert (r.input_text(), r.response, r.status, r.is_error) == ("What is 2+2?", "4", "error", True)
 

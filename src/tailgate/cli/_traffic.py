@@ -76,7 +76,9 @@ def _render(result: Any) -> None:
     for f in result.files:
         name = neutralize(f.file)
         if f.lines == 0:
-            click.echo(f"{name}: " + (f"already imported ({f.resumed_at} lines), nothing new" if f.resumed_at else "empty"))
+            click.echo(
+                f"{name}: " + (f"already imported ({f.resumed_at} lines), nothing new" if f.resumed_at else "empty")
+            )
             continue
         resumed = f" (resumed after line {f.resumed_at})" if f.resumed_at else ""
         skipped = f", {f.skipped} skipped" if f.skipped else ""

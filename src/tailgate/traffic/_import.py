@@ -247,7 +247,15 @@ class _Importer:
             chunk.add_done_callback(gather)
         return merged
 
-    def _finish(self, batch: _Batch, known: dict[str, dict[str, Any]], derived: Any, writer: Any, extra: dict[str, Any], entry: dict[str, Any]) -> int:
+    def _finish(
+        self,
+        batch: _Batch,
+        known: dict[str, dict[str, Any]],
+        derived: Any,
+        writer: Any,
+        extra: dict[str, Any],
+        entry: dict[str, Any],
+    ) -> int:
         """On the commit thread: attributes filled in, the Arrow table built and committed."""
         import pyarrow as pa
 
@@ -307,7 +315,8 @@ class _Importer:
         batch = _Batch()
         # a batch is committed only between lines (an OTel line holds many spans), and the journal
         # records the end of the last line read whole
-        current, current_end, done_line, hashed = start_line, offset, start_line, offset
+        current, done_line, hashed = start_line, start_line, offset
+        current_end: int | None = offset
         with path.open("rb") as raw:
             for line, end, payload in read_source(path, fmt, self.options, display, offset, start_line):
                 if line != current:

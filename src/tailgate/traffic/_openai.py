@@ -124,7 +124,7 @@ def _find(obj: dict[str, Any], name: str, options: ReadOptions, plan: dict[str, 
 def _response(value: Any, where: str) -> tuple[str | None, str | None]:
     """(text, finish reason) of a logged response: text, a completion object, or choices."""
     if isinstance(value, dict):
-        body = value.get("body") if isinstance(value.get("body"), dict) else value
+        body: dict[str, Any] = value["body"] if isinstance(value.get("body"), dict) else value
         choices = body.get("choices")
         if isinstance(choices, list):
             return _response(choices, f"{where}.choices")
@@ -134,7 +134,12 @@ def _response(value: Any, where: str) -> tuple[str | None, str | None]:
         if "output" in body:  # the Responses API: output items with content parts
             return _response(body["output"], f"{where}.output")
         return None, None
-    if isinstance(value, list) and value and isinstance(value[0], dict) and ("message" in value[0] or "text" in value[0]):
+    if (
+        isinstance(value, list)
+        and value
+        and isinstance(value[0], dict)
+        and ("message" in value[0] or "text" in value[0])
+    ):
         first = value[0]
         finish = first.get("finish_reason")
         text = first["message"].get("content") if isinstance(first.get("message"), dict) else first.get("text")
@@ -144,7 +149,9 @@ def _response(value: Any, where: str) -> tuple[str | None, str | None]:
     return as_text(value, where), None
 
 
-def _latency(obj: dict[str, Any], options: ReadOptions, plan: dict[str, tuple[str, ...]], start_us: int) -> float | None:
+def _latency(
+    obj: dict[str, Any], options: ReadOptions, plan: dict[str, tuple[str, ...]], start_us: int
+) -> float | None:
     value, path = _find(obj, "latency_ms", options, plan)
     if value is not None:
         return as_float(value, path)

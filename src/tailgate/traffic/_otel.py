@@ -183,7 +183,9 @@ def requests_from_otlp(document: Any, columns: tuple[str, ...] = ()) -> Iterator
             yield FieldError(f"resourceSpans.{r}", "expected an object")
             continue
         resource = _attributes((resource_spans.get("resource") or {}).get("attributes"))
-        for s, scope in enumerate(resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []):
+        for s, scope in enumerate(
+            resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
+        ):
             for i, span in enumerate((scope or {}).get("spans") or []):
                 where = f"resourceSpans.{r}.scopeSpans.{s}.spans.{i}"
                 try:

@@ -27,7 +27,8 @@ from tailgate.records import Column, content_hash
 from tailgate.records._hashing import HASH_HEX_DIGITS
 
 __all__ = [
-    "DERIVED_COLUMNS", "TRAFFIC_COLUMNS",
+    "DERIVED_COLUMNS",
+    "TRAFFIC_COLUMNS",
     "TRAFFIC_SCHEMA_VERSION",
     "Request",
     "fast_content_hash",
@@ -39,7 +40,9 @@ TRAFFIC_SCHEMA_VERSION = 1
 
 TRAFFIC_COLUMNS: tuple[Column, ...] = (
     Column("schema_version", "int32", False, "Traffic schema version (1)."),
-    Column("request_id", "string", False, "Content hash of the normalised request (see above); unique in the table."),
+    Column(
+        "request_id", "string", False, "Content hash of the normalised request (see [ids](#ids)); unique in the table."
+    ),
     Column("input_id", "string", False, "Content hash of the input alone (messages or prompt)."),
     Column("timestamp", "timestamp[us, UTC]", False, "When the request arrived (UTC)."),
     Column("log_id", "string", True, "The log's own id (OpenAI response id, OTel span id), when it has one."),

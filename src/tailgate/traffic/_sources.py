@@ -80,7 +80,9 @@ def _decode(raw: bytes) -> Any:
         raise FieldError(None, f"not valid JSON ({str(exc).split(':')[0]})") from None
 
 
-def _jsonl(path: Path, fmt: str, options: ReadOptions, offset: int, line: int) -> Iterator[tuple[int, int | None, Payload]]:
+def _jsonl(
+    path: Path, fmt: str, options: ReadOptions, offset: int, line: int
+) -> Iterator[tuple[int, int | None, Payload]]:
     for number, end, raw, complete in _lines(path, offset, line):
         if not raw.strip():
             yield number, end, None
@@ -216,4 +218,3 @@ def read_source(
     if fmt == "parquet":
         return _parquet(path, options, display)
     raise InputError(f"unknown format '{fmt}' (one of: auto, {', '.join(FORMATS)})", file=display)
-
