@@ -73,7 +73,10 @@ def test_nothing_valid_is_exit_2(tmp_path: Path, content: bytes, message: str) -
     assert f"tailgate: error: no valid request in {f} {message}" in proc.stderr
     assert "Traceback" not in proc.stderr
     missing = tailgate("import", "traffic", str(tmp_path / "nope.csv"))
-    assert (missing.returncode, missing.stderr.strip()) == (2, f"tailgate: error: {tmp_path / 'nope.csv'}: file not found")
+    assert (missing.returncode, missing.stderr.strip()) == (
+        2,
+        f"tailgate: error: {tmp_path / 'nope.csv'}: file not found",
+    )
 
 
 def test_the_replayable_log(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tailgate.records import content_hash
 from tailgate.records import _derive as derive
+from tailgate.records import content_hash
 from tailgate.traffic._schema import fast_content_hash
 
 CHARS = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
@@ -67,7 +67,7 @@ def _names_before(text: str) -> str:
 
 
 SAMPLES = st.lists(
-    st.sampled_from([*"aeÉéZzÄäß .\n\t:;\"«0٣²{}`ÀÖØÞĀſ", "  ", "Ünal", "José", "Jack", "Smith", "The"]), max_size=30
+    st.sampled_from([*'aeÉéZzÄäß .\n\t:;"«0٣²{}`ÀÖØÞĀſ', "  ", "Ünal", "José", "Jack", "Smith", "The"]), max_size=30
 ).map("".join)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -57,7 +58,8 @@ def import_traffic_cmd(
     from tailgate.traffic import ReadOptions, import_traffic
 
     options = ReadOptions(fields=_fields(fields), columns=columns, latency_unit=latency_unit)
-    result = import_traffic(open_store(ctx).traffic_dir, list(files), fmt=fmt, options=options)
+    jobs = max(1, (os.cpu_count() or 1) - 1)  # worker processes for the attributes of new inputs
+    result = import_traffic(open_store(ctx).traffic_dir, list(files), fmt=fmt, options=options, jobs=jobs)
     if as_json:
         echo_json(result.as_dict())
     else:

@@ -11,10 +11,10 @@ Any other re-import re-reads the file and stores nothing twice.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,7 +233,11 @@ class _Importer:
             self._workers = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
         items = list(texts.items())
         size = -(-len(items) // self.jobs)
-        chunks = [self._workers.submit(_derive_chunk, items[i : i + size]) for i in range(0, len(items), size)]
+        try:
+            chunks = [self._workers.submit(_derive_chunk, items[i : i + size]) for i in range(0, len(items), size)]
+        except BrokenProcessPool:
+            self.jobs = 0
+            return {}
         merged: Future[dict[str, dict[str, Any]]] = Future()
 
         def gather(_: Any) -> None:
@@ -259,7 +263,10 @@ class _Importer:
         """On the commit thread: attributes filled in, the Arrow table built and committed."""
         import pyarrow as pa
 
-        found = derived.result() if isinstance(derived, Future) else derived
+        try:
+            found = derived.result() if isinstance(derived, Future) else derived
+        except BrokenProcessPool:  # a worker could not start or died: the attributes are computed here
+            self.jobs, found = 0, {}
         for key, text in batch.texts.items():
             if key not in known and key not in found:
                 found[key] = derive_text_attributes(text, self.detect)
@@ -413,7 +420,7 @@ def import_traffic(
     fmt: str = "auto",
     options: ReadOptions | None = None,
     batch_size: int = 50_000,
-    jobs: int | None = None,
+    jobs: int = 0,
     progress: Callable[[FileImport], None] | None = None,
 ) -> TrafficImport:
     """Import log files into the traffic table in ``folder`` (``STORE/traffic``).
@@ -425,7 +432,9 @@ def import_traffic(
             ``csv`` or ``parquet``.
         options: field names, user-declared columns, latency unit.
         batch_size: requests per committed part (and per resume point).
-        jobs: worker processes for the attributes of new inputs (default: cores - 1; 0: none).
+        jobs: worker processes for the attributes of new inputs (0, the default: none; the
+            command uses cores - 1). Workers are spawned, so a script that passes ``jobs`` must
+            guard its entry point (``if __name__ == "__main__":``), as with any multiprocessing.
         progress: called with each file's result as it finishes.
 
     Example:
@@ -435,8 +444,7 @@ def import_traffic(
     """
     started = time.perf_counter()
     table = TrafficTable(folder)
-    workers = max(1, (os.cpu_count() or 1) - 1) if jobs is None else jobs
-    importer = _Importer(table, options or ReadOptions(), batch_size, workers)
+    importer = _Importer(table, options or ReadOptions(), batch_size, jobs)
     results = []
     try:
         with table.writer() as writer:
