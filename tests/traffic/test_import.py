@@ -269,3 +269,28 @@ def test_the_schema_is_documented() -> None:
     doc = DOCS.read_text(encoding="utf-8")
     for column in TRAFFIC_COLUMNS:
         assert f"`{column.name}`" in doc, column.name
+
+
+def test_worker_processes_parse_ranges_into_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tailgate.traffic import _import
+
+    rows: list[Any] = [line(i) for i in range(400)]
+    rows[7] = "{broken"
+    rows[300] = rows[299]  # a duplicate across ranges
+    f = jsonl(tmp_path / "log.jsonl", rows)
+    with f.open("ab") as fh:
+        fh.write(b'{"timestamp": 1, "prom')  # an incomplete last line, left to the serial reader
+    serial = import_traffic(tmp_path / "serial", [str(f)])
+    monkeypatch.setattr(_import, "_PARSE_FROM", 1)
+    monkeypatch.setattr(_import, "_RANGE_BYTES", 4096)  # about 30 lines a range
+    parallel = import_traffic(tmp_path / "parallel", [str(f)], jobs=2)
+    assert serial.as_dict()["files"] == parallel.as_dict()["files"]
+    assert [str(b) for b in serial.bad_lines] == [str(b) for b in parallel.bad_lines]
+    assert (parallel.inserted, parallel.bad, parallel.files[0].duplicates) == (398, 2, 1)
+    skip = {"imported_at", "source"}
+    names = [c.name for c in TRAFFIC_COLUMNS if c.name not in skip]
+    assert TrafficTable(tmp_path / "serial").read(names) == TrafficTable(tmp_path / "parallel").read(names)
+    with f.open("ab") as fh:
+        fh.write(b'pt": "now complete"}\n')
+    again = import_traffic(tmp_path / "parallel", [str(f)], jobs=2)
+    assert (again.files[0].resumed_at, again.inserted, again.bad) == (400, 1, 0)

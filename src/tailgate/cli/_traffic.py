@@ -58,7 +58,7 @@ def import_traffic_cmd(
     from tailgate.traffic import ReadOptions, import_traffic
 
     options = ReadOptions(fields=_fields(fields), columns=columns, latency_unit=latency_unit)
-    jobs = max(1, (os.cpu_count() or 1) - 1)  # worker processes for the attributes of new inputs
+    jobs = os.cpu_count() or 1  # worker processes: they parse large JSONL files, a range each
     result = import_traffic(open_store(ctx).traffic_dir, list(files), fmt=fmt, options=options, jobs=jobs)
     if as_json:
         echo_json(result.as_dict())

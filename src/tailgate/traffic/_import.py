@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,6 +40,35 @@ _PARALLEL_FROM = 2000
 """New inputs in a batch from which their attributes are computed by worker processes."""
 
 _WORKER_DETECTOR: LanguageDetector | None = None
+
+
+_PARSE_FROM = 64 << 20
+"""JSONL bytes left to read from which worker processes parse the file, a range each."""
+_RANGE_BYTES = 48 << 20
+_WORKER_IMPORTER: _Importer | None = None
+
+
+def _parse_range(
+    path: str, fmt: str, options: ReadOptions, display: str, start: int, stop: int, line: int, imported_at: int
+) -> tuple[Any, dict[str, int], list[BadLine]]:
+    """In a worker process: the complete lines in bytes [start, stop) of a JSONL file, after
+    ``line``, as an Arrow table of new rows (attributes included), counts and bad lines."""
+    global _WORKER_IMPORTER
+    if _WORKER_IMPORTER is None or _WORKER_IMPORTER.options != options:
+        _WORKER_IMPORTER = _Importer(TrafficTable(Path(path).parent), options, 0, 0)  # (its table unused)
+    importer = _WORKER_IMPORTER
+    importer.bad_lines = []
+    batch = _Batch()
+    counts = {"lines": 0, "requests": 0, "bad": 0, "skipped": 0}
+    current = line
+    for number, _, payload in read_source(Path(path), fmt, options, display, start, line, stop=stop):
+        if number != current:
+            counts["lines"] += 1
+            current = number
+        importer.consume(batch, counts, display, fmt, number, payload)
+    extra = {"schema_version": TRAFFIC_SCHEMA_VERSION, "source": display, "format": fmt, "imported_at": imported_at}
+    known = {k: importer.attributes[k] for k in batch.texts if k in importer.attributes}
+    return importer._build(batch, known, {}, extra), counts, importer.bad_lines
 
 
 def _derive_chunk(items: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
@@ -226,15 +256,11 @@ class _Importer:
         by the worker processes (started on first use)."""
         if self.jobs < 1 or len(texts) < _PARALLEL_FROM:
             return {}
-        if self._workers is None:
-            import multiprocessing
-
-            context = multiprocessing.get_context("spawn")  # no fork under DuckDB's and our threads
-            self._workers = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+        workers = self._pool_of_workers()
         items = list(texts.items())
         size = -(-len(items) // self.jobs)
         try:
-            chunks = [self._workers.submit(_derive_chunk, items[i : i + size]) for i in range(0, len(items), size)]
+            chunks = [workers.submit(_derive_chunk, items[i : i + size]) for i in range(0, len(items), size)]
         except BrokenProcessPool:
             self.jobs = 0
             return {}
@@ -251,6 +277,62 @@ class _Importer:
             chunk.add_done_callback(gather)
         return merged
 
+    def _pool_of_workers(self) -> ProcessPoolExecutor:
+        if self._workers is None:
+            import multiprocessing
+
+            context = multiprocessing.get_context("spawn")  # no fork under DuckDB's and our threads
+            self._workers = ProcessPoolExecutor(max_workers=self.jobs, mp_context=context)
+        return self._workers
+
+    def _parallel(
+        self, path: Path, display: str, fmt: str, writer: Any, start: tuple[int, int], prefix: Any, out: dict[str, Any]
+    ) -> tuple[int, int]:
+        """Parse the complete lines from ``start`` (offset, line) in worker processes, a byte range
+        each, and commit their tables in file order; returns where the serial reader goes on."""
+        workers = self._pool_of_workers()
+        offset, line = start
+        pending: deque[tuple[Future[Any], int, int, str]] = deque()
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            carry = b""
+            while block := fh.read(_RANGE_BYTES):
+                data = carry + block
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if not cut:
+                    continue
+                prefix.update(memoryview(data)[:cut])
+                args = (str(path), fmt, self.options, display, offset, offset + cut, line, self.imported_at)
+                offset, line = offset + cut, line + data.count(b"\n", 0, cut)
+                pending.append((workers.submit(_parse_range, *args), offset, line, prefix.hexdigest()))
+                while len(pending) > self.jobs + 1:
+                    self._collect(pending.popleft(), display, fmt, path, writer, out)
+        while pending:
+            self._collect(pending.popleft(), display, fmt, path, writer, out)
+        return offset, line
+
+    def _collect(
+        self,
+        item: tuple[Future[Any], int, int, str],
+        display: str,
+        fmt: str,
+        path: Path,
+        writer: Any,
+        out: dict[str, Any],
+    ) -> None:
+        future, offset, line, digest = item
+        table, counts, bad_lines = future.result()
+        for name, value in counts.items():
+            out["counts"][name] += value
+        self.bad_lines.extend(bad_lines[: max(0, MAX_BAD_LINES_KEPT - len(self.bad_lines))])
+        entry = {"file": display, "path": str(path.resolve()), "format": fmt, "line": line, "rows": table.num_rows}
+        entry.update(at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), offset=offset, prefix_sha256=digest)
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._pool.submit(writer.commit, table, entry)
+        out["commits"].append(self._pending)
+
     def _finish(
         self,
         batch: _Batch,
@@ -261,6 +343,10 @@ class _Importer:
         entry: dict[str, Any],
     ) -> int:
         """On the commit thread: attributes filled in, the Arrow table built and committed."""
+        return int(writer.commit(self._build(batch, known, derived, extra), entry))
+
+    def _build(self, batch: _Batch, known: dict[str, dict[str, Any]], derived: Any, extra: dict[str, Any]) -> Any:
+        """The batch as an Arrow table, its attributes filled in (computed here when not given)."""
         import pyarrow as pa
 
         try:
@@ -284,7 +370,19 @@ class _Importer:
             if len(values) != n:  # the same for the whole batch
                 values = [extra[f.name]] * n
             arrays.append(pa.array(values, f.type))
-        return int(writer.commit(pa.Table.from_arrays(arrays, schema=self.schema), entry))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def consume(self, batch: _Batch, counts: dict[str, int], display: str, fmt: str, line: int, payload: Any) -> None:
+        """Count one payload, keep a bad line, add a request to the batch."""
+        if payload is None:
+            counts["skipped"] += 1
+        elif isinstance(payload, FieldError):
+            counts["bad"] += 1
+            if len(self.bad_lines) < MAX_BAD_LINES_KEPT:
+                self.bad_lines.append(BadLine(display, line, payload.field, payload.message))
+        else:
+            counts["requests"] += 1
+            self._add(batch, payload, display, line, fmt)
 
     def _resume_point(self, path: Path) -> tuple[int, int, Any]:
         """(offset, line, hasher of the prefix) to resume a JSONL file from."""
@@ -319,6 +417,15 @@ class _Importer:
         offset, start_line, prefix = self._resume_point(path) if resumable else (0, 0, None)
         counts = {"lines": 0, "requests": 0, "bad": 0, "skipped": 0}
         commits: list[Future[int]] = []
+        resumed_at = start_line or None
+        if fmt == "openai-jsonl" and self.jobs > 0 and path.stat().st_size - offset >= _PARSE_FROM:
+            try:
+                offset, start_line = self._parallel(
+                    path, display, fmt, writer, (offset, start_line), prefix, {"counts": counts, "commits": commits}
+                )
+            except BrokenProcessPool:  # workers could not start: read it here (what was committed stays)
+                self.jobs = 0
+                return self.import_file(display, fmt, writer)
         batch = _Batch()
         # a batch is committed only between lines (an OTel line holds many spans), and the journal
         # records the end of the last line read whole
@@ -336,15 +443,7 @@ class _Importer:
                     counts["lines"] += 1
                     current = line
                 current_end = end
-                if payload is None:
-                    counts["skipped"] += 1
-                elif isinstance(payload, FieldError):
-                    counts["bad"] += 1
-                    if len(self.bad_lines) < MAX_BAD_LINES_KEPT:
-                        self.bad_lines.append(BadLine(display, line, payload.field, payload.message))
-                else:
-                    counts["requests"] += 1
-                    self._add(batch, payload, display, line, fmt)
+                self.consume(batch, counts, display, fmt, line, payload)
             if current_end is not None or not resumable:
                 offset, done_line = current_end or 0, current
             self._hash_to(raw, prefix, hashed, offset)
@@ -357,7 +456,7 @@ class _Importer:
             sum(c.result() for c in commits),
             counts["bad"],
             counts["skipped"],
-            resumed_at=start_line or None,
+            resumed_at=resumed_at,
         )
 
     @staticmethod
@@ -432,9 +531,11 @@ def import_traffic(
             ``csv`` or ``parquet``.
         options: field names, user-declared columns, latency unit.
         batch_size: requests per committed part (and per resume point).
-        jobs: worker processes for the attributes of new inputs (0, the default: none; the
-            command uses cores - 1). Workers are spawned, so a script that passes ``jobs`` must
-            guard its entry point (``if __name__ == "__main__":``), as with any multiprocessing.
+        jobs: worker processes (0, the default: none; the command uses one per core). They
+            parse a large JSONL file a byte range each (64 MB or more left to read), else compute
+            the attributes of new inputs. Workers are spawned, so a script that passes ``jobs``
+            must guard its entry point (``if __name__ == "__main__":``), as with any
+            multiprocessing.
         progress: called with each file's result as it finishes.
 
     Example:

@@ -50,13 +50,14 @@ def detect_format(path: Path, display: str) -> str:
     raise InputError("cannot tell the format: pass --format openai-jsonl, otel, csv or parquet", file=display)
 
 
-def _lines(path: Path, offset: int, line: int) -> Iterator[tuple[int, int, bytes, bool]]:
-    """(line number, end offset, raw line, complete) from ``offset``; the last line is incomplete
-    when the file does not end with a newline (a writer may still be appending it)."""
+def _lines(path: Path, offset: int, line: int, stop: int | None = None) -> Iterator[tuple[int, int, bytes, bool]]:
+    """(line number, end offset, raw line, complete) from ``offset`` (to ``stop``, a line end);
+    the last line is incomplete when the file does not end with a newline (a writer may still be
+    appending it)."""
     with path.open("rb") as fh:
         fh.seek(offset)
         rest = b""
-        while block := fh.read(_BLOCK):
+        while block := fh.read(_BLOCK if stop is None else min(_BLOCK, stop - offset - len(rest))):
             data = rest + block
             start = 0
             while (end := data.find(b"\n", start)) != -1:
@@ -81,9 +82,9 @@ def _decode(raw: bytes) -> Any:
 
 
 def _jsonl(
-    path: Path, fmt: str, options: ReadOptions, offset: int, line: int
+    path: Path, fmt: str, options: ReadOptions, offset: int, line: int, stop: int | None = None
 ) -> Iterator[tuple[int, int | None, Payload]]:
-    for number, end, raw, complete in _lines(path, offset, line):
+    for number, end, raw, complete in _lines(path, offset, line, stop):
         if not raw.strip():
             yield number, end, None
             continue
@@ -200,11 +201,12 @@ def _parquet(path: Path, options: ReadOptions, display: str) -> Iterator[tuple[i
 
 
 def read_source(
-    path: Path, fmt: str, options: ReadOptions, display: str, offset: int = 0, line: int = 0
+    path: Path, fmt: str, options: ReadOptions, display: str, offset: int = 0, line: int = 0, stop: int | None = None
 ) -> Iterator[tuple[int, int | None, Payload]]:
-    """The payloads of one file in one format (JSONL formats from a byte ``offset`` after ``line``)."""
+    """The payloads of one file in one format (JSONL formats from a byte ``offset`` after ``line``,
+    up to ``stop``, which must be the end of a line)."""
     if fmt == "openai-jsonl":
-        return _jsonl(path, fmt, options, offset, line)
+        return _jsonl(path, fmt, options, offset, line, stop)
     if fmt == "otel":
         with path.open("rb") as fh:
             first = fh.readline(1 << 20).strip()
