@@ -360,7 +360,7 @@ def rep_run(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
     data = make_run(_ids(n), attrs, answers=answers, latency=lat)
     try:
         if cell.wants("score"):
-            cover(t, "score (0/1)", reg, _overview(data, REPORT)["score"], cell.mean)
+            cover(t, "score (0/1)", reg, _overview(data, REPORT).score, cell.mean)
         if cell.wants("latency"):
             _, latency, _ = _percentiles(data, REPORT)
             for pct in latency:
@@ -383,7 +383,7 @@ def rep_run(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
                     cover(t, "slice score (each slice, null)", reg, s.estimate, cell.mean)
         if cell.wants("discovery"):
             disc = _discovery(data, REPORT)
-            flag(t, "discovery: any slice reported (null)", reg, bool(disc.get("slices")))
+            flag(t, "discovery: any slice reported (null)", reg, bool(disc.slices))
     finally:
         data.close()
 
@@ -411,7 +411,7 @@ def rep_continuous(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
     try:
         if cell.wants("score"):
             over = _overview(data, REPORT)
-            cover(t, "score (continuous)", reg, over["score"], cell.mean)
+            cover(t, "score (continuous)", reg, over.score, cell.mean)
         if cell.wants("percentiles"):
             score_pct, _, _ = _percentiles(data, REPORT)
             truth = score_quantiles(cell)
@@ -424,7 +424,7 @@ def rep_continuous(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
             cover(t, "ICC (continuous)", reg, prof.icc, var_p / (var_p + within))
         if cell.wants("discovery"):
             disc = _discovery(data, REPORT)
-            flag(t, "discovery: any slice reported (null)", reg + " continuous", bool(disc.get("slices")))
+            flag(t, "discovery: any slice reported (null)", reg + " continuous", bool(disc.slices))
     finally:
         data.close()
 
@@ -446,12 +446,10 @@ def rep_robust(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
         assert rob is not None
         assert rob.spread is not None
         means = truth["means"]
-        cover(t, "format spread (best - worst)", reg, rob.spread["spread"], float(means.max() - means.min()))
-        bw = rob.spread.get("best_vs_worst")
-        if bw is not None:
-            named = means[names.index(rob.spread["best"])] - means[names.index(rob.spread["worst"])]
-            cover(t, "named best - worst (paired)", reg, bw, float(named))
-        p_any = _spread_p(rob.spread)
+        cover(t, "format spread (best - worst)", reg, rob.spread.spread, float(means.max() - means.min()))
+        named = means[names.index(rob.spread.best)] - means[names.index(rob.spread.worst)]
+        cover(t, "named best - worst (paired)", reg, rob.spread.best_vs_worst, float(named))
+        p_any = _spread_p(rob.spread.as_dict())
         if p_any is not None or cell.effect == "identical":
             # with a real spread the rejection rate is the test's power at that effect: reported,
             # not judged (no level is "right"); under identical templates it is the error rate
@@ -500,19 +498,18 @@ def rep_compare(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
         base.close()
         cand.close()
     o = c.overall
-    test = "McNemar mid-p" if o.get("mcnemar") else "paired t"
-    cover(t, "compare delta", reg, o["estimate"], compare_truth(cell))
+    test = "McNemar mid-p" if o.mcnemar else "paired t"
+    cover(t, "compare delta", reg, o.estimate, compare_truth(cell))
     if cell.effect != "null":
         return
-    reject(t, f"compare test ({test})", reg, o.get("p_value"))
-    ps_bh = [s.get("p_bh") for s in c.slices]
-    ps_by = [s.get("p_by") for s in c.slices]
+    reject(t, f"compare test ({test})", reg, o.p_value)
+    ps_bh = [s.p_bh for s in c.slices]
+    ps_by = [s.p_by for s in c.slices]
     flag(t, "compare slices: any BH <= 0.05 (null)", reg, any(v is not None and v <= COMPARE.fdr for v in ps_bh))
     flag(t, "compare slices: any BY <= 0.05 (null)", reg, any(v is not None and v <= COMPARE.fdr for v in ps_by))
-    for name, block in sorted(c.beyond.items()):
-        if isinstance(block, dict) and "p_value" in block:
-            label = "pass^k" if name.startswith("pass_hat_") else name
-            reject(t, f"compare {label} delta test", reg, block.get("p_value"))
+    for name, block in sorted(c.beyond.measures(), key=lambda named: named[0]):
+        label = "pass^k" if name.startswith("pass_hat_") else name
+        reject(t, f"compare {label} delta test", reg, block.p_value)
 
 
 def rep_mde(cell: Cell, rng: np.random.Generator, t: Tallies, delta: float) -> None:
@@ -527,12 +524,12 @@ def rep_mde(cell: Cell, rng: np.random.Generator, t: Tallies, delta: float) -> N
         base.close()
         cand.close()
     row = _tally(t, "power at the reported MDE", cell.regime, "power")
-    pv = c.overall.get("p_value")
+    pv = c.overall.p_value
     row.total += 1
     row.printed += 1
-    row.hits += int(pv is not None and pv <= COMPARE.alpha and (c.overall["estimate"]["value"] or 0) > 0)
+    row.hits += int(pv is not None and pv <= COMPARE.alpha and (c.overall.estimate.value or 0) > 0)
     row.extra["delta"] = row.extra.get("delta", 0.0) + delta
-    row.extra["mde_at_alternative"] = row.extra.get("mde_at_alternative", 0.0) + float(c.power["mde"] or math.nan)
+    row.extra["mde_at_alternative"] = row.extra.get("mde_at_alternative", 0.0) + float(c.power.mde or math.nan)
 
 
 def pilot_mde(cell: Cell, reps: int, seed: int) -> float:
@@ -544,7 +541,7 @@ def pilot_mde(cell: Cell, reps: int, seed: int) -> float:
         p = 0.1 + 0.5 * rng.beta(a, b, cell.n)
         base, cand = _pair(cell, rng, p, p)
         try:
-            values.append(float(_compare(base, cand, COMPARE).power["mde"]))
+            values.append(float(_compare(base, cand, COMPARE).power.mde or math.nan))
         finally:
             base.close()
             cand.close()

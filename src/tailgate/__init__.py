@@ -1,16 +1,14 @@
 """tailgate: production-grade LLM evaluation. Gate model changes on the tails, not the mean.
 
-The library is layered (each layer imports only those below it)::
-
-    cli -> report -> gate -> analysis -> runner -> scorers -> providers | store | dataset
-        -> records -> config | errors | registry
+The names here are the library's front door (docs/api.md): one function per command, returning
+result objects. The layers below them are drawn in docs/design.md.
 
 Example:
     >>> import tailgate
-    >>> options = tailgate.RunOptions(suite="basic", model="local:smollm2-135m", limit=10)
-    >>> result = tailgate.run_sync(options)
-    >>> store = tailgate.Store()
-    >>> print(tailgate.summarize_records(store.read_records(result.run_id)).score)
+    >>> result = tailgate.run_sync(tailgate.RunOptions(suite="basic", model="local:smollm2-135m", limit=10))
+    >>> print(tailgate.show_run(result.run_id).summary.score)
+    >>> report = tailgate.report_run(result.run_id, slo_ms=800)
+    >>> decision = tailgate.gate_runs("base-run", result.run_id, policy="gate.yaml")
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tailgate._version import __version__
 
 if TYPE_CHECKING:
+    from tailgate._api import RunOverview, compare_runs, gate_runs, report_run, rescore_run, show_run
     from tailgate.analysis import (
         Estimate,
         RunSummary,
@@ -60,6 +59,7 @@ __all__ = [
     "RunMismatch",
     "RunNotFound",
     "RunOptions",
+    "RunOverview",
     "RunResult",
     "RunSummary",
     "Store",
@@ -70,13 +70,18 @@ __all__ = [
     "Variant",
     "__version__",
     "clustered_mean",
+    "compare_runs",
     "export_run",
+    "gate_runs",
     "load_suite",
     "lookup",
     "mean_estimate",
     "register",
+    "report_run",
+    "rescore_run",
     "run",
     "run_sync",
+    "show_run",
     "summarize_records",
     "wilson_interval",
 ]
@@ -84,6 +89,12 @@ __all__ = [
 # Submodules are imported on first use, so that `tailgate --help` and a run's start-up do not pay
 # for numpy, scipy, pyarrow or duckdb when they do not need them.
 _LAZY = {
+    "RunOverview": "_api",
+    "compare_runs": "_api",
+    "gate_runs": "_api",
+    "report_run": "_api",
+    "rescore_run": "_api",
+    "show_run": "_api",
     "Estimate": "analysis",
     "RunSummary": "analysis",
     "clustered_mean": "analysis",

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tailgate.config import LoadedSuite
-from tailgate.config._yaml import file_problem
+from tailgate.config import LoadedSuite, file_problem
 from tailgate.errors import InputError
 from tailgate.records import Item, canonical_json, item_id
 

@@ -35,25 +35,25 @@ def test_mcnemar_published_example() -> None:
     """Fagerland, Lydersen & Laake (2013), BMC Med Res Methodol 13:91, Table 1 example: discordant
     pairs b=1, c=7 -> exact conditional p = 0.070, mid-p = 0.039."""
     result = mcnemar(*_pairs(1, 7))
-    assert (result["lost"], result["gained"]) == (1, 7)
-    assert result["exact_p"] == pytest.approx(0.0703, abs=5e-4)
-    assert result["mid_p"] == pytest.approx(0.0391, abs=5e-4)
+    assert (result.lost, result.gained) == (1, 7)
+    assert result.exact_p == pytest.approx(0.0703, abs=5e-4)
+    assert result.mid_p == pytest.approx(0.0391, abs=5e-4)
 
 
 @pytest.mark.parametrize(("b", "c"), [(0, 5), (3, 3), (2, 11), (15, 4), (40, 61), (1, 0)])
 def test_mcnemar_exact_matches_statsmodels_and_mid_p_closed_form(b: int, c: int) -> None:
     result = mcnemar(*_pairs(b, c))
     table = [[5, b], [c, 9]]  # rows: base right/wrong; cols: candidate right/wrong
-    assert result["exact_p"] == pytest.approx(sm_mcnemar(table, exact=True).pvalue)
+    assert result.exact_p == pytest.approx(sm_mcnemar(table, exact=True).pvalue)
     # mid-p: the exact p minus the probability of the observed table (closed form)
     n, k = b + c, min(b, c)
     mid = min(1.0, 2 * sum(math.comb(n, i) for i in range(k)) / 2**n + math.comb(n, k) / 2**n)
-    assert result["mid_p"] == pytest.approx(mid)
-    assert result["mid_p"] <= result["exact_p"]
+    assert result.mid_p == pytest.approx(mid)
+    assert result.mid_p <= result.exact_p
 
 
 def test_mcnemar_without_discordant_pairs() -> None:
-    assert mcnemar(*_pairs(0, 0))["mid_p"] == 1.0
+    assert mcnemar(*_pairs(0, 0)).mid_p == 1.0
 
 
 # --- paired delta ----------------------------------------------------------------------------
@@ -65,17 +65,17 @@ def test_paired_delta_against_scipy_and_the_variance_identity() -> None:
     base = (rng.uniform(0, 1, 400) < difficulty).astype(float)
     cand = (rng.uniform(0, 1, 400) < np.clip(difficulty + 0.05, 0, 1)).astype(float)
     result = paired_delta(base, cand)
-    assert result["p_value"] == pytest.approx(stats.ttest_rel(cand, base).pvalue)
+    assert result.p_value == pytest.approx(stats.ttest_rel(cand, base).pvalue)
     cov = np.cov(base, cand, ddof=1)
     # Var(cand - base) = Var(base) + Var(cand) - 2 Cov(base, cand)
-    assert result["paired_se"] == pytest.approx(math.sqrt((cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]) / 400))
-    assert result["unpaired_se"] == pytest.approx(math.sqrt((cov[0, 0] + cov[1, 1]) / 400))
-    assert result["paired_se"] < result["unpaired_se"]  # the runs agree on which items are hard
+    assert result.paired_se == pytest.approx(math.sqrt((cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]) / 400))
+    assert result.unpaired_se == pytest.approx(math.sqrt((cov[0, 0] + cov[1, 1]) / 400))
+    assert result.paired_se < result.unpaired_se  # the runs agree on which items are hard
     low, high = stats.ttest_rel(cand, base).confidence_interval(0.95)
-    assert (result["estimate"]["low"], result["estimate"]["high"]) == pytest.approx((low, high))
+    assert (result.estimate.low, result.estimate.high) == pytest.approx((low, high))
     pearson = stats.pearsonr(base, cand)
-    assert result["correlation"] == pytest.approx(pearson.statistic)
-    assert result["correlation_ci"] == pytest.approx(list(pearson.confidence_interval(0.95)))  # Fisher z
+    assert result.correlation == pytest.approx(pearson.statistic)
+    assert result.correlation_ci == pytest.approx(tuple(pearson.confidence_interval(0.95)))  # Fisher z
 
 
 # --- power ---------------------------------------------------------------------------------
@@ -87,16 +87,17 @@ def test_mde_matches_statsmodels_paired_t_power(sd: float, n: int) -> None:
     TTestPower (one-sample / paired t, noncentral t with n - 1 df) is the oracle."""
     result = power_for(sd, n, target=0.05)
     effect = TTestPower().solve_power(nobs=n, alpha=0.05, power=0.8, alternative="two-sided")
-    assert result["mde"] == pytest.approx(effect * sd, rel=1e-4)
+    assert result.mde == pytest.approx(effect * sd, rel=1e-4)
     needed = TTestPower().solve_power(effect_size=0.05 / sd, alpha=0.05, power=0.8, alternative="two-sided")
-    one = next(r for r in result["items_needed"] if r["repeats"] == 1)
-    assert one["items_needed"] == math.ceil(needed)
+    assert result.items_needed is not None
+    one = next(r for r in result.items_needed if r.repeats == 1)
+    assert one.items_needed == math.ceil(needed)
 
 
 def test_mde_of_very_few_items_is_finite_and_shrinks() -> None:
     """Two or three shared items: scipy's noncentral t gives NaN far in the tail; the MDE is still
     a number (TTestPower agrees at n = 3) and falls with n."""
-    mdes = [power_for(1.0, n)["mde"] for n in (2, 3, 5, 10)]
+    mdes = [power_for(1.0, n).mde or math.nan for n in (2, 3, 5, 10)]
     assert all(math.isfinite(m) for m in mdes)
     assert mdes == sorted(mdes, reverse=True)
     assert mdes[1] == pytest.approx(TTestPower().solve_power(nobs=3, alpha=0.05, power=0.8), rel=1e-3)
@@ -109,7 +110,8 @@ def test_power_at_the_mde_is_at_least_the_promised_power(n: int) -> None:
     0.77 at n = 30). 4,000 replications: MC SE 0.006."""
     rng = np.random.default_rng(n)
     sd = 0.45
-    mde = power_for(sd, n)["mde"]
+    mde = power_for(sd, n).mde
+    assert mde is not None
     deltas = rng.normal(mde, sd, size=(4000, n))
     t = deltas.mean(axis=1) / (deltas.std(axis=1, ddof=1) / math.sqrt(n))
     power = float(np.mean(np.abs(t) > stats.t.ppf(0.975, n - 1)))
@@ -118,10 +120,10 @@ def test_power_at_the_mde_is_at_least_the_promised_power(n: int) -> None:
 
 def test_repeats_only_shrink_within_item_variance() -> None:
     """n(K) from the t-test power at sd^2 = B + W/K: with no within-item noise repeats do not help."""
-    rows = power_for(0.4, 200, target=0.05, between=0.16, within=0.0)["items_needed"]
-    assert len({r["items_needed"] for r in rows}) == 1
-    rows = power_for(0.4, 200, target=0.05, between=0.04, within=0.12)["items_needed"]
-    needed = [r["items_needed"] for r in rows]
+    rows = power_for(0.4, 200, target=0.05, between=0.16, within=0.0).items_needed or ()
+    assert len({r.items_needed for r in rows}) == 1
+    rows = power_for(0.4, 200, target=0.05, between=0.04, within=0.12).items_needed or ()
+    needed = [r.items_needed for r in rows]
     assert needed == sorted(needed, reverse=True)
     sd10 = math.sqrt(0.04 + 0.12 / 10)
     assert needed[-1] == math.ceil(TTestPower().solve_power(effect_size=0.05 / sd10, alpha=0.05, power=0.8))
@@ -370,7 +372,7 @@ def test_refuses_generated_variants_defined_differently(tmp_path: Path) -> None:
     a, b, c = (_run(store, suite(name, rate)) for name, rate in (("a", 0.1), ("b", 0.9), ("c", 0.1)))
     with pytest.raises(UsageError, match=r"original\+typos"):
         compare_runs(store, a, b)
-    assert compare_runs(store, a, c).pairing["shared_units"] == 24
+    assert compare_runs(store, a, c).pairing.shared_units == 24
 
 
 @pytest.mark.parametrize(("items", "p95_interval", "p99_interval"), [(30, False, False), (400, True, True)])
@@ -393,10 +395,28 @@ def test_latency_changes_get_no_interval_or_test_with_too_few_samples(
                 w.writerow([f"q{i}", int(rng.random() < 0.7), f"{400 * np.exp(rng.normal(0, 0.7)):.1f}"])
         import_records(store, ImportSpec(file=str(path), item="q", score="ok", latency="ms", run_id=name))
     beyond = compare_runs(store, "a", "b").beyond
-    for key, has in (("latency_p95_ms", p95_interval), ("latency_p99_ms", p99_interval)):
-        delta = beyond[key]["delta"]
-        assert delta["value"] is not None
-        assert (delta["low"] is not None) is has
-        assert (beyond[key]["p_value"] is not None) is has
+    for block, has in ((beyond.latency_p95, p95_interval), (beyond.latency_p99, p99_interval)):
+        assert block is not None
+        delta = block.delta
+        assert delta.value is not None
+        assert (delta.low is not None) is has
+        assert (block.p_value is not None) is has
         if not has:
-            assert "too few samples" in delta["method"]
+            assert "too few samples" in delta.method
+
+
+def test_a_comparison_reads_back_from_its_json(seed_runs: tuple[Store, dict[str, str]]) -> None:
+    """The JSON edge both ways: ``from_dict(as_dict())`` is the same comparison, and it writes
+    the same bytes (what ``gate --comparison`` relies on)."""
+    import json
+
+    from tailgate.analysis import Comparison
+
+    store, ids = seed_runs
+    c = compare_runs(store, ids["random_failures"], ids["systematic_failures"])
+    text = json.dumps(c.as_dict(), indent=2)
+    back = Comparison.from_dict(json.loads(text))
+    assert back == c
+    assert json.dumps(back.as_dict(), indent=2) == text
+    assert back.overall.estimate == c.overall.estimate
+    assert back.beyond.pass_hat_k == 5

@@ -76,7 +76,7 @@ def test_copied_items_are_flagged_and_others_not(tmp_path: Path) -> None:
     ids = _ids(Store(), run_id)
     expected = {ids[f"i{k}"] for k in [*range(10), 25]}
     assert set(result.overlapping_ids) == expected
-    assert result.counts == {"items": 30, "checked": 30, "overlapping": 11, "clean": 19, "too_short": 0}
+    assert result.counts.as_dict() == {"items": 30, "checked": 30, "overlapping": 11, "clean": 19, "too_short": 0}
     by_source = {row["source_id"]: row for row in result.as_dict()["top_overlapping"]}
     assert by_source["i0"]["overlap"] == 1.0
     assert by_source["i0"]["first_match"] == " ".join(texts[0].lower().rstrip("?").split()[:13])
@@ -104,9 +104,9 @@ def test_folder_is_read_recursively_with_jsonl_gzip_and_hidden_files(tmp_path: P
     result = contamination(Store(), run_id, root)
     ids = _ids(Store(), run_id)
     assert set(result.overlapping_ids) == {ids["i3"], ids["i5"], ids["i7"]}
-    assert result.corpus["files"] == 3
-    assert result.corpus["hidden_skipped"] == 2
-    files = {row["source_id"]: row["corpus_file"] for row in result.top_overlapping}
+    assert result.corpus.files == 3
+    assert result.corpus.hidden_skipped == 2
+    files = {row.source_id: row.corpus_file for row in result.top_overlapping}
     assert files == {
         "i3": str(root / "a" / "b" / "deep.md"),
         "i5": str(root / "a" / "docs.jsonl"),
@@ -120,10 +120,10 @@ def test_jsonl_documents_do_not_share_ngrams(tmp_path: Path) -> None:
     words = texts[0].split()
     lines = [json.dumps({"text": " ".join(words[:10])}), json.dumps({"text": " ".join(words[10:])})]
     (tmp_path / "split.jsonl").write_text("\n".join(lines), encoding="utf-8")
-    assert contamination(Store(), run_id, tmp_path / "split.jsonl").counts["overlapping"] == 0
+    assert contamination(Store(), run_id, tmp_path / "split.jsonl").counts.overlapping == 0
     # the same two pieces in one text file are one document
     (tmp_path / "split.txt").write_text(" ".join(words[:10]) + "\n" + " ".join(words[10:]), encoding="utf-8")
-    assert contamination(Store(), run_id, tmp_path / "split.txt").counts["overlapping"] == 1
+    assert contamination(Store(), run_id, tmp_path / "split.txt").counts.overlapping == 1
 
 
 @pytest.mark.parametrize(("read_bytes", "flush_ids"), [(1 << 20, 1 << 20), (7, 5), (64, 13), (100, 40)])
@@ -141,7 +141,7 @@ def test_streaming_pieces_do_not_change_the_result(
     result = contamination(Store(), run_id, tmp_path / "c.txt")
     ids = _ids(Store(), run_id)
     assert set(result.overlapping_ids) == {ids[f"i{k}"] for k in range(0, 40, 4)}
-    assert result.corpus["tokens"] == len(ngram_tokens((tmp_path / "c.txt").read_text(encoding="utf-8")))
+    assert result.corpus.tokens == len(ngram_tokens((tmp_path / "c.txt").read_text(encoding="utf-8")))
 
 
 def test_clean_and_overlapping_estimates_match_independent_computations(tmp_path: Path) -> None:
@@ -163,11 +163,11 @@ def test_clean_and_overlapping_estimates_match_independent_computations(tmp_path
         assert est.n_items == subset.size
     welch = stats.ttest_ind(scores[mask], scores[~mask], equal_var=False)
     diff = result.difference
-    assert diff["estimate"]["value"] == pytest.approx(scores[mask].mean() - scores[~mask].mean())
+    assert diff.estimate.value == pytest.approx(scores[mask].mean() - scores[~mask].mean())
     ci = welch.confidence_interval(0.9)
-    assert (diff["estimate"]["low"], diff["estimate"]["high"]) == pytest.approx((ci.low, ci.high))
-    assert diff["p_value"] == pytest.approx(welch.pvalue)
-    assert diff["estimate"]["low"] > 0  # the planted effect is found
+    assert (diff.estimate.low, diff.estimate.high) == pytest.approx((ci.low, ci.high))
+    assert diff.p_value == pytest.approx(welch.pvalue)
+    assert diff.estimate.low > 0  # type: ignore[operator]  # the planted effect is found
 
 
 def test_difference_with_repeats_is_welch_on_item_means(tmp_path: Path) -> None:
@@ -181,8 +181,8 @@ def test_difference_with_repeats_is_welch_on_item_means(tmp_path: Path) -> None:
     item_means = scores.reshape(50, 3).mean(axis=1)
     welch = stats.ttest_ind(item_means[:20], item_means[20:], equal_var=False)
     ci = welch.confidence_interval(0.95)
-    diff = result.difference["estimate"]
-    assert (diff["low"], diff["high"]) == pytest.approx((ci.low, ci.high))
+    diff = result.difference.estimate
+    assert (diff.low, diff.high) == pytest.approx((ci.low, ci.high))
     assert result.score["clean"].n_samples == 90
     assert "clustered" in result.score["clean"].method
 
@@ -195,15 +195,15 @@ def test_n_is_configurable(tmp_path: Path) -> None:
     ids = _ids(Store(), run_id)
     with_5 = contamination(Store(), run_id, tmp_path / "c.txt", n=5)
     assert set(with_5.overlapping_ids) == {ids["i1"]}
-    assert with_5.counts["too_short"] == 1
+    assert with_5.counts.too_short == 1
     with_13 = contamination(Store(), run_id, tmp_path / "c.txt")
     assert with_13.overlapping_ids == []
-    assert with_13.counts["too_short"] == 1
+    assert with_13.counts.too_short == 1
     assert with_13.score["overlapping"].value is None
-    assert with_13.difference["p_value"] is None
+    assert with_13.difference.p_value is None
     assert with_13.as_dict()["schema_version"] == 1
     with_2 = contamination(Store(), run_id, tmp_path / "c.txt", n=2)
-    assert with_2.counts["too_short"] == 0
+    assert with_2.counts.too_short == 0
 
 
 def test_bad_inputs(tmp_path: Path) -> None:

@@ -94,3 +94,43 @@ def test_clustered_interval_coverage_simulation() -> None:
         est = mean_estimate(x, np.repeat(np.arange(80), 5))
         hits += est.low <= 0.4 <= est.high  # Beta(2, 3) has mean 0.4
     assert 0.91 <= hits / trials <= 0.98
+
+
+def test_constructors_build_what_their_names_say() -> None:
+    """Each constructor equals the interval written out by hand."""
+    from scipy import stats
+
+    from tailgate.analysis import Estimate
+
+    t = Estimate.t_interval(0.5, 0.1, 9, n_items=10, n_samples=30, method="m")
+    q = float(stats.t.ppf(0.975, 9))
+    assert (t.low, t.high, t.se) == (0.5 - q * 0.1, 0.5 + q * 0.1, 0.1)
+    assert (t.n_items, t.n_samples, t.method, t.confidence) == (10, 30, "m", 0.95)
+    clipped = Estimate.t_interval(0.98, 0.1, 9, n_items=10, n_samples=10, method="m", clip=(0.0, 1.0))
+    assert clipped.high == 1.0
+    w = Estimate.wilson(3, 10, method="w")
+    assert (w.value, w.n_items, w.n_samples, w.se) == (0.3, 10, 10, None)
+    assert (w.low, w.high) == wilson_interval(3, 10)
+    p = Estimate.clustered_proportion(0.3, 25.0, n_items=10, n_samples=40, method="c")
+    assert (p.low, p.high) == wilson_interval(0.3 * 25.0, 25.0)
+    assert p.se == pytest.approx(np.sqrt(0.3 * 0.7 / 25))
+    cp = Estimate.clopper_pearson(0.0, 50.0, n_items=50, n_samples=50, method="cp")
+    assert cp.low == 0.0
+    assert cp.high == pytest.approx(1 - 0.025 ** (1 / 50))  # the exact bound at 0 of n
+    draws = np.random.default_rng(0).normal(size=2000)
+    b = Estimate.bootstrap_percentile(0.0, np.append(draws, np.nan), n_items=20, n_samples=20, method="b")
+    assert (b.low, b.high) == pytest.approx((np.quantile(draws, 0.025), np.quantile(draws, 0.975)))
+    none = Estimate.no_interval("too few items", value=0.4, n_items=1, n_samples=3)
+    assert (none.value, none.low, none.high, none.method) == (0.4, None, None, "too few items")
+
+
+def test_an_estimate_formats_itself() -> None:
+    from tailgate.analysis import Estimate, format_estimate
+
+    e = Estimate.from_bounds(0.1234, -0.01, 0.25, n_items=10, n_samples=10, method="m")
+    assert f"{e:.2f}" == "0.12 [-0.01, 0.25]"
+    assert f"{e:+.3f}" == "+0.123 [-0.010, +0.250]"
+    assert f"{e:+.3f}" == format_estimate(e.as_dict(), sign="+")
+    assert f"{Estimate.no_interval('why'):.3f}" == "n/a"
+    assert f"{Estimate.no_interval('why', value=0.5):.1f}" == "0.5"
+    assert f"{e}" == str(e)

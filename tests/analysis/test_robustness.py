@@ -63,13 +63,13 @@ def test_multi_prompt_spread_reproduces_published_maxp_and_avgp() -> None:
         result = template_spread(accs, n_items=100)
         if key in SWAPPED:
             other = (key[0], key[1], "flan-t5-base" if key[2] == "flan-t5-small" else "flan-t5-small")
-            assert result["max"] == pytest.approx(maxp[other])
-            assert result["mean"] == pytest.approx(avgp[other])
+            assert result.max == pytest.approx(maxp[other])
+            assert result.mean == pytest.approx(avgp[other])
             continue
-        assert result["max"] == pytest.approx(maxp[key]), key
-        assert result["mean"] == pytest.approx(avgp[key]), key
-        assert result["n_templates"] >= 100
-        spreads.append(result["spread"]["value"])
+        assert result.max == pytest.approx(maxp[key]), key
+        assert result.mean == pytest.approx(avgp[key]), key
+        assert result.n_templates >= 100
+        spreads.append(result.spread.value)
         checked += 1
     assert checked == 321  # 10 LMentry + 15 BBH tasks x their models, less the 4 swapped entries
     # the paper's point: one instruction template is not a measurement
@@ -80,9 +80,9 @@ def test_multi_prompt_spread_reproduces_published_maxp_and_avgp() -> None:
 def test_template_spread_interval_is_newcombe(p1: float, p2: float, n: int) -> None:
     result = template_spread({"a": p1, "b": p2, "c": (p1 + p2) / 2}, n_items=n)
     low, high = confint_proportions_2indep(round(p1 * n), n, round(p2 * n), n, method="newcomb", compare="diff")
-    assert result["spread"]["low"] == pytest.approx(low, abs=1e-9)
-    assert result["spread"]["high"] == pytest.approx(high, abs=1e-9)
-    assert (result["best"], result["worst"]) == ("a", "b")
+    assert result.spread.low == pytest.approx(low, abs=1e-9)
+    assert result.spread.high == pytest.approx(high, abs=1e-9)
+    assert (result.best, result.worst) == ("a", "b")
 
 
 def _import(tmp_path: Path, rows: list[tuple[str, str, int, int, str, str]]) -> Store:
@@ -119,17 +119,17 @@ def test_robustness_matches_a_direct_computation(tmp_path: Path) -> None:
         data.close()
     assert result is not None
     means = np.array([[np.mean(truth[(i, v)]) for v in sorted(variants)] for i in range(120)])
-    by_name = {v["variant"]: v for v in result.variants}
+    by_name = {v.variant: v.score for v in result.variants}
     for j, v in enumerate(sorted(variants)):
-        assert by_name[v]["value"] == pytest.approx(means[:, j].mean())
+        assert by_name[v].value == pytest.approx(means[:, j].mean())
     templates = ["format1", "format2", "original"]
     t_means = means[:, [sorted(variants).index(t) for t in templates]]
     spread = result.spread
     assert spread is not None
-    assert spread["best"] == templates[int(np.argmax(t_means.mean(axis=0)))]
-    assert spread["worst"] == "format2"
-    assert spread["spread"]["value"] == pytest.approx(t_means.mean(axis=0).max() - t_means.mean(axis=0).min())
-    assert spread["spread"]["low"] <= spread["spread"]["value"] <= spread["spread"]["high"]
+    assert spread.best == templates[int(np.argmax(t_means.mean(axis=0)))]
+    assert spread.worst == "format2"
+    assert spread.spread.value == pytest.approx(t_means.mean(axis=0).max() - t_means.mean(axis=0).min())
+    assert spread.spread.low <= spread.spread.value <= spread.spread.high  # type: ignore[operator]
     assert result.worst_case.value == pytest.approx(means.min(axis=1).mean())
     assert result.worst_case.value < result.mean_score.value  # type: ignore[operator]
     majority = means >= 0.5
@@ -137,10 +137,10 @@ def test_robustness_matches_a_direct_computation(tmp_path: Path) -> None:
     assert result.flip_rate.value == pytest.approx(flips.mean())
     low, high = proportion_confint(int(flips.sum()), 120, method="wilson")
     assert (result.flip_rate.low, result.flip_rate.high) == pytest.approx((low, high))
-    typos = next(p for p in result.perturbations if p["variant"] == "original+typos")
+    typos = next(p for p in result.perturbations if p.variant == "original+typos")
     d = means[:, sorted(variants).index("original+typos")] - means[:, sorted(variants).index("original")]
-    assert typos["delta"]["value"] == pytest.approx(d.mean())
-    assert {s["slice"] for s in result.flip_by_slice} >= {"lang=de", "lang=en"}
+    assert typos.delta.value == pytest.approx(d.mean())
+    assert {s.slice for s in result.flip_by_slice} >= {"lang=de", "lang=en"}
     report = build_report(store, "r").as_dict()
     assert report["robustness"]["spread"]["worst"] == "format2"
 
@@ -164,8 +164,10 @@ def test_format_spread_interval_covers_the_true_spread(items: int, shift: list[f
     truth = float(big.max() - big.min())
     covered = 0
     for r in range(300):
-        sp = format_spread(_templates(rng, items, s, repeats), ["a", "b", "c", "d"], replicates=50, seed=r)["spread"]
-        covered += sp["low"] <= truth <= sp["high"]
+        sp = format_spread(_templates(rng, items, s, repeats), ["a", "b", "c", "d"], replicates=50, seed=r).spread
+        assert sp.low is not None
+        assert sp.high is not None
+        covered += sp.low <= truth <= sp.high
     assert covered / 300 >= 0.93 - 0.013
 
 
@@ -174,9 +176,7 @@ def test_any_spread_test_holds_its_level_under_the_null() -> None:
     time; 400 replications of 60 items x 4 templates with 3 repeats (non-binary item scores)."""
     rng = np.random.default_rng(11)
     rejected = sum(
-        format_spread(_templates(rng, 60, np.zeros(4), 3), list("abcd"), replicates=200, seed=r)["any_spread"][
-            "p_value"
-        ]
+        format_spread(_templates(rng, 60, np.zeros(4), 3), list("abcd"), replicates=200, seed=r).any_spread.p_value
         <= 0.05
         for r in range(400)
     )
@@ -190,20 +190,20 @@ def test_any_spread_statistic_is_cochrans_q() -> None:
 
     rng = np.random.default_rng(4)
     scores = _templates(rng, 400, np.array([0.0, 0.03, 0.05]))
-    ours = format_spread(scores, ["a", "b", "c"], replicates=4000, seed=1)["any_spread"]
+    ours = format_spread(scores, ["a", "b", "c"], replicates=4000, seed=1).any_spread
     oracle = cochrans_q(scores)
-    assert ours["statistic"] == pytest.approx(oracle.statistic)
-    assert ours["df"] == oracle.df
-    assert ours["p_value"] == pytest.approx(oracle.pvalue, abs=0.02)
+    assert ours.statistic == pytest.approx(oracle.statistic)
+    assert ours.df == oracle.df
+    assert ours.p_value == pytest.approx(oracle.pvalue, abs=0.02)
 
 
 def test_format_spread_of_identical_templates_is_not_a_point() -> None:
     """Templates that agree on every item: spread 0, an interval that still has width, no evidence."""
     scores = np.repeat(np.random.default_rng(0).integers(0, 2, (50, 1)).astype(float), 3, axis=1)
     out = format_spread(scores, ["a", "b", "c"])
-    assert out["spread"]["value"] == 0
-    assert out["spread"]["low"] == 0 < out["spread"]["high"] < 0.2
-    assert out["any_spread"]["p_value"] == 1.0
+    assert out.spread.value == 0
+    assert out.spread.low == 0 < out.spread.high < 0.2  # type: ignore[operator]
+    assert out.any_spread.p_value == 1.0
 
 
 def test_reference_free_runs_get_the_answer_flip_rate(tmp_path: Path) -> None:

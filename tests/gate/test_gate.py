@@ -80,12 +80,12 @@ def test_same_mean_different_tails_fails_on_the_slice(tmp_path: Path, seed_runs:
     assert verdict["minimum"].passed
     slices = verdict["no_slice_regression"]
     assert not slices.passed
-    failing = {f["slice"] for f in slices.evidence["failing"]}
+    failing = {f.slice for f in slices.evidence.failing}
     assert "auto:names=non_english" in failing
-    worst = slices.evidence["failing"][0]
-    assert worst["delta"]["value"] < -0.5
-    assert worst["p_adjusted"] < 0.05
-    assert worst["slice"] in slices.message
+    worst = slices.evidence.failing[0]
+    assert worst.delta.value < -0.5
+    assert worst.p_adjusted < 0.05
+    assert worst.slice in slices.message
     assert "adjusted p=" in slices.message
     never = verdict["never_pass"]
     assert not never.passed
@@ -102,7 +102,7 @@ def test_margin_is_one_sided_and_respected(tmp_path: Path, seed_runs: tuple[Stor
     reverse = compare_runs(store, ids["systematic_failures"], ids["random_failures"])
     strict = decide(reverse, load_policy(_policy(tmp_path, "rules:\n  - no_slice_regression: {margin: 0}\n")))
     assert not strict.passed
-    assert all(-0.2 < f["delta"]["value"] < 0 for f in strict.results[0].evidence["failing"])
+    assert all(-0.2 < f.delta.value < 0 for f in strict.results[0].evidence.failing)
     assert decide(reverse, load_policy(_policy(tmp_path, "rules:\n  - no_slice_regression: {margin: 0.2}\n"))).passed
 
 
@@ -119,7 +119,7 @@ def test_a_rule_with_nothing_to_judge_is_not_applicable(
     latency = decide(comparison, policy).results[0]
     assert latency.passed
     assert latency.status == "pass"
-    assert latency.evidence["cand"] >= 0
+    assert latency.evidence.cand >= 0
     policy = load_policy(_policy(tmp_path, "rules:\n  - json_validity: {min: 0.5}\n"))
     decision = decide(comparison, policy)
     (json_rule,) = decision.results
@@ -219,18 +219,18 @@ def test_a_failing_rule_says_when_the_comparison_was_underpowered(
     )
     overall, consistency, wide = decide(comparison, load_policy(_policy(tmp_path, rules))).results
     assert not overall.passed
-    mde = comparison.power["mde"]
+    mde = comparison.power.mde
     assert mde > 0.01
     assert f"underpowered: MDE {mde:.3f} > margin 0.01 with 200 items" in overall.message
-    assert overall.evidence["underpowered"] is True
+    assert overall.evidence.underpowered is True
     assert wide.passed
     assert "underpowered" not in wide.message
     assert consistency.passed  # B is perfectly consistent
     reverse = compare_runs(store, ids["systematic_failures"], ids["random_failures"])
     policy = load_policy(_policy(tmp_path, "rules:\n  - consistency: {min: 0.9, bound: lower}\n"))
     (level,) = decide(reverse, policy).results
-    cand = level.evidence["cand"]
-    if cand["value"] >= 0.9 > cand["low"]:  # A's consistency is ~0.92, its interval reaches below 0.9
+    cand = level.evidence.cand
+    if cand.value >= 0.9 > cand.low:  # A's consistency is ~0.92, its interval reaches below 0.9
         assert not level.passed
         assert "underpowered: the point estimate" in level.message
 
@@ -310,3 +310,42 @@ def test_gate_against_a_run_that_measured_nothing_names_the_reason(
         )
     with pytest.raises(UsageError, match=r"the candidate run gate-dead has no scored sample: .*every one of the 4"):
         compare_runs(store, ids["random_failures"], "gate-dead")
+
+
+def test_gate_on_a_saved_comparison_is_the_gate_on_a_fresh_one(
+    tmp_path: Path, seed_runs: tuple[Store, dict[str, str]]
+) -> None:
+    """Issue 11: `gate --comparison FILE` decides on `compare --json FILE` instead of computing it
+    again; the JSON is byte-identical, and a file of other runs or other options is refused."""
+    store, ids = seed_runs
+    base, cand = ids["random_failures"], ids["systematic_failures"]
+    root, policy = str(store.root), _policy(tmp_path, SEED_POLICY)
+    saved = str(tmp_path / "cmp.json")
+    assert tailgate("--store", root, "compare", base, cand, "--json", saved).returncode == 0
+    fresh = tailgate("--store", root, "gate", base, cand, "--policy", policy, "--json")
+    reused = tailgate("--store", root, "gate", base, cand, "--policy", policy, "--json", "--comparison", saved)
+    assert (fresh.returncode, reused.returncode) == (1, 1), reused.stderr
+    assert reused.stdout == fresh.stdout
+    other_runs = tailgate("--store", root, "gate", cand, base, "--policy", policy, "--comparison", saved)
+    assert other_runs.returncode == 2
+    assert "compares" in other_runs.stderr
+    gate = ("--store", root, "gate", base, cand, "--policy", policy)
+    other_options = tailgate(*gate, "--seed", "3", "--comparison", saved)
+    assert other_options.returncode == 2
+    assert "seed 0 (asked: 3)" in other_options.stderr
+    (tmp_path / "junk.json").write_text('{"schema_version": 1}')
+    junk = tailgate(*gate, "--comparison", str(tmp_path / "junk.json"))
+    assert junk.returncode == 2
+    assert "junk.json" in junk.stderr
+    assert "Traceback" not in junk.stderr
+
+
+def test_every_rule_is_declared_once_and_documented() -> None:
+    """Adding a rule touches one place: the policy schema is the registry's, and the docs list it."""
+    from tailgate.gate._policy import RuleEntry
+    from tailgate.gate._registry import RULES
+
+    assert set(RuleEntry.model_fields) == set(RULES)
+    docs = (REPO / "docs" / "compare.md").read_text(encoding="utf-8")
+    for name in RULES:
+        assert f"- {name}:" in docs, name

@@ -33,8 +33,11 @@ def server() -> Iterator[str]:
         proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "llama_cpp.server",
+                "-c",
+                # llama_cpp.server, with the local provider's safe loading (no extra weight buffers:
+                # they crash llama.cpp on AMX CPUs)
+                "import runpy; from tailgate.providers._local import without_extra_buffers; "
+                "without_extra_buffers(); runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)",
                 "--model",
                 str(model),
                 "--host",
@@ -94,7 +97,7 @@ def test_chat_through_a_real_server(server: str) -> None:
     assert len(rows) == 16
     assert all(r["error_class"] is None and r["output"] for r in rows)
     assert all(r["tokens_in"] > 0 and r["finish_reason"] in {"stop", "length"} for r in rows)
-    manifest = Store().manifest(out["run_id"])
+    manifest = Store().manifest(out["run_id"]).as_dict()
     assert manifest["model"]["base_url"] == server
     assert manifest["model"]["api_key_env"] == "OPENAI_API_KEY"
     assert "sk-local-test-key-123456" not in json.dumps(manifest)

@@ -40,7 +40,7 @@ def test_smollm2_runs_the_bundled_suite() -> None:
     assert {r["score"] for r in rows} <= {0.0, 1.0}
     assert {r["mode"] for r in rows} == {"chat"}
     assert json.loads(rows[0]["prompt"])[0]["role"] == "user"
-    manifest = Store().manifest(str(out["run_id"]))
+    manifest = Store().manifest(str(out["run_id"])).as_dict()
     assert manifest["model"]["file"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert manifest["model"]["llama_cpp_python"]
     scorers = {s for r in rows for s in json.loads(r["scores"])}
@@ -53,7 +53,7 @@ def test_gemma3_uses_completion_prompts() -> None:
     assert {r["mode"] for r in rows} == {"completion"}
     assert all(r["prompt"].endswith("\nAnswer:") for r in rows)
     assert all(r["error_class"] is None for r in rows)
-    manifest = Store().manifest(str(out["run_id"]))
+    manifest = Store().manifest(str(out["run_id"])).as_dict()
     assert manifest["model"]["sha256"] == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 
 

@@ -60,7 +60,7 @@ def test_run_manifest_and_report_carry_the_descriptions(tmp_path: Path) -> None:
     )
     store = Store(tmp_path / "store")
     run_id = run_sync(RunOptions(suite=str(suite), model="fake:constant=B", store=str(store.root))).run_id
-    described = store.manifest(run_id)["variant_descriptions"]
+    described = store.manifest(run_id).variant_descriptions
     assert set(described) == {"original", "format1", "format2", "original+typos", "original+shuffle_options"}
     assert described["original"] == "<b>Q</b> {{ question }}"  # the template as run (chat)
     assert described["original+typos"] == "typos (rate=0.2) on template original, fields question"

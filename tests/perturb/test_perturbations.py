@@ -194,7 +194,7 @@ def test_a_run_over_shuffled_variants_scores_against_the_remapped_reference(tmp_
     assert all(r["score"] == 1.0 for r in rows), [(r["variant"], r["output"]) for r in rows if r["score"] != 1.0]
     prompts = {r["prompt"] for r in rows if r["item_id"] == rows[0]["item_id"]}
     assert len(prompts) > 2  # the shuffles differ
-    manifest = Store(tmp_path / "store").manifest(result.run_id)
+    manifest = Store(tmp_path / "store").manifest(result.run_id).as_dict()
     assert manifest["suite"]["config"]["variants"][0]["generator"] == "shuffle_options"
 
 

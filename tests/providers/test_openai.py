@@ -82,7 +82,7 @@ def test_bad_key_stops_the_run_with_a_clear_error(tmp_path: Path, monkeypatch: p
     assert secret not in str(err.value)
     assert server.seen.requests[0]["headers"]["Authorization"] == f"Bearer {secret}"
     run_id = Store().list_runs()[0].run_id
-    manifest = Store().manifest(run_id)
+    manifest = Store().manifest(run_id).as_dict()
     assert manifest["status"] == "failed"
     assert secret not in json.dumps(manifest)
 
@@ -103,7 +103,7 @@ def test_completion_mode_uses_the_completions_endpoint(tmp_path: Path) -> None:
     assert body["prompt"].startswith("Q: What is")
     assert body["seed"] == 0
     assert body["max_tokens"] == 256
-    assert Store().manifest(result.run_id)["mode"] == "completion"
+    assert Store().manifest(result.run_id).mode == "completion"
 
 
 def test_missing_key_for_the_public_api_is_a_clear_error() -> None:

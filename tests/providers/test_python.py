@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tailgate.errors import InputError
+from tailgate.errors import InputError, UsageError
 from tailgate.registry import load_callable
 
 
@@ -27,3 +27,17 @@ def test_module_that_raises_on_import(tmp_path: Path, monkeypatch: pytest.Monkey
         load_callable("boom_mod:answer")
     assert (err.value.file, err.value.line) == (str(tmp_path / "boom_mod.py"), 2)
     assert "ValueError: nope" in err.value.message
+
+
+def test_import_errors_keep_their_cause(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library user (and a plugin author) sees which import failed, and where: ``from exc``."""
+    (tmp_path / "needs_dep.py").write_text("import tailgate_no_such_dependency\n", encoding="utf-8")
+    (tmp_path / "boom_mod2.py").write_text("raise ValueError('nope')\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UsageError, match="cannot import 'needs_dep'") as err:
+        load_callable("needs_dep:answer")
+    assert isinstance(err.value.__cause__, ModuleNotFoundError)
+    assert err.value.__cause__.name == "tailgate_no_such_dependency"
+    with pytest.raises(InputError) as raised:
+        load_callable("boom_mod2:answer")
+    assert isinstance(raised.value.__cause__, ValueError)

@@ -33,7 +33,7 @@ def test_hostile_outputs_are_escaped_everywhere(tmp_path: Path) -> None:
     store, base, cand = _runs(tmp_path)
     comparison = compare_runs(store, base, cand)
     assert comparison.newly_failing_count == 4  # the oracle got all 4 right twice; the candidate none
-    assert {n["cand_output"] for n in comparison.newly_failing} == {HOSTILE}
+    assert {n.cand_output for n in comparison.newly_failing} == {HOSTILE}
     html = compare_html(comparison)
     assert "<script>alert" not in html
     assert "<img src=x" not in html

@@ -95,3 +95,30 @@ def test_run_ids_are_never_wrapped_or_cut() -> None:
         assert short.run_id in text, text
         for cell in ("completed", "running", "960/960", "1/9"):  # never cut either
             assert cell in text, text
+
+
+def test_renderers_read_the_typed_report_not_its_json(report, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Renaming a JSON key must not change what the terminal and HTML show: they read attributes."""
+    from tailgate.analysis import Report
+
+    expected_html = render_html(report)
+    out = io.StringIO()
+    Console(file=out, width=100).print(render_report(report))
+
+    def no_json(self: Report) -> dict[str, object]:
+        raise AssertionError("a renderer went through as_dict()")
+
+    monkeypatch.setattr(Report, "as_dict", no_json)
+    assert render_html(report) == expected_html
+    again = io.StringIO()
+    Console(file=again, width=100).print(render_report(report))
+    assert again.getvalue() == out.getvalue()
+
+
+def test_slice_weight_is_not_called_alpha_but_the_json_keeps_its_key(report) -> None:  # type: ignore[no-untyped-def]
+    from tailgate.analysis import ReportOptions
+
+    assert "alpha" not in ReportOptions.__dataclass_fields__
+    data = report.as_dict()
+    assert data["options"]["alpha"] == report.options.slice_weight == 0.99
+    assert data["discovery"]["alpha"] == report.discovery.slice_weight

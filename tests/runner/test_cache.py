@@ -91,7 +91,7 @@ def test_a_redeployed_endpoint_is_not_answered_from_the_cache(
     assert set(_outputs(redeployed.run_id)) == set(_outputs(again.run_id))  # answered live, not replayed
     assert (calls_again, len(server.seen.requests)) == (6 + 1, 6 + 1 + 1 + 6)
     assert any("cached answers not replayed: the endpoint now serves" in w for w in redeployed.warnings)
-    session = Store().manifest(redeployed.run_id)["sessions"][-1]
+    session = Store().manifest(redeployed.run_id).as_dict()["sessions"][-1]
     assert "not replayed" in session["cache_not_replayed"]
     assert session["cache_check_calls"] == 1
 
@@ -106,7 +106,7 @@ def test_another_api_key_is_not_answered_from_the_cache(tmp_path: Path, monkeypa
         other = _openai(suite, server)
     assert other.stats.cached == 0
     # the key's identity is in the manifest, never the key
-    manifest = json.dumps(Store().manifest(other.run_id))
+    manifest = json.dumps(Store().manifest(other.run_id).as_dict())
     assert "sk-second-key" not in manifest
     assert "api_key_id" in manifest
     cache_bytes = (Path(os.environ["TAILGATE_STORE"]) / "cache.sqlite").read_bytes()
@@ -121,7 +121,7 @@ def test_a_failed_check_call_replays_nothing(tmp_path: Path) -> None:
         server.plan.status_always = 503  # the check call (and every call) fails
         with pytest.raises(RunFailed) as failed:  # and with nothing replayed, the run measured nothing
             _openai(suite, server, max_attempts=1)
-    session = Store().manifest(str(failed.value.run_id))["sessions"][-1]
+    session = Store().manifest(str(failed.value.run_id)).as_dict()["sessions"][-1]
     assert session["cached"] == 0
     assert "the check of what the endpoint serves failed" in session["cache_not_replayed"]
 
@@ -146,7 +146,7 @@ def test_refresh_calls_again_and_overwrites_the_cache(tmp_path: Path) -> None:
     replay = _run(suite, f"python:{model_file}:answer", concurrency=1)
     assert replay.stats.cached == 6
     assert _outputs(replay.run_id) == _outputs(refreshed.run_id) != _outputs(first.run_id)
-    assert Store().manifest(refreshed.run_id)["execution"]["refresh"] is True
+    assert Store().manifest(refreshed.run_id).as_dict()["execution"]["refresh"] is True
 
 
 def test_a_gguf_is_identified_by_its_content_hashed_once_per_version(

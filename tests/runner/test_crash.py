@@ -125,7 +125,7 @@ def test_kill_minus_nine_then_resume_many_times(tmp_path: Path) -> None:
         written = Counter(rec["sample_id"] for _, path in files.journals for rec in read_journal(path))
         assert written
         assert max(written.values()) == 1
-        assert store.manifest(run_id)["status"] == "completed"
+        assert store.manifest(run_id).status == "completed"
     print(dict(outcomes))
     assert outcomes["killed mid-run"] >= 10, outcomes
 
@@ -151,7 +151,7 @@ def test_ctrl_c_exits_130_and_leaves_a_resumable_run(tmp_path: Path) -> None:
     assert "interrupted" in stderr
     assert "--run-id int-1" in stderr
     assert "Traceback" not in stderr
-    manifest = Store().manifest("int-1")
+    manifest = Store().manifest("int-1").as_dict()
     assert manifest["status"] == "interrupted"
     done = len(Store().sample_status("int-1"))
     assert 5 <= done < 120
@@ -182,4 +182,4 @@ def test_sigterm_stops_like_ctrl_c(tmp_path: Path) -> None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 130
-    assert Store().manifest("term-1")["status"] == "interrupted"
+    assert Store().manifest("term-1").status == "interrupted"

@@ -98,10 +98,10 @@ def test_a_run_says_when_its_latency_is_queueing(tmp_path: Path, model: str, exp
     )
     hints = [w for w in result.warnings if "latency includes queueing" in w]
     assert bool(hints) is expected, result.warnings
-    session = store.manifest(result.run_id)["sessions"][-1]
+    session = store.manifest(result.run_id).as_dict()["sessions"][-1]
     assert ("latency_note" in session) is expected
     report = build_report(store, result.run_id)
-    assert bool(report.run["latency_notes"]) is expected
+    assert bool(report.run.latency_notes) is expected
     text = io.StringIO()
     Console(file=text, width=100, force_terminal=False).print(render_report(report))
     assert ("latency includes queueing" in text.getvalue()) is expected

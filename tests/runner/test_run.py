@@ -36,7 +36,7 @@ def test_run_stores_one_scored_record_per_sample(tmp_path: Path) -> None:
     assert all(r["score"] == 1.0 and r["error_class"] is None for r in rows)
     assert {r["scorer"] for r in rows} == {"numeric", "contains"}
     assert sorted({json.loads(r["params"])["seed"] for r in rows}) == [0, 1, 2]  # seed + repeat
-    manifest = Store().manifest(result.run_id)
+    manifest = Store().manifest(result.run_id).as_dict()
     assert manifest["status"] == "completed"
     assert manifest["plan"] == {"items": 4, "variants": 1, "repeats": 3, "samples": 12}
     assert manifest["counts"] == {"planned": 12, "done": 12, "errors": 0}
@@ -68,7 +68,7 @@ def _failed_run(tmp_path: Path, model: str, **kw: object) -> tuple[str, str, lis
     with pytest.raises(RunFailed) as info:
         _run(tmp_path, model, run_id="failed", **kw)
     assert info.value.exit_code == 3
-    manifest = Store().manifest("failed")
+    manifest = Store().manifest("failed").as_dict()
     assert manifest["status"] == "failed"
     return str(info.value), manifest["error"], Store().read_records("failed").to_pylist()
 
@@ -79,7 +79,7 @@ def test_exhausted_retries_are_unscored_not_wrong(tmp_path: Path) -> None:
     assert all(r["error_class"] == "rate_limit" and r["score"] is None and r["output"] is None for r in rows)
     assert all(r["attempts"] == 3 for r in rows)
     assert set(flaky.attempts.values()) == {3}
-    assert Store().manifest("failed")["counts"]["errors"] == 4
+    assert Store().manifest("failed").as_dict()["counts"]["errors"] == 4
 
 
 def test_client_faults_are_not_retried(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_resume_issues_only_missing_samples(tmp_path: Path) -> None:
     assert first.issued == 8
     again = _run(tmp_path, f"{MODELS}:oracle", repeats=2, run_id="r-1")
     assert (again.resumed, again.issued, again.done) == (True, 0, 8)
-    sessions = Store().manifest("r-1")["sessions"]
+    sessions = Store().manifest("r-1").as_dict()["sessions"]
     assert [s["issued"] for s in sessions] == [8, 0]
 
 
@@ -185,7 +185,7 @@ def test_retry_errors_reissues_failed_samples(tmp_path: Path) -> None:
     suite = make_suite(tmp_path / "suite", extra={"run": {"retry": {"base_delay_s": 0.0}}})
     with pytest.raises(RunFailed, match="every one of the 4 samples failed"):
         _run(tmp_path, f"{FLAKY}:fail_twice", suite=suite, run_id="r-3", max_attempts=1)
-    assert Store().manifest("r-3")["counts"]["errors"] == 4
+    assert Store().manifest("r-3").as_dict()["counts"]["errors"] == 4
     with pytest.raises(RunFailed):  # failed samples are recorded, not missing: nothing is issued
         _run(tmp_path, f"{FLAKY}:fail_twice", suite=suite, run_id="r-3", max_attempts=1)
     assert sum(flaky.attempts.values()) == 4
@@ -198,7 +198,7 @@ def test_retry_errors_reissues_failed_samples(tmp_path: Path) -> None:
         retry_errors()
     third = retry_errors()
     assert third.issued == 4
-    assert Store().manifest("r-3")["counts"]["errors"] == 0
+    assert Store().manifest("r-3").as_dict()["counts"]["errors"] == 0
     assert Store().read_records("r-3").num_rows == 4
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tailgate.errors import RunLocked, StoreError
-from tailgate.records import Item
+from tailgate.records import DatasetInfo, Item, Manifest, ModelInfo, Plan, SuiteInfo
 from tailgate.store import Store, read_journal, scan_run_files, utc_now
 
 
@@ -43,14 +43,15 @@ def _record(sample: str, error: str | None = None, output: str = "x") -> dict[st
 
 
 def _new_run(store: Store, run_id: str = "r1"):  # type: ignore[no-untyped-def]
-    manifest = {
-        "run_id": run_id,
-        "status": "running",
-        "suite": {"name": "s"},
-        "model": {"spec": "fake:echo"},
-        "plan": {"samples": 3},
-        "started_at": utc_now(),
-    }
+    manifest = Manifest(
+        run_id=run_id,
+        status="running",
+        suite=SuiteInfo("s"),
+        dataset=DatasetInfo(),
+        model=ModelInfo("fake:echo"),
+        plan=Plan(samples=3),
+        started_at=utc_now(),
+    )
     return store.create_run(run_id, manifest, [Item("i1", {"q": "x"}, 1, {"task": "t"}, "a", 1)])
 
 

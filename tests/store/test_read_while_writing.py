@@ -49,7 +49,7 @@ def test_readers_never_fail_while_a_writer_compacts(tmp_path: Path) -> None:
             try:
                 if i % 5 == 0:
                     report = build_report(store, run_id, options)
-                    assert report.overview["n_samples"] == len(records)
+                    assert report.overview.n_samples == len(records)
                 elif i % 5 in (1, 2):
                     data = load_run(store, run_id)
                     try:

@@ -34,9 +34,11 @@ def test_run_with_store_pointing_at_a_file_exits_2(tmp_path: Path) -> None:
 def test_a_run_that_cannot_be_created_releases_its_lock(tmp_path: Path) -> None:
     """The lock file stayed open (and locked) when writing the manifest failed: the fuzz test saw
     it as an unclosed file."""
+    from tailgate.records import DatasetInfo, Manifest, ModelInfo, SuiteInfo
     from tailgate.store._store import RunWriter
 
     store = Store(tmp_path / "store")
+    manifest = Manifest(run_id="r1", suite=SuiteInfo("\ud800"), dataset=DatasetInfo(), model=ModelInfo("m"))
     with pytest.raises(UnicodeEncodeError):
-        store.create_run("r1", {"name": "\ud800"}, [])
+        store.create_run("r1", manifest, [])
     RunWriter(store.run_dir("r1")).close()  # RunLocked if the failed attempt still held it

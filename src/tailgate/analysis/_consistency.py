@@ -24,10 +24,34 @@ from typing import Any
 import numpy as np
 
 from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData, exact_sum
-from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile
+from tailgate.analysis._estimate import Estimate, kish_n
 from tailgate.analysis._stats import pass_at_k, pass_hat_k
 
-__all__ = ["Consistency", "PassK", "consistency", "pass_k_table"]
+__all__ = ["Consistency", "PassK", "UnitConsistency", "consistency", "pass_k_table"]
+
+
+@dataclass(frozen=True)
+class UnitConsistency:
+    """How consistent one unit (an item under one variant) is over its repeats."""
+
+    item_id: str
+    source_id: str | None
+    """The item's id in its source dataset, when imported with one."""
+    variant: str
+    consistency: float
+    """Share of the unit's samples that give its most common answer."""
+    distinct_answers: int
+    samples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "source_id": self.source_id,
+            "variant": self.variant,
+            "consistency": self.consistency,
+            "distinct_answers": self.distinct_answers,
+            "samples": self.samples,
+        }
 
 
 @dataclass(frozen=True)
@@ -35,16 +59,23 @@ class Consistency:
     """Distribution of per-unit answer consistency over repeats."""
 
     n_units: int
+    """Units (item, variant) with two or more answered samples; 0: not computed."""
     n_items: int
     mean: Estimate
+    """Mean over items of the units' consistency."""
     share_below: Estimate
+    """Share of items whose consistency is below ``threshold``."""
     threshold: float
     mean_distinct: float
+    """Distinct answers per unit, on average."""
     mean_entropy_bits: float
+    """Entropy of a unit's answers, in bits, on average."""
     histogram: list[int]
     """Units per consistency bin: [0, 0.1), [0.1, 0.2), ..., [0.9, 1.0]."""
-    least_consistent: list[dict[str, Any]]
+    least_consistent: list[UnitConsistency]
+    """The least consistent units, least first."""
     method: str = "answers equal after normalisation (lower case, punctuation collapsed)"
+    """How answers are called the same."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,15 +88,19 @@ class Consistency:
             "mean_distinct": self.mean_distinct,
             "mean_entropy_bits": self.mean_entropy_bits,
             "histogram": self.histogram,
-            "least_consistent": self.least_consistent,
+            "least_consistent": [u.as_dict() for u in self.least_consistent],
         }
 
 
 @dataclass(frozen=True)
 class PassK:
+    """pass@k and pass^k at one k."""
+
     k: int
     pass_at_k: Estimate
+    """At least one of k samples passes (unbiased estimator), mean over items."""
     pass_hat_k: Estimate
+    """All k samples pass (unbiased estimator), mean over items."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,49 +118,39 @@ def _item_mean(
 
     The interval is Clopper-Pearson's on the effective number of items, n_eff = m (1 - m) / SE^2
     with SE the standard error over items (Kish's design effect; Korn & Graubard 1998, with their
-    degrees-of-freedom correction (z / t_{n-1})^2), at least the number of items (a value in
-    [0, 1] varies at most as a 0/1 one) and at most the samples / ``k`` (the independent
-    k-sample draws). A t interval collapses to a point when every item has the same value (all
-    pass^10 = 0 near 0, all pass@10 = 1 near 1); this one then gives the rule-of-three bound from
-    the items (Wilson undercovers near 0 and 1 at small n: 0.91 at p = 0.99, n = 50).
+    degrees-of-freedom correction (z / t_{n-1})^2: :func:`kish_n`, as for a clustered
+    proportion), at least the number of items (a value in [0, 1] varies at most as a 0/1 one)
+    and at most the samples / ``k`` (the independent k-sample draws). A t interval collapses to a
+    point when every item has the same value (all pass^10 = 0 near 0, all pass@10 = 1 near 1);
+    this one then gives the rule-of-three bound from the items (Wilson undercovers near 0 and 1
+    at small n: 0.91 at p = 0.99, n = 50).
     """
     ok = ~np.isnan(values)
     if not ok.any():
-        return Estimate(None, None, None, 0, 0, f"no unit with enough samples for {what}", None, confidence)
+        return Estimate.no_interval(f"no unit with enough samples for {what}", confidence=confidence)
     _uniq, inverse = np.unique(codes[ok], return_inverse=True)
     per_item = np.bincount(inverse, weights=values[ok]) / np.bincount(inverse)
     n = per_item.size
     total = int(samples[ok].sum())
     mean = float(per_item.mean())
     if n < 2:
-        return Estimate(mean, None, None, n, total, "one item: no interval", None, confidence)
+        return Estimate.no_interval(
+            "one item: no interval", value=mean, n_items=n, n_samples=total, confidence=confidence
+        )
     se = float(per_item.std(ddof=1) / math.sqrt(n))
     if 0.0 < mean < 1.0 and se > 0:
-        n_eff = min(max(mean * (1 - mean) / se**2, float(n)), max(total / k, float(n)))
-        n_eff *= (_z_quantile(confidence) / _t_quantile(confidence, n - 1)) ** 2
+        n_eff = kish_n(mean, se, float(n), max(total / k, float(n)), n, confidence)
     else:
         n_eff = float(n)
-    low, high = _clopper_pearson(mean * n_eff, n_eff, confidence)
-    return Estimate(
+    return Estimate.clopper_pearson(
         mean,
-        low,
-        high,
-        n,
-        total,
-        f"mean over items, Clopper-Pearson on n_eff={n_eff:.0f} (Korn-Graubard)",
-        se,
-        confidence,
+        n_eff,
+        n_items=n,
+        n_samples=total,
+        method=f"mean over items, Clopper-Pearson on n_eff={n_eff:.0f} (Korn-Graubard)",
+        se=se,
+        confidence=confidence,
     )
-
-
-def _clopper_pearson(successes: float, n: float, confidence: float) -> tuple[float, float]:
-    """Clopper-Pearson interval, for a possibly fractional (effective) number of successes."""
-    from scipy import stats
-
-    alpha = 1.0 - confidence
-    low = float(stats.beta.ppf(alpha / 2, successes, n - successes + 1)) if successes > 0 else 0.0
-    high = float(stats.beta.ppf(1 - alpha / 2, successes + 1, n - successes)) if successes < n else 1.0
-    return low, high
 
 
 def consistency(
@@ -139,7 +164,7 @@ def consistency(
     )
     n = rows["n"].astype(float)
     if n.size == 0:
-        empty = Estimate(None, None, None, 0, 0, "no item has two or more answered samples", None, confidence)
+        empty = Estimate.no_interval("no item has two or more answered samples", confidence=confidence)
         return Consistency(0, 0, empty, empty, threshold, 0.0, 0.0, [0] * 10, [], method)
     frac = rows["top"] / n
     codes = rows["code"]
@@ -148,14 +173,14 @@ def consistency(
     hist = np.histogram(np.minimum(frac, 0.9999), bins=10, range=(0.0, 1.0))[0].astype(int).tolist()
     order = np.lexsort((-rows["distinct"], frac))[:k_worst]
     worst = [
-        {
-            "item_id": str(data.items.item_id[int(codes[i])]),
-            "source_id": _str_or_none(data.items.source_id[int(codes[i])]),
-            "variant": str(rows["variant"][i]),
-            "consistency": float(frac[i]),
-            "distinct_answers": int(rows["distinct"][i]),
-            "samples": int(n[i]),
-        }
+        UnitConsistency(
+            item_id=str(data.items.item_id[int(codes[i])]),
+            source_id=_str_or_none(data.items.source_id[int(codes[i])]),
+            variant=str(rows["variant"][i]),
+            consistency=float(frac[i]),
+            distinct_answers=int(rows["distinct"][i]),
+            samples=int(n[i]),
+        )
         for i in order
     ]
     return Consistency(

@@ -50,7 +50,17 @@ from tailgate.analysis._stats import estimate_from_sums
 from tailgate.errors import InputError, UsageError
 from tailgate.store import Store
 
-__all__ = ["Contamination", "contamination", "ngram_tokens"]
+__all__ = [
+    "Contamination",
+    "ContaminationCounts",
+    "ContaminationOptions",
+    "CorpusSummary",
+    "OverlappingItem",
+    "ScoreDifference",
+    "contamination",
+    "ngram_tokens",
+    "welch_difference",
+]
 
 _WORD = re.compile(r"\w+")
 # Odd 64-bit multiplier of the polynomial n-gram hash (the golden ratio's bits).
@@ -70,17 +80,124 @@ def ngram_tokens(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-@dataclass
+@dataclass(frozen=True)
+class ContaminationOptions:
+    """What :func:`contamination` was asked."""
+
+    n: int
+    """Tokens per n-gram."""
+    threshold: float
+    """Smallest share of an item's n-grams found for it to count as overlapping (0: any one)."""
+    confidence: float
+    top: int
+    """Overlapping items listed."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "threshold": self.threshold, "confidence": self.confidence, "top": self.top}
+
+
+@dataclass(frozen=True)
+class CorpusSummary:
+    """What was read of the corpus."""
+
+    path: str
+    files: int
+    hidden_skipped: int
+    """Hidden files and folders left out."""
+    bytes: int
+    tokens: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "files": self.files,
+            "hidden_skipped": self.hidden_skipped,
+            "bytes": self.bytes,
+            "tokens": self.tokens,
+        }
+
+
+@dataclass(frozen=True)
+class ContaminationCounts:
+    """Items by subset."""
+
+    items: int
+    checked: int
+    """Items with at least n tokens."""
+    overlapping: int
+    clean: int
+    too_short: int
+    """Items with fewer than n tokens: in neither subset."""
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "items": self.items,
+            "checked": self.checked,
+            "overlapping": self.overlapping,
+            "clean": self.clean,
+            "too_short": self.too_short,
+        }
+
+
+@dataclass(frozen=True)
+class ScoreDifference:
+    """The score of one group of items minus another's (unpaired: Welch)."""
+
+    estimate: Estimate
+    p_value: float | None
+    """Two-sided; None when there is no test (too few items, no variation)."""
+    df: float | None
+    """Welch's degrees of freedom."""
+    test: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"estimate": self.estimate.as_dict(), "p_value": self.p_value, "df": self.df, "test": self.test}
+
+
+@dataclass(frozen=True)
+class OverlappingItem:
+    """An item whose text overlaps the corpus."""
+
+    item_id: str
+    source_id: str | None
+    overlap: float
+    """Share of the item's n-grams found in the corpus."""
+    matched_ngrams: int
+    ngrams: int
+    first_match: str
+    """The first matching n-gram's tokens (at most 200 characters)."""
+    corpus_file: str | None
+    """The corpus file of the first match."""
+    score: float | None
+    """The item's mean score; None when unscored."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "source_id": self.source_id,
+            "overlap": self.overlap,
+            "matched_ngrams": self.matched_ngrams,
+            "ngrams": self.ngrams,
+            "first_match": self.first_match,
+            "corpus_file": self.corpus_file,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
 class Contamination:
     """Result of :func:`contamination` (JSON schema: docs/contamination.md)."""
 
     run_id: str
-    options: dict[str, Any]
-    corpus: dict[str, Any]
-    counts: dict[str, int]
+    options: ContaminationOptions
+    corpus: CorpusSummary
+    counts: ContaminationCounts
     score: dict[str, Estimate]
-    difference: dict[str, Any]
-    top_overlapping: list[dict[str, Any]]
+    """By subset: ``all``, ``clean``, ``overlapping``."""
+    difference: ScoreDifference
+    """Overlapping minus clean."""
+    top_overlapping: list[OverlappingItem]
+    """Most overlapping first."""
     overlapping_ids: list[str]
     warnings: list[str] = field(default_factory=list)
 
@@ -88,12 +205,12 @@ class Contamination:
         return {
             "schema_version": 1,
             "run_id": self.run_id,
-            "options": self.options,
-            "corpus": self.corpus,
-            "counts": self.counts,
+            "options": self.options.as_dict(),
+            "corpus": self.corpus.as_dict(),
+            "counts": self.counts.as_dict(),
             "score": {name: est.as_dict() for name, est in self.score.items()},
-            "difference": self.difference,
-            "top_overlapping": self.top_overlapping,
+            "difference": self.difference.as_dict(),
+            "top_overlapping": [t.as_dict() for t in self.top_overlapping],
             "overlapping_ids": self.overlapping_ids,
             "warnings": self.warnings,
         }
@@ -125,7 +242,7 @@ def contamination(
 
     Example:
         >>> result = contamination(Store(), "latest-run-id", "pretraining/", n=13)  # doctest: +SKIP
-        >>> result.counts["overlapping"], result.difference["estimate"]  # doctest: +SKIP
+        >>> result.counts.overlapping, result.difference.estimate  # doctest: +SKIP
     """
     if n < 1:
         raise UsageError(f"n must be at least 1 (got {n})")
@@ -155,15 +272,15 @@ def contamination(
     }
     return Contamination(
         run_id=run_id,
-        options={"n": n, "threshold": threshold, "confidence": confidence, "top": top},
+        options=ContaminationOptions(n, threshold, confidence, top),
         corpus=reader.summary(),
-        counts={
-            "items": items.size,
-            "checked": int(checked.sum()),
-            "overlapping": int(overlapping.sum()),
-            "clean": int(clean.sum()),
-            "too_short": int((~checked).sum()),
-        },
+        counts=ContaminationCounts(
+            items=items.size,
+            checked=int(checked.sum()),
+            overlapping=int(overlapping.sum()),
+            clean=int(clean.sum()),
+            too_short=int((~checked).sum()),
+        ),
         score=score,
         difference=welch_difference(items, overlapping, clean, confidence),
         top_overlapping=_top(items, index, reader, fraction, overlapping, top),
@@ -172,7 +289,7 @@ def contamination(
     )
 
 
-def welch_difference(items: ItemFrame, first: np.ndarray, second: np.ndarray, confidence: float) -> dict[str, Any]:
+def welch_difference(items: ItemFrame, first: np.ndarray, second: np.ndarray, confidence: float) -> ScoreDifference:
     """Mean score of the ``first`` items minus that of the ``second`` (disjoint item masks): Welch's
     unpaired t with item-clustered standard errors (see the module docstring)."""
     groups = [_group(items.n_scored[m], items.sum_score[m]) for m in (first, second)]
@@ -180,21 +297,23 @@ def welch_difference(items: ItemFrame, first: np.ndarray, second: np.ndarray, co
     n_samples = int(items.n_scored[first | second].sum())
     test = "Welch t-test on two independent groups of items (two-sided)"
     if groups[0][2] < 2 or groups[1][2] < 2:
-        est = Estimate(None, None, None, n_items, n_samples, "fewer than 2 scored items in a group", None, confidence)
-        return {"estimate": est.as_dict(), "p_value": None, "df": None, "test": test}
+        est = Estimate.no_interval(
+            "fewer than 2 scored items in a group", n_items=n_items, n_samples=n_samples, confidence=confidence
+        )
+        return ScoreDifference(est, None, None, test)
     (m1, v1, k1), (m2, v2, k2) = groups
     diff, se = m1 - m2, math.sqrt(v1 + v2)
     if se == 0:
         est = Estimate(diff, diff, diff, n_items, n_samples, "no variation within either group", 0.0, confidence)
-        return {"estimate": est.as_dict(), "p_value": None, "df": None, "test": test}
+        return ScoreDifference(est, None, None, test)
     from scipy import stats
 
     df = (v1 + v2) ** 2 / (v1 * v1 / (k1 - 1) + v2 * v2 / (k2 - 1))
-    t = float(stats.t.ppf(0.5 + confidence / 2.0, df))
+    t = float(stats.t.ppf(0.5 + confidence / 2.0, df))  # Welch's df is fractional: not Estimate.t_interval
     method = f"difference of means, Welch, SE clustered on items, t({df:.1f})"
-    est = Estimate(diff, diff - t * se, diff + t * se, n_items, n_samples, method, se, confidence)
+    est = Estimate.from_se(diff, se, t, n_items=n_items, n_samples=n_samples, method=method, confidence=confidence)
     p = float(2 * stats.t.sf(abs(diff) / se, df))
-    return {"estimate": est.as_dict(), "p_value": p, "df": df, "test": test}
+    return ScoreDifference(est, p, df, test)
 
 
 def _group(counts: np.ndarray, sums: np.ndarray) -> tuple[float, float, int]:
@@ -312,14 +431,8 @@ class _CorpusReader:
         if self.files == 0:
             raise InputError("no files to read in the corpus folder (hidden files are skipped)", file=str(self.path))
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "files": self.files,
-            "hidden_skipped": self.skipped,
-            "bytes": self.bytes,
-            "tokens": self.tokens,
-        }
+    def summary(self) -> CorpusSummary:
+        return CorpusSummary(str(self.path), self.files, self.skipped, self.bytes, self.tokens)
 
     def _files(self) -> Iterator[Path]:
         if self.path.is_file():
@@ -428,7 +541,7 @@ def _top(
     fraction: np.ndarray,
     overlapping: np.ndarray,
     top: int,
-) -> list[dict[str, Any]]:
+) -> list[OverlappingItem]:
     codes = np.flatnonzero(overlapping)
     codes = codes[np.argsort(-fraction[codes], kind="stable")][:top]
     matched = index.matched_per_item()
@@ -441,16 +554,16 @@ def _top(
         tokens = ngram_tokens(items.text[c])[position : position + index.n]
         mean = means[c]
         rows.append(
-            {
-                "item_id": str(items.item_id[c]),
-                "source_id": None if items.source_id[c] is None else str(items.source_id[c]),
-                "overlap": float(fraction[c]),
-                "matched_ngrams": int(matched[c]),
-                "ngrams": int(index.ngrams[c]),
-                "first_match": " ".join(tokens)[:_FIRST_MATCH_CHARS],
-                "corpus_file": reader.matched_files.get(file_no),
-                "score": None if np.isnan(mean) else float(mean),
-            }
+            OverlappingItem(
+                item_id=str(items.item_id[c]),
+                source_id=None if items.source_id[c] is None else str(items.source_id[c]),
+                overlap=float(fraction[c]),
+                matched_ngrams=int(matched[c]),
+                ngrams=int(index.ngrams[c]),
+                first_match=" ".join(tokens)[:_FIRST_MATCH_CHARS],
+                corpus_file=reader.matched_files.get(file_no),
+                score=None if np.isnan(mean) else float(mean),
+            )
         )
     return rows
 

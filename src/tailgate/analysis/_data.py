@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tailgate.analysis._derive import derive_item_features
+from tailgate.records import Manifest
 from tailgate.store import Store
 
 __all__ = [
@@ -102,7 +103,7 @@ class RunData:
     """A run opened for analysis."""
 
     run_id: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     con: Any
     items: ItemFrame
     declared: list[str]
@@ -139,7 +140,7 @@ def load_run(store: Store, run_id: str, pass_threshold: float | None = None) -> 
     return data
 
 
-def open_run(con: Any, run_id: str, manifest: dict[str, Any], pass_threshold: float | None = None) -> RunData:
+def open_run(con: Any, run_id: str, manifest: Manifest, pass_threshold: float | None = None) -> RunData:
     """A run from a DuckDB connection on which views (or tables) ``records`` and ``items`` exist
     (with the columns of the records schema): the per-item summaries are computed, and the
     returned RunData owns ``con``. :func:`load_run` registers a stored run's files; the
@@ -168,7 +169,7 @@ def open_run(con: Any, run_id: str, manifest: dict[str, Any], pass_threshold: fl
         GROUP BY ALL ORDER BY c.code
         """,
     )
-    declared = _declared_attributes(manifest)
+    declared = manifest.declared_attributes
     attributes = _attribute_arrays(con, cols["attributes"], declared)
     texts = [_input_text(raw) for raw in cols["input"]]
     tokens = cols["tokens_in"].astype(float)
@@ -228,14 +229,6 @@ def reference_text(raw: Any, width: int = 200) -> str | None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _declared_attributes(manifest: dict[str, Any]) -> list[str]:
-    suite = manifest.get("suite", {}).get("config") or {}
-    declared = suite.get("dataset", {}).get("attributes")
-    if declared is None:
-        declared = manifest.get("import", {}).get("slices", [])
-    return list(declared)
 
 
 def _attribute_arrays(con: Any, raw: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:

@@ -1,6 +1,6 @@
-"""The derived slice attributes moved to :mod:`tailgate.records._derive` (below analysis), so that
+"""The derived slice attributes moved to :mod:`tailgate.records` (below analysis), so that
 the traffic import computes exactly the attributes the report computes; re-exported here."""
 
-from tailgate.records._derive import TOKEN_EDGES, derive_item_features, detect_language, detect_names, token_bucket
+from tailgate.records import TOKEN_EDGES, derive_item_features, detect_language, detect_names, token_bucket
 
 __all__ = ["TOKEN_EDGES", "derive_item_features", "detect_language", "detect_names", "token_bucket"]

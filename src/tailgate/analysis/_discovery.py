@@ -9,10 +9,12 @@ Scoring follows SliceLine (Sagadeeva & Boehm, SIGMOD 2021):
     sc(S) = alpha * (mean error in S / mean error overall - 1) - (1 - alpha) * (n / |S| - 1)
 
 which trades a slice's error against its size; only slices with at least ``min_support`` items
-are considered. SliceLine's default alpha of 0.95 asks a slice of 10% of the items for an error
-1.47 times the average before its score turns positive; the gaps that matter in LLM evaluations
-are often smaller (a category at 1.2x), so ``tailgate report`` uses alpha = 0.99 (1.09x for a
-10% slice). Whether a slice is *reported* is decided by its significance, not by its score.
+are considered. The paper's alpha is the ``weight`` argument here (``slice_weight`` in
+:class:`tailgate.analysis.ReportOptions`): everywhere else in tailgate alpha is a test's level.
+SliceLine's default alpha of 0.95 asks a slice of 10% of the items for an error 1.47 times the
+average before its score turns positive; the gaps that matter in LLM evaluations are often
+smaller (a category at 1.2x), so ``tailgate report`` uses alpha = 0.99 (1.09x for a 10% slice).
+Whether a slice is *reported* is decided by its significance, not by its score.
 
 Search. Slices are enumerated level by level (one predicate more per level) over *cells*, the
 distinct combinations of attribute values, so the work depends on the number of distinct value
@@ -227,20 +229,20 @@ def _stats(cells: Cells, preds: tuple[int, ...]) -> Slice:
     )
 
 
-def _score(cells: Cells, size: float, err_sum: float, alpha: float) -> float:
+def _score(cells: Cells, size: float, err_sum: float, weight: float) -> float:
     mean_err = cells.total_err / cells.n_units if cells.n_units else 0.0
     if size <= 0 or mean_err <= 0:
         return -math.inf
-    return alpha * ((err_sum / size) / mean_err - 1.0) - (1.0 - alpha) * (cells.n_units / size - 1.0)
+    return weight * ((err_sum / size) / mean_err - 1.0) - (1.0 - weight) * (cells.n_units / size - 1.0)
 
 
-def _upper_bound(cells: Cells, size_ub: float, err_ub: float, max_ub: float, min_support: int, alpha: float) -> float:
+def _upper_bound(cells: Cells, size_ub: float, err_ub: float, max_ub: float, min_support: int, weight: float) -> float:
     if size_ub < min_support or err_ub <= 0:
         return -math.inf
     points = {float(min_support), float(size_ub)}
     if max_ub > 0:
         points.add(min(max(err_ub / max_ub, min_support), size_ub))
-    return max(_score(cells, s, min(err_ub, s * max_ub), alpha) for s in points)
+    return max(_score(cells, s, min(err_ub, s * max_ub), weight) for s in points)
 
 
 def _features_of(cells: Cells, preds: tuple[int, ...]) -> set[str]:
@@ -275,7 +277,7 @@ def _redundant(s: Slice, parents: list[Slice]) -> bool:
     return any(p.size == s.size for p in parents)
 
 
-def enumerate_slices(cells: Cells, max_depth: int, min_support: int, alpha: float = 0.95) -> list[Slice]:
+def enumerate_slices(cells: Cells, max_depth: int, min_support: int, weight: float = 0.95) -> list[Slice]:
     """Every slice of depth <= ``max_depth`` with at least ``min_support`` units, scored."""
     level: dict[tuple[int, ...], Slice] = {}
     for p in range(len(cells.predicates)):
@@ -294,12 +296,12 @@ def enumerate_slices(cells: Cells, max_depth: int, min_support: int, alpha: floa
         if not level:
             break
     for s in found:
-        s.score = _score(cells, s.size, s.err_sum, alpha)
+        s.score = _score(cells, s.size, s.err_sum, weight)
     return found
 
 
 def sliceline_topk(
-    cells: Cells, k: int, max_depth: int, min_support: int, alpha: float = 0.95
+    cells: Cells, k: int, max_depth: int, min_support: int, weight: float = 0.95
 ) -> tuple[list[Slice], int]:
     """The ``k`` best-scoring slices with a positive score (SliceLine's search, with support and
     score-bound pruning; see the module docstring). Returns them and how many slices it
@@ -324,7 +326,7 @@ def sliceline_topk(
         s = _stats(cells, (p,))
         evaluated += 1
         if s.size >= min_support:
-            s.score = _score(cells, s.size, s.err_sum, alpha)
+            s.score = _score(cells, s.size, s.err_sum, weight)
             offer(s)
             level[(p,)] = s
     for _ in range(max_depth - 1):
@@ -333,12 +335,12 @@ def sliceline_topk(
             size_ub = min(p.size for p in parents)
             err_ub = min(p.err_sum for p in parents)
             max_ub = min(p.err_max for p in parents)
-            if _upper_bound(cells, size_ub, err_ub, max_ub, min_support, alpha) < threshold():
+            if _upper_bound(cells, size_ub, err_ub, max_ub, min_support, weight) < threshold():
                 continue  # neither it nor any descendant can enter the top k
             s = _stats(cells, cand)
             evaluated += 1
             if s.size >= min_support and not _redundant(s, parents):
-                s.score = _score(cells, s.size, s.err_sum, alpha)
+                s.score = _score(cells, s.size, s.err_sum, weight)
                 offer(s)
                 nxt[cand] = s
         level = nxt

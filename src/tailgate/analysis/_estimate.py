@@ -20,35 +20,204 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Estimate", "clustered_mean", "effective_n", "format_estimate", "mean_estimate", "wilson_interval"]
+__all__ = [
+    "Estimate",
+    "clopper_pearson_interval",
+    "clustered_mean",
+    "clustered_t",
+    "effective_n",
+    "format_estimate",
+    "kish_n",
+    "mean_estimate",
+    "wilson_interval",
+]
 
 
 def format_estimate(e: dict[str, Any], digits: int = 3, sign: str = "") -> str:
-    """An estimate's dict as "value [low, high]" ("n/a" without a value); ``sign="+"`` for a
-    difference."""
-    if e.get("value") is None:
+    """An estimate's JSON dict as "value [low, high]" ("n/a" without a value); ``sign="+"`` for
+    a difference. For callers that still hold dicts; an :class:`Estimate` formats itself
+    (``f"{est:+.3f}"``, see :meth:`Estimate.__format__`)."""
+    return _format_parts(e.get("value"), e.get("low"), e.get("high"), f"{sign}.{digits}f")
+
+
+def _format_parts(value: float | None, low: float | None, high: float | None, spec: str) -> str:
+    if value is None:
         return "n/a"
-    f = f"{sign}.{digits}f"
-    if e.get("low") is None:
-        return format(e["value"], f)
-    return f"{e['value']:{f}} [{e['low']:{f}}, {e['high']:{f}}]"
+    if low is None or high is None:
+        return format(value, spec)
+    return f"{value:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its interval, its n and its method."""
+    """A point estimate with its interval, its n and its method.
+
+    Build one with a constructor that says how the interval was made (:meth:`t_interval`,
+    :meth:`from_se`, :meth:`wilson`, :meth:`clustered_proportion`, :meth:`clopper_pearson`,
+    :meth:`bootstrap_percentile`, :meth:`from_bounds`), or :meth:`no_interval` when there is no
+    honest interval (or no number at all), with the reason in ``method``.
+    """
 
     value: float | None
+    """The point estimate; None when nothing could be computed (the reason is in ``method``)."""
     low: float | None
+    """Lower end of the interval; None when there is no interval."""
     high: float | None
+    """Upper end of the interval; None when there is no interval."""
     n_items: int
+    """Items (clusters, the unit of independence) behind the estimate."""
     n_samples: int
+    """Samples (model calls) behind the estimate."""
     method: str
+    """How the value and interval were computed, or why they are missing."""
     se: float | None = None
+    """Standard error, when the method has one."""
     confidence: float = 0.95
+    """Coverage the interval is built for."""
+
+    @classmethod
+    def no_interval(
+        cls,
+        reason: str,
+        *,
+        value: float | None = None,
+        n_items: int = 0,
+        n_samples: int = 0,
+        confidence: float = 0.95,
+    ) -> Estimate:
+        """A value without an interval (too few items, one item...), or no value at all: ``reason``
+        says which and why."""
+        return cls(value, None, None, n_items, n_samples, reason, None, confidence)
+
+    @classmethod
+    def from_bounds(
+        cls,
+        value: float,
+        low: float | None,
+        high: float | None,
+        *,
+        n_items: int,
+        n_samples: int,
+        method: str,
+        se: float | None = None,
+        confidence: float = 0.95,
+    ) -> Estimate:
+        """An interval computed elsewhere (simultaneous intervals, Newcombe's hybrid score...):
+        ``method`` names how."""
+        return cls(value, low, high, n_items, n_samples, method, se, confidence)
+
+    @classmethod
+    def from_se(
+        cls,
+        value: float,
+        se: float,
+        critical: float,
+        *,
+        n_items: int,
+        n_samples: int,
+        method: str,
+        confidence: float = 0.95,
+        clip: tuple[float, float] | None = None,
+    ) -> Estimate:
+        """``value ± critical · se`` (e.g. a simultaneous critical value), clipped to ``clip``."""
+        low, high = value - critical * se, value + critical * se
+        if clip is not None:
+            low, high = max(clip[0], low), min(clip[1], high)
+        return cls(value, low, high, n_items, n_samples, method, se, confidence)
+
+    @classmethod
+    def t_interval(
+        cls,
+        value: float,
+        se: float,
+        df: int,
+        *,
+        n_items: int,
+        n_samples: int,
+        method: str,
+        confidence: float = 0.95,
+        clip: tuple[float, float] | None = None,
+    ) -> Estimate:
+        """Student's t interval ``value ± t(df) · se``, clipped to ``clip`` (e.g. ``(0, 1)``)."""
+        t = _t_quantile(confidence, df)
+        return cls.from_se(
+            value, se, t, n_items=n_items, n_samples=n_samples, method=method, confidence=confidence, clip=clip
+        )
+
+    @classmethod
+    def wilson(
+        cls,
+        successes: float,
+        n: int,
+        *,
+        method: str,
+        n_items: int | None = None,
+        n_samples: int | None = None,
+        confidence: float = 0.95,
+    ) -> Estimate:
+        """The share ``successes / n`` with its Wilson score interval (no SE); ``n_items`` and
+        ``n_samples`` default to ``n``."""
+        low, high = wilson_interval(successes, n, confidence)
+        items = n if n_items is None else n_items
+        return cls(successes / n, low, high, items, items if n_samples is None else n_samples, method, None, confidence)
+
+    @classmethod
+    def clustered_proportion(
+        cls, p: float, n_eff: float, *, n_items: int, n_samples: int, method: str, confidence: float = 0.95
+    ) -> Estimate:
+        """A proportion ``p`` of clustered 0/1 samples: the Wilson interval on the effective sample
+        size ``n_eff`` (see :func:`effective_n`), SE sqrt(p (1 - p) / n_eff)."""
+        low, high = wilson_interval(p * n_eff, n_eff, confidence)
+        se = math.sqrt(p * (1 - p) / n_eff)
+        return cls(p, low, high, n_items, n_samples, method, se, confidence)
+
+    @classmethod
+    def clopper_pearson(
+        cls,
+        p: float,
+        n_eff: float,
+        *,
+        n_items: int,
+        n_samples: int,
+        method: str,
+        se: float | None = None,
+        confidence: float = 0.95,
+    ) -> Estimate:
+        """A mean ``p`` in [0, 1] with the Clopper-Pearson interval on ``n_eff`` (possibly
+        fractional) trials."""
+        low, high = clopper_pearson_interval(p * n_eff, n_eff, confidence)
+        return cls(p, low, high, n_items, n_samples, method, se, confidence)
+
+    @classmethod
+    def bootstrap_percentile(
+        cls,
+        value: float,
+        replicates: np.ndarray,
+        *,
+        n_items: int,
+        n_samples: int,
+        method: str,
+        confidence: float = 0.95,
+    ) -> Estimate:
+        """``value`` with the percentile interval of its bootstrap ``replicates`` (non-finite
+        replicates dropped; none left: no interval)."""
+        finite = np.asarray(replicates, dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if finite.size == 0:
+            return cls.no_interval(method, value=value, n_items=n_items, n_samples=n_samples, confidence=confidence)
+        tail = (1 - confidence) / 2
+        low, high = float(np.quantile(finite, tail)), float(np.quantile(finite, 1 - tail))
+        return cls(value, low, high, n_items, n_samples, method, None, confidence)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{est:+.3f}"``: "value [low, high]" in that number format ("n/a" without a value,
+        the value alone without an interval); an empty spec is ``str(est)``."""
+        if not spec:
+            return str(self)
+        return _format_parts(self.value, self.low, self.high, spec)
 
     def __str__(self) -> str:
         if self.value is None:
@@ -84,6 +253,16 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def clopper_pearson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval, for a possibly fractional (effective) number of successes."""
+    from scipy import stats
+
+    alpha = 1.0 - confidence
+    low = float(stats.beta.ppf(alpha / 2, successes, n - successes + 1)) if successes > 0 else 0.0
+    high = float(stats.beta.ppf(1 - alpha / 2, successes + 1, n - successes)) if successes < n else 1.0
+    return low, high
+
+
 def clustered_mean(
     values: Sequence[float] | np.ndarray,
     clusters: Sequence[Hashable] | np.ndarray,
@@ -93,33 +272,47 @@ def clustered_mean(
     x = np.asarray(values, dtype=float)
     n = int(x.size)
     if n == 0:
-        return Estimate(None, None, None, 0, 0, "no scored samples", None, confidence)
+        return Estimate.no_interval("no scored samples", confidence=confidence)
     _, codes = np.unique(np.asarray(clusters), return_inverse=True)
     groups = int(codes.max()) + 1
     mean = float(x.mean())
     sums = np.bincount(codes, weights=x - mean, minlength=groups)
     se = math.sqrt(float(np.sum(sums * sums))) / n
-    if groups < 2:
-        return Estimate(mean, None, None, groups, n, "one item: no interval", None, confidence)
-    t = _t_quantile(confidence, groups - 1)
-    return Estimate(
+    return clustered_t(mean, se, groups, n, confidence)
+
+
+def clustered_t(mean: float, se: float, n_items: int, n_samples: int, confidence: float = 0.95) -> Estimate:
+    """A mean with its clustered SE: the t interval on ``n_items - 1`` degrees of freedom (one
+    item: the value alone). Shared by :func:`clustered_mean` and
+    :func:`tailgate.analysis._stats.estimate_from_sums`."""
+    if n_items < 2:
+        return Estimate.no_interval(
+            "one item: no interval", value=mean, n_items=n_items, n_samples=n_samples, confidence=confidence
+        )
+    return Estimate.t_interval(
         mean,
-        mean - t * se,
-        mean + t * se,
-        groups,
-        n,
-        f"mean, SE clustered on items, t({groups - 1})",
         se,
-        confidence,
+        n_items - 1,
+        n_items=n_items,
+        n_samples=n_samples,
+        method=f"mean, SE clustered on items, t({n_items - 1})",
+        confidence=confidence,
     )
+
+
+def kish_n(p: float, se: float, floor: float, cap: float, n_items: int, confidence: float = 0.95) -> float:
+    """Kish's effective sample size p(1-p)/SE^2, kept within [``floor``, ``cap``], times Korn &
+    Graubard's (1998) degrees-of-freedom factor (z / t_{items-1})^2 (1 with one item): the
+    design effect is estimated from the items, so with few items the interval must widen as a t
+    interval does."""
+    df = (_z_quantile(confidence) / _t_quantile(confidence, n_items - 1)) ** 2 if n_items > 1 else 1.0
+    return min(cap, max(floor, p * (1 - p) / se**2)) * df
 
 
 def effective_n(p: float, se: float | None, n_items: int, n_samples: int, confidence: float = 0.95) -> float:
     """Kish's effective sample size of a clustered proportion: p(1-p)/SE^2, at most n_samples,
-    times Korn & Graubard's (1998) degrees-of-freedom factor (z / t_{items-1})^2: the design
-    effect is estimated from the items, so with few items the interval must widen as a t
-    interval does (without it, slices of 5-15 items with repeats covered 0.91 in
-    bench/calibration.py).
+    with the degrees-of-freedom factor of :func:`kish_n` (without it, slices of 5-15 items with
+    repeats covered 0.91 in bench/calibration.py).
 
     When p is 0 or 1 nothing tells repeats apart, so repeats count as copies (n_items); when the
     clustered SE is zero (every item has the same mean) there is no design effect (n_samples).
@@ -128,8 +321,7 @@ def effective_n(p: float, se: float | None, n_items: int, n_samples: int, confid
         return float(n_items)
     if se < 1e-12:
         return float(n_samples)
-    df = (_z_quantile(confidence) / _t_quantile(confidence, n_items - 1)) ** 2 if n_items > 1 else 1.0
-    return min(float(n_samples), p * (1 - p) / se**2) * df
+    return kish_n(p, se, 0.0, float(n_samples), n_items, confidence)
 
 
 def mean_estimate(
@@ -159,6 +351,6 @@ def mean_estimate(
     else:
         n_eff = effective_n(p, clustered_mean(x, keys, confidence).se, n_items, int(x.size), confidence)
         method = f"proportion, Wilson on clustered n_eff={n_eff:.0f}"
-    low, high = wilson_interval(p * n_eff, n_eff, confidence)
-    se = math.sqrt(p * (1 - p) / n_eff)
-    return Estimate(p, low, high, n_items, int(x.size), method, se, confidence)
+    return Estimate.clustered_proportion(
+        p, n_eff, n_items=n_items, n_samples=int(x.size), method=method, confidence=confidence
+    )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tailgate.analysis._data import RunData, open_run
-from tailgate.records import item_arrow_schema, record_arrow_schema
+from tailgate.records import Manifest, item_arrow_schema, record_arrow_schema
 
 __all__ = ["run_from_tables"]
 
@@ -20,7 +20,7 @@ __all__ = ["run_from_tables"]
 def run_from_tables(
     records: Mapping[str, Any],
     items: Mapping[str, Any],
-    manifest: Mapping[str, Any] | None = None,
+    manifest: Manifest | Mapping[str, Any] | None = None,
     *,
     run_id: str = "memory",
     pass_threshold: float | None = None,
@@ -48,12 +48,9 @@ def run_from_tables(
         con.register("__items", _table(dict(items), item_arrow_schema(), _item_defaults))
         con.execute("CREATE TEMP VIEW records AS SELECT * FROM __records")
         con.execute("CREATE TEMP VIEW items AS SELECT * FROM __items")
-        full = {
-            "suite": {"name": "memory", "config": {}},
-            "model": {"spec": "memory"},
-            **dict(manifest or {}),
-        }
-        return open_run(con, run_id, full, pass_threshold)
+        given = manifest.as_dict() if isinstance(manifest, Manifest) else dict(manifest or {})
+        full = {"suite": {"name": "memory", "config": {}}, "model": {"spec": "memory"}, **given}
+        return open_run(con, run_id, Manifest.from_dict(full), pass_threshold)
     except BaseException:
         con.close()
         raise

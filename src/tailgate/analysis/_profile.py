@@ -23,23 +23,64 @@ import numpy as np
 from tailgate.analysis._data import ItemFrame
 from tailgate.analysis._estimate import Estimate, wilson_interval
 
-__all__ = ["FailureProfile", "failure_profile", "gini_weighted", "variance_components"]
+__all__ = ["Concentration", "FailureProfile", "RepeatAdvice", "failure_profile", "gini_weighted", "variance_components"]
+
+
+@dataclass(frozen=True)
+class Concentration:
+    """How much of the failure one discovered slice holds."""
+
+    slice: str
+    """The worst discovered slice's label."""
+    share_of_items: float
+    share_of_errors: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slice": self.slice, "share_of_items": self.share_of_items, "share_of_errors": self.share_of_errors}
+
+
+@dataclass(frozen=True)
+class RepeatAdvice:
+    """What ``repeats`` samples per item would give, with the same items."""
+
+    repeats: int
+    relative_ci_width: float
+    """Interval width relative to the run's own repeats (1 = as now)."""
+    calls_per_item: int
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "repeats": float(self.repeats),
+            "relative_ci_width": self.relative_ci_width,
+            "calls_per_item": float(self.calls_per_item),
+        }
 
 
 @dataclass(frozen=True)
 class FailureProfile:
+    """Random or systematic failures: variance components, ICC, Gini, advice on repeats."""
+
     between_var: float | None
+    """B: variance between items of their true means; None without repeats."""
     within_var: float | None
+    """W: mean variance within an item over its samples; None without repeats."""
     icc: Estimate
+    """B / (B + W): near 0, failures are noise; near 1, the same items always fail."""
     gini: Estimate
+    """Gini coefficient of the items' failure rates."""
     never_pass: Estimate
+    """Share of items with no passing sample."""
     never_pass_if_random: float | None
+    """That share if failures struck samples at random at the run's failure rate."""
     verdict: str
     repeats_now: int
-    repeats_advice: list[dict[str, float]]
+    """Median samples per item."""
+    repeats_advice: list[RepeatAdvice]
     recommended_repeats: int | None
+    """Repeats that bring the interval within 5% of the narrowest; None when B is 0."""
     advice: str
-    concentration: dict[str, Any] = field(default_factory=dict)
+    concentration: Concentration | None = None
+    """The worst discovered slice's share of items and of errors (set by the report)."""
     warnings: list[str] = field(default_factory=list)
     """Why the ICC and verdict may say less than they seem to (e.g. repeats that cannot differ)."""
 
@@ -53,10 +94,10 @@ class FailureProfile:
             "never_pass_if_random": self.never_pass_if_random,
             "verdict": self.verdict,
             "repeats_now": self.repeats_now,
-            "repeats_advice": self.repeats_advice,
+            "repeats_advice": [r.as_dict() for r in self.repeats_advice],
             "recommended_repeats": self.recommended_repeats,
             "advice": self.advice,
-            "concentration": self.concentration,
+            "concentration": {} if self.concentration is None else self.concentration.as_dict(),
             "warnings": self.warnings,
         }
 
@@ -305,12 +346,12 @@ def _verdict(icc: Estimate) -> str:
     return "mixed: part of the failures stick to items, part are noise"
 
 
-def _repeat_advice(between: float, within: float, now: int) -> tuple[list[dict[str, float]], int | None, str]:
+def _repeat_advice(between: float, within: float, now: int) -> tuple[list[RepeatAdvice], int | None, str]:
     rows = []
     base = between + within / max(now, 1)
     for k in (1, 2, 3, 5, 10, 20):
         width = math.sqrt((between + within / k) / base) if base > 0 else 1.0
-        rows.append({"repeats": float(k), "relative_ci_width": width, "calls_per_item": float(k)})
+        rows.append(RepeatAdvice(k, width, k))
     if between <= 0:
         return (
             rows,

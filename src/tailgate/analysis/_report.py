@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,14 +18,26 @@ from tailgate.analysis._consistency import Consistency, PassK, consistency, pass
 from tailgate.analysis._data import AUTO, RunData, load_run, references
 from tailgate.analysis._derive import TOKEN_EDGES, token_bucket
 from tailgate.analysis._discovery import (
+    Cells,
     Slice,
     build_cells,
     enumerate_slices,
     significance,
     sliceline_topk,
 )
-from tailgate.analysis._estimate import wilson_interval
-from tailgate.analysis._profile import FailureProfile, failure_profile
+from tailgate.analysis._estimate import Estimate
+from tailgate.analysis._profile import Concentration, FailureProfile, failure_profile
+from tailgate.analysis._report_sections import (
+    DiscoveredSlice,
+    Discovery,
+    LatencyHistogram,
+    Overview,
+    Plots,
+    RunHeader,
+    SectionNotes,
+    Slo,
+    WorstItem,
+)
 from tailgate.analysis._robustness import Robustness, robustness
 from tailgate.analysis._slices import SliceEstimate, item_features, slice_estimates, worst_slices
 from tailgate.analysis._stats import Percentile, bootstrap_percentiles, estimate_from_sums
@@ -51,61 +63,86 @@ class ReportOptions:
     max_depth: int = 3
     top_slices: int = 10
     worst_items: int = 10
-    alpha: float = 0.99
+    slice_weight: float = 0.99
+    """SliceLine's weight of a slice's error against its size (its paper's alpha; ``alpha`` in
+    the JSON). ``alpha`` means a test's level everywhere else."""
     fdr: float = 0.05
     bootstrap: int = 1000
     seed: int = 0
     semantic: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+        return {
+            "confidence": self.confidence,
+            "percentiles": list(self.percentiles),
+            "latency_percentiles": list(self.latency_percentiles),
+            "slo_ms": self.slo_ms,
+            "pass_threshold": self.pass_threshold,
+            "consistency_threshold": self.consistency_threshold,
+            "min_support": self.min_support,
+            "max_depth": self.max_depth,
+            "top_slices": self.top_slices,
+            "worst_items": self.worst_items,
+            "alpha": self.slice_weight,
+            "fdr": self.fdr,
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+            "semantic": self.semantic,
+        }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
     """The report of one run (see ``docs/report.md`` for the JSON form)."""
 
-    run: dict[str, Any]
-    options: dict[str, Any]
-    overview: dict[str, Any]
+    run: RunHeader
+    options: ReportOptions
+    """What was computed, as asked."""
+    overview: Overview
     score_percentiles: list[Percentile]
+    """Empty for 0/1 scores."""
     latency_percentiles: list[Percentile]
-    slo: dict[str, Any] | None
-    worst_items: list[dict[str, Any]]
+    """Of successful calls, in ms."""
+    slo: Slo | None
+    """None without ``slo_ms``."""
+    worst_items: list[WorstItem]
     slices: list[SliceEstimate]
+    """Every value of every attribute."""
     worst_slices: list[SliceEstimate]
-    discovery: dict[str, Any]
+    """Ranked by the upper end of their interval."""
+    discovery: Discovery
     consistency: Consistency
     pass_k: list[PassK]
     profile: FailureProfile
-    plots: dict[str, Any] = field(default_factory=dict)
+    plots: Plots
     timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per step of :func:`build_report` (not in the JSON)."""
     robustness: Robustness | None = None
     """Across variants (templates, formats, perturbations); None with one variant."""
-    notes: dict[str, str] = field(default_factory=dict)
-    """Why a section is empty or missing (``consistency``, ``robustness``), by section name."""
+    notes: SectionNotes = field(default_factory=SectionNotes)
+    """Why a section is empty or missing (``consistency``, ``robustness``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "schema_version": REPORT_SCHEMA_VERSION,
-            "run": self.run,
-            "options": self.options,
-            "overview": self.overview,
+            "run": self.run.as_dict(),
+            "options": self.options.as_dict(),
+            "overview": self.overview.as_dict(),
             "percentiles": {
                 "score": [p.as_dict() for p in self.score_percentiles],
                 "latency_ms": [p.as_dict() for p in self.latency_percentiles],
             },
-            "slo": self.slo,
-            "worst_items": self.worst_items,
+            "slo": None if self.slo is None else self.slo.as_dict(),
+            "worst_items": [w.as_dict() for w in self.worst_items],
             "slices": [s.as_dict() for s in self.slices],
             "worst_slices": [s.as_dict() for s in self.worst_slices],
-            "discovery": self.discovery,
+            "discovery": self.discovery.as_dict(),
             "consistency": self.consistency.as_dict(),
             "pass_k": [p.as_dict() for p in self.pass_k],
             "profile": self.profile.as_dict(),
             "robustness": None if self.robustness is None else self.robustness.as_dict(),
-            "notes": self.notes,
-            "plots": self.plots,
+            "notes": self.notes.as_dict(),
+            "plots": self.plots.as_dict(),
         }
 
 
@@ -134,9 +171,9 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
             options.confidence,
             options.bootstrap,
             options.seed,
-            temperature=(data.manifest.get("decoding") or {}).get("temperature"),
+            temperature=data.manifest.temperature,
         )
-        _add_concentration(profile, discovery)
+        profile = _with_concentration(profile, discovery)
         clock.lap("profile")
         robust = robustness(data, options.confidence, options.seed, semantic=options.semantic)
         clock.lap("robustness")
@@ -148,7 +185,7 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         data.close()
     return Report(
         run=_run_info(store, run_id, data),
-        options=options.as_dict(),
+        options=options,
         overview=overview,
         score_percentiles=score_pct,
         latency_percentiles=latency_pct,
@@ -167,16 +204,16 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
     )
 
 
-def _section_notes(data: RunData, cons: Consistency, robust: Robustness | None) -> dict[str, str]:
+def _section_notes(data: RunData, cons: Consistency, robust: Robustness | None) -> SectionNotes:
     """Why the consistency or robustness section is empty, so that it is not silently missing."""
     if cons.n_units and robust is not None:
-        return {}
+        return SectionNotes()
     row = data.query(
         "SELECT count(output) AS outputs, count(answer) AS answers, count(DISTINCT variant) AS variants FROM records"
     )
     no_text = int(row["outputs"][0]) == 0 and int(row["answers"][0]) == 0
-    imported = " (imported without --output or --answer)" if "import" in data.manifest else ""
-    notes = {}
+    imported = " (imported without --output or --answer)" if data.manifest.is_import else ""
+    notes: dict[str, str] = {}
     if not cons.n_units:
         notes["consistency"] = (
             f"not computed: the run has no outputs or answers{imported}, and consistency compares the answers of "
@@ -192,7 +229,7 @@ def _section_notes(data: RunData, cons: Consistency, robust: Robustness | None) 
             )
         else:
             notes["robustness"] = "not computed: fewer than two items have an answer on every variant"
-    return notes
+    return SectionNotes(**notes)
 
 
 class _Clock:
@@ -217,8 +254,7 @@ def report_options(store: Store, run_id: str, **overrides: Any) -> ReportOptions
 
 def _suite_options(store: Store, run_id: str) -> ReportOptions:
     """Defaults, overridden by the suite's ``report`` section when the run has one."""
-    suite = store.manifest(run_id).get("suite", {}).get("config") or {}
-    section = suite.get("report") or {}
+    section = store.manifest(run_id).report_section
     known = {k: v for k, v in section.items() if k in ReportOptions.__dataclass_fields__ and v is not None}
     for key in ("percentiles", "latency_percentiles"):
         if key in known:
@@ -226,27 +262,27 @@ def _suite_options(store: Store, run_id: str) -> ReportOptions:
     return ReportOptions(**known)
 
 
-def _run_info(store: Store, run_id: str, data: RunData) -> dict[str, Any]:
+def _run_info(store: Store, run_id: str, data: RunData) -> RunHeader:
     m = data.manifest
     info = store.run_info(run_id, m)
-    return {
-        "run_id": run_id,
-        "suite": m["suite"]["name"],
-        "model": m["model"]["spec"],
-        "status": info.status,
-        "planned": info.planned,
-        "done": info.done,
-        "mode": m.get("mode"),
-        "repeats": m.get("repeats"),
-        "variants": m.get("variants"),
-        "started_at": m.get("started_at"),
-        "ended_at": m.get("ended_at"),
+    return RunHeader(
+        run_id=run_id,
+        suite=m.suite.name,
+        model=m.model.spec,
+        status=info.status,
+        planned=info.planned,
+        done=info.done,
+        mode=m.mode,
+        repeats=m.repeats,
+        variants=None if m.variants is None else list(m.variants),
+        started_at=m.started_at,
+        ended_at=m.ended_at,
         # the runner's queueing hint of any session (latency measured under load): see runner/_queueing.py
-        "latency_notes": [s["latency_note"] for s in m.get("sessions") or [] if s.get("latency_note")],
-    }
+        latency_notes=list(m.latency_notes),
+    )
 
 
-def _overview(data: RunData, options: ReportOptions) -> dict[str, Any]:
+def _overview(data: RunData, options: ReportOptions) -> Overview:
     items = data.items
     errors = data.query(
         "SELECT error_class, count(*) AS n FROM records WHERE error_class IS NOT NULL GROUP BY 1 ORDER BY 1"
@@ -255,21 +291,22 @@ def _overview(data: RunData, options: ReportOptions) -> dict[str, Any]:
     cached = data.query("SELECT count(*) AS n FROM records WHERE cached")
     score = estimate_from_sums(items.n_scored, items.sum_score, data.binary, options.confidence)
     pass_rate = estimate_from_sums(items.n_scored, items.n_pass.astype(float), True, options.confidence)
-    return {
-        "n_items": items.size,
-        "n_items_scored": int((items.n_scored > 0).sum()),
-        "n_samples": int(items.n_samples.sum()),
-        "n_scored": int(items.n_scored.sum()),
-        "n_unscored": int(items.n_samples.sum() - items.n_scored.sum()),
-        "errors_by_class": {k: v for k, v in by_class.items() if k not in WITHHELD_ERROR_CLASSES},
-        "withheld_by_class": {k: v for k, v in by_class.items() if k in WITHHELD_ERROR_CLASSES},
-        "n_cached": int(cached["n"][0]),
-        "binary_scores": data.binary,
-        "pass_threshold": data.pass_threshold,
-        "score": score.as_dict(),
-        "pass_rate": pass_rate.as_dict(),
-        "attributes": {"declared": data.declared, "derived": data.derived},
-    }
+    return Overview(
+        n_items=items.size,
+        n_items_scored=int((items.n_scored > 0).sum()),
+        n_samples=int(items.n_samples.sum()),
+        n_scored=int(items.n_scored.sum()),
+        n_unscored=int(items.n_samples.sum() - items.n_scored.sum()),
+        errors_by_class={k: v for k, v in by_class.items() if k not in WITHHELD_ERROR_CLASSES},
+        withheld_by_class={k: v for k, v in by_class.items() if k in WITHHELD_ERROR_CLASSES},
+        n_cached=int(cached["n"][0]),
+        binary_scores=data.binary,
+        pass_threshold=data.pass_threshold,
+        score=score,
+        pass_rate=pass_rate,
+        declared_attributes=data.declared,
+        derived_attributes=data.derived,
+    )
 
 
 def _percentiles(data: RunData, options: ReportOptions) -> tuple[list[Percentile], list[Percentile], np.ndarray]:
@@ -306,7 +343,7 @@ def _percentiles(data: RunData, options: ReportOptions) -> tuple[list[Percentile
     return score, latency, np.sort(sample)
 
 
-def _slo(data: RunData, options: ReportOptions) -> dict[str, Any] | None:
+def _slo(data: RunData, options: ReportOptions) -> Slo | None:
     if options.slo_ms is None:
         return None
     rows = data.query(
@@ -315,13 +352,11 @@ def _slo(data: RunData, options: ReportOptions) -> dict[str, Any] | None:
                    count_if(latency_ms <= {float(options.slo_ms)!r}) AS fast
             FROM records JOIN item_codes c USING (item_id) WHERE score IS NOT NULL GROUP BY 1 ORDER BY 1"""
     )
-    return {
-        "slo_ms": options.slo_ms,
-        "correct_within_slo": estimate_from_sums(
-            rows["n"], rows["ok"].astype(float), True, options.confidence
-        ).as_dict(),
-        "within_slo": estimate_from_sums(rows["n"], rows["fast"].astype(float), True, options.confidence).as_dict(),
-    }
+    return Slo(
+        slo_ms=options.slo_ms,
+        correct_within_slo=estimate_from_sums(rows["n"], rows["ok"].astype(float), True, options.confidence),
+        within_slo=estimate_from_sums(rows["n"], rows["fast"].astype(float), True, options.confidence),
+    )
 
 
 def _errors(data: RunData) -> np.ndarray:
@@ -339,65 +374,63 @@ def _in_unit_interval(data: RunData) -> bool:
     return bool(row["unit"][0])
 
 
-def _discovery(data: RunData, options: ReportOptions) -> dict[str, Any]:
+def _discovery(data: RunData, options: ReportOptions) -> Discovery:
     scored = data.items.n_scored > 0
     units = int(scored.sum())
     min_support = options.min_support or max(10, math.ceil(0.01 * units))
     features = {name: labels[scored] for name, labels in item_features(data).items()}
     ordinal = {f"{AUTO}input_tokens": _token_order()}
     errors = _errors(data)
-    base = {
-        "min_support": min_support,
-        "max_depth": options.max_depth,
-        "alpha": options.alpha,
-        "fdr": options.fdr,
-        "units": units,
-        "error": "1 - mean score per item"
+    error = (
+        "1 - mean score per item"
         if data.binary or _in_unit_interval(data)
-        else f"share of an item's samples below {data.pass_threshold}",
-    }
+        else f"share of an item's samples below {data.pass_threshold}"
+    )
     if units < 2 * min_support or not features or errors.sum() == 0:
-        return {
-            **base,
-            "family": 0,
-            "evaluated": 0,
-            "slices": [],
-            "note": "too few items or no failures",
-        }
+        return Discovery(
+            min_support, options.max_depth, options.slice_weight, options.fdr, units, error, 0, 0, [],
+            note="too few items or no failures",
+        )  # fmt: skip
     cells = build_cells(features, errors, ordinal)
-    family = enumerate_slices(cells, options.max_depth, min_support, options.alpha)
+    family = enumerate_slices(cells, options.max_depth, min_support, options.slice_weight)
     significance(cells, family)
     top, evaluated = sliceline_topk(
-        cells, max(options.top_slices * 3, 30), options.max_depth, min_support, options.alpha
+        cells, max(options.top_slices * 3, 30), options.max_depth, min_support, options.slice_weight
     )
     by_key = {s.predicates: s for s in family}
     mean_err = cells.total_err / cells.n_units
     significant = [by_key[s.predicates] for s in top if by_key[s.predicates].p_bh <= options.fdr]
     chosen = _distinct_sets(cells, significant)[: options.top_slices]
-    return {
-        **base,
-        "family": len(family),
-        "evaluated": evaluated,
-        "cells": int(cells.count.size),
-        "mean_error": mean_err,
-        "method": (
-            "SliceLine score (alpha {:g}); exact top-k search with support and score-bound pruning; "
-            "one-sided {} vs the complement; Benjamini-Hochberg over all {} slices with support >= {}".format(
-                options.alpha,
-                "Fisher exact test" if cells.binary else "exact permutation test of the item error sum",
-                len(family),
-                min_support,
-            )
-        ),
-        "slices": [_slice_dict(cells, s, mean_err, options.confidence) for s in chosen],
-        "top_by_score": [
-            _slice_dict(cells, s, mean_err, options.confidence)
+    method = (
+        "SliceLine score (alpha {:g}); exact top-k search with support and score-bound pruning; "
+        "one-sided {} vs the complement; Benjamini-Hochberg over all {} slices with support >= {}".format(
+            options.slice_weight,
+            "Fisher exact test" if cells.binary else "exact permutation test of the item error sum",
+            len(family),
+            min_support,
+        )
+    )
+    return Discovery(
+        min_support,
+        options.max_depth,
+        options.slice_weight,
+        options.fdr,
+        units,
+        error,
+        len(family),
+        evaluated,
+        cells=int(cells.count.size),
+        mean_error=mean_err,
+        method=method,
+        slices=[_discovered(cells, s, mean_err, options.confidence) for s in chosen],
+        top_by_score=[
+            _discovered(cells, s, mean_err, options.confidence)
             for s in _distinct_sets(cells, [by_key[s.predicates] for s in top])[: options.top_slices]
         ],
-    }
+    )
 
 
-def _distinct_sets(cells: Any, slices: list[Slice]) -> list[Slice]:
+def _distinct_sets(cells: Cells, slices: list[Slice]) -> list[Slice]:
     """Drop a slice whose items are exactly those of one listed before it (``lang=de`` and the
     derived ``auto:lang=de`` on a suite whose German items are labelled)."""
     seen: set[bytes] = set()
@@ -410,34 +443,35 @@ def _distinct_sets(cells: Any, slices: list[Slice]) -> list[Slice]:
     return out
 
 
-def _slice_dict(cells: Any, s: Slice, mean_err: float, confidence: float) -> dict[str, Any]:
+def _discovered(cells: Cells, s: Slice, mean_err: float, confidence: float) -> DiscoveredSlice:
     rate = s.err_sum / s.size
     if cells.binary:
-        low, high = wilson_interval(s.err_sum, s.size, confidence)
-        method = "Wilson"
+        error = Estimate.wilson(s.err_sum, s.size, method="Wilson", confidence=confidence)
     else:
-        from tailgate.analysis._estimate import _t_quantile
-
         var = max((s.err_sq - s.err_sum * s.err_sum / s.size) / max(s.size - 1, 1), 0.0)
-        half = _t_quantile(confidence, max(s.size - 1, 1)) * math.sqrt(var / s.size)
-        low, high = max(0.0, rate - half), min(1.0, rate + half)
-        method = f"t({s.size - 1}) over items"
-    return {
-        "predicates": [str(cells.predicates[p]) for p in s.predicates],
-        "label": " AND ".join(str(cells.predicates[p]) for p in s.predicates),
-        "size": s.size,
-        "share_of_items": s.size / cells.n_units,
-        "error_rate": rate,
-        "error_low": low,
-        "error_high": high,
-        "interval_method": method,
-        "lift": rate / mean_err if mean_err else None,
-        "share_of_errors": s.err_sum / cells.total_err if cells.total_err else None,
-        "score": s.score,
-        "p_value": s.p_value,
-        "p_bh": s.p_bh,
-        "p_by": s.p_by,
-    }
+        error = Estimate.t_interval(
+            rate,
+            math.sqrt(var / s.size),
+            max(s.size - 1, 1),
+            n_items=s.size,
+            n_samples=s.size,
+            method=f"t({s.size - 1}) over items",
+            confidence=confidence,
+            clip=(0.0, 1.0),
+        )
+    return DiscoveredSlice(
+        predicates=[str(cells.predicates[p]) for p in s.predicates],
+        label=" AND ".join(str(cells.predicates[p]) for p in s.predicates),
+        size=s.size,
+        share_of_items=s.size / cells.n_units,
+        error=error,
+        lift=rate / mean_err if mean_err else None,
+        share_of_errors=s.err_sum / cells.total_err if cells.total_err else None,
+        score=s.score,
+        p_value=s.p_value,
+        p_bh=s.p_bh,
+        p_by=s.p_by,
+    )
 
 
 def _token_order() -> list[str]:
@@ -446,20 +480,18 @@ def _token_order() -> list[str]:
     return [label for label in labels if label is not None]
 
 
-def _add_concentration(profile: FailureProfile, discovery: dict[str, Any]) -> None:
-    slices = discovery.get("slices") or []
-    if slices:
-        top = slices[0]
-        profile.concentration.update(
-            {
-                "slice": top["label"],
-                "share_of_items": top["share_of_items"],
-                "share_of_errors": top["share_of_errors"],
-            }
-        )
+def _with_concentration(profile: FailureProfile, discovery: Discovery) -> FailureProfile:
+    """The profile with the worst discovered slice's share of items and of errors."""
+    if not discovery.slices:
+        return profile
+    top = discovery.slices[0]
+    return replace(
+        profile,
+        concentration=Concentration(top.label, top.share_of_items, top.share_of_errors),
+    )
 
 
-def _worst_items(data: RunData, k: int) -> list[dict[str, Any]]:
+def _worst_items(data: RunData, k: int) -> list[WorstItem]:
     items = data.items
     means = items.mean_score()
     order = [int(i) for i in np.lexsort((-items.n_scored, means)) if not np.isnan(means[i])][:k]
@@ -485,22 +517,22 @@ def _worst_items(data: RunData, k: int) -> list[dict[str, Any]]:
     for i, item_id in zip(order, ids, strict=True):
         output, answer = outputs.get(item_id, (None, None))
         out.append(
-            {
-                "item_id": item_id,
-                "source_id": None if items.source_id[i] is None else str(items.source_id[i]),
-                "mean_score": float(means[i]),
-                "samples": int(items.n_scored[i]),
-                "passes": int(items.n_pass[i]),
-                "input": items.text[i][:500],
-                "reference": refs.get(item_id),
-                "worst_output": None if output is None else str(output)[:500],
-                "worst_answer": None if answer is None else str(answer)[:200],
-            }
+            WorstItem(
+                item_id=item_id,
+                source_id=None if items.source_id[i] is None else str(items.source_id[i]),
+                mean_score=float(means[i]),
+                samples=int(items.n_scored[i]),
+                passes=int(items.n_pass[i]),
+                input=items.text[i][:500],
+                reference=refs.get(item_id),
+                worst_output=None if output is None else str(output)[:500],
+                worst_answer=None if answer is None else str(answer)[:200],
+            )
         )
     return out
 
 
-def _plot_data(data: RunData, latency_sample: np.ndarray) -> dict[str, Any]:
+def _plot_data(data: RunData, latency_sample: np.ndarray) -> Plots:
     means = data.items.mean_score()
     means = np.sort(means[~np.isnan(means)])
     hist_edges = None
@@ -509,12 +541,12 @@ def _plot_data(data: RunData, latency_sample: np.ndarray) -> dict[str, Any]:
         lo, hi = float(latency_sample[0]), float(latency_sample[-1])
         hist_edges = np.geomspace(lo, hi, 41) if hi > lo > 0 else np.linspace(lo, hi if hi > lo else lo + 1, 41)
         hist_counts = np.histogram(latency_sample, bins=hist_edges)[0]
-    return {
-        "item_mean_scores": _thin(means, 400),
-        "latency_hist": None
+    return Plots(
+        item_mean_scores=_thin(means, 400),
+        latency_hist=None
         if hist_counts is None or hist_edges is None
-        else {"edges": hist_edges.tolist(), "counts": hist_counts.tolist()},
-    }
+        else LatencyHistogram(hist_edges.tolist(), hist_counts.tolist()),
+    )
 
 
 def _thin(sorted_values: np.ndarray, points: int) -> list[float]:

@@ -30,36 +30,212 @@ from tailgate.analysis._data import ANSWER_TEXT, NORMALIZED_ANSWER, RunData, exa
 from tailgate.analysis._estimate import Estimate, _t_quantile, wilson_interval
 from tailgate.analysis._slices import equal_mask, item_features
 
-__all__ = ["Robustness", "format_spread", "parser_sensitivity", "robustness", "template_spread"]
+__all__ = [
+    "FlipSlice",
+    "FlippingItem",
+    "FormatSpread",
+    "PerturbationEffect",
+    "Robustness",
+    "SpreadTest",
+    "TemplateSpread",
+    "VariantScore",
+    "format_spread",
+    "parser_sensitivity",
+    "robustness",
+    "template_spread",
+]
+
+
+@dataclass(frozen=True)
+class VariantScore:
+    """One variant's score over the items that have every variant."""
+
+    variant: str
+    description: str | None
+    """What the variant is (its prompt or definition), from the run's manifest."""
+    score: Estimate
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"variant": self.variant, "description": self.description, **self.score.as_dict()}
+
+
+@dataclass(frozen=True)
+class SpreadTest:
+    """Do the templates differ at all? Cochran's Q (randomised-block form)."""
+
+    statistic: float
+    df: int
+    p_value: float
+    n_items: int
+    method: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "statistic": self.statistic,
+            "df": self.df,
+            "p_value": self.p_value,
+            "n_items": self.n_items,
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True)
+class FormatSpread:
+    """Best minus worst template (or answer parser), see :func:`format_spread`."""
+
+    best: str
+    worst: str
+    best_score: float
+    worst_score: float
+    spread: Estimate
+    """Observed best - worst, with an interval for the true max - min of the template means."""
+    best_vs_worst: Estimate
+    """The paired difference of the two picked templates, simultaneous over all pairs."""
+    any_spread: SpreadTest
+    n_templates: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "worst": self.worst,
+            "best_score": self.best_score,
+            "worst_score": self.worst_score,
+            "spread": self.spread.as_dict(),
+            "best_vs_worst": self.best_vs_worst.as_dict(),
+            "any_spread": self.any_spread.as_dict(),
+            "n_templates": self.n_templates,
+        }
+
+
+@dataclass(frozen=True)
+class TemplateSpread:
+    """Spread over templates from template-level accuracies alone (see :func:`template_spread`)."""
+
+    n_templates: int
+    n_items: int
+    """Items each template was scored on."""
+    best: str
+    worst: str
+    max: float
+    """The best template's accuracy (MaxP)."""
+    min: float
+    mean: float
+    """Mean accuracy over templates (AvgP)."""
+    median: float
+    sd: float
+    spread: Estimate
+    """Best - worst with Newcombe's hybrid score interval (unpaired)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n_templates": self.n_templates,
+            "n_items": self.n_items,
+            "best": self.best,
+            "worst": self.worst,
+            "max": self.max,
+            "min": self.min,
+            "mean": self.mean,
+            "median": self.median,
+            "sd": self.sd,
+            "spread": self.spread.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class FlipSlice:
+    """The flip rate on one slice of the items."""
+
+    slice: str
+    """``feature=value``."""
+    n_items: int
+    flip_rate: Estimate
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "slice": self.slice,
+            "n_items": self.n_items,
+            "flip_rate": self.flip_rate.as_dict(),
+            "value": self.flip_rate.value,
+        }
+
+
+@dataclass(frozen=True)
+class PerturbationEffect:
+    """A perturbed variant (``template+name``) against its template, paired over items."""
+
+    variant: str
+    template: str
+    delta: Estimate
+    """Mean over items of variant - template."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"variant": self.variant, "template": self.template, "delta": self.delta.as_dict()}
+
+
+@dataclass(frozen=True)
+class FlippingItem:
+    """An item whose score moves between variants."""
+
+    item_id: str
+    source_id: str | None
+    reference: str | None
+    flips: bool
+    """Its majority verdict differs between variants."""
+    scores: dict[str, float]
+    """Mean score by variant."""
+    answers: dict[str, str | None]
+    """Most common answer by variant (at most 200 characters)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "source_id": self.source_id,
+            "reference": self.reference,
+            "flips": self.flips,
+            "scores": self.scores,
+            "answers": self.answers,
+        }
 
 
 @dataclass(frozen=True)
 class Robustness:
+    """Robustness across a run's variants (see the module docstring)."""
+
     n_items: int
-    variants: list[dict[str, Any]]
+    """Items that have every variant (the others take no part)."""
+    variants: list[VariantScore]
+    """Per-variant scores; empty when the run has no scores."""
     templates: list[str]
-    spread: dict[str, Any] | None
+    """Variants that are templates (no ``+perturbation``)."""
+    spread: FormatSpread | None
+    """Over templates; None with fewer than two."""
     mean_score: Estimate
+    """Per item, the mean over variants; averaged over items."""
     worst_case: Estimate
+    """Per item, its worst variant's score; averaged over items."""
     flip_rate: Estimate
+    """Share of items whose majority verdict differs between variants."""
     answer_flip_rate: Estimate
-    flip_by_slice: list[dict[str, Any]]
-    perturbations: list[dict[str, Any]]
-    most_flipping: list[dict[str, Any]]
+    """Share of items whose most common answer differs between variants."""
+    flip_by_slice: list[FlipSlice]
+    """Highest flip rate first."""
+    perturbations: list[PerturbationEffect]
+    """Most harmful first."""
+    most_flipping: list[FlippingItem]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "n_items": self.n_items,
-            "variants": self.variants,
+            "variants": [v.as_dict() for v in self.variants],
             "templates": self.templates,
-            "spread": self.spread,
+            "spread": None if self.spread is None else self.spread.as_dict(),
             "mean_score": self.mean_score.as_dict(),
             "worst_case": self.worst_case.as_dict(),
             "flip_rate": self.flip_rate.as_dict(),
             "answer_flip_rate": self.answer_flip_rate.as_dict(),
-            "flip_by_slice": self.flip_by_slice,
-            "perturbations": self.perturbations,
-            "most_flipping": self.most_flipping,
+            "flip_by_slice": [f.as_dict() for f in self.flip_by_slice],
+            "perturbations": [p.as_dict() for p in self.perturbations],
+            "most_flipping": [m.as_dict() for m in self.most_flipping],
         }
 
 
@@ -70,16 +246,27 @@ def _t_estimate(values: np.ndarray, confidence: float, what: str, bounded: bool 
     n = int(values.size)
     mean = float(values.mean()) if n else float("nan")
     if n < 2:
-        return Estimate(mean if n else None, None, None, n, n, "too few items", None, confidence)
+        return Estimate.no_interval(
+            "too few items", value=mean if n else None, n_items=n, n_samples=n, confidence=confidence
+        )
     se = float(values.std(ddof=1)) / math.sqrt(n)
     if bounded and se == 0:
+        # value: the mean itself, not mean * n / n (which may differ in the last bit)
         low, high = wilson_interval(mean * n, n, confidence)
-        return Estimate(mean, low, high, n, n, f"{what}; all items equal: Wilson over items", 0.0, confidence)
-    t = _t_quantile(confidence, n - 1)
-    low, high = mean - t * se, mean + t * se
-    if bounded:
-        low, high = max(0.0, low), min(1.0, high)
-    return Estimate(mean, low, high, n, n, f"{what}, t({n - 1}) over items", se, confidence)
+        method = f"{what}; all items equal: Wilson over items"
+        return Estimate.from_bounds(
+            mean, low, high, n_items=n, n_samples=n, method=method, se=0.0, confidence=confidence
+        )
+    return Estimate.t_interval(
+        mean,
+        se,
+        n - 1,
+        n_items=n,
+        n_samples=n,
+        method=f"{what}, t({n - 1}) over items",
+        confidence=confidence,
+        clip=(0.0, 1.0) if bounded else None,
+    )
 
 
 def _unit(values: np.ndarray) -> bool:
@@ -95,16 +282,14 @@ def _level(values: np.ndarray, confidence: float, variant: str) -> Estimate:
 
 def _share(flags: np.ndarray, confidence: float, what: str) -> Estimate:
     n = int(flags.size)
-    k = float(flags.sum())
     if n == 0:
-        return Estimate(None, None, None, 0, 0, what, None, confidence)
-    low, high = wilson_interval(k, n, confidence)
-    return Estimate(k / n, low, high, n, n, f"{what}; Wilson over items", None, confidence)
+        return Estimate.no_interval(what, confidence=confidence)
+    return Estimate.wilson(float(flags.sum()), n, method=f"{what}; Wilson over items", confidence=confidence)
 
 
 def format_spread(
     scores: np.ndarray, names: list[str], *, replicates: int = 2000, seed: int = 0, confidence: float = 0.95
-) -> dict[str, Any]:
+) -> FormatSpread:
     """Spread over templates from an items x templates matrix of per-item scores.
 
     The estimand is the true spread max_j mu_j - min_j mu_j of the templates' mean scores over
@@ -130,32 +315,41 @@ def format_spread(
         if low is not None
         else "too few items"
     )
-    return {
-        "best": names[best],
-        "worst": names[worst],
-        "best_score": float(means[best]),
-        "worst_score": float(means[worst]),
-        "spread": Estimate(
-            float(means[best] - means[worst]), low, high, items, items, method, None, confidence
-        ).as_dict(),
-        "best_vs_worst": _picked_pair(scores[:, best] - scores[:, worst], crit, confidence, names[best], names[worst]),
-        "any_spread": any_spread_test(scores, replicates=replicates, seed=seed),
-        "n_templates": len(names),
-    }
+    return FormatSpread(
+        best=names[best],
+        worst=names[worst],
+        best_score=float(means[best]),
+        worst_score=float(means[worst]),
+        # the interval comes from all pairs at once (_simultaneous_spread), not from this value's SE
+        spread=Estimate.from_bounds(
+            float(means[best] - means[worst]),
+            low,
+            high,
+            n_items=items,
+            n_samples=items,
+            method=method,
+            confidence=confidence,
+        ),
+        best_vs_worst=_picked_pair(scores[:, best] - scores[:, worst], crit, confidence, names[best], names[worst]),
+        any_spread=any_spread_test(scores, replicates=replicates, seed=seed),
+        n_templates=len(names),
+    )
 
 
-def _picked_pair(d: np.ndarray, crit: float, confidence: float, best: str, worst: str) -> dict[str, Any]:
+def _picked_pair(d: np.ndarray, crit: float, confidence: float, best: str, worst: str) -> Estimate:
     """The paired difference of the two templates picked as best and worst. They were picked after
     seeing the data, so a pair's own t interval undercovers (0.89 in bench/calibration.py with
     identical templates); the simultaneous critical value of :func:`_simultaneous_spread` holds
     for every pair at once, so for the picked one too."""
     n = d.size
     if n < 2 or not math.isfinite(crit):
-        return Estimate(float(d.mean()) if n else None, None, None, n, n, "too few items", None, confidence).as_dict()
+        return Estimate.no_interval(
+            "too few items", value=float(d.mean()) if n else None, n_items=n, n_samples=n, confidence=confidence
+        )
     mean = float(d.mean())
     se = max(float(d.std(ddof=1)) / math.sqrt(n), 1.0 / n)  # never 0, as in _simultaneous_spread
     method = f"paired difference {best} - {worst}, simultaneous over all pairs (critical value {crit:.2f})"
-    return Estimate(mean, mean - crit * se, mean + crit * se, n, n, method, se, confidence).as_dict()
+    return Estimate.from_se(mean, se, crit, n_items=n, n_samples=n, method=method, confidence=confidence)
 
 
 def _simultaneous_spread(
@@ -186,7 +380,7 @@ def _simultaneous_spread(
     return low, high, crit
 
 
-def any_spread_test(scores: np.ndarray, *, replicates: int = 2000, seed: int = 0) -> dict[str, Any]:
+def any_spread_test(scores: np.ndarray, *, replicates: int = 2000, seed: int = 0) -> SpreadTest:
     """Do the templates (columns) differ at all? Randomised-block permutation test of Cochran's Q.
 
     Q = (J - 1) sum_j (T_j - mean T)^2 / sum_i sum_j (x_ij - xbar_i)^2, with T_j the template sums
@@ -199,21 +393,19 @@ def any_spread_test(scores: np.ndarray, *, replicates: int = 2000, seed: int = 0
 
     items, count = scores.shape
     spread_within = float(np.sum((scores - scores.mean(axis=1, keepdims=True)) ** 2))
-    out: dict[str, Any] = {"statistic": 0.0, "df": count - 1, "p_value": 1.0, "n_items": items}
     if spread_within <= 1e-12 or items < 2:
-        out["method"] = "no item scores differently between templates: no evidence of a spread"
-        return out
+        return SpreadTest(
+            0.0, count - 1, 1.0, items, "no item scores differently between templates: no evidence of a spread"
+        )
     denominator = spread_within / (count - 1)
 
     def q_of(sums: np.ndarray) -> np.ndarray:
         return np.asarray(np.sum((sums - sums.mean(axis=-1, keepdims=True)) ** 2, axis=-1) / denominator)
 
     q = float(q_of(scores.sum(axis=0)))
-    out["statistic"] = q
     if items * count * replicates > 1e7:  # ~1,000 items x 5 templates: the chi-square limit is close there
-        out["p_value"] = float(stats.chi2.sf(q, count - 1))
-        out["method"] = f"Cochran's Q (randomised-block form), chi-square({count - 1}) limit"
-        return out
+        method = f"Cochran's Q (randomised-block form), chi-square({count - 1}) limit"
+        return SpreadTest(q, count - 1, float(stats.chi2.sf(q, count - 1)), items, method)
     rng = np.random.default_rng(seed)
     chunk = max(1, int(2e6 // (items * count)))
     exceed = done = 0
@@ -222,12 +414,11 @@ def any_spread_test(scores: np.ndarray, *, replicates: int = 2000, seed: int = 0
         shuffled = rng.permuted(np.broadcast_to(scores, (size, items, count)), axis=2)
         exceed += int(np.sum(q_of(shuffled.sum(axis=1)) >= q * (1 - 1e-12)))
         done += size
-    out["p_value"] = (exceed + 1) / (replicates + 1)
-    out["method"] = (
+    method = (
         f"Cochran's Q (randomised-block form); permutation of templates within items, "
         f"{replicates} shuffles, seed {seed}"
     )
-    return out
+    return SpreadTest(q, count - 1, (exceed + 1) / (replicates + 1), items, method)
 
 
 def robustness(
@@ -280,13 +471,10 @@ def robustness(
     answer_flips = _answer_flips(answers, semantic)
     what = "items whose most common answer differs between variants" + (" in meaning" if semantic else "")
     if not scored:
-        none = Estimate(None, None, None, n, n, "no scores (no reference)", None, confidence)
+        none = Estimate.no_interval("no scores (no reference)", n_items=n, n_samples=n, confidence=confidence)
         return Robustness(n, [], [], None, none, none, none, _share(answer_flips, confidence, what), [], [], [])
-    described = data.manifest.get("variant_descriptions") or {}
-    per_variant = [
-        {"variant": v, "description": described.get(v), **_level(mean[:, j], confidence, v).as_dict()}
-        for j, v in enumerate(variants)
-    ]
+    described = data.manifest.variant_descriptions
+    per_variant = [VariantScore(v, described.get(v), _level(mean[:, j], confidence, v)) for j, v in enumerate(variants)]
     templates = [v for v in variants if "+" not in v]
     spread = None
     if len(templates) >= 2:
@@ -294,20 +482,14 @@ def robustness(
         spread = format_spread(mean[:, idx], templates, seed=seed, confidence=confidence)
     majority = passed >= 0.5
     flips = majority.any(axis=1) & ~majority.all(axis=1)
-    perturbations: list[dict[str, Any]] = []
+    perturbations: list[PerturbationEffect] = []
     for v in variants:
         if "+" in v:
             base = v.split("+", 1)[0]
             if base in col:
                 d = mean[:, col[v]] - mean[:, col[base]]
-                perturbations.append(
-                    {
-                        "variant": v,
-                        "template": base,
-                        "delta": _t_estimate(d, confidence, f"paired {v} - {base}").as_dict(),
-                    }
-                )
-    perturbations.sort(key=lambda p: p["delta"]["value"])
+                perturbations.append(PerturbationEffect(v, base, _t_estimate(d, confidence, f"paired {v} - {base}")))
+    perturbations.sort(key=lambda p: float(p.delta.value or 0.0))  # (never None: n >= 2 here)
     return Robustness(
         n_items=n,
         variants=per_variant,
@@ -334,24 +516,17 @@ def _answer_flips(answers: np.ndarray, semantic: bool) -> np.ndarray:
     return np.array([len(set(group_by_meaning([str(a) for a in row], embedder))) > 1 for row in answers], dtype=bool)
 
 
-def _flip_slices(data: RunData, ids: list[str], flips: np.ndarray, confidence: float) -> list[dict[str, Any]]:
+def _flip_slices(data: RunData, ids: list[str], flips: np.ndarray, confidence: float) -> list[FlipSlice]:
     index = data.items.index_of(ids)
-    out: list[dict[str, Any]] = []
+    out: list[FlipSlice] = []
     for name, labels in item_features(data).items():
         aligned = labels[index]
         for value in sorted({v for v in aligned.tolist() if v is not None}, key=str):
             mask = equal_mask(aligned, value)
             if 5 <= mask.sum() < len(ids):  # a slice of every item says nothing new
                 est = _share(flips[mask], confidence, "flip rate")
-                out.append(
-                    {
-                        "slice": f"{name}={value}",
-                        "n_items": int(mask.sum()),
-                        "flip_rate": est.as_dict(),
-                        "value": est.value,
-                    }
-                )
-    out.sort(key=lambda s: -float(s["flip_rate"]["value"] or 0.0))
+                out.append(FlipSlice(f"{name}={value}", int(mask.sum()), est))
+    out.sort(key=lambda s: -float(s.flip_rate.value or 0.0))
     return out
 
 
@@ -363,26 +538,26 @@ def _most_flipping(
     answers: np.ndarray,
     flips: np.ndarray,
     top: int,
-) -> list[dict[str, Any]]:
+) -> list[FlippingItem]:
     source = data.items.source_id
     rows = data.items.index_of(ids)
     spread = mean.max(axis=1) - mean.min(axis=1)
     order = [int(k) for k in np.argsort(-spread, kind="stable")[:top] if spread[k] > 0]
     refs = references(data, [ids[k] for k in order])
     return [
-        {
-            "item_id": ids[k],
-            "source_id": None if source[rows[k]] is None else str(source[rows[k]]),
-            "reference": refs.get(ids[k]),
-            "flips": bool(flips[k]),
-            "scores": {v: float(mean[k, j]) for j, v in enumerate(variants)},
-            "answers": {v: None if answers[k, j] is None else str(answers[k, j])[:200] for j, v in enumerate(variants)},
-        }
+        FlippingItem(
+            item_id=ids[k],
+            source_id=None if source[rows[k]] is None else str(source[rows[k]]),
+            reference=refs.get(ids[k]),
+            flips=bool(flips[k]),
+            scores={v: float(mean[k, j]) for j, v in enumerate(variants)},
+            answers={v: None if answers[k, j] is None else str(answers[k, j])[:200] for j, v in enumerate(variants)},
+        )
         for k in order
     ]
 
 
-def template_spread(accuracies: dict[str, float], n_items: int, confidence: float = 0.95) -> dict[str, Any]:
+def template_spread(accuracies: dict[str, float], n_items: int, confidence: float = 0.95) -> TemplateSpread:
     """Spread over templates from template-level accuracies alone (e.g. a paper's table), each on
     the same ``n_items`` items: best (MaxP), worst, mean (AvgP, Mizrahi et al. 2024) and best -
     worst with Newcombe's hybrid score interval for a difference of two proportions.
@@ -403,20 +578,21 @@ def template_spread(accuracies: dict[str, float], n_items: int, confidence: floa
     # Newcombe (1998), method 10: hybrid score interval from the two Wilson intervals
     low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return {
-        "n_templates": len(names),
-        "n_items": n_items,
-        "best": names[best],
-        "worst": names[worst],
-        "max": p1,
-        "min": p2,
-        "mean": float(values.mean()),
-        "median": float(np.median(values)),
-        "sd": float(values.std(ddof=1)),
-        "spread": Estimate(
-            d, low, high, n_items, n_items, "best - worst template; Newcombe hybrid score (unpaired)", None, confidence
-        ).as_dict(),
-    }
+    method = "best - worst template; Newcombe hybrid score (unpaired)"
+    return TemplateSpread(
+        n_templates=len(names),
+        n_items=n_items,
+        best=names[best],
+        worst=names[worst],
+        max=p1,
+        min=p2,
+        mean=float(values.mean()),
+        median=float(np.median(values)),
+        sd=float(values.std(ddof=1)),
+        spread=Estimate.from_bounds(
+            d, low, high, n_items=n_items, n_samples=n_items, method=method, confidence=confidence
+        ),
+    )
 
 
 def parser_sensitivity(
@@ -450,7 +626,9 @@ def parser_sensitivity(
         sums = np.bincount(inverse, weights=scores[:, j])
         item_means[:, j] = sums / counts
         per_parser.append({"parser": name, **estimate_from_sums(counts, sums, binary, confidence).as_dict()})
-    spread = format_spread(item_means, parsers, seed=seed, confidence=confidence) if len(parsers) > 1 else None
+    spread = (
+        format_spread(item_means, parsers, seed=seed, confidence=confidence).as_dict() if len(parsers) > 1 else None
+    )
     disagree = scores.max(axis=1) != scores.min(axis=1)
     examples = [
         {

@@ -42,9 +42,12 @@ class SliceEstimate:
     """The score on one slice (``feature = value``)."""
 
     feature: str
+    """The attribute (declared, or derived: ``auto:...``, ``variant``)."""
     value: str
     level: str
+    """``item`` (an attribute of items) or ``sample`` (of samples: variant, output JSON, truncation)."""
     estimate: Estimate
+    """The mean score on the slice, clustered on items."""
 
     @property
     def label(self) -> str:

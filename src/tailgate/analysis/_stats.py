@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile, effective_n, wilson_interval
+from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile, clustered_t, effective_n
 
 __all__ = [
     "Binned",
@@ -49,39 +49,19 @@ def estimate_from_sums(counts: np.ndarray, sums: np.ndarray, binary: bool, confi
     items = int(n_i.size)
     total = float(n_i.sum())
     if items == 0:
-        return Estimate(None, None, None, 0, 0, "no scored samples", None, confidence)
+        return Estimate.no_interval("no scored samples", confidence=confidence)
     mean = float(s_i.sum() / total)
     resid = s_i - n_i * mean
     se = math.sqrt(float(np.sum(resid * resid))) / total
-    if binary:
-        if items == total:
-            n_eff, method = total, "proportion, Wilson"
-        else:
-            n_eff = effective_n(mean, se if items > 1 else None, items, int(total), confidence)
-            method = f"proportion, Wilson on clustered n_eff={n_eff:.0f}"
-        low, high = wilson_interval(mean * n_eff, n_eff, confidence)
-        return Estimate(
-            mean,
-            low,
-            high,
-            items,
-            int(total),
-            method,
-            math.sqrt(mean * (1 - mean) / n_eff),
-            confidence,
-        )
-    if items < 2:
-        return Estimate(mean, None, None, items, int(total), "one item: no interval", None, confidence)
-    t = _t_quantile(confidence, items - 1)
-    return Estimate(
-        mean,
-        mean - t * se,
-        mean + t * se,
-        items,
-        int(total),
-        f"mean, SE clustered on items, t({items - 1})",
-        se,
-        confidence,
+    if not binary:
+        return clustered_t(mean, se, items, int(total), confidence)
+    if items == total:
+        n_eff, method = total, "proportion, Wilson"
+    else:
+        n_eff = effective_n(mean, se if items > 1 else None, items, int(total), confidence)
+        method = f"proportion, Wilson on clustered n_eff={n_eff:.0f}"
+    return Estimate.clustered_proportion(
+        mean, n_eff, n_items=items, n_samples=int(total), method=method, confidence=confidence
     )
 
 
@@ -91,12 +71,16 @@ class Percentile:
     distribution-free interval exists at this effective sample size)."""
 
     q: float
+    """The percentile, in [0, 100]."""
     value: float
+    """The sample percentile (linear interpolation)."""
     low: float | None
+    """Lower end of the distribution-free interval; None when none exists at this n."""
     high: float | None
     n_items: int
     n_samples: int
     method: str
+    """How the interval was made, or how many effective samples it would need."""
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -7,7 +7,8 @@ import time
 
 import click
 
-from tailgate.cli import cli, echo_json, handle_errors, open_store
+from tailgate.cli import cli
+from tailgate.cli._common import echo_json, handle_errors, open_store
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

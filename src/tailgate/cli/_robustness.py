@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tailgate.cli import cli, handle_errors, json_option, open_store, store_option, write_outputs
+from tailgate.cli import cli
+from tailgate.cli._common import handle_errors, json_option, open_store, store_option, write_outputs
 
 
 @cli.command()
@@ -40,10 +41,9 @@ def contamination(
 
     store = open_store(ctx)
     result = check(store, store.resolve(run_ref), corpus, n=n, threshold=threshold, confidence=confidence, top=top)
-    data = result.as_dict()
-    write_outputs(data, json_out)
+    write_outputs(result.as_dict(), json_out)
     if json_out != "-":
-        console().print(render_contamination(data))
+        console().print(render_contamination(result))
 
 
 @cli.command()
@@ -80,19 +80,12 @@ def rescore(
     json_out: str | None,
 ) -> None:
     """Re-score RUN's stored outputs with other answer parsers (no model call): is a gap the parser?"""
-    from tailgate.analysis import CompareOptions, compare_runs, parser_sensitivity
+    from tailgate._api import rescore_run
     from tailgate.report import console, render_parsers
-    from tailgate.runner import rescore as rescore_run
 
-    store = open_store(ctx)
-    run_id = store.resolve(run_ref)
-    rescored = rescore_run(store, run_id, list(extractors) if extractors else None, list(scorers), llm)
-    delta = None
-    if versus:
-        comparison = compare_runs(store, store.resolve(versus), run_id, CompareOptions(bootstrap=200))
-        delta = comparison.overall["estimate"]["value"]
-    result = parser_sensitivity(rescored.label, rescored.parsers, rescored.scores, rescored.output, delta=delta)
-    result = {"run_id": run_id, **result}
+    result = rescore_run(
+        run_ref, extractors=extractors or None, scorers=scorers, llm=llm, versus=versus, store=open_store(ctx)
+    )
     write_outputs(result, json_out)
     if json_out != "-":
         console().print(render_parsers(result))

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from tailgate.cli import echo_json, handle_errors, open_store, store_option
 from tailgate.cli._commands import import_
+from tailgate.cli._common import echo_json, handle_errors, open_store, store_option
 from tailgate.errors import InputError, UsageError
 from tailgate.text import neutralize
 

@@ -17,7 +17,7 @@ from tailgate.config._suite import (
     check_base_url,
     load_suite,
 )
-from tailgate.config._yaml import SourceMap, load_yaml
+from tailgate.config._yaml import SourceMap, file_problem, load_yaml
 
 __all__ = [
     "DatasetConfig",
@@ -35,6 +35,7 @@ __all__ = [
     "VariantConfig",
     "bundled_suites",
     "check_base_url",
+    "file_problem",
     "load_suite",
     "load_yaml",
 ]

@@ -24,97 +24,42 @@ is *not applicable*: reported with its reason and, by default (``if_not_applicab
 counted; ``fail`` makes it fail the gate, ``error`` stops with exit 2. What one run has and the
 other lacks (repeats in the base only), or a parameter the runs cannot meet (``pass_hat_k: {k: 5}``
 with 3 repeats), is always an error: the policy asks for something the runs cannot show.
+
+The keys a rule entry may have are the rules declared in :mod:`._rules` (see :mod:`._registry`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from tailgate.config import load_yaml
 from tailgate.errors import InputError
+from tailgate.gate import _rules  # noqa: F401  (declares the built-in rules)
+from tailgate.gate._registry import RULES, RuleParams
 
-__all__ = ["Policy", "load_policy"]
-
-
-class _Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    if_not_applicable: Literal["skip", "fail", "error"] = "skip"
-    """When the runs have nothing for the rule to judge: report it as not applicable (``skip``),
-    fail the gate (``fail``) or stop with an error, exit 2 (``error``)."""
+__all__ = ["Policy", "RuleEntry", "load_policy"]
 
 
-class OverallDelta(_Rule):
-    min_lower_bound: float = 0.0
-    """The overall paired delta's lower confidence bound must be at least this (e.g. -0.02)."""
-
-
-class NoSliceRegression(_Rule):
-    margin: float = Field(0.0, ge=0)
-    """A slice fails when it is significantly worse than ``-margin`` (one-sided, adjusted)."""
-    adjust: Literal["bh", "by"] = "by"
-    """Multiplicity correction over slices: Benjamini-Yekutieli (default, valid for overlapping
-    slices) or Benjamini-Hochberg."""
-    alpha: float = Field(0.05, gt=0, lt=1)
-    min_items: int = Field(10, ge=2)
-    """Slices with fewer shared items are not judged (and are listed as such)."""
-
-
-class MinRule(_Rule):
-    min: float
-    bound: Literal["point", "lower"] = "point"
-
-
-class MaxRule(_Rule):
-    max: float
-    bound: Literal["point", "upper"] = "point"
-
-
-class PassHatK(_Rule):
-    min: float
-    k: int | None = Field(None, ge=1)
-    """Default: the largest k both runs support (at most 10)."""
-
-
-class Latency(_Rule):
-    percentile: Literal[95, 99] = 95
-    max_ms: float = Field(gt=0)
-    max_increase_ms: float | None = Field(None, ge=0)
-    """Optionally also: the increase over the base must not exceed this (point estimate)."""
-
-
-class MinItems(_Rule):
-    min: int = Field(ge=1)
-
-
-class Power(_Rule):
-    max_mde: float = Field(gt=0)
-    """Fail when the smallest change the comparison can detect is larger than this."""
-
-
-class RuleEntry(BaseModel):
-    """One rule: a mapping with exactly one known key."""
+class _Entry(BaseModel):
+    """One rule: a mapping with exactly one known key (a field per declared rule)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    overall_delta: OverallDelta | None = None
-    no_slice_regression: NoSliceRegression | None = None
-    consistency: MinRule | None = None
-    pass_hat_k: PassHatK | None = None
-    latency: Latency | None = None
-    json_validity: MinRule | None = None
-    never_pass: MaxRule | None = None
-    min_items: MinItems | None = None
-    power: Power | None = None
-
-    def only(self) -> tuple[str, _Rule]:
+    def only(self) -> tuple[str, RuleParams]:
         given = [(k, v) for k, v in self.__dict__.items() if v is not None]
         if len(given) != 1:
             raise ValueError("each rule must have exactly one kind, e.g. '- overall_delta: {min_lower_bound: -0.02}'")
         return given[0]
+
+
+if TYPE_CHECKING:
+    RuleEntry = _Entry
+else:
+    _fields: dict[str, Any] = {name: (spec.params | None, None) for name, spec in RULES.items()}
+    RuleEntry = create_model("RuleEntry", __base__=_Entry, **_fields)
 
 
 class Policy(BaseModel):
@@ -122,6 +67,7 @@ class Policy(BaseModel):
 
     name: str = "gate"
     confidence: float = Field(0.95, gt=0, lt=1)
+    """Confidence level of every interval the gate judges."""
     rules: Annotated[list[RuleEntry], Field(min_length=1)]
 
 

@@ -7,6 +7,8 @@ recorded in the run's manifest with their parameters.
 from tailgate.perturb._base import (
     BasePerturbation,
     BoundPerturbation,
+    ModelParams,
+    ModelPerturbation,
     Perturbation,
     PerturbParams,
     Variants,
@@ -17,6 +19,8 @@ from tailgate.perturb._base import (
 __all__ = [
     "BasePerturbation",
     "BoundPerturbation",
+    "ModelParams",
+    "ModelPerturbation",
     "PerturbParams",
     "Perturbation",
     "Variants",

@@ -4,7 +4,9 @@ A perturbation turns an item's input fields (and, when it must, its reference) i
 of them: ``apply(fields, reference, rng) -> (fields, reference)``. It is deterministic: the
 random generator is seeded from the suite's seed, the variant's name and the item's id, so the
 same suite gives the same variants on every machine and every resume. Perturbations are
-registered like scorers (entry-point group ``tailgate.perturbations``); a plugin adds its own.
+registered like scorers (entry-point group ``tailgate.perturbations``); a plugin adds its own,
+best as a subclass of :class:`BasePerturbation` (which declares every optional capability of
+:class:`Perturbation` with its default), checked with :func:`tailgate.testing.check_perturbation`.
 
 A variant is a template with a tuple of transforms; records carry the variant's name, and the
 manifest carries each variant's definition (generator and parameters).
@@ -16,18 +18,19 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from tailgate.config import LoadedSuite, TemplateConfig, VariantConfig
-from tailgate.errors import InputError, TailgateError
 from tailgate.records import Item, Variant
-from tailgate.registry import lookup
+from tailgate.registry import build, fail_at
 
 __all__ = [
     "BasePerturbation",
     "BoundPerturbation",
+    "ModelParams",
+    "ModelPerturbation",
     "PerturbParams",
     "Perturbation",
     "Variants",
@@ -43,11 +46,20 @@ class PerturbParams(BaseModel):
 
 
 class Perturbation(Protocol):
-    """A registered perturbation type."""
+    """A registered perturbation type: a transformation of items, or (``makes_templates``) a
+    generator of prompt templates. The registry checks that a plugin declares every member."""
 
     Params: ClassVar[type[PerturbParams]]
+    """Its keys in the suite's ``variants:`` entry (unknown keys rejected)."""
     changes_reference: ClassVar[bool]
     """True when the transformation can change the reference (e.g. shuffled options)."""
+    needs_model: ClassVar[bool]
+    """True when its texts come from a model (paraphrases): the runner asks the model first,
+    through its one call path, and each variant gets its own instance."""
+    makes_templates: ClassVar[bool]
+    """True for a generator of templates (formats): :meth:`templates` is called, not :meth:`apply`."""
+    default_name: ClassVar[str | None]
+    """The variant label when the entry has no ``name`` (None: the generator's registered name)."""
 
     def apply(
         self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
@@ -55,16 +67,71 @@ class Perturbation(Protocol):
         """``fields``: all of the item's input fields; ``targets``: the ones to perturb."""
         ...
 
+    def templates(self, prefix: str, count: int, seed: int) -> list[TemplateConfig]:
+        """A template generator's ``count`` templates, named from ``prefix``."""
+        ...
+
+    def descriptions(self, prefix: str, count: int, seed: int) -> dict[str, str]:
+        """Template name -> what it is, for a person (may be empty)."""
+        ...
+
+
+class ModelParams(Protocol):
+    """What the parameters of a perturbation that asks a model say about the call."""
+
+    model: str
+    base_url: str | None
+    temperature: float
+    max_tokens: int
+
+
+@runtime_checkable
+class ModelPerturbation(Perturbation, Protocol):
+    """A perturbation with ``needs_model``: the runner sends :meth:`request` for each text to the
+    ``params.model`` and hands each reply to :meth:`provide` before any item is perturbed."""
+
+    params: ModelParams
+
+    def request(self, text: str) -> str:
+        """The prompt asking the model for this text's variant."""
+        ...
+
+    def provide(self, field: str, original: str, raw: str, reference: Any) -> str | None:
+        """Keep the model's reply for ``original``; returns why it was rejected, or None."""
+        ...
+
 
 class BasePerturbation:
-    """What the built-in perturbations share: their validated parameters; reference unchanged
-    unless a subclass says otherwise."""
+    """What the built-in perturbations share: their validated parameters; reference unchanged,
+    no model, no templates, unless a subclass says otherwise.
+
+    Example:
+        >>> class Shout(BasePerturbation):
+        ...     def apply(self, fields, targets, reference, rng):
+        ...         return {k: v.upper() if k in targets else v for k, v in fields.items()}, reference
+        >>> Shout(Shout.Params()).apply({"q": "hi"}, ["q"], None, item_rng(0, "v", "i"))
+        ({'q': 'HI'}, None)
+    """
 
     Params: ClassVar[type[PerturbParams]] = PerturbParams
     changes_reference: ClassVar[bool] = False
+    needs_model: ClassVar[bool] = False
+    makes_templates: ClassVar[bool] = False
+    default_name: ClassVar[str | None] = None
 
     def __init__(self, params: Any) -> None:
         self.params = params
+
+    def apply(
+        self, fields: dict[str, Any], targets: list[str], reference: Any, rng: random.Random
+    ) -> tuple[dict[str, Any], Any]:
+        raise NotImplementedError(f"{type(self).__name__}.apply")
+
+    def templates(self, prefix: str, count: int, seed: int) -> list[TemplateConfig]:
+        raise NotImplementedError(f"{type(self).__name__} makes no templates")
+
+    def descriptions(self, prefix: str, count: int, seed: int) -> dict[str, str]:
+        return {}
 
 
 def item_rng(seed: int, variant: str, item_id: str) -> random.Random:
@@ -78,7 +145,7 @@ class BoundPerturbation:
     """One variant's transformation, ready to apply to items."""
 
     variant: str
-    impl: Any
+    impl: Perturbation
     seed: int
     fields: tuple[str, ...] | None
     """Input fields it touches (None: every string field)."""
@@ -117,10 +184,9 @@ def build_variants(suite: LoadedSuite) -> Variants:
         loc: tuple[str | int, ...] = ("variants", index)
         impl = _instantiate(suite, entry, loc)
         spec = f"{entry.generator}:{entry.canonical_params()}"
-        label = entry.name or getattr(impl, "default_name", entry.generator)
-        if getattr(impl, "makes_templates", False):
-            describe = getattr(impl, "descriptions", None)
-            said: dict[str, str] = describe(label, entry.count, entry.seed) if describe is not None else {}
+        label = entry.name or impl.default_name or entry.generator
+        if impl.makes_templates:
+            said = impl.descriptions(label, entry.count, entry.seed)
             for template in impl.templates(label, entry.count, entry.seed):
                 if template.name in templates:
                     raise suite.source.error(loc, f"two templates would be named '{template.name}'; give one a 'name'")
@@ -135,7 +201,10 @@ def build_variants(suite: LoadedSuite) -> Variants:
             if target not in templates:
                 raise suite.source.error((*loc, "templates"), f"no template named '{target}'")
             for k in range(entry.count):
-                if getattr(impl, "needs_model", False) and (target, k) != (targets[0], 0):
+                if impl.needs_model and not isinstance(impl, ModelPerturbation):
+                    what = f"generator '{entry.generator}' needs a model but has no request/provide"
+                    raise suite.source.error(loc, what)
+                if impl.needs_model and (target, k) != (targets[0], 0):
                     impl = _instantiate(suite, entry, loc)  # its own texts per variant
                 name = f"{target}+{label}" + (str(k + 1) if entry.count > 1 else "")
                 if name in {v.name for v in variants}:
@@ -147,30 +216,17 @@ def build_variants(suite: LoadedSuite) -> Variants:
     return Variants(variants, bound, made)
 
 
-def _perturbed(entry: VariantConfig, impl: Any, target: str) -> str:
+def _perturbed(entry: VariantConfig, impl: Perturbation, target: str) -> str:
     """``typos (rate=0.2) on template original, fields question``: what a perturbed variant is."""
     params = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(entry.params.items()))
     what = entry.generator + (f" ({params})" if params else "") + f" on template {target}"
     if entry.fields:
         what += f", fields {', '.join(entry.fields)}"
-    if getattr(impl, "changes_reference", False):
+    if impl.changes_reference:
         what += "; the reference follows the change"
     return what if len(what) <= 160 else what[:159] + "…"
 
 
-def _instantiate(suite: LoadedSuite, entry: VariantConfig, loc: tuple[str | int, ...]) -> Any:
-    try:
-        cls = lookup("perturbations", entry.generator)
-    except TailgateError as exc:
-        raise suite.source.error((*loc, "generator"), str(exc)) from None
-    try:
-        params = cls.Params.model_validate(entry.params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = [p for p in err["loc"] if isinstance(p, (str, int))]
-        msg = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"])
-        raise suite.source.error((*loc, *key), f"{msg} (generator '{entry.generator}')") from None
-    try:
-        return cls(params)
-    except (ValueError, InputError) as exc:
-        raise suite.source.error(loc, str(exc)) from None
+def _instantiate(suite: LoadedSuite, entry: VariantConfig, loc: tuple[str | int, ...]) -> Perturbation:
+    impl: Perturbation = build("perturbations", entry.generator, entry.params, fail=fail_at(suite, loc))
+    return impl

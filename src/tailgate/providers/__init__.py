@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tailgate.providers._base import (
+    BaseProvider,
     ClientFault,
     ConnectionFault,
     Fault,
@@ -22,10 +23,11 @@ from tailgate.providers._base import (
     redact_output,
     register_secret,
 )
-from tailgate.providers._models import ALIASES, LocalModel, cache_dir, resolve_local_model
+from tailgate.providers._models import ALIASES, LocalModel, cache_dir, installed, resolve_local_model
 
 __all__ = [
     "ALIASES",
+    "BaseProvider",
     "ClientFault",
     "ConnectionFault",
     "Fault",
@@ -43,6 +45,7 @@ __all__ = [
     "TimeoutFault",
     "cache_dir",
     "create_provider",
+    "installed",
     "parse_model_spec",
     "redact",
     "redact_output",
@@ -52,10 +55,10 @@ __all__ = [
 
 
 def create_provider(spec: str, options: ProviderOptions) -> Provider:
-    """Build the provider for a ``--model`` value through the registry."""
-    from tailgate.registry import lookup
+    """Build the provider for a ``--model`` value through the registry (which checks that it
+    declares every member of :class:`Provider`)."""
+    from tailgate.registry import build
 
     parsed = parse_model_spec(spec)
-    factory = lookup("providers", parsed.provider)
-    provider: Provider = factory(parsed.name, options)
+    provider: Provider = build("providers", parsed.provider, None, parsed.name, options)
     return provider

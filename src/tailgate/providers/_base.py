@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from tailgate.records import Mode, Prompt
 
 __all__ = [
+    "BaseProvider",
     "ClientFault",
     "ConnectionFault",
     "Fault",
@@ -109,12 +110,20 @@ class Response:
 
 @runtime_checkable
 class Provider(Protocol):
-    """A model backend: one async ``generate`` call."""
+    """A model backend: one async ``generate`` call, and what the runner may ask of it.
+
+    The optional capabilities (``verify_served``, :meth:`describe`, :meth:`cancel`) are declared
+    here and defaulted by :class:`BaseProvider`; the registry checks that a plugin has them all.
+    """
 
     name: str
     """The spec string the user gave."""
     max_concurrency: int | None
     """Calls the provider can take at once (1 for an in-process model); None = no limit."""
+    verify_served: bool
+    """True when a name does not pin what answers (a remote endpoint): before replaying cached
+    answers the runner makes one live call and compares what the endpoint says it served
+    (``Response.meta["served"]``)."""
 
     def default_mode(self) -> Mode:
         """``chat`` or ``completion`` when the suite says ``auto``."""
@@ -124,13 +133,68 @@ class Provider(Protocol):
         """What identifies the model for the cache and the manifest (never secrets)."""
         ...
 
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records about the model: the identity and anything a person wants
+        to know that must not change the cache key (the key variable's name, a library version)."""
+        ...
+
     async def generate(self, request: Request) -> Response:
         """Make one attempt; raise a :class:`Fault` on failure."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the call in progress soon (Ctrl-C); a no-op where asyncio cancellation suffices."""
         ...
 
     async def aclose(self) -> None:
         """Release connections, threads, model memory."""
         ...
+
+
+class BaseProvider:
+    """The defaults of :class:`Provider`'s optional members: no concurrency limit, nothing to
+    verify, described by its identity, nothing to cancel or close. A provider states ``name``
+    and implements :meth:`identity`, :meth:`default_mode` and :meth:`generate`.
+
+    Example:
+        >>> import asyncio
+        >>> from tailgate.records import Prompt
+        >>> class Echo(BaseProvider):
+        ...     def __init__(self, name: str, options: ProviderOptions) -> None:
+        ...         self.name = f"echo:{name}"
+        ...
+        ...     def identity(self) -> dict[str, Any]:
+        ...         return {"provider": "echo"}
+        ...
+        ...     async def generate(self, request: Request) -> Response:
+        ...         return Response(request.prompt.text)
+        >>> p = Echo("x", ProviderOptions())
+        >>> request = Request(Prompt("completion", text="hi"), 0.0, 1.0, 8, 0, (), 5.0)
+        >>> asyncio.run(p.generate(request)).text, p.describe()
+        ('hi', {'provider': 'echo'})
+    """
+
+    name: str = ""
+    max_concurrency: int | None = None
+    verify_served: bool = False
+
+    def default_mode(self) -> Mode:
+        return "chat"
+
+    def identity(self) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__}.identity")
+
+    def describe(self) -> dict[str, Any]:
+        return self.identity()
+
+    async def generate(self, request: Request) -> Response:
+        raise NotImplementedError(f"{type(self).__name__}.generate")
+
+    def cancel(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
 
 class Fault(Exception):

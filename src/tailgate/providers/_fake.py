@@ -16,13 +16,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from tailgate.errors import UsageError
-from tailgate.providers._base import ProviderOptions, Request, Response, ServerFault
+from tailgate.providers._base import BaseProvider, ProviderOptions, Request, Response, ServerFault
 from tailgate.records import Mode
 
 __all__ = ["FakeProvider"]
 
 
-class FakeProvider:
+class FakeProvider(BaseProvider):
     """Answers without a model; see the module docstring."""
 
     max_concurrency: int | None = None

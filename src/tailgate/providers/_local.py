@@ -4,6 +4,10 @@ llama.cpp contexts are not safe to call from two threads at once, so the provide
 ``max_concurrency = 1`` and also serialises calls behind a lock; calls run in a worker thread so
 the event loop (progress bar, Ctrl-C) stays responsive. A per-call deadline and the run's
 cancellation are checked between generated tokens.
+
+Models load without llama.cpp's extra weight buffers (the repacked CPU layouts, AMX among them):
+on a Xeon with AMX, llama-cpp-python 0.3.36 crashes (SIGSEGV) in the first multi-token decode
+with them, and plain buffers answer the same. ``TAILGATE_LLAMA_EXTRA_BUFFERS=1`` turns them back on.
 """
 
 from __future__ import annotations
@@ -16,16 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tailgate.errors import MissingDependency
-from tailgate.providers._base import ClientFault, ProviderOptions, Request, Response, TimeoutFault
+from tailgate.providers._base import BaseProvider, ClientFault, ProviderOptions, Request, Response, TimeoutFault
 from tailgate.providers._models import LocalModel, model_sha256, resolve_local_model
 from tailgate.records import Mode
 
-__all__ = ["LocalProvider"]
+__all__ = ["LocalProvider", "without_extra_buffers"]
 
 DEFAULT_CONTEXT = 4096
 
 
-class LocalProvider:
+class LocalProvider(BaseProvider):
     """A llama.cpp model in this process."""
 
     max_concurrency: int | None = 1
@@ -90,6 +94,8 @@ class LocalProvider:
         if self._llama is None:
             from llama_cpp import Llama
 
+            without_extra_buffers()
+
             self._llama = Llama(
                 model_path=str(self.model.path),
                 n_ctx=self.n_ctx,
@@ -150,6 +156,28 @@ class LocalProvider:
             tokens_out=usage.get("completion_tokens"),
             finish_reason=out["choices"][0].get("finish_reason"),
         )
+
+
+def without_extra_buffers() -> None:
+    """Make every later ``llama_cpp.Llama(...)`` in this process load without extra (repacked)
+    weight buffers, unless ``TAILGATE_LLAMA_EXTRA_BUFFERS=1``. Idempotent; also used to start
+    ``llama_cpp.server`` in the tests (see the module docstring for why)."""
+    if os.environ.get("TAILGATE_LLAMA_EXTRA_BUFFERS") == "1":
+        return
+    import llama_cpp.llama_cpp as lib
+
+    original = lib.llama_model_default_params
+    if getattr(original, "_tailgate", False):
+        return
+
+    def defaults() -> Any:
+        params = original()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    defaults._tailgate = True  # type: ignore[attr-defined]
+    lib.llama_model_default_params = defaults
 
 
 def _require_llama_cpp() -> None:

@@ -34,6 +34,7 @@ import orjson
 from tailgate.config import check_base_url
 from tailgate.errors import MissingDependency, ProviderError, UsageError
 from tailgate.providers._base import (
+    BaseProvider,
     ClientFault,
     ConnectionFault,
     Filtered,
@@ -62,7 +63,7 @@ def _check_base_url(url: str) -> str:
         raise UsageError(str(exc)) from None
 
 
-class OpenAIProvider:
+class OpenAIProvider(BaseProvider):
     """Chat and text completions over HTTP, one attempt per call."""
 
     max_concurrency: int | None = None

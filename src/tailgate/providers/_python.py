@@ -25,14 +25,14 @@ import inspect
 from types import CodeType
 from typing import Any
 
-from tailgate.providers._base import Fault, ProviderOptions, Request, Response
+from tailgate.providers._base import BaseProvider, Fault, ProviderOptions, Request, Response
 from tailgate.records import Mode
 from tailgate.registry import load_callable
 
 __all__ = ["PythonProvider"]
 
 
-class PythonProvider:
+class PythonProvider(BaseProvider):
     """Calls a Python function per sample."""
 
     max_concurrency: int | None = None

@@ -8,14 +8,22 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tailgate.analysis import Report, format_estimate
+from tailgate.analysis import Contamination, Estimate, Report, format_estimate
+from tailgate.analysis._robustness import Robustness, VariantScore
+from tailgate.report import _format as fmt
 from tailgate.report._provenance import cache_line, withheld_line
-from tailgate.text import neutralize_data
 
 __all__ = ["render_report"]
 
 
-_e = format_estimate
+def _est(e: Estimate, digits: int = 3) -> str:
+    return fmt.estimate(e, digits)
+
+
+def _e(e: dict[str, Any], digits: int = 3, sign: str = "") -> str:
+    """An estimate still held as a JSON dict (parser sensitivity, contamination, and
+    ``report/_compare.py`` until the comparison is typed)."""
+    return format_estimate(e, digits, sign)
 
 
 def _signed(e: dict[str, Any], digits: int = 3) -> str:
@@ -46,34 +54,34 @@ def _block(section: _Section) -> list[Any]:
     return [Text(section.heading, style="bold"), section.table, Text("")]
 
 
-def _robustness(r: dict[str, Any] | None, top: int) -> list[Any]:
+def _robustness(r: Robustness | None, top: int) -> list[Any]:
     if not r:
         return []
     lines = [
-        f"across {len(r['variants'])} variants ({r['n_items']} items with all of them): mean {_e(r['mean_score'])}, "
-        f"worst case {_e(r['worst_case'])}",
-        f"flip rate {_e(r['flip_rate'])} (verdict differs between variants); answers differ for "
-        f"{_e(r['answer_flip_rate'])}",
+        f"across {len(r.variants)} variants ({r.n_items} items with all of them): mean {_est(r.mean_score)}, "
+        f"worst case {_est(r.worst_case)}",
+        f"flip rate {_est(r.flip_rate)} (verdict differs between variants); answers differ for "
+        f"{_est(r.answer_flip_rate)}",
     ]
-    sp = r.get("spread")
+    sp = r.spread
     if sp:
         lines.append(
-            f"format spread {_e(sp['spread'])}: best {sp['best']} {sp['best_score']:.3f}, worst {sp['worst']} "
-            f"{sp['worst_score']:.3f} ({sp['n_templates']} templates)"
-            + (f"; any spread at all: p = {sp['any_spread']['p_value']:.3g}" if sp.get("any_spread") else "")
+            f"format spread {_est(sp.spread)}: best {sp.best} {sp.best_score:.3f}, worst {sp.worst} "
+            f"{sp.worst_score:.3f} ({sp.n_templates} templates)"
+            f"; any spread at all: p = {sp.any_spread.p_value:.3g}"
         )
     parts: list[Any] = [Text(line) for line in lines]
     t = _table("variants", ("variant", "left"), ("score [95% CI]", "right"), ("vs template", "right"))
-    effect = {p["variant"]: p["delta"] for p in r["perturbations"]}
-    shown = sorted(r["variants"], key=lambda v: v["value"] if v["value"] is not None else 0.0)[: max(top, 20)]
+    effect = {p.variant: p.delta for p in r.perturbations}
+    shown = sorted(r.variants, key=lambda v: v.score.value if v.score.value is not None else 0.0)[: max(top, 20)]
     for v in shown:
-        t.add_row(Text(_short(v["variant"], 30)), _e(v), _e(effect[v["variant"]]) if v["variant"] in effect else "")
+        t.add_row(Text(_short(v.variant, 30)), _est(v.score), _est(effect[v.variant]) if v.variant in effect else "")
     return [*parts, Text(""), *_block(t), *_legend(shown), *_most_flipping(r, top)]
 
 
-def _legend(variants: list[dict[str, Any]]) -> list[Any]:
+def _legend(variants: list[VariantScore]) -> list[Any]:
     """What each variant is (``format3: QUESTION - {question} || ...``), from the run's manifest."""
-    described = [(v["variant"], v.get("description")) for v in variants if v.get("description")]
+    described = [(v.variant, v.description) for v in variants if v.description]
     if not described:
         return []
     legend = Table.grid(padding=(0, 1))
@@ -84,9 +92,8 @@ def _legend(variants: list[dict[str, Any]]) -> list[Any]:
     return [Text("what each variant is", style="bold"), legend, Text("")]
 
 
-def _most_flipping(r: dict[str, Any], top: int) -> list[Any]:
-    rows = r.get("most_flipping") or []
-    if not rows:
+def _most_flipping(r: Robustness, top: int) -> list[Any]:
+    if not r.most_flipping:
         return []
     t = _table(
         "items whose score moves most between variants (most common answer per variant)",
@@ -94,116 +101,128 @@ def _most_flipping(r: dict[str, Any], top: int) -> list[Any]:
         ("reference", "left"),
         ("answers", "left"),
     )
-    for m in rows[:top]:
-        answers = "  ".join(f"{v}: {_short(a, 12)}" for v, a in m["answers"].items())
-        t.add_row(Text(_short(m["source_id"] or m["item_id"], 18)), Text(_short(m.get("reference"), 16)), Text(answers))
+    for m in r.most_flipping[:top]:
+        answers = "  ".join(f"{v}: {_short(a, 12)}" for v, a in m.answers.items())
+        t.add_row(Text(_short(m.source_id or m.item_id, 18)), Text(_short(m.reference, 16)), Text(answers))
     return _block(t)
 
 
 def render_report(report: Report, top: int = 6) -> Group:
-    d = neutralize_data(report.as_dict())
-    run, ov, prof = d["run"], d["overview"], d["profile"]
+    r = fmt.safe(report)
+    run, ov, prof = r.run, r.overview, r.profile
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold")
-    head.add_column(overflow="fold", min_width=len(run["run_id"]))  # the id is never folded
-    head.add_row("run", Text(f"{run['run_id']}  ({run['status']}, {run['done']}/{run['planned']} samples)"))
-    head.add_row("model", Text(f"{run['model']} on suite {run['suite']}"))
-    s = ov["score"]
-    head.add_row("score", Text(f"{_e(s)}  n={s['n_items']} items, {s['n_samples']} samples"))
-    head.add_row("", Text(s["method"], style="dim"))
+    head.add_column(overflow="fold", min_width=len(run.run_id))  # the id is never folded
+    head.add_row("run", Text(f"{run.run_id}  ({run.status}, {run.done}/{run.planned} samples)"))
+    head.add_row("model", Text(f"{run.model} on suite {run.suite}"))
+    s = ov.score
+    head.add_row("score", Text(f"{_est(s)}  n={s.n_items} items, {s.n_samples} samples"))
+    head.add_row("", Text(s.method, style="dim"))
     head.add_row(
         "never pass",
-        Text(f"{_e(prof['never_pass'])} of items (random failures would give {prof['never_pass_if_random'] or 0:.3f})"),
+        Text(f"{_est(prof.never_pass)} of items (random failures would give {prof.never_pass_if_random or 0:.3f})"),
     )
-    if ov["n_unscored"]:
-        errors = ", ".join(f"{k} {v}" for k, v in {**ov["errors_by_class"], **ov["withheld_by_class"]}.items())
-        head.add_row("unscored", Text(f"{ov['n_unscored']} samples ({errors or 'scorer errors'}), not counted"))
-    if withheld := withheld_line(ov["withheld_by_class"]):
+    if ov.n_unscored:
+        errors = ", ".join(f"{k} {v}" for k, v in {**ov.errors_by_class, **ov.withheld_by_class}.items())
+        head.add_row("unscored", Text(f"{ov.n_unscored} samples ({errors or 'scorer errors'}), not counted"))
+    if withheld := withheld_line(ov.withheld_by_class):
         head.add_row("withheld", Text(withheld))
-    if replayed := cache_line(ov["n_cached"], ov["n_samples"]):
+    if replayed := cache_line(ov.n_cached, ov.n_samples):
         head.add_row("cache", Text(replayed))
-    head.add_row("profile", Text(f"ICC {_e(prof['icc'], 2)}: {prof['verdict']}"))
-    for warning in prof.get("warnings", []):
+    head.add_row("profile", Text(f"ICC {_est(prof.icc, 2)}: {prof.verdict}"))
+    for warning in prof.warnings:
         head.add_row("", Text(f"warning: {warning}", style="yellow"))
-    parts: list[Any] = [head, Text("")]
+    parts: list[Any] = [head, Text(""), *_pass_k(r), *_latency(r), *_worst_slices(r, top), *_discovered(r, top)]
 
-    if d["pass_k"]:
-        t = _table(
-            "pass@k and pass^k (per item and variant, mean over items)",
-            ("k", "right"),
-            ("pass@k [95% CI]", "right"),
-            ("pass^k [95% CI]", "right"),
-            ("items", "right"),
+    c = r.consistency
+    if c.n_units:
+        parts.append(
+            Text(
+                f"consistency over repeats: mean {_est(c.mean)}, below {c.threshold:g} for "
+                f"{_est(c.share_below)} of items; {c.mean_distinct:.2f} distinct answers on average"
+            )
         )
-        for p in d["pass_k"]:
-            t.add_row(str(p["k"]), _e(p["pass_at_k"]), _e(p["pass_hat_k"]), str(p["pass_at_k"]["n_items"]))
-        parts += _block(t)
+        parts.append(Text(""))
+    for section, why in r.notes.items():
+        parts += [Text(f"{section}: {why}", style="dim"), Text("")]
 
-    lat = d["percentiles"]["latency_ms"]
-    if lat:
-        t = _table(
-            "latency of successful calls (ms, 95% CI clustered on items)",
-            ("", "left"),
-            ("ms", "right"),
-            ("95% CI", "right"),
-        )
-        for p in lat:
-            ci = "too few samples" if p["low"] is None else f"[{p['low']:.0f}, {p['high']:.0f}]"
-            t.add_row(f"p{p['q']:g}", f"{p['value']:.0f}", ci)
-        if d["slo"]:
-            t.add_row(f"<= {d['slo']['slo_ms']:g} ms and correct", _e(d["slo"]["correct_within_slo"]), "")
-        parts += _block(t)
-        parts += [Text(f"warning: {p['method']}", style="yellow") for p in lat if p["low"] is None]
-        for note in run.get("latency_notes") or []:
-            parts += [Text(f"note: {note}", style="yellow"), Text("")]
+    parts += _robustness(r.robustness, top)
+    parts += [*_worst_items(r, top), Text(prof.advice, style="dim")]
+    return Group(*parts)
 
+
+def _pass_k(r: Report) -> list[Any]:
+    if not r.pass_k:
+        return []
+    t = _table(
+        "pass@k and pass^k (per item and variant, mean over items)",
+        ("k", "right"),
+        ("pass@k [95% CI]", "right"),
+        ("pass^k [95% CI]", "right"),
+        ("items", "right"),
+    )
+    for p in r.pass_k:
+        t.add_row(str(p.k), _est(p.pass_at_k), _est(p.pass_hat_k), fmt.count(p.pass_at_k.n_items))
+    return _block(t)
+
+
+def _latency(r: Report) -> list[Any]:
+    lat = r.latency_percentiles
+    if not lat:
+        return []
+    t = _table(
+        "latency of successful calls (ms, 95% CI clustered on items)",
+        ("", "left"),
+        ("ms", "right"),
+        ("95% CI", "right"),
+    )
+    for p in lat:
+        t.add_row(f"p{p.q:g}", f"{p.value:.0f}", fmt.interval(p.low, p.high, 0, "too few samples"))
+    if r.slo:
+        t.add_row(f"<= {r.slo.slo_ms:g} ms and correct", _est(r.slo.correct_within_slo), "")
+    parts = _block(t)
+    parts += [Text(f"warning: {p.method}", style="yellow") for p in lat if p.low is None]
+    for note in r.run.latency_notes:
+        parts += [Text(f"note: {note}", style="yellow"), Text("")]
+    return parts
+
+
+def _worst_slices(r: Report, top: int) -> list[Any]:
     t = _table(
         "worst slices (ranked by the upper end of the 95% CI)",
         ("slice", "left"),
         ("score [95% CI]", "right"),
         ("items", "right"),
     )
-    for sl in d["worst_slices"][:top]:
-        t.add_row(
-            Text(_short(f"{sl['feature']}={sl['value']}", 34)), _e(sl["estimate"]), str(sl["estimate"]["n_items"])
-        )
-    parts += _block(t)
+    for sl in r.worst_slices[:top]:
+        t.add_row(Text(_short(sl.label, 34)), _est(sl.estimate), fmt.count(sl.estimate.n_items))
+    return _block(t)
 
-    disc = d["discovery"]
+
+def _discovered(r: Report, top: int) -> list[Any]:
+    disc = r.discovery
     t = _table(
-        f"failing slices found ({disc.get('family', 0)} tested, BH at {disc['fdr']:g})",
+        f"failing slices found ({disc.family} tested, BH at {disc.fdr:g})",
         ("slice", "left"),
         ("items", "right"),
         ("error", "right"),
         ("lift", "right"),
         ("adj. p", "right"),
     )
-    for sl in disc.get("slices", [])[:top]:
+    for sl in disc.slices[:top]:
         t.add_row(
-            Text(_short(sl["label"], 36)),
-            str(sl["size"]),
-            f"{sl['error_rate']:.2f}",
-            f"{sl['lift']:.2f}",
-            f"{sl['p_bh']:.1g}",
+            Text(_short(sl.label, 36)),
+            fmt.count(sl.size),
+            f"{sl.error.value:.2f}",
+            f"{sl.lift:.2f}",
+            f"{sl.p_bh:.1g}",
         )
-    if not disc.get("slices"):
+    if not disc.slices:
         t.add_row(Text("none significant", style="dim"), "", "", "", "")
-    parts += _block(t)
+    return _block(t)
 
-    c = d["consistency"]
-    if c["n_units"]:
-        parts.append(
-            Text(
-                f"consistency over repeats: mean {_e(c['mean'])}, below {c['threshold']:g} for "
-                f"{_e(c['share_below'])} of items; {c['mean_distinct']:.2f} distinct answers on average"
-            )
-        )
-        parts.append(Text(""))
-    for section, why in (d.get("notes") or {}).items():
-        parts += [Text(f"{section}: {why}", style="dim"), Text("")]
 
-    parts += _robustness(d.get("robustness"), top)
-
+def _worst_items(r: Report, top: int) -> list[Any]:
     t = _table(
         "worst items",
         ("item", "left"),
@@ -213,17 +232,16 @@ def render_report(report: Report, top: int = 6) -> Group:
         ("reference", "left"),
         ("worst answer", "left"),
     )
-    for w in d["worst_items"][:top]:
+    for w in r.worst_items[:top]:
         t.add_row(
-            Text(_short(w["source_id"] or w["item_id"], 18)),
-            f"{w['mean_score']:.2f}",
-            f"{w['passes']}/{w['samples']}",
-            Text(_short(w["input"], 22)),
-            Text(_short(w.get("reference"), 14)),
-            Text(_short(w["worst_answer"], 14)),
+            Text(_short(w.source_id or w.item_id, 18)),
+            f"{w.mean_score:.2f}",
+            f"{w.passes}/{w.samples}",
+            Text(_short(w.input, 22)),
+            Text(_short(w.reference, 14)),
+            Text(_short(w.worst_answer, 14)),
         )
-    parts += [*_block(t), Text(prof["advice"], style="dim")]
-    return Group(*parts)
+    return _block(t)
 
 
 def render_parsers(result: dict[str, Any]) -> Group:
@@ -254,33 +272,32 @@ def render_parsers(result: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
-def render_contamination(c: dict[str, Any]) -> Group:
+def render_contamination(c: Contamination) -> Group:
     """``tailgate contamination``: the score of clean and overlapping items, the top overlaps."""
-    o, k, corpus = c["options"], c["counts"], c["corpus"]
+    c = fmt.safe(c)
+    o, k, corpus = c.options, c.counts, c.corpus
     head = Text(
-        f"run {c['run_id']}: {k['items']} items, {o['n']}-grams, threshold {o['threshold']:g}; corpus {corpus['path']} "
-        f"({corpus['files']} files, {corpus['tokens']:,} tokens)"
+        f"run {c.run_id}: {k.items} items, {o.n}-grams, threshold {o.threshold:g}; corpus {corpus.path} "
+        f"({corpus.files} files, {corpus.tokens:,} tokens)"
     )
     scores = Table(title="score by subset", title_justify="left", pad_edge=False)
     scores.add_column("subset")
     scores.add_column("items", justify="right")
-    scores.add_column(f"score [{o['confidence']:.0%} CI]", justify="right")
+    scores.add_column(f"score [{fmt.percent(o.confidence)} CI]", justify="right")
     scores.add_column("method", overflow="fold", max_width=32)
-    for name in ("all", "clean", "overlapping"):
-        est = c["score"][name]
-        scores.add_row(name, str(k[name] if name != "all" else k["items"]), _e(est), est["method"])
-    diff = c["difference"]
-    p = "" if diff["p_value"] is None else f"  p={diff['p_value']:.2g}"
-    scores.add_row("overlap - clean", "", _signed(diff["estimate"]) + p, diff["estimate"]["method"])
-    parts: list[Any] = [head, Text(f"too short to check (< {o['n']} tokens): {k['too_short']} items"), scores]
-    if c["top_overlapping"]:
+    for name, n in (("all", k.items), ("clean", k.clean), ("overlapping", k.overlapping)):
+        est = c.score[name]
+        scores.add_row(name, fmt.count(n), _est(est), est.method)
+    diff = c.difference
+    p = "" if diff.p_value is None else f"  p={diff.p_value:.2g}"
+    scores.add_row("overlap - clean", "", fmt.estimate(diff.estimate, sign="+") + p, diff.estimate.method)
+    parts: list[Any] = [head, Text(f"too short to check (< {o.n} tokens): {k.too_short} items"), scores]
+    if c.top_overlapping:
         items = Table(title="most overlapping items", title_justify="left", pad_edge=False)
         for name in ("item", "overlap", "first match"):
             items.add_column(name, overflow="fold", max_width=60 if name == "first match" else 24)
-        for row in c["top_overlapping"]:
-            items.add_row(
-                Text(str(row["source_id"] or row["item_id"])), f"{row['overlap']:.0%}", Text(row["first_match"])
-            )
+        for row in c.top_overlapping:
+            items.add_row(Text(str(row.source_id or row.item_id)), fmt.percent(row.overlap), Text(row.first_match))
         parts.append(items)
-    parts.extend(Text(f"warning: {w}", style="yellow") for w in c["warnings"])
+    parts.extend(Text(f"warning: {w}", style="yellow") for w in c.warnings)
     return Group(*parts)

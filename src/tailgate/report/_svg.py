@@ -68,13 +68,14 @@ def ecdf(values: Sequence[float], title: str, xlabel: str, lo: float = 0.0, hi: 
 
 
 def forest(
-    rows: Sequence[tuple[str, float, float | None, float | None]],
+    rows: Sequence[tuple[str, float | None, float | None, float | None]],
     title: str,
     reference: float | None,
     lo: float = 0.0,
     hi: float = 1.0,
 ) -> str:
-    """One row per (label, estimate, low, high): a point with its interval; a dashed reference line."""
+    """One row per (label, estimate, low, high): a point with its interval (no point for an
+    estimate of None); a dashed reference line."""
     row_h, left, right, top = 22, 290, WIDTH - 20, 10
     height = top + row_h * len(rows) + 40
     bottom = top + row_h * len(rows)
@@ -90,8 +91,9 @@ def forest(
         if low is not None and high is not None:
             x1, x2 = _scale(low, lo, hi, left, right), _scale(high, lo, hi, left, right)
             body.append(f"<line x1='{x1:.1f}' y1='{y:.1f}' x2='{x2:.1f}' y2='{y:.1f}' stroke='#555' stroke-width='2'/>")
-        x = _scale(value, lo, hi, left, right)
-        body.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='#dc2626'/>")
+        if value is not None:
+            x = _scale(value, lo, hi, left, right)
+            body.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='4' fill='#dc2626'/>")
     return _frame(WIDTH, height, "".join(body), title)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -12,6 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tailgate.analysis import Estimate, RunSummary
+from tailgate.records import Manifest
+from tailgate.report import _format as fmt
 from tailgate.report._provenance import cache_line, withheld_line
 from tailgate.store import RunInfo
 from tailgate.text import neutralize
@@ -20,11 +21,8 @@ __all__ = ["console", "estimate_text", "render_run_summary", "render_runs"]
 
 
 def estimate_text(est: Estimate) -> str:
-    if est.value is None:
-        return f"n/a ({est.method})"
-    if est.low is None or est.high is None:
-        return f"{est.value:.3f}"
-    return f"{est.value:.3f} [{est.low:.3f}, {est.high:.3f}]"
+    """The estimate as "value [low, high]", or "n/a (why)" without a value."""
+    return fmt.estimate(est, why=True)
 
 
 _STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
@@ -77,20 +75,19 @@ def render_runs(runs: list[RunInfo]) -> _Runs:
     return _Runs(runs)
 
 
-def render_run_summary(manifest: dict[str, Any], info: RunInfo, summary: RunSummary) -> Group:
+def render_run_summary(manifest: Manifest, info: RunInfo, summary: RunSummary) -> Group:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(overflow="fold", min_width=len(info.run_id))
     head.add_row("run", Text(info.run_id))
-    head.add_row("suite", Text(f"{manifest['suite']['name']}  ({manifest['suite']['path']})"))
-    head.add_row("model", Text(f"{manifest['model']['spec']}  mode={manifest['mode']}"))
-    plan = manifest["plan"]
+    head.add_row("suite", Text(f"{manifest.suite.name}  ({manifest.suite.path})"))
+    head.add_row("model", Text(f"{manifest.model.spec}  mode={manifest.mode}"))
+    plan = manifest.plan
     head.add_row(
-        "plan",
-        f"{plan['items']} items x {plan['variants']} variants x {plan['repeats']} repeats = {plan['samples']} samples",
+        "plan", f"{plan.items} items x {plan.variants} variants x {plan.repeats} repeats = {plan.samples} samples"
     )
     head.add_row("status", f"{info.status}: {info.done}/{info.planned} samples done")
-    head.add_row("started", f"{manifest['started_at']}  ended {manifest.get('ended_at') or '-'}")
+    head.add_row("started", f"{manifest.started_at}  ended {manifest.ended_at or '-'}")
 
     scores = Table(title="headline score (first applicable scorer)", title_justify="left", pad_edge=False)
     scores.add_column("variant")

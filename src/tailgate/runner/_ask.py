@@ -78,6 +78,6 @@ async def _with_retries(generate: Any, request: Request, retry: RetryConfig, pur
             return dataclasses.replace(response, text=redact_output(response.text))
         except Fault as exc:
             if not exc.retryable or attempt == retry.max_attempts:
-                raise UsageError(f"the model asked for {purpose} failed: {exc}") from None
+                raise UsageError(f"the model asked for {purpose} failed: {exc}") from exc  # the fault's class
             await asyncio.sleep(backoff_delay(attempt, retry, exc.retry_after, rng))
     raise AssertionError("unreachable")

@@ -7,6 +7,7 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,16 @@ from typing import Any
 from tailgate.config import LoadedSuite
 from tailgate.dataset import Dataset
 from tailgate.providers import redact
-from tailgate.records import SCHEMA_VERSION, content_hash, file_sha256
+from tailgate.records import (
+    DatasetInfo,
+    Manifest,
+    ModelInfo,
+    Plan,
+    RunProvenance,
+    SuiteInfo,
+    content_hash,
+    file_sha256,
+)
 
 __all__ = ["build_manifest", "fingerprint", "mismatches"]
 
@@ -56,7 +66,7 @@ def fingerprint(
     }
 
 
-def mismatches(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def mismatches(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """Names of fingerprint entries that differ."""
     return [key for key in current if stored.get(key) != current[key]]
 
@@ -79,56 +89,46 @@ def build_manifest(
     argv: list[str],
     started_at: str,
     variant_descriptions: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "status": "running",
-        "suite": {
-            "name": suite.config.name,
-            "path": str(suite.path),
-            "sha256": hashlib.sha256(suite.text.encode("utf-8")).hexdigest(),
-            "config": suite.config.model_dump(mode="json", by_alias=True),
-            "text": suite.text,
-        },
-        "dataset": {
-            "path": str(dataset.path),
-            "sha256": file_sha256(dataset.path),
-            "rows_read": dataset.rows_read,
-            "items": len(dataset.items),
-            "duplicates_skipped": dataset.duplicates,
-            "limit": limit,
-        },
-        "model": {"spec": model_spec, **provider_description},
-        "mode": mode,
-        "repeats": repeats,
-        "variants": variants,
-        "variant_descriptions": variant_descriptions or {},
-        "decoding": suite.config.decoding.model_dump(mode="json"),
-        "scorers": scorers,
-        "execution": execution,
-        "plan": {
-            "items": len(dataset.items),
-            "variants": len(variants),
-            "repeats": repeats,
-            "samples": planned,
-        },
-        "fingerprint": fingerprint_,
-        "cli": {"argv": [redact(a) for a in argv]},
-        "tailgate_version": _version("tailgate"),
-        "python": sys.version.split()[0],
-        "packages": {name: v for name in _PACKAGES if (v := _version(name)) is not None},
-        "git": _git(suite.path.parent),
-        "host": {
-            "hostname": socket.gethostname(),
-            "platform": platform.platform(),
-            "cpus": _cpus(),
-        },
-        "started_at": started_at,
-        "ended_at": None,
-        "sessions": [],
-        "counts": None,
-    }
+) -> Manifest:
+    """The manifest of a new run (status ``running``; the sessions fill in the rest)."""
+    return Manifest(
+        run_id=run_id,
+        status="running",
+        suite=SuiteInfo(
+            name=suite.config.name,
+            path=str(suite.path),
+            sha256=hashlib.sha256(suite.text.encode("utf-8")).hexdigest(),
+            config=suite.config.model_dump(mode="json", by_alias=True),
+            text=suite.text,
+        ),
+        dataset=DatasetInfo(
+            path=str(dataset.path),
+            sha256=file_sha256(dataset.path),
+            rows_read=dataset.rows_read,
+            items=len(dataset.items),
+            duplicates_skipped=dataset.duplicates,
+            limit=limit,
+        ),
+        model=ModelInfo.from_dict({"spec": model_spec, **provider_description}),
+        mode=mode,
+        repeats=repeats,
+        variants=tuple(variants),
+        plan=Plan(items=len(dataset.items), variants=len(variants), repeats=repeats, samples=planned),
+        tailgate_version=_version("tailgate"),
+        started_at=started_at,
+        provenance=RunProvenance(
+            variant_descriptions=variant_descriptions or {},
+            decoding=suite.config.decoding.model_dump(mode="json"),
+            scorers=tuple(scorers),
+            execution=execution,
+            fingerprint=fingerprint_,
+            cli={"argv": [redact(a) for a in argv]},
+            python=sys.version.split()[0],
+            packages={name: v for name in _PACKAGES if (v := _version(name)) is not None},
+            git=_git(suite.path.parent),
+            host={"hostname": socket.gethostname(), "platform": platform.platform(), "cpus": _cpus()},
+        ),
+    )
 
 
 def _version(name: str) -> str | None:

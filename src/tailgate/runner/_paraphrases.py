@@ -14,7 +14,7 @@ from typing import Any
 
 from tailgate.config import RetryConfig
 from tailgate.dataset import Dataset
-from tailgate.perturb import BoundPerturbation, Variants
+from tailgate.perturb import BoundPerturbation, ModelPerturbation, Variants
 from tailgate.providers import Provider, ProviderOptions, create_provider
 from tailgate.runner._ask import ask_model
 from tailgate.store import ResponseCache
@@ -36,7 +36,7 @@ async def prepare_paraphrases(
     providers: dict[tuple[str, str | None], Provider] = {}  # one per model: a local model loads once
     try:
         for name, bound in built.perturbations.items():
-            if not getattr(bound.impl, "needs_model", False):
+            if not isinstance(bound.impl, ModelPerturbation) or not bound.impl.needs_model:
                 continue
             params = bound.impl.params
             key = (params.model, params.base_url)
@@ -63,6 +63,7 @@ async def _one_variant(
     concurrency: int,
 ) -> dict[str, Any]:
     impl = bound.impl
+    assert isinstance(impl, ModelPerturbation)  # (build_variants refuses one that needs a model without it)
     params = impl.params
     jobs = []
     for item in dataset.items:

@@ -143,7 +143,7 @@ def _perturb(perturbation: BoundPerturbation, item: Item, dataset: Dataset) -> I
             file=dataset.display,
             line=item.row,
             field=field,
-        ) from None
+        ) from exc  # a KeyError may come from inside a plugin's apply(): keep where
 
 
 @dataclass(frozen=True)

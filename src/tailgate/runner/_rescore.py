@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from tailgate.config import LoadedSuite, ScorerConfig, SourceMap, SuiteConfig
 from tailgate.errors import UsageError
 from tailgate.perturb import build_variants
-from tailgate.records import Item
+from tailgate.records import Item, Manifest
 from tailgate.scorers import BoundScorer, build_scorers, parse_extractor
 from tailgate.store import Store
 
@@ -73,15 +72,15 @@ class Rescored:
     """samples x parsers; NaN where a parser could not score (no reference, scorer error)."""
 
 
-def _suite(manifest: dict[str, Any], run_id: str) -> LoadedSuite | None:
-    config = (manifest.get("suite") or {}).get("config")
+def _suite(manifest: Manifest, run_id: str) -> LoadedSuite | None:
+    config = manifest.suite.config
     if not config:
         return None
     try:
         parsed = SuiteConfig.model_validate(config)
     except Exception as exc:  # a manifest from another version: say so, do not guess
         raise UsageError(f"run {run_id}: its stored suite cannot be read by this version ({exc})") from None
-    path = Path(str(manifest["suite"].get("path") or "suite.yaml"))
+    path = Path(manifest.suite.path or "suite.yaml")
     return LoadedSuite(parsed, path, SourceMap(f"{run_id}: manifest suite"), "")
 
 
@@ -177,11 +176,7 @@ def rescore(
         row["item_id"]: Item(row["item_id"], row["input"], row["reference"], row["attributes"], row.get("source_id"))
         for row in store.read_items(run_id)
     }
-    perturbations = {
-        name: p
-        for name, p in build_variants(suite).perturbations.items()
-        if getattr(p.impl, "changes_reference", False)
-    }
+    perturbations = {name: p for name, p in build_variants(suite).perturbations.items() if p.impl.changes_reference}
     table = store.read_records(run_id)
     cols = {name: table.column(name).to_pylist() for name in ("item_id", "variant", "output", "score", "error_class")}
     keep = [i for i, err in enumerate(cols["error_class"]) if err is None and cols["output"][i] is not None]

@@ -22,7 +22,7 @@ from tailgate.config import LoadedSuite, RetryConfig, load_suite
 from tailgate.dataset import Dataset, load_dataset
 from tailgate.errors import Interrupted, RunFailed, RunMismatch, TailgateError
 from tailgate.providers import Provider, ProviderOptions, create_provider, redact
-from tailgate.records import Mode
+from tailgate.records import Counts, Manifest, Mode
 from tailgate.runner._execute import NOT_APPLICABLE, ExecutionStats, ProgressSink, execute
 from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
 from tailgate.runner._paraphrases import prepare_paraphrases
@@ -75,6 +75,20 @@ class RunResult:
     resumed: bool
     stats: ExecutionStats
     warnings: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of ``tailgate run --json`` (docs/cli.md)."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "planned": self.planned,
+            "done": self.done,
+            "issued": self.issued,
+            "resumed": self.resumed,
+            "retries": self.stats.retries,
+            "errors": self.stats.errors_by_class,
+            "cached": self.stats.cached,
+        }
 
 
 def run_sync(options: RunOptions, progress: ProgressSink | None = None) -> RunResult:
@@ -156,7 +170,7 @@ async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunR
         identity = provider.identity()
         repeats = options.repeats or cfg.repeats
         built = variants_of(suite, options.variants)
-        if any(getattr(b.impl, "needs_model", False) for b in built.perturbations.values()):
+        if any(b.impl.needs_model for b in built.perturbations.values()):
             store = Store(options.store)
             cache = store.cache(refresh=options.refresh) if options.cache else None
             try:
@@ -209,7 +223,7 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
         run_id = options.run_id
         writer = store.open_run(run_id)
         try:
-            differ = mismatches(writer.manifest().get("fingerprint", {}), setup.fingerprint)
+            differ = mismatches(writer.manifest().fingerprint, setup.fingerprint)
             if differ:
                 raise RunMismatch(
                     f"run '{run_id}' was made with a different {', '.join(differ)}; resume it "
@@ -224,14 +238,13 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
         ]
         return writer, run_id, todo, True
     run_id = options.run_id or _new_run_id(setup.suite.config.name, options.model)
-    describe = getattr(setup.provider, "describe", setup.provider.identity)
     manifest = build_manifest(
         run_id=run_id,
         suite=setup.suite,
         dataset=setup.dataset,
         limit=options.limit,
         model_spec=options.model,
-        provider_description=describe(),
+        provider_description=setup.provider.describe(),
         mode=plan.mode,
         repeats=plan.repeats,
         variants=[v.name for v in plan.variants],
@@ -270,7 +283,7 @@ async def _session(
         "to_issue": len(todo),
     }
     manifest = writer.manifest()
-    writer.update_manifest(status="running", sessions=[*manifest.get("sessions", []), session])
+    writer.update_manifest(status="running", sessions=[*manifest.sessions, session])
     cache = setup.store.cache(refresh=options.refresh) if options.cache else None
     cached = cache.get_many(s.cache_key for s in todo) if cache is not None else {}
     tracker = ServedTracker(setup.provider, {id(s.request): s.sample_id for s in todo})
@@ -292,7 +305,7 @@ async def _session(
     try:
         if cached:  # a remote model may have changed behind its name: check before replaying
             probe = next(s for s in todo if s.cache_key in cached).request
-            if getattr(setup.provider, "verify_served", False):
+            if setup.provider.verify_served:
                 session["cache_check_calls"] = 1  # not a sample: its answer is not recorded
             cached, stale = await verify_hits(setup.provider, cached, probe)
             if stale:
@@ -316,9 +329,7 @@ async def _session(
         status = "completed"
     except asyncio.CancelledError:
         status = "interrupted"
-        cancel = getattr(setup.provider, "cancel", None)
-        if cancel is not None:
-            cancel()
+        setup.provider.cancel()
         raise Interrupted(
             f"interrupted; completed samples are stored. Resume with the same command and --run-id {run_id}"
         ) from None
@@ -343,17 +354,17 @@ async def _session(
     return RunResult(run_id, status, plan.size, done, stats.calls, resumed, stats, warnings)
 
 
-def _measured_nothing(manifest: dict[str, Any], stats: ExecutionStats) -> str | None:
+def _measured_nothing(manifest: Manifest, stats: ExecutionStats) -> str | None:
     """Why a completed run measured nothing, or None. Over the whole run (every session)."""
-    counts = manifest.get("counts") or {}
-    done, errors = int(counts.get("done", 0)), int(counts.get("errors", 0))
+    counts = manifest.counts or Counts()
+    done, errors = counts.done, counts.errors
     if done and errors == done:
         classes = ", ".join(f"{k} x{v}" for k, v in sorted(stats.errors_by_class.items(), key=lambda kv: -kv[1]))
         return (
             f"every one of the {done} samples failed after its retries ({classes or 'see tailgate show'}); "
             f"last error: {stats.last_error}. Nothing was measured"
         )
-    sessions = manifest.get("sessions", [])
+    sessions = manifest.sessions
     if not done or any("scored" not in s for s in sessions):
         return None  # sessions written before scored counts were kept: cannot tell
     failed_scores = {r: n for r, n in stats.unscored_reasons.items() if r != NOT_APPLICABLE}
@@ -368,9 +379,9 @@ def _measured_nothing(manifest: dict[str, Any], stats: ExecutionStats) -> str | 
     return None
 
 
-def _partial_failures(manifest: dict[str, Any], stats: ExecutionStats) -> list[str]:
-    counts = manifest.get("counts") or {}
-    done, errors = int(counts.get("done", 0)), int(counts.get("errors", 0))
+def _partial_failures(manifest: Manifest, stats: ExecutionStats) -> list[str]:
+    counts = manifest.counts or Counts()
+    done, errors = counts.done, counts.errors
     out = []
     if errors:
         classes = ", ".join(f"{k} x{v}" for k, v in sorted(stats.errors_by_class.items(), key=lambda kv: -kv[1]))
@@ -404,7 +415,7 @@ def _finish(
         writer.compact(min_records=COMPACT_MIN_RECORDS)
     states = store.sample_status(run_id)
     manifest = writer.manifest()
-    planned = manifest["plan"]["samples"]
+    planned = manifest.plan.samples
     session.update(
         ended_at=utc_now(),
         status=status,
@@ -414,7 +425,7 @@ def _finish(
         errors=stats.errors,
         scored=stats.scored,
     )
-    sessions = manifest.get("sessions", [])
+    sessions = list(manifest.sessions)
     if sessions:
         sessions[-1] = session
     writer.update_manifest(

@@ -48,7 +48,7 @@ async def verify_hits(
     Providers without ``verify_served`` (a ``python:`` function, a local file: their identity is
     a content hash) keep every hit without a call.
     """
-    if not hits or not getattr(provider, "verify_served", False):
+    if not hits or not provider.verify_served:
         return hits, None
     try:
         async with asyncio.timeout(probe.timeout_s):
@@ -75,6 +75,7 @@ class ServedTracker:
         self.inner = provider
         self.name = provider.name
         self.max_concurrency = provider.max_concurrency
+        self.verify_served = provider.verify_served
         self._sample_of_request = sample_of_request
         self._served: dict[str, dict[str, Any]] = {}
 
@@ -83,6 +84,12 @@ class ServedTracker:
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe()
+
+    def cancel(self) -> None:
+        self.inner.cancel()
 
     async def aclose(self) -> None:
         return None  # the wrapped provider is closed by its owner

@@ -1,6 +1,14 @@
 """Scorers and extractors: turn a raw output into a score, or into "unscored" on error."""
 
-from tailgate.scorers._base import BoundScorer, Score, ScorerType, build_scorers, parse_extractor
+from tailgate.scorers._base import (
+    BaseScorer,
+    BoundScorer,
+    NoParams,
+    Score,
+    ScorerType,
+    build_scorers,
+    parse_extractor,
+)
 from tailgate.scorers._extract import (
     choice_letter,
     find_json,
@@ -14,7 +22,9 @@ from tailgate.scorers._extract import (
 )
 
 __all__ = [
+    "BaseScorer",
     "BoundScorer",
+    "NoParams",
     "Score",
     "ScorerType",
     "build_scorers",

@@ -1,9 +1,10 @@
 """The scorer interface and how a suite's scorer entries become bound scorers.
 
 A scorer type is a class with a pydantic ``Params`` model (its own suite keys, unknown keys
-rejected) and ``score(answer, item) -> Score``. A :class:`BoundScorer` adds the suite's label,
-extractor and ``when`` filter, and turns any exception into an *unscored* result: a scorer that
-fails never records a wrong answer.
+rejected) and ``score(answer, item) -> Score`` (:class:`ScorerType`); :class:`BaseScorer` gives
+the defaults, and :func:`tailgate.testing.check_scorer` checks a plugin against the contract.
+A :class:`BoundScorer` adds the suite's label, extractor and ``when`` filter, and turns any
+exception into an *unscored* result: a scorer that fails never records a wrong answer.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from tailgate.config import LoadedSuite, ScorerConfig
 from tailgate.errors import TailgateError, UsageError
 from tailgate.records import Item
-from tailgate.registry import lookup
+from tailgate.registry import build, fail_at, lookup
 from tailgate.scorers import _extract
 
-__all__ = ["BoundScorer", "NoParams", "Score", "ScorerType", "build_scorers", "parse_extractor"]
+__all__ = ["BaseScorer", "BoundScorer", "NoParams", "Score", "ScorerType", "build_scorers", "parse_extractor"]
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,45 @@ class NoParams(BaseModel):
 
 
 class ScorerType(Protocol):
-    """What a registered scorer class provides."""
+    """What a registered scorer class provides (the registry checks it has each member)."""
 
     Params: ClassVar[type[BaseModel]]
+    """Its suite keys (``extra="forbid"``: a typo is an error that names the key)."""
     default_extract: ClassVar[str | None]
+    """The extractor applied when the suite names none (``last_number``), or None: the raw output."""
 
     def __init__(self, params: Any) -> None: ...
 
-    def score(self, answer: str, item: Item) -> Score: ...
+    def score(self, answer: str, item: Item) -> Score:
+        """The verdict on one extracted answer: a value in [0, 1]. Raising makes it unscored (an
+        item without a reference, a scorer bug), never wrong."""
+        ...
+
+
+class BaseScorer:
+    """What scorers share: no parameters and no default extractor unless a subclass declares
+    them; the validated parameters are kept as ``params`` (constructors store, they do no work
+    beyond checking them).
+
+    Example:
+        >>> class Shorter(BaseScorer):
+        ...     class Params(NoParams):
+        ...         max_chars: int = 10
+        ...
+        ...     def score(self, answer: str, item: Item) -> Score:
+        ...         return Score(float(len(answer) <= self.params.max_chars), answer)
+        >>> Shorter(Shorter.Params()).score("short", Item("i", {})).value
+        1.0
+    """
+
+    Params: ClassVar[type[BaseModel]] = NoParams
+    default_extract: ClassVar[str | None] = None
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def score(self, answer: str, item: Item) -> Score:
+        raise NotImplementedError(f"{type(self).__name__}.score")
 
 
 Extractor = Any  # Callable[[str, str | None], str | None]
@@ -110,26 +142,12 @@ def build_scorers(suite: LoadedSuite) -> list[BoundScorer]:
     bound = []
     for index, config in enumerate(suite.config.scorers):
         loc: tuple[str | int, ...] = ("scorers", index)
-        try:
-            cls = lookup("scorers", config.type)
-        except TailgateError as exc:
-            raise suite.source.error((*loc, "type"), str(exc)) from None
-        try:
-            params = cls.Params.model_validate(config.params)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = [p for p in err["loc"] if isinstance(p, (str, int))]
-            msg = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"])
-            raise suite.source.error((*loc, *key), f"{msg} (scorer type '{config.type}')") from None
-        try:
-            impl = cls(params)
-        except (ValueError, TailgateError) as exc:
-            raise suite.source.error(loc, str(exc)) from None
-        extract = config.extract if config.extract is not None else cls.default_extract
+        impl: ScorerType = build("scorers", config.type, config.params, fail=fail_at(suite, loc))
+        extract = config.extract if config.extract is not None else impl.default_extract
         if extract:
             try:
                 parse_extractor(extract)
             except TailgateError as exc:
-                raise suite.source.error((*loc, "extract"), str(exc)) from None
+                raise suite.source.error((*loc, "extract"), str(exc)) from exc
         bound.append(BoundScorer(config, impl, extract))
     return bound

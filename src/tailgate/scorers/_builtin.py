@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tailgate.records import Item
 from tailgate.registry import load_callable
-from tailgate.scorers._base import Score
+from tailgate.scorers._base import BaseScorer, Score
 from tailgate.scorers._extract import choice_letter
 from tailgate.text import find_json, normalize_text, parse_number
 
@@ -66,14 +66,9 @@ def _verdict(ok: bool, answer: str) -> Score:
     return Score(1.0 if ok else 0.0, answer)
 
 
-class ExactMatch:
+class ExactMatch(BaseScorer):
     class Params(_Params):
         strip: bool = True
-
-    default_extract: ClassVar[str | None] = None
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
         got = answer.strip() if self.params.strip else answer
@@ -81,14 +76,9 @@ class ExactMatch:
         return _verdict(got in refs, answer)
 
 
-class NormalizedMatch:
+class NormalizedMatch(BaseScorer):
     class Params(_Params):
         strip_accents: bool = False
-
-    default_extract: ClassVar[str | None] = None
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
         got = normalize_text(answer, self.params.strip_accents)
@@ -96,14 +86,9 @@ class NormalizedMatch:
         return _verdict(got in refs, answer)
 
 
-class Contains:
+class Contains(BaseScorer):
     class Params(_Params):
         strip_accents: bool = False
-
-    default_extract: ClassVar[str | None] = None
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
         got = f" {normalize_text(answer, self.params.strip_accents)} "
@@ -114,14 +99,13 @@ class Contains:
         return Score(0.0, answer)
 
 
-class RegexMatch:
+class RegexMatch(BaseScorer):
     class Params(_Params):
         pattern: str
         ignore_case: bool = False
 
-    default_extract: ClassVar[str | None] = None
-
     def __init__(self, params: Params) -> None:
+        super().__init__(params)
         try:
             self.pattern = re.compile(params.pattern, re.IGNORECASE if params.ignore_case else 0)
         except (re.error, OverflowError, RecursionError) as exc:
@@ -131,15 +115,12 @@ class RegexMatch:
         return _verdict(self.pattern.search(answer) is not None, answer)
 
 
-class Numeric:
+class Numeric(BaseScorer):
     class Params(_Params):
         abs_tol: float = Field(1e-9, ge=0)
         rel_tol: float = Field(1e-6, ge=0)
 
     default_extract: ClassVar[str | None] = "last_number"
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
         got = parse_number(answer)
@@ -154,15 +135,10 @@ class Numeric:
         return Score(0.0, answer)
 
 
-class JsonValid:
+class JsonValid(BaseScorer):
     class Params(_Params):
         strict: bool = False
         """Require the whole answer to be JSON (code fences and surrounding text not allowed)."""
-
-    default_extract: ClassVar[str | None] = None
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
         try:
@@ -175,13 +151,12 @@ class JsonValid:
         return Score(1.0, answer)
 
 
-class JsonSchema:
+class JsonSchema(BaseScorer):
     class Params(_Params):
         schema_: dict[str, Any] = Field(alias="schema")
 
-    default_extract: ClassVar[str | None] = None
-
     def __init__(self, params: Params) -> None:
+        super().__init__(params)
         import jsonschema
 
         try:
@@ -199,16 +174,11 @@ class JsonSchema:
         return _verdict(self.validator.is_valid(value), answer)
 
 
-class JsonFields:
+class JsonFields(BaseScorer):
     class Params(_Params):
         partial: bool = False
         """Score the share of matching keys instead of all-or-nothing."""
         strip_accents: bool = False
-
-    default_extract: ClassVar[str | None] = None
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
         ref = item.reference
@@ -288,7 +258,7 @@ def _named_option(answer: str, options: list[str], strip_accents: bool, exact: b
     return named[0] if len(named) == 1 else None
 
 
-class Choice:
+class Choice(BaseScorer):
     """Multiple choice: the option the answer picks equals the reference option.
 
     The answer's letter is read by :func:`~tailgate.scorers.choice_letter` (every label style the
@@ -308,10 +278,6 @@ class Choice:
 
     # The scorer reads the letter itself: it needs the item's options (how many letters there
     # are, and their texts). An explicit ``extract:`` still runs first.
-    default_extract: ClassVar[str | None] = None
-
-    def __init__(self, params: Params) -> None:
-        self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
         options = _listed_options(item, self.params.options)
@@ -344,16 +310,15 @@ class Choice:
         return refs
 
 
-class PythonScorer:
+class PythonScorer(BaseScorer):
     class Params(_Params):
         function: str
         """``module:function`` or ``path/to/file.py:function``, called as
         ``function(answer, reference, item_input)``; returns a bool, a number in [0, 1], or a dict
         with ``value`` and optionally ``answer``."""
 
-    default_extract: ClassVar[str | None] = None
-
     def __init__(self, params: Params) -> None:
+        super().__init__(params)
         self.func = load_callable(params.function)
 
     def score(self, answer: str, item: Item) -> Score:

@@ -8,7 +8,6 @@ item (``tailgate compare``).
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -16,8 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from tailgate.errors import InputError, StoreError
-from tailgate.records import RECORD_COLUMNS, SCHEMA_VERSION, file_sha256
-from tailgate.store._store import Store, _atomic_write, _sql_list, utc_now
+from tailgate.records import (
+    RECORD_COLUMNS,
+    SCHEMA_VERSION,
+    Counts,
+    DatasetInfo,
+    ImportInfo,
+    Manifest,
+    ModelInfo,
+    Plan,
+    SuiteInfo,
+    file_sha256,
+)
+from tailgate.store._sql import sql_list, sql_string
+from tailgate.store._store import Store, utc_now
 
 __all__ = ["MAX_GZIP_LINE_BYTES", "MAX_LINE_BYTES", "MAX_OBJECT_BYTES", "ImportSpec", "derive_run_id", "import_records"]
 
@@ -49,7 +60,7 @@ class ImportSpec:
 
 def _reader(path: Path, display: str) -> str:
     name = path.name.lower().removesuffix(".gz")
-    source = _sql_list([path])
+    source = sql_list([path])
     # DuckDB's defaults reject a line over 2 MB (CSV) or an object over 16 MB (JSON) as malformed;
     # a long output is valid data
     if name.endswith(".csv") or name.endswith(".tsv"):
@@ -74,7 +85,7 @@ def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
     con = duckdb.connect()
     # Large files: let DuckDB spill to disk instead of holding every intermediate in memory.
     con.execute("SET memory_limit = '2GB'")
-    con.execute(f"SET temp_directory = {_sql_list([Path(tempfile.gettempdir()) / 'tailgate-duckdb'])[1:-1]}")
+    con.execute(f"SET temp_directory = {sql_string(Path(tempfile.gettempdir()) / 'tailgate-duckdb')}")
     try:
         try:
             con.execute(
@@ -238,53 +249,58 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
             {f"json_object({attrs})" if spec.slices else "'{}'"}::VARCHAR AS attributes
         FROM clean JOIN keys k USING (c_item) GROUP BY k.item_id, c_item"""
     )
-    run_dir = store.run_dir(run_id)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = store.prepare_run(run_id)
     columns = ", ".join(_q(c.name) for c in RECORD_COLUMNS)
     part = run_dir / "part-000001-000001.parquet"
     con.execute(
-        f"COPY (SELECT {columns} FROM recs ORDER BY __row) TO {_sql_list([part])[1:-1]} "
-        "(FORMAT PARQUET, COMPRESSION ZSTD)"
+        f"COPY (SELECT {columns} FROM recs ORDER BY __row) TO {sql_string(part)} (FORMAT PARQUET, COMPRESSION ZSTD)"
     )
     con.execute(
-        f"COPY (SELECT * FROM its ORDER BY row) TO {_sql_list([run_dir / 'items.parquet'])[1:-1]} "
+        f"COPY (SELECT * FROM its ORDER BY row) TO {sql_string(run_dir / 'items.parquet')} "
         "(FORMAT PARQUET, COMPRESSION ZSTD)"
     )
     records = con.execute(
         "SELECT count(*), count(DISTINCT item_id), count(DISTINCT variant), max(repeat) + 1 FROM recs"
     ).fetchone()
     n, items, variants, repeats = (int(x) for x in records)
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "status": "completed",
-        "suite": {"name": f"import:{path.name}", "path": str(path.resolve()), "config": None},
-        "dataset": {"path": str(path.resolve()), "sha256": file_sha256(path), "rows_read": n, "items": items},
-        "model": {"spec": model},
-        "mode": "imported",
-        "repeats": repeats,
-        "variants": [r[0] for r in con.execute("SELECT DISTINCT variant FROM recs ORDER BY 1").fetchall()],
-        "import": {
-            "file": str(path.resolve()),
-            "item": spec.item,
-            "score": spec.score,
-            "repeat": spec.repeat,
-            "variant": spec.variant,
-            "output": spec.output,
-            "answer": spec.answer,
-            "latency": spec.latency,
-            "input": spec.input,
-            "slices": list(spec.slices),
-        },
-        "plan": {"items": items, "variants": variants, "repeats": repeats, "samples": n},
-        "tailgate_version": _version(),
-        "started_at": now,
-        "ended_at": now,
-        "sessions": [],
-        "counts": {"planned": n, "done": n, "errors": 0},
-    }
-    _atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+    variant_names = [r[0] for r in con.execute("SELECT DISTINCT variant FROM recs ORDER BY 1").fetchall()]
+    store.publish_run(_manifest(spec, run_id, path, model, now, (n, items, variants, repeats), variant_names))
     return run_id, n, items
+
+
+def _manifest(
+    spec: ImportSpec, run_id: str, path: Path, model: str, now: str, sizes: tuple[int, int, int, int], names: list[str]
+) -> Manifest:
+    """An import's manifest: a completed run whose suite and dataset are the file."""
+    n, items, variants, repeats = sizes
+    source = str(path.resolve())
+    return Manifest(
+        run_id=run_id,
+        status="completed",
+        suite=SuiteInfo(name=f"import:{path.name}", path=source, config=None),
+        dataset=DatasetInfo(path=source, sha256=file_sha256(path), rows_read=n, items=items),
+        model=ModelInfo(model),
+        mode="imported",
+        repeats=repeats,
+        variants=tuple(names),
+        imported=ImportInfo(
+            file=source,
+            item=spec.item,
+            score=spec.score,
+            repeat=spec.repeat,
+            variant=spec.variant,
+            output=spec.output,
+            answer=spec.answer,
+            latency=spec.latency,
+            input=spec.input,
+            slices=tuple(spec.slices),
+        ),
+        plan=Plan(items=items, variants=variants, repeats=repeats, samples=n),
+        tailgate_version=_version(),
+        started_at=now,
+        ended_at=now,
+        counts=Counts(planned=n, done=n, errors=0),
+    )
 
 
 def _version() -> str:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from tailgate.errors import RunLocked, RunNotFound, StoreError, UsageError
-from tailgate.records import RECORD_COLUMNS, Item, canonical_json, record_arrow_schema
+from tailgate.records import RECORD_COLUMNS, Item, Manifest, canonical_json, record_arrow_schema
 from tailgate.store._cache import ResponseCache
 from tailgate.store._journal import Journal, read_journal, records_to_table, scan_run_files
+from tailgate.store._sql import sql_list
 
 __all__ = ["ReadSnapshot", "RunInfo", "RunWriter", "Store", "default_store_path", "utc_now"]
 
@@ -100,15 +101,18 @@ class Store:
     def exists(self, run_id: str) -> bool:
         return (self.run_dir(run_id) / "manifest.json").is_file()
 
-    def manifest(self, run_id: str) -> dict[str, Any]:
+    def manifest(self, run_id: str) -> Manifest:
+        """The run's manifest (``manifest.json`` as a :class:`~tailgate.records.Manifest`)."""
         path = self.run_dir(run_id) / "manifest.json"
         try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            return Manifest.from_dict(data)
         except FileNotFoundError:
             raise RunNotFound(f"no run '{run_id}' in {self.root} (see: tailgate runs)") from None
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise StoreError(f"{path}: unreadable manifest ({exc})") from None
-        return data
 
     def resolve(self, ref: str) -> str:
         """A run id from an id, a unique prefix of one, or ``latest``."""
@@ -133,7 +137,9 @@ class Store:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def create_run(self, run_id: str, manifest: dict[str, Any], items: list[Item]) -> RunWriter:
+    def create_run(self, run_id: str, manifest: Manifest, items: list[Item]) -> RunWriter:
+        """Create a run that this process writes (``tailgate run``): its items, its manifest and
+        the write lock, held by the returned writer."""
         run_dir = self.run_dir(run_id)
         if self.exists(run_id):
             raise StoreError(f"run '{run_id}' already exists")
@@ -146,6 +152,24 @@ class Store:
             writer.close()
             raise
         return writer
+
+    def prepare_run(self, run_id: str) -> Path:
+        """The empty folder of a new run whose files the caller writes itself (an import writes
+        its Parquet files straight from DuckDB). The run exists once :meth:`publish_run` wrote
+        its manifest, so a reader never sees it half written.
+
+        Raises:
+            StoreError: the run already exists.
+        """
+        if self.exists(run_id):
+            raise StoreError(f"run '{run_id}' already exists")
+        run_dir = self.run_dir(run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir
+
+    def publish_run(self, manifest: Manifest) -> None:
+        """Write the manifest of a run made with :meth:`prepare_run` (atomically)."""
+        _write_manifest(self.run_dir(manifest.run_id), manifest)
 
     def open_run(self, run_id: str) -> RunWriter:
         """Take the write lock of an existing run (for resuming it)."""
@@ -209,13 +233,13 @@ class Store:
         select = ", ".join(f'"{n}"' for n in names)
         sources = []
         if files.parts:
-            paths = _sql_list(p for _, _, p in files.parts)
+            paths = sql_list(p for _, _, p in files.parts)
             sources.append(
                 f"SELECT {select}, CAST(regexp_extract(filename, 'part-[0-9]+-([0-9]+)', 1) AS INTEGER) AS __seg "
                 f"FROM read_parquet({paths}, filename=true)"
             )
         if files.journals:
-            paths = _sql_list(p for _, p in files.journals)
+            paths = sql_list(p for _, p in files.journals)
             types = {
                 "int32": "INTEGER",
                 "int64": "BIGINT",
@@ -246,10 +270,10 @@ class Store:
         con.execute(f"CREATE OR REPLACE TEMP VIEW records AS SELECT * EXCLUDE (__seg) FROM ({union}){dedup}")
         parquet = run_dir / "items.parquet"
         if parquet.is_file():
-            source = f"read_parquet({_sql_list([parquet])})"
+            source = f"read_parquet({sql_list([parquet])})"
         else:
             source = (
-                f"read_json({_sql_list([run_dir / 'items.jsonl'])}, format='newline_delimited', "
+                f"read_json({sql_list([run_dir / 'items.jsonl'])}, format='newline_delimited', "
                 "columns={item_id: 'VARCHAR', source_id: 'VARCHAR', row: 'BIGINT', input: 'VARCHAR', "
                 "reference: 'VARCHAR', attributes: 'VARCHAR'})"
             )
@@ -301,29 +325,30 @@ class Store:
             infos.append(self.run_info(run_dir.name, m))
         return sorted(infos, key=lambda r: r.started_at)
 
-    def run_info(self, run_id: str, manifest: dict[str, Any] | None = None) -> RunInfo:
+    def run_info(self, run_id: str, manifest: Manifest | None = None) -> RunInfo:
         m = manifest or self.manifest(run_id)
-        counts = m.get("counts")
         status = self.effective_status(run_id, m)
-        if counts is None or status in ("running", "interrupted"):
+        if m.counts is None or status in ("running", "interrupted"):
             states = self.sample_status(run_id)
-            counts = {"done": len(states), "errors": sum(not ok for ok in states.values())}
+            done, errors = len(states), sum(not ok for ok in states.values())
+        else:
+            done, errors = m.counts.done, m.counts.errors
         return RunInfo(
             run_id=run_id,
-            suite=m["suite"]["name"],
-            model=m["model"]["spec"],
+            suite=m.suite.name,
+            model=m.model.spec,
             status=status,
-            planned=m["plan"]["samples"],
-            done=counts["done"],
-            errors=counts["errors"],
-            started_at=m["started_at"],
-            ended_at=m.get("ended_at"),
+            planned=m.plan.samples,
+            done=done,
+            errors=errors,
+            started_at=m.started_at,
+            ended_at=m.ended_at,
         )
 
-    def effective_status(self, run_id: str, manifest: dict[str, Any]) -> str:
+    def effective_status(self, run_id: str, manifest: Manifest) -> str:
         """The manifest's status, except that a ``running`` run with no live writer is
         ``interrupted`` (its process was killed)."""
-        status = str(manifest.get("status", "unknown"))
+        status = manifest.status
         if status == "running" and not _is_locked(self.run_dir(run_id) / ".lock"):
             return "interrupted"
         return status
@@ -402,16 +427,15 @@ class RunWriter:
         self._remove_unread()  # stale journals left by a crash during compaction, or kept for readers
         self._journal: Journal | None = None
 
-    def manifest(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.run_dir / "manifest.json").read_text("utf-8"))
-        return data
+    def manifest(self) -> Manifest:
+        return Manifest.from_dict(json.loads((self.run_dir / "manifest.json").read_text("utf-8")))
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        _atomic_write(self.run_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+    def write_manifest(self, manifest: Manifest) -> None:
+        _write_manifest(self.run_dir, manifest)
 
-    def update_manifest(self, **changes: Any) -> dict[str, Any]:
-        manifest = self.manifest()
-        manifest.update(changes)
+    def update_manifest(self, **changes: Any) -> Manifest:
+        """Rewrite the manifest with ``changes`` (see :meth:`~tailgate.records.Manifest.updated`)."""
+        manifest = self.manifest().updated(**changes)
         self.write_manifest(manifest)
         return manifest
 
@@ -483,12 +507,6 @@ class RunWriter:
         self.close()
 
 
-def _sql_list(paths: Any) -> str:
-    """A DuckDB list literal of file paths."""
-    quoted = ["'" + str(p).replace("'", "''") + "'" for p in paths]
-    return "[" + ", ".join(quoted) + "]"
-
-
 def _write_items_jsonl(path: Path, items: list[Item]) -> None:
     lines = []
     for item in items:
@@ -517,6 +535,11 @@ def _items_to_parquet(src: Path, target: Path) -> None:
     pq.write_table(table, tmp, compression="zstd")
     _fsync_file(tmp)
     os.replace(tmp, target)
+
+
+def _write_manifest(run_dir: Path, manifest: Manifest) -> None:
+    """The one place ``manifest.json`` is written, for runs and imports alike."""
+    _atomic_write(run_dir / "manifest.json", json.dumps(manifest.as_dict(), indent=2, ensure_ascii=False))
 
 
 def _atomic_write(path: Path, text: str) -> None:

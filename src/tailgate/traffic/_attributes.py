@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from tailgate.errors import MissingDependency
-from tailgate.records._derive import derive_item_features, token_bucket
+from tailgate.records import derive_item_features, token_bucket
 
 __all__ = ["LanguageDetector", "derive_text_attributes", "has_code", "token_bucket"]
 

@@ -23,8 +23,7 @@ from typing import Any
 
 import orjson
 
-from tailgate.records import Column, content_hash
-from tailgate.records._hashing import HASH_HEX_DIGITS
+from tailgate.records import HASH_HEX_DIGITS, Column, content_hash
 
 __all__ = [
     "DERIVED_COLUMNS",

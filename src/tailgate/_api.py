@@ -1,0 +1,204 @@
+"""The library's entry points, one per command: what ``tailgate show``, ``report``, ``compare``,
+``gate`` and ``rescore`` compute, as functions that return result objects (``docs/api.md``).
+
+Each takes runs by reference (an id, a unique prefix of one, or ``latest``) and a store (a
+:class:`~tailgate.store.Store`, a folder, or None for ``TAILGATE_STORE`` or ``./.tailgate``); an
+option left at None takes its default (for ``report``: the suite's ``report`` section first). The
+command line is a thin layer over these: it parses options, calls one of them and renders the
+result. Everything heavy is imported on first call, so that ``import tailgate`` stays light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tailgate.analysis import Comparison, Report, RunSummary
+    from tailgate.gate import Decision, Policy
+    from tailgate.records import Manifest
+    from tailgate.store import RunInfo, Store
+
+__all__ = ["RunOverview", "compare_runs", "gate_runs", "report_run", "rescore_run", "show_run"]
+
+
+def _open(store: Store | str | Path | None) -> Store:
+    from tailgate.store import Store
+
+    return store if isinstance(store, Store) else Store(store)
+
+
+def _given(options: dict[str, Any], fields: Any, what: str) -> dict[str, Any]:
+    """The options that are not None, after checking that each is a field of ``fields``."""
+    known = {f.name for f in dataclasses.fields(fields)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown {what} option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class RunOverview:
+    """What ``tailgate show`` prints: a run's manifest, its line in ``tailgate runs`` and a first summary."""
+
+    run_id: str
+    manifest: Manifest
+    """The run's manifest (``manifest.json``, docs/records.md)."""
+    info: RunInfo
+    """Suite, model, status and sample counts."""
+    summary: RunSummary
+    """The headline score with its interval, per variant, errors, cache replays and latency."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of ``tailgate show --json``: ``{run, summary, manifest}``."""
+        return {
+            "run": dataclasses.asdict(self.info),
+            "summary": self.summary.as_dict(),
+            "manifest": self.manifest.as_dict(),
+        }
+
+
+def show_run(run: str = "latest", *, store: Store | str | Path | None = None) -> RunOverview:
+    """A run's manifest, status and first summary (``tailgate show``).
+
+    Example:
+        >>> overview = tailgate.show_run("cand", store=folder)
+        >>> overview.summary.score.n_items
+        60
+    """
+    from tailgate.analysis import summarize_records
+
+    opened = _open(store)
+    run_id = opened.resolve(run)
+    manifest = opened.manifest(run_id)
+    info = opened.run_info(run_id, manifest)
+    return RunOverview(run_id, manifest, info, summarize_records(opened.read_records(run_id)))
+
+
+def report_run(run: str = "latest", *, store: Store | str | Path | None = None, **options: Any) -> Report:
+    """The report of a stored run (``tailgate report``): tails, slices, consistency, profile.
+
+    Args:
+        run: an id, a unique prefix of one, or ``latest``.
+        store: the records store (default: ``TAILGATE_STORE`` or ``./.tailgate``).
+        **options: fields of :class:`~tailgate.analysis.ReportOptions` (``slo_ms``,
+            ``percentiles``, ``confidence``, ``seed``...); None keeps the suite's value or the default.
+
+    Example:
+        >>> report = tailgate.report_run("cand", store=folder, slo_ms=800)
+        >>> report.as_dict()["schema_version"]
+        1
+    """
+    from tailgate.analysis import ReportOptions, build_report, report_options
+
+    opened = _open(store)
+    run_id = opened.resolve(run)
+    chosen = report_options(opened, run_id, **_given(options, ReportOptions, "report"))
+    return build_report(opened, run_id, chosen)
+
+
+def compare_runs(base: str, cand: str, *, store: Store | str | Path | None = None, **options: Any) -> Comparison:
+    """Compare ``cand`` with ``base`` item by item (``tailgate compare``).
+
+    Args:
+        base: the base run (an id, a unique prefix of one, or ``latest``).
+        cand: the candidate run.
+        store: the records store (default: ``TAILGATE_STORE`` or ``./.tailgate``).
+        **options: fields of :class:`~tailgate.analysis.CompareOptions` (``target_delta``,
+            ``min_items``, ``bootstrap``, ``seed``, ``allow_changed_items``...); None keeps the default.
+
+    Raises:
+        UsageError: the runs' suites changed under the same item ids (unless ``allow_changed_items``).
+
+    Example:
+        >>> comparison = tailgate.compare_runs("base", "latest", store=folder, target_delta=0.05)
+        >>> comparison.as_dict()["pairing"]["shared_items"]
+        60
+    """
+    from tailgate.analysis import CompareOptions
+    from tailgate.analysis import compare_runs as compare
+
+    opened = _open(store)
+    chosen = CompareOptions(**_given(options, CompareOptions, "compare"))
+    return compare(opened, opened.resolve(base), opened.resolve(cand), chosen)
+
+
+def gate_runs(
+    base: str,
+    cand: str,
+    policy: Policy | str | Path,
+    *,
+    store: Store | str | Path | None = None,
+    **options: Any,
+) -> Decision:
+    """Check ``cand`` against ``base`` with a gate policy (``tailgate gate``).
+
+    Args:
+        base: the base run.
+        cand: the candidate run.
+        policy: a :class:`~tailgate.gate.Policy` or the path of a policy file (YAML).
+        store: the records store.
+        **options: the options of :func:`compare_runs`, but ``confidence``, which is the policy's.
+
+    Returns:
+        The decision: ``passed``, one result per rule with its evidence, and the comparison;
+        ``exit_code`` is what ``tailgate gate`` exits with (0 pass, 1 fail).
+
+    Example:
+        >>> decision = tailgate.gate_runs("base", "cand", "gate.yaml", store=folder)
+        >>> decision.exit_code
+        0
+    """
+    from tailgate.gate import Policy, decide, load_policy
+
+    if "confidence" in options:
+        raise TypeError("a gate's confidence is its policy's ('confidence:' in the policy file)")
+    rules = policy if isinstance(policy, Policy) else load_policy(str(policy))
+    return decide(compare_runs(base, cand, store=store, confidence=rules.confidence, **options), rules)
+
+
+def rescore_run(
+    run: str = "latest",
+    *,
+    extractors: Sequence[str] | None = None,
+    scorers: Sequence[str] = (),
+    llm: str | None = None,
+    versus: str | None = None,
+    store: Store | str | Path | None = None,
+) -> dict[str, Any]:
+    """Re-score a run's stored outputs with other answer parsers, calling no model under test
+    (``tailgate rescore``): the score under each parser, their spread, the samples they disagree on.
+
+    Args:
+        run: the run whose outputs are re-scored.
+        extractors: re-score with every suite scorer under each of these extractors (None: a
+            standard set, unless ``scorers`` or ``llm`` is given).
+        scorers: re-score with these scorers, ``TYPE[/EXTRACT]`` (e.g. ``choice/first_word``).
+        llm: a model spec that reads each output's final answer, one more parser.
+        versus: a base run: warn when the parser spread is as large as the delta base -> run.
+        store: the records store.
+
+    Returns:
+        The JSON of ``tailgate rescore --json`` (docs/robustness.md).
+
+    Example:
+        >>> parsers = tailgate.rescore_run("cand", store=folder, scorers=["normalized"])
+        >>> [p["parser"] for p in parsers["parsers"]]
+        ['as run', 'scorer=normalized']
+    """
+    from tailgate.analysis import CompareOptions, parser_sensitivity
+    from tailgate.analysis import compare_runs as compare
+    from tailgate.runner import rescore
+
+    opened = _open(store)
+    run_id = opened.resolve(run)
+    rescored = rescore(opened, run_id, None if extractors is None else list(extractors), list(scorers), llm)
+    delta = None
+    if versus:
+        comparison = compare(opened, opened.resolve(versus), run_id, CompareOptions(bootstrap=200))
+        delta = comparison.overall.estimate.value
+    result = parser_sensitivity(rescored.label, rescored.parsers, rescored.scores, rescored.output, delta=delta)
+    return {"run_id": run_id, **result}
