@@ -1,4 +1,4 @@
-"""Derived attributes of a request: the report's (:mod:`tailgate.records._derive`: length bucket,
+"""Derived attributes of a request: the report's (:mod:`tailgate.records`: length bucket,
 names, numbers, non-ASCII letters, JSON asked) computed by the same code, plus:
 
 * ``lang``: ISO 639-1 code from fastText's language-identification model (``lid.176.ftz``, 176
