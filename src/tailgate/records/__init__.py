@@ -1,6 +1,14 @@
 """Record schemas, in-memory shapes and content hashing (the storage contract)."""
 
-from tailgate.records._hashing import cache_key_hasher, canonical_json, content_hash, file_sha256, item_id
+from tailgate.records._derive import TOKEN_EDGES, derive_item_features, detect_language, detect_names, token_bucket
+from tailgate.records._hashing import (
+    HASH_HEX_DIGITS,
+    cache_key_hasher,
+    canonical_json,
+    content_hash,
+    file_sha256,
+    item_id,
+)
 from tailgate.records._manifest import (
     Counts,
     DatasetInfo,
@@ -25,9 +33,11 @@ from tailgate.records._schema import (
 
 __all__ = [
     "EXPORT_EXTRA_COLUMNS",
+    "HASH_HEX_DIGITS",
     "ITEM_COLUMNS",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
+    "TOKEN_EDGES",
     "WITHHELD_ERROR_CLASSES",
     "ChatMessage",
     "Column",
@@ -46,8 +56,12 @@ __all__ = [
     "cache_key_hasher",
     "canonical_json",
     "content_hash",
+    "derive_item_features",
+    "detect_language",
+    "detect_names",
     "file_sha256",
     "item_arrow_schema",
     "item_id",
     "record_arrow_schema",
+    "token_bucket",
 ]

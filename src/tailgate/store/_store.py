@@ -65,6 +65,12 @@ class Store:
         self._check_root()
         return self.root / "runs"
 
+    @property
+    def traffic_dir(self) -> Path:
+        """The folder of the traffic table (production requests: :mod:`tailgate.traffic`)."""
+        self._check_root()
+        return self.root / "traffic"
+
     def cache(self, *, refresh: bool = False) -> ResponseCache:
         """The response cache; ``refresh`` reads nothing (every lookup misses) but still writes."""
         self._check_root()

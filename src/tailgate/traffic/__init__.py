@@ -1,0 +1,44 @@
+"""Production traffic: logs in (OpenAI-style JSONL, OTel GenAI spans, CSV/Parquet), one
+append-only table of requests with content ids and derived attributes (docs/traffic.md)."""
+
+from tailgate.traffic._attributes import LanguageDetector, derive_text_attributes, has_code
+from tailgate.traffic._fields import FieldError
+from tailgate.traffic._import import MAX_BAD_LINES_KEPT, BadLine, FileImport, TrafficImport, import_traffic
+from tailgate.traffic._openai import FIELD_NAMES, ReadOptions, request_from_mapping
+from tailgate.traffic._otel import requests_from_otlp
+from tailgate.traffic._schema import (
+    DERIVED_COLUMNS,
+    TRAFFIC_COLUMNS,
+    TRAFFIC_SCHEMA_VERSION,
+    Request,
+    input_id,
+    traffic_arrow_schema,
+)
+from tailgate.traffic._sources import FORMATS, detect_format
+from tailgate.traffic._table import TrafficTable, TrafficWriter
+
+__all__ = [
+    "DERIVED_COLUMNS",
+    "FIELD_NAMES",
+    "FORMATS",
+    "MAX_BAD_LINES_KEPT",
+    "TRAFFIC_COLUMNS",
+    "TRAFFIC_SCHEMA_VERSION",
+    "BadLine",
+    "FieldError",
+    "FileImport",
+    "LanguageDetector",
+    "ReadOptions",
+    "Request",
+    "TrafficImport",
+    "TrafficTable",
+    "TrafficWriter",
+    "derive_text_attributes",
+    "detect_format",
+    "has_code",
+    "import_traffic",
+    "input_id",
+    "request_from_mapping",
+    "requests_from_otlp",
+    "traffic_arrow_schema",
+]
