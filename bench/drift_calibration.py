@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -59,6 +60,8 @@ SHIFTS = ("lang", "code", "json", "length3x")
 MMD_PERMUTATIONS = 199  # exact for any B; fewer draws keep 1,000 splits of 5,000 affordable
 DC_PERMUTATIONS = 99
 MONITOR_WINDOWS, MONITOR_SIZE, SHIFT_AT = 100, 500, 50
+# "minilm" (all-MiniLM-L6-v2, the product's default) or "lsa" (when the model is too slow here)
+EMBEDDING = os.environ.get("TAILGATE_BENCH_EMBEDDING", "minilm")
 DOC = ROOT / "docs" / "drift.md"
 RESULTS = HERE / "results" / "drift_calibration.json"
 
@@ -66,21 +69,11 @@ _STATE: dict[str, Any] = {}
 
 
 def _state() -> dict[str, Any]:
-    """The pool, its TF-IDF rows and embeddings, loaded once per worker process."""
+    """The pool and its shifted sub-populations, loaded once per worker process."""
     if not _STATE:
-        from scipy import sparse
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         pool = drift_pool.load()
-        tripled = [" ".join([t] * 3) for t in pool.texts]
-        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=50_000, sublinear_tf=True, dtype=np.float32)
-        x = vec.fit_transform(pool.texts)  # label-free: fitted on the whole pool
         _STATE.update(
             pool=pool,
-            tfidf=sparse.csr_matrix(x),
-            tfidf3=sparse.csr_matrix(vec.transform(tripled)),
-            emb=drift_pool.embeddings(pool),
-            emb3=drift_pool.embeddings(pool, tripled=True),
             sub={
                 "length3x": drift_pool.tripled_subset(pool),
                 "lang": np.flatnonzero(pool.attrs["lang"] != "en"),
@@ -89,6 +82,47 @@ def _state() -> dict[str, Any]:
             },
         )
     return _STATE
+
+
+def _features() -> dict[str, Any]:
+    """The pool's TF-IDF rows (fitted on the whole pool: label-free) and embeddings, once."""
+    st = _state()
+    if "tfidf" not in st:
+        from scipy import sparse
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        pool = st["pool"]
+        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=50_000, sublinear_tf=True, dtype=np.float32)
+        st["tfidf"] = sparse.csr_matrix(vec.fit_transform(pool.texts))
+        st["tfidf3"] = sparse.csr_matrix(vec.transform([" ".join([t] * 3) for t in pool.texts]))
+        if EMBEDDING == "minilm":
+            st["emb"] = drift_pool.embeddings(pool)
+            st["emb3"] = drift_pool.embeddings(pool, tripled=True)
+        else:  # LSA: 64 SVD components of the TF-IDF rows, unit length (no model needed)
+            st["emb"], st["emb3"] = _lsa(st["tfidf"], st["tfidf3"])
+    return st
+
+
+def _lsa(x: Any, x3: Any) -> tuple[np.ndarray, np.ndarray]:
+    path = drift_pool.CACHE / f"sharegpt-lsa64-{x.shape[0]}.npz"
+    if not path.exists():
+        from sklearn.decomposition import TruncatedSVD
+
+        svd = TruncatedSVD(64, random_state=0).fit(x)
+        e, e3 = svd.transform(x), svd.transform(x3)
+        e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+        e3 /= np.maximum(np.linalg.norm(e3, axis=1, keepdims=True), 1e-12)
+        np.savez(path, emb=e.astype(np.float32), emb3=e3.astype(np.float32))
+    with np.load(path) as z:
+        return z["emb"], z["emb3"]
+
+
+def embedding_files() -> tuple[str, str]:
+    """Where the embeddings the tests used are, for the peers."""
+    st = _features()
+    path = drift_pool.CACHE / f"peer-embeddings-{EMBEDDING}.npz"
+    np.savez(path, emb=st["emb"], emb3=st["emb3"])
+    return str(path), EMBEDDING
 
 
 def _tripled_attrs(attrs: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -120,7 +154,7 @@ def window_pair(kind: str, n: int, seed: int) -> dict[str, Any]:
 def _cur_parts(pair: dict[str, Any]) -> tuple[dict[str, np.ndarray], Any, np.ndarray]:
     from scipy import sparse
 
-    st = _state()
+    st = _features()
     attrs = st["pool"].attrs
     cur, tri = pair["cur"], pair["tripled"]
     a = {k: v[cur].copy() for k, v in attrs.items()}
@@ -137,7 +171,7 @@ def run_tests(pair: dict[str, Any], seed: int, dc_null: str = "split") -> dict[s
     """Every test of one window pair: p-values by name, plus the window's BH verdict."""
     from scipy import sparse
 
-    st = _state()
+    st = _features()
     attrs = st["pool"].attrs
     ref = {k: v[pair["ref"]] for k, v in attrs.items()}
     cur, x_cur, e_cur = _cur_parts(pair)
@@ -149,7 +183,7 @@ def run_tests(pair: dict[str, Any], seed: int, dc_null: str = "split") -> dict[s
     x = sparse.vstack([st["tfidf"][pair["ref"]], x_cur]).tocsr()
     dc = classifier_test(x, len(pair["ref"]), null=dc_null, permutations=DC_PERMUTATIONS, seed=seed)  # type: ignore[arg-type]
     p[f"domain classifier ({dc_null})"] = dc.test.p_value
-    p["MMD (MiniLM)"] = mmd_test(st["emb"][pair["ref"]], e_cur, permutations=MMD_PERMUTATIONS, seed=seed).p_value
+    p[f"MMD ({EMBEDDING})"] = mmd_test(st["emb"][pair["ref"]], e_cur, permutations=MMD_PERMUTATIONS, seed=seed).p_value
     window = list(p.values())
     p["window: any (BH)"] = float(adjust_bh(np.array(window)).min())
     p["KS (option): chars"] = numeric_test(ref["chars"], cur["chars"], method="ks").p_value
@@ -211,9 +245,9 @@ def _rate(hits: int, n: int) -> dict[str, float]:
     return {"rate": r, "n": n, "mc_se": math.sqrt(max(r * (1 - r), 1e-12) / n) if n else float("nan")}
 
 
-def study(parts: list[str], reps: int, workers: int, quick: bool) -> dict[str, Any]:
+def study(parts: list[str], reps: int, workers: int, quick: bool, sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    sizes = (50, 500) if quick else SIZES
+    sizes = (50, 500) if quick else sizes
     if "aa" in parts:
         for n in sizes:
             t0 = time.time()
@@ -223,13 +257,16 @@ def study(parts: list[str], reps: int, workers: int, quick: bool) -> dict[str, A
             out[f"aa/{n}"]["_mean_psi_lang"] = float(np.mean([r["_psi_lang"] for r in rows]))
             print(f"aa n={n}: {time.time() - t0:.0f} s", flush=True)
         perm_reps = max(20, reps // 5)
-        rows = _map(_aa_job, [("aa", 50, r, "permutation") for r in range(perm_reps)], workers)
-        out["aa/50"]["domain classifier (permutation)"] = _rate(
-            sum(r["domain classifier (permutation)"] <= ALPHA for r in rows), len(rows)
+        rows = (
+            [] if 50 not in sizes else _map(_aa_job, [("aa", 50, r, "permutation") for r in range(perm_reps)], workers)
         )
+        if rows:
+            out["aa/50"]["domain classifier (permutation)"] = _rate(
+                sum(r["domain classifier (permutation)"] <= ALPHA for r in rows), len(rows)
+            )
     if "power" in parts:
         for shift in SHIFTS:
-            rows = _map(_aa_job, [(shift, 500, r, "split") for r in range(max(20, reps // 2))], workers)
+            rows = _map(_aa_job, [(shift, 500, r, "split") for r in range(max(20, reps))], workers)
             tests = [k for k in rows[0] if not k.startswith("_")]
             out[f"power/{shift}"] = {k: _rate(sum(r[k] <= ALPHA for r in rows), len(rows)) for k in tests}
             print(f"power {shift} done", flush=True)
@@ -243,7 +280,7 @@ def study(parts: list[str], reps: int, workers: int, quick: bool) -> dict[str, A
         }
         print("monitor done", flush=True)
     if "delay" in parts:
-        seqs = 10 if quick else max(20, reps // 20)
+        seqs = 10 if quick else max(10, reps // 20)
         for shift in SHIFTS:
             rows = _map(_monitor_job, [(10_000 + s, shift, False) for s in range(seqs)], workers)
             delays = [r["alarm_at"] - SHIFT_AT + 1 for r in rows if r["alarm_at"] is not None]
@@ -268,8 +305,9 @@ def _peers(python: str, reps: int, quick: bool) -> dict[str, Any]:
         seed = 1_000_003 * n + r + (0 if kind == "aa" else 7_919 * (1 + SHIFTS.index(kind)))
         pair = window_pair(kind, n, seed)
         spec.append({"kind": kind, "n": n, **{k: v.tolist() for k, v in pair.items()}})
+    emb_path, emb_name = embedding_files()
     path = RESULTS.parent / "drift_peer_splits.json"
-    path.write_text(json.dumps(spec), encoding="utf-8")
+    path.write_text(json.dumps({"embeddings": emb_path, "embedding": emb_name, "jobs": spec}), encoding="utf-8")
     try:
         done = subprocess.run(
             [python, str(HERE / "drift_peers.py"), str(path)], capture_output=True, text=True, check=True
@@ -280,11 +318,14 @@ def _peers(python: str, reps: int, quick: bool) -> dict[str, Any]:
 
 
 def render(res: dict[str, Any]) -> str:
-    lines = ["### A/A false-alarm rate at alpha = 0.05 (target [0.035, 0.065])", ""]
+    lines: list[str] = []
     sizes = [k.split("/")[1] for k in res if k.startswith("aa/")]
     tests = [k for k in res[f"aa/{sizes[0]}"] if not k.startswith("_")] if sizes else []
-    lines.append("| test | " + " | ".join(f"n = {s}" for s in sizes) + " |")
-    lines.append("|---|" + "---|" * len(sizes))
+    if sizes:
+        lines += ["### A/A false-alarm rate at alpha = 0.05 (target [0.035, 0.065])", ""]
+    if sizes:
+        lines.append("| test | " + " | ".join(f"n = {s}" for s in sizes) + " |")
+        lines.append("|---|" + "---|" * len(sizes))
     for t in tests:
         cells = []
         for s in sizes:
@@ -292,7 +333,7 @@ def render(res: dict[str, Any]) -> str:
             cells.append(f"{c['rate']:.3f} ± {c['mc_se']:.3f} ({c['n']})" if c else "")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     peers = res.get("peers", {})
-    for tool_test, by in peers.items():
+    for tool_test, by in peers.items() if sizes else ():
         cells = [
             f"{by[f'aa/{s}']['rate']:.3f} ± {by[f'aa/{s}']['mc_se']:.3f} ({by[f'aa/{s}']['n']})"
             if f"aa/{s}" in by
@@ -350,10 +391,11 @@ if __name__ == "__main__":
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--peers", default=None, help="python of an environment with evidently and alibi-detect")
     ap.add_argument("--peer-reps", type=int, default=200)
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="A/A window sizes")
     args = ap.parse_args()
     reps = 40 if args.quick and args.reps == 1000 else args.reps
     t0 = time.time()
-    res = study(args.only.split(","), reps, args.workers, args.quick)
+    res = study(args.only.split(","), reps, args.workers, args.quick, tuple(int(x) for x in args.sizes.split(",")))
     if args.peers:
         res["peers"] = _peers(args.peers, 10 if args.quick else args.peer_reps, args.quick)
     res["_seconds"] = time.time() - t0
@@ -361,6 +403,9 @@ if __name__ == "__main__":
     print(table)
     if not args.quick:
         old = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+        old = (
+            json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+        )  # re-read: parts run in parallel
         old.update(res)
         RESULTS.write_text(json.dumps(old, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         _write_doc(render(old))

@@ -57,14 +57,16 @@ def main(path: str) -> dict[str, dict[str, dict[str, float]]]:
     from evidently.legacy.metrics.data_drift.embedding_drift_methods import model
 
     pool = drift_pool.load()
-    emb, emb3 = drift_pool.embeddings(pool), drift_pool.embeddings(pool, tripled=True)
+    spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    with np.load(spec["embeddings"]) as z:  # the very embeddings tailgate's MMD used
+        emb, emb3 = z["emb"], z["emb3"]
     texts = np.array(pool.texts, dtype=object)
     hits: dict[str, dict[str, list[bool]]] = {}
 
     def add(name: str, case: str, drifted: bool) -> None:
         hits.setdefault(name, {}).setdefault(case, []).append(bool(drifted))
 
-    for job in json.loads(Path(path).read_text(encoding="utf-8")):
+    for job in spec["jobs"]:
         case = f"aa/{job['n']}" if job["kind"] == "aa" else f"power/{job['kind']}"
         ref, cur, tri = np.array(job["ref"]), np.array(job["cur"]), np.array(job["tripled"], dtype=bool)
         a_ref = {k: v[ref] for k, v in pool.attrs.items()}
@@ -101,10 +103,10 @@ def main(path: str) -> dict[str, dict[str, dict[str, float]]]:
         )
         cols = [f"e{i}" for i in range(emb.shape[1])]
         _, drifted, _ = model()(pd.DataFrame(e_cur, columns=cols), pd.DataFrame(emb[ref], columns=cols))
-        add("Evidently: embedding drift (model)", case, drifted)
+        add(f"Evidently: embedding drift (model, {spec['embedding']})", case, drifted)
         if job["n"] <= 1000:  # the PyTorch MMD holds the full kernel matrix
             mmd = MMDDrift(emb[ref], backend="pytorch", p_val=0.05, n_permutations=100, device="cpu")
-            add("alibi-detect MMDDrift", case, mmd.predict(e_cur)["data"]["is_drift"])
+            add(f"alibi-detect MMDDrift ({spec['embedding']})", case, mmd.predict(e_cur)["data"]["is_drift"])
     return {
         name: {
             case: {

@@ -325,3 +325,23 @@ def test_calibration_monitor_any_false_alarm() -> None:
         ]
         alarms += monitor(windows, seed=s, stop_at_alarm=True, max_draws=5000).alarm_at is not None
     assert _ok(alarms, seqs, lower=False), alarms / seqs
+
+
+def _char_embedding(texts: list[str]) -> np.ndarray:
+    """A fixed embedding (letter frequencies), standing in for all-MiniLM in tests."""
+    out = np.zeros((len(texts), 26))
+    for i, t in enumerate(texts):
+        for ch in t.lower():
+            if "a" <= ch <= "z":
+                out[i, ord(ch) - 97] += 1
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def test_embedding_drift_with_a_fixed_embedding() -> None:
+    from tailgate.analysis import embedding_drift
+
+    ref = [f"the quick brown fox number {i}" for i in range(50)]
+    same = [f"the quick brown fox number {i}" for i in range(50, 100)]
+    other = [f"zyzzyva quixotic jazz {i}" for i in range(50)]
+    assert embedding_drift(ref, other, embed=_char_embedding, permutations=199).p_value == pytest.approx(1 / 200)
+    assert embedding_drift(ref, same, embed=_char_embedding, permutations=199).p_value > 0.05
