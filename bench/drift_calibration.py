@@ -350,7 +350,12 @@ def render(res: dict[str, Any]) -> str:
         )
     shifts = [k.split("/")[1] for k in res if k.startswith("power/")]
     if shifts:
-        lines += ["", "### Power at 500 requests per window, 10% of the current window shifted (target >= 0.8)", ""]
+        reps = next(iter(res[f"power/{shifts[0]}"].values()))["n"]
+        lines += [
+            "",
+            f"### Power at 500 requests per window, 10% of the current window shifted (target >= 0.8; {reps} each)",
+            "",
+        ]
         lines.append("| test | " + " | ".join(shifts) + " |")
         lines.append("|---|" + "---|" * len(shifts))
         for t in res[f"power/{shifts[0]}"]:
