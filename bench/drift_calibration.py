@@ -346,7 +346,7 @@ def render(res: dict[str, Any]) -> str:
         lines.append(
             "Mean PSI of `lang` between two A/A windows: "
             + ", ".join(f"{res[f'aa/{s}']['_mean_psi_lang']:.3f} at n = {s}" for s in sizes)
-            + " (the usual 'PSI > 0.1 means drift' rule is a false alarm factory at small n)."
+            + ": the upward bias of a plug-in PSI with no drift, which a fixed PSI cut-off ignores."
         )
     shifts = [k.split("/")[1] for k in res if k.startswith("power/")]
     if shifts:
