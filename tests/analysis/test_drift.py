@@ -1,0 +1,347 @@
+"""Drift statistics (analysis/_drift.py, _drift_text.py, _monitor.py) against scipy, closed forms
+and exact enumeration; plus a fast calibration subset of bench/drift_calibration.py that can fail.
+
+References: Pearson's chi-square and the G-test as in ``scipy.stats.chi2_contingency``; the
+k-sample Anderson-Darling test of Scholz & Stephens (1987) as ``scipy.stats.anderson_ksamp``;
+``scipy.stats.ks_2samp``; ``scipy.spatial.distance.jensenshannon``; the AUC standard error of
+Hanley & McNeil (1982, Radiology 143:29), which at AUC = 1/2 is the Mann-Whitney null variance
+(n1 + n0 + 1) / (12 n1 n0); the biased MMD^2 of Gretton et al. (2012, JMLR 13:723, eq. 5); the
+calibrator of Vovk & Wang (2021, Ann. Stat. 49:1736), whose integral over (0, 1) is 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+from scipy.spatial.distance import jensenshannon
+
+from tailgate.analysis._drift import (
+    attribute_drift,
+    categorical_test,
+    jensen_shannon,
+    numeric_test,
+    psi,
+    window_drift,
+)
+from tailgate.analysis._drift_text import _hanley_mcneil, classifier_test, domain_classifier, mmd_test
+from tailgate.analysis._monitor import DriftMonitor, calibrate_e, monitor
+from tailgate.analysis._stats import adjust_bh
+
+
+def _labels(counts: dict[str, int]) -> np.ndarray:
+    return np.array([k for k, n in counts.items() for _ in range(n)])
+
+
+def test_chi_square_matches_scipy() -> None:
+    ref = _labels({"en": 120, "de": 40, "fr": 40})
+    cur = _labels({"en": 90, "de": 70, "fr": 40})
+    table = np.array([[40, 120, 40], [70, 90, 40]])  # columns in sorted order: de, en, fr
+    chi2, p, dof, _ = stats.chi2_contingency(table, correction=False)
+    got = categorical_test(ref, cur)
+    assert got.method == "chi-square"
+    assert got.statistic == pytest.approx(chi2, rel=1e-12)
+    assert got.p_value == pytest.approx(p, rel=1e-10)
+    assert got.dof == dof
+
+
+def test_g_test_matches_scipy() -> None:
+    ref = _labels({"a": 30, "b": 50, "c": 20})
+    cur = _labels({"a": 45, "b": 35, "c": 20})
+    g, p, _, _ = stats.chi2_contingency(
+        np.array([[30, 50, 20], [45, 35, 20]]), correction=False, lambda_="log-likelihood"
+    )
+    got = categorical_test(ref, cur, method="g")
+    assert got.statistic == pytest.approx(g, rel=1e-10)
+    assert got.p_value == pytest.approx(p, rel=1e-10)
+
+
+def _exact_p(ref_counts: list[int], cur_counts: list[int]) -> float:
+    """Exact conditional p-value by enumeration: every reference row with the observed margins,
+    weighted by its multivariate hypergeometric probability, whose chi-square is >= observed."""
+    col = np.array(ref_counts) + np.array(cur_counts)
+    n_ref, n_cur = sum(ref_counts), sum(cur_counts)
+    total = n_ref + n_cur
+
+    def chi2(row: np.ndarray) -> float:
+        e_r, e_c = col * n_ref / total, col * n_cur / total
+        return float(np.sum((row - e_r) ** 2 / e_r + (col - row - e_c) ** 2 / e_c))
+
+    obs = chi2(np.array(ref_counts))
+    p = 0.0
+    for row in itertools.product(*(range(c + 1) for c in col)):
+        if sum(row) == n_ref and chi2(np.array(row)) >= obs - 1e-9:
+            p += math.prod(math.comb(int(c), r) for c, r in zip(col, row, strict=True)) / math.comb(total, n_ref)
+    return min(p, 1.0)
+
+
+@pytest.mark.parametrize(("ref", "cur"), [([6, 2, 1], [2, 5, 3]), ([9, 1, 0], [4, 3, 3]), ([3, 3, 2], [3, 4, 1])])
+def test_exact_fallback_matches_enumeration(ref: list[int], cur: list[int]) -> None:
+    names = ["x", "y", "z"]
+    got = categorical_test(
+        _labels(dict(zip(names, ref, strict=True))), _labels(dict(zip(names, cur, strict=True))), permutations=40_000
+    )
+    assert got.method.startswith("exact conditional")
+    exact = _exact_p(ref, cur)
+    assert abs(got.p_value - exact) < 4 * math.sqrt(exact * (1 - exact) / 40_000) + 1e-4
+
+
+def test_one_category_is_no_drift() -> None:
+    assert categorical_test(["a"] * 5, ["a"] * 7).p_value == 1.0
+
+
+def test_numeric_tests_match_scipy() -> None:
+    rng = np.random.default_rng(3)
+    a, b = np.round(rng.lognormal(5, 1, 300)), np.round(rng.lognormal(5.2, 1, 250))
+    ad = stats.anderson_ksamp([a, b], variant="midrank")
+    got = numeric_test(a, b)
+    assert got.statistic == pytest.approx(ad.statistic)
+    assert got.p_value == pytest.approx(ad.pvalue)
+    ks = stats.ks_2samp(a, b)
+    got = numeric_test(a, b, method="ks")
+    assert (got.statistic, got.p_value) == (pytest.approx(ks.statistic), pytest.approx(ks.pvalue))
+
+
+def test_anderson_darling_cap_is_noted() -> None:
+    rng = np.random.default_rng(0)
+    got = numeric_test(rng.normal(size=200), rng.normal(size=200) + 2)
+    assert got.p_value == pytest.approx(0.001)
+    assert got.note is not None
+    assert "capped" in got.note
+
+
+def test_jensen_shannon_matches_scipy_and_closed_forms() -> None:
+    r, c = np.array([10.0, 20, 70]), np.array([30.0, 30, 40])
+    assert jensen_shannon(r, c) == pytest.approx(float(jensenshannon(r, c, base=2)))
+    assert jensen_shannon(np.array([5.0, 0]), np.array([0.0, 5])) == pytest.approx(1.0)  # disjoint supports
+    assert jensen_shannon(r, 2 * r) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_psi_closed_form() -> None:
+    # shares (1/2, 1/2) -> (1/4, 3/4): PSI = -1/4 ln(1/2) + 1/4 ln(3/2); the +0.5 per bin vanishes at this n
+    got = psi(np.array([500_000, 500_000]), np.array([250_000, 750_000]))
+    assert got == pytest.approx(0.25 * math.log(2) + 0.25 * math.log(1.5), rel=1e-5)
+
+
+def test_magnitudes_have_intervals_that_narrow() -> None:
+    rng = np.random.default_rng(5)
+    small = attribute_drift(
+        "lang", rng.choice(["a", "b"], 100, p=[0.7, 0.3]), rng.choice(["a", "b"], 100, p=[0.5, 0.5])
+    )
+    big = attribute_drift(
+        "lang", rng.choice(["a", "b"], 5000, p=[0.7, 0.3]), rng.choice(["a", "b"], 5000, p=[0.5, 0.5])
+    )
+    for a in (small, big):
+        for e in (a.psi, a.js):
+            assert e.low is not None
+            assert e.high is not None
+            assert e.low <= e.value <= e.high
+    assert big.js.high - big.js.low < small.js.high - small.js.low  # type: ignore[operator]
+    # truth for the big one: JS distance of (0.7, 0.3) and (0.5, 0.5)
+    truth = float(jensenshannon([0.7, 0.3], [0.5, 0.5], base=2))
+    assert big.js.low <= truth <= big.js.high  # type: ignore[operator]
+
+
+def test_numeric_attribute_bins_at_reference_deciles() -> None:
+    rng = np.random.default_rng(1)
+    a = attribute_drift("chars", rng.normal(size=1000), rng.normal(size=1000))
+    assert a.kind == "numeric"
+    assert len(a.ref_share) == 10
+    assert all(s == pytest.approx(0.1) for _, s in a.ref_share)
+
+
+def test_window_bh_matches_adjust_bh() -> None:
+    rng = np.random.default_rng(2)
+    ref = {"lang": rng.choice(["en", "de"], 400, p=[0.9, 0.1]), "n": rng.normal(size=400), "j": rng.random(400) < 0.2}
+    cur = {"lang": rng.choice(["en", "de"], 400, p=[0.8, 0.2]), "n": rng.normal(size=400), "j": rng.random(400) < 0.2}
+    w = window_drift(ref, cur, extra_p={"text": 0.5})
+    raw = [a.test.p_value for a in w.attributes] + [0.5]
+    assert [a.p_adjusted for a in w.attributes] == pytest.approx(list(adjust_bh(np.array(raw))[:3]))
+    sm = pytest.importorskip("statsmodels.stats.multitest")
+    assert [a.p_adjusted for a in w.attributes] == pytest.approx(list(sm.multipletests(raw, method="fdr_bh")[1][:3]))
+    assert w.drifted == tuple(a.name for a in w.attributes if a.p_adjusted <= 0.05)
+
+
+def test_hanley_mcneil_at_half_is_the_mann_whitney_null() -> None:
+    e = _hanley_mcneil(0.5, 50, 50, 0.95, "m")
+    assert e.se == pytest.approx(math.sqrt(101 / (12 * 50 * 50)))
+
+
+def test_domain_classifier_tells_languages_apart() -> None:
+    ref = [f"how do I sort a list of {i} numbers" for i in range(40)]
+    cur = [f"wie sortiere ich eine Liste mit {i} Zahlen" for i in range(40)]
+    got = domain_classifier(ref, cur, permutations=19)
+    assert got.test.p_value == pytest.approx(1 / 20)  # the smallest a permutation test of B = 19 gives
+    assert got.auc.value == pytest.approx(1.0)
+    assert got.auc.low is None  # no honest interval for a cross-fitted AUC
+    assert "sortiere" in " ".join(got.cur_terms)
+    split = domain_classifier(ref * 30, cur * 30, null="auto")
+    assert split.test.method.startswith("held-out")
+    assert split.test.p_value < 1e-10
+    assert split.auc.low is not None
+
+
+def test_split_null_is_mann_whitney_on_held_out_scores() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 5))
+    x[200:, 0] += 0.3
+    got = classifier_test(x, 200, null="split", seed=1)
+    assert got.test.statistic == pytest.approx(got.auc.value)
+    assert 0.0 < got.test.p_value < 0.05
+
+
+def _mmd2_biased(a: np.ndarray, b: np.ndarray, sigma: float) -> float:
+    def k(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        d2 = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+        return np.exp(-d2 / (2 * sigma**2))
+
+    return float(k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean())
+
+
+def test_mmd_statistic_is_the_v_statistic() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(30, 3)), rng.normal(1.5, 1, size=(40, 3))
+    got = mmd_test(a, b, permutations=99)
+    sigma = float(got.method.split("bandwidth ")[1].split(")")[0])
+    assert got.statistic == pytest.approx(_mmd2_biased(a, b, sigma), rel=1e-2)  # sigma printed to 3 digits
+    assert got.p_value == pytest.approx(0.01)
+
+
+def test_mmd_random_features_path() -> None:
+    rng = np.random.default_rng(0)
+    same = mmd_test(rng.normal(size=(300, 4)), rng.normal(size=(300, 4)), exact_limit=100, permutations=199)
+    moved = mmd_test(rng.normal(size=(300, 4)), rng.normal(0.3, 1, size=(300, 4)), exact_limit=100, permutations=199)
+    assert "random Fourier" in same.method
+    assert same.p_value > 0.01
+    assert moved.p_value == pytest.approx(1 / 200)
+
+
+def test_calibrator_is_admissible() -> None:
+    # f(p) is the average of k p^(k-1) over k in (0, 1) ...
+    for p in (1e-6, 0.01, 0.3, 0.9):
+        assert calibrate_e(p) == pytest.approx(integrate.quad(lambda k, p=p: k * p ** (k - 1), 0, 1)[0], rel=1e-8)
+    # ... so it integrates to 1 over p: with p = exp(-u) the integrand is (1 - e^-u (1 + u)) / u^2,
+    # numerically over (0, 600) (e^-600 is still a float) plus the tail beyond, 1/600 to 1e-6
+    edges = [0.0, 1e-3, 1.0, 10.0, 100.0, 600.0]
+    body = sum(
+        integrate.quad(lambda u: calibrate_e(math.exp(-u)) * math.exp(-u), a, b)[0]
+        for a, b in itertools.pairwise(edges)
+    )
+    assert body + 1 / 600 == pytest.approx(1.0, abs=1e-5)
+    assert calibrate_e(1 - 1e-9) == pytest.approx(0.5)  # no cancellation near p = 1
+    ps = np.linspace(1e-6, 1, 500)
+    es = [calibrate_e(float(p)) for p in ps]
+    assert all(x >= y for x, y in itertools.pairwise(es))
+    assert calibrate_e(1.0) == pytest.approx(0.5)
+
+
+def test_monitor_statistic_is_the_mixture() -> None:
+    """M_t = sum_s w_s prod_{i=s..t} e_i + sum_{s>t} w_s, recomputed from the steps' e-values."""
+    rng = np.random.default_rng(4)
+    windows = [{"a": rng.choice(["x", "y", "z"], 200)} for _ in range(6)]
+    res = monitor(windows)
+    e = [s.e_value for s in res.steps]
+    for t in range(1, len(e)):
+        mixture = sum(np.prod(e[s : t + 1]) / (s * (s + 1)) for s in range(1, t + 1)) + 1 / (t + 1)
+        assert res.steps[t].statistic == pytest.approx(mixture)
+
+
+def test_monitor_alarms_on_a_shift_and_names_it() -> None:
+    rng = np.random.default_rng(0)
+    same = [{"lang": rng.choice(["en", "de"], 300, p=[0.9, 0.1]), "code": rng.random(300) < 0.1} for _ in range(8)]
+    moved = [{"lang": rng.choice(["en", "de"], 300, p=[0.7, 0.3]), "code": rng.random(300) < 0.1} for _ in range(3)]
+    res = monitor(same + moved, stop_at_alarm=True)
+    assert res.alarm_at is not None
+    assert res.alarm_at >= 8
+    assert res.steps[res.alarm_at].most_moved == "lang"
+
+
+def test_monitor_numeric_attributes_and_errors() -> None:
+    rng = np.random.default_rng(0)
+    m = DriftMonitor(max_draws=2000)
+    for _ in range(3):
+        step = m.update({"n": rng.normal(size=100), "k": rng.choice(["a", "b"], 100)})
+    assert step.p_value is not None
+    assert 0 < step.p_value <= 1
+    with pytest.raises(ValueError, match="attributes"):
+        m.update({"n": rng.normal(size=100)})
+    with pytest.raises(ValueError, match="same"):
+        DriftMonitor().update({"n": [1.0, 2.0], "k": ["a"]})
+
+
+# --- the fast calibration subset: fails when a test's size or the sequence guarantee breaks ---
+
+
+def _ok(rejections: int, n: int, lower: bool = True) -> bool:
+    se = math.sqrt(0.05 * 0.95 / n)
+    rate = rejections / n
+    return rate <= 0.05 + 4 * se and (not lower or rate >= 0.05 - 4 * se)
+
+
+@pytest.mark.slow
+def test_calibration_attribute_tests_under_aa() -> None:
+    """400 A/A splits of a skewed pool (rare categories force the exact fallback at n = 40)."""
+    rng = np.random.default_rng(12)
+    lang = rng.choice(list("abcdefg"), 20_000, p=[0.6, 0.2, 0.08, 0.05, 0.04, 0.02, 0.01])
+    chars = np.round(rng.lognormal(5, 1.2, 20_000))
+    reps = 400
+    hits = {"cat40": 0, "cat400": 0, "ad40": 0, "ad400": 0}
+    for r in range(reps):
+        for n in (40, 400):
+            idx = rng.choice(20_000, 2 * n, replace=False)
+            hits[f"cat{n}"] += categorical_test(lang[idx[:n]], lang[idx[n:]], permutations=999, seed=r).p_value <= 0.05
+            hits[f"ad{n}"] += numeric_test(chars[idx[:n]], chars[idx[n:]]).p_value <= 0.05
+    bad = {k: v / reps for k, v in hits.items() if not _ok(v, reps)}
+    assert not bad, bad
+
+
+@pytest.mark.slow
+def test_calibration_text_tests_under_aa() -> None:
+    rng = np.random.default_rng(7)
+    reps = 200
+    mmd = dc = 0
+    for r in range(reps):
+        x = rng.normal(size=(120, 6))
+        mmd += mmd_test(x[:60], x[60:], permutations=99, seed=r).p_value <= 0.05
+        dc += classifier_test(x, 60, null="split", seed=r).test.p_value <= 0.05
+    assert _ok(mmd, reps), mmd / reps
+    assert _ok(dc, reps), dc / reps
+
+
+@pytest.mark.slow
+def test_calibration_monitor_any_false_alarm() -> None:
+    """150 sequences of 30 A/A windows: P(any alarm) <= 0.05 + 4 SE. The naive 5% test per window
+    would alarm in about 1 - 0.95^29 = 0.77 of them."""
+    rng = np.random.default_rng(9)
+    seqs = 150
+    alarms = 0
+    for s in range(seqs):
+        windows = [
+            {"lang": rng.choice(list("abcd"), 100, p=[0.7, 0.2, 0.07, 0.03]), "j": rng.random(100) < 0.1}
+            for _ in range(30)
+        ]
+        alarms += monitor(windows, seed=s, stop_at_alarm=True, max_draws=5000).alarm_at is not None
+    assert _ok(alarms, seqs, lower=False), alarms / seqs
+
+
+def _char_embedding(texts: list[str]) -> np.ndarray:
+    """A fixed embedding (letter frequencies), standing in for all-MiniLM in tests."""
+    out = np.zeros((len(texts), 26))
+    for i, t in enumerate(texts):
+        for ch in t.lower():
+            if "a" <= ch <= "z":
+                out[i, ord(ch) - 97] += 1
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def test_embedding_drift_with_a_fixed_embedding() -> None:
+    from tailgate.analysis import embedding_drift
+
+    ref = [f"the quick brown fox number {i}" for i in range(50)]
+    same = [f"the quick brown fox number {i}" for i in range(50, 100)]
+    other = [f"zyzzyva quixotic jazz {i}" for i in range(50)]
+    assert embedding_drift(ref, other, embed=_char_embedding, permutations=199).p_value == pytest.approx(1 / 200)
+    assert embedding_drift(ref, same, embed=_char_embedding, permutations=199).p_value > 0.05
