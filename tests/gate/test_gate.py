@@ -34,6 +34,9 @@ def _policy(tmp_path: Path, text: str) -> str:
         ("rules: []\n", 1, "at least 1"),
         ("- overall_delta: {}\n", 1, "YAML mapping"),
         ("rules:\n  - no_slice_regression: {margin: -1}\n", 2, "greater than or equal"),
+        # YAML's .nan / .inf are floats: a threshold of NaN passes or fails every comparison silently
+        ("rules:\n  - consistency: {min: .nan}\n", 2, "finite number"),
+        ("rules:\n  - latency: {percentile: 95, max_ms: .inf}\n", 2, "finite number"),
     ],
 )
 def test_bad_policies_name_line_and_key(tmp_path: Path, text: str, line: int, message: str) -> None:

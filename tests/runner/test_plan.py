@@ -20,6 +20,10 @@ from tests.support.suites import make_suite
         ("{% extends 'base.txt' %}", "cannot include"),
         ("{{ 1 + question }}", "TypeError"),
         ("{{ question.nope.deeper }}", "has no attribute 'nope'"),
+        # the sandbox: a template cannot walk to Python internals (an unsandboxed Environment
+        # renders the class hierarchy here)
+        ("{{ question.__class__.__mro__ }}", "unsafe"),
+        ("{{ cycler.__init__.__globals__ }}", "unsafe"),
     ],
 )
 def test_template_runtime_errors_name_the_suite_line_and_the_item(tmp_path: Path, content: str, reason: str) -> None:

@@ -46,7 +46,7 @@ __all__ = ["Policy", "RuleEntry", "load_policy"]
 class _Entry(BaseModel):
     """One rule: a mapping with exactly one known key (a field per declared rule)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def only(self) -> tuple[str, RuleParams]:
         given = [(k, v) for k, v in self.__dict__.items() if v is not None]
@@ -63,7 +63,7 @@ else:
 
 
 class Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = "gate"
     confidence: float = Field(0.95, gt=0, lt=1)

@@ -25,7 +25,7 @@ __all__ = ["RULES", "Evidence", "NoEvidence", "NotApplicable", "RuleParams", "Ru
 class RuleParams(BaseModel):
     """Parameters every rule has; a rule's own model adds its thresholds."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     if_not_applicable: Literal["skip", "fail", "error"] = "skip"
     """When the runs have nothing for the rule to judge: report it as not applicable (``skip``),

@@ -12,6 +12,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
 
 from tailgate.config import LoadedSuite, SourceMap, TemplateConfig
 from tailgate.dataset import Dataset
@@ -79,7 +80,9 @@ def build_plan(
     built: Variants | None = None,
 ) -> Plan:
     """Render every (item, variant) prompt and expand repeats into samples."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    # sandboxed: a suite downloaded from somewhere cannot reach Python internals through its
+    # templates (``{{ ''.__class__.__mro__ }}``); item fields and filters work as before
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     built = built if built is not None else variants_of(suite, only_variants)
     templates = {**{t.name: t for t in suite.config.templates}, **built.templates}
     variants = [
