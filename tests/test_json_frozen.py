@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -141,6 +142,8 @@ def test_json_is_byte_identical_to_the_frozen_copy(frozen_runs: dict[str, str], 
         path.write_text(got, encoding="utf-8")
     assert path.exists(), f"no frozen copy of {case}: run with TAILGATE_FREEZE=1 once"
     want = path.read_text(encoding="utf-8")
+    if got != want and _same_but_last_digits(json.loads(got), json.loads(want)):
+        return  # another numpy/scipy/DuckDB summation order (see _same_but_last_digits)
     if got != want:
         lines = [
             f"{i}: {a!r} != {b!r}"
@@ -148,3 +151,24 @@ def test_json_is_byte_identical_to_the_frozen_copy(frozen_runs: dict[str, str], 
             if a != b
         ]
         raise AssertionError(f"{case}: output changed ({len(lines)} lines differ), first: {lines[:3]}")
+
+
+def _same_but_last_digits(got: object, want: object) -> bool:
+    """Equal structure, keys and strings, and floats equal to 1e-9 relative: byte identity holds
+    for one environment (a refactor is checked there), but a new numpy, scipy or DuckDB may sum in
+    another order and move a float's 16th digit (seen: numpy 2.4.6, scipy 1.17.1, DuckDB 2.0.1
+    changed ``correlation`` ...663 to ...613). Anything larger than that is a change of behaviour."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(_same_but_last_digits(got[k], want[k]) for k in got)
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(_same_but_last_digits(a, b) for a, b in zip(got, want, strict=True))
+    if isinstance(got, float) and isinstance(want, float):
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+    return type(got) is type(want) and got == want
+
+
+def test_last_digit_tolerance_is_narrow() -> None:
+    assert _same_but_last_digits({"a": [0.30000000000000004]}, {"a": [0.3]})
+    assert not _same_but_last_digits({"a": [0.3001]}, {"a": [0.3]})
+    assert not _same_but_last_digits({"a": 1}, {"a": 1.0})
+    assert not _same_but_last_digits({"a": "x"}, {"b": "x"})
