@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from tailgate.analysis._bootstrap import Binned, replicate_sums
 from tailgate.analysis._compare_pairing import Matched
 from tailgate.analysis._compare_results import (
     BeyondAccuracy,
@@ -29,7 +30,7 @@ from tailgate.analysis._compare_results import (
 from tailgate.analysis._compare_tests import level_estimate, paired_levels
 from tailgate.analysis._data import OUTPUT_JSON, RunData
 from tailgate.analysis._estimate import Estimate
-from tailgate.analysis._stats import Binned, item_weights, pass_hat_k
+from tailgate.analysis._stats import pass_hat_k
 
 __all__ = ["beyond_accuracy"]
 
@@ -123,12 +124,12 @@ def _json_validity_per_item(data: RunData, item_ids: np.ndarray) -> np.ndarray:
 
 
 def _positions(data: RunData, item_ids: np.ndarray) -> np.ndarray:
-    """For each of the run's item codes, its index in the sorted ``item_ids`` (or -1)."""
-    ids = data.items.item_id.astype(str)
-    sorted_ids = item_ids.astype(str)
-    at = np.clip(np.searchsorted(sorted_ids, ids), 0, max(sorted_ids.size - 1, 0))
-    found = sorted_ids[at] == ids if sorted_ids.size else np.zeros(ids.size, dtype=bool)
-    return np.where(found, at, -1)
+    """For each of the run's item codes, its index in ``item_ids`` (or -1)."""
+    out = np.full(data.items.size, -1, dtype=np.int64)
+    codes = data.items.index_of(item_ids.tolist())
+    found = codes >= 0
+    out[codes[found]] = np.flatnonzero(found)
+    return out
 
 
 def _latency(data: RunData, item_ids: np.ndarray) -> _Latencies:
@@ -165,16 +166,11 @@ def _paired_bootstrap(
         bin_c = Binned.of(lat_c[0], lat_c[1], items, edges, exact)
         reps = min(reps, bin_b.replicates(reps, 2e9), bin_c.replicates(reps, 2e9))
     names = list(per_item)
-    deltas = {name: np.empty(reps) for name in names}
-    lat_deltas = np.empty((reps, len(_QS)))
-    for start, w in item_weights(items, reps, options.seed):
-        stop = start + w.shape[0]
-        total = float(items)  # each replicate draws ``items`` items: its weights sum to that exactly
-        for name in names:
-            b, c = per_item[name]
-            deltas[name][start:stop] = (w @ c - w @ b) / total
-        if has_latency:
-            lat_deltas[start:stop] = bin_c.percentiles(w, _QS) - bin_b.percentiles(w, _QS)
+    columns = [v for name in names for v in per_item[name]]  # base, cand of each measure
+    sums, percentiles = replicate_sums(columns, [bin_b, bin_c] if has_latency else [], _QS, items, reps, options.seed)
+    total = float(items)  # each replicate draws ``items`` items: its weights sum to that exactly
+    deltas = {name: (sums[:, 2 * j + 1] - sums[:, 2 * j]) / total for j, name in enumerate(names)}
+    lat_deltas = percentiles[1] - percentiles[0] if has_latency else np.empty((reps, len(_QS)))
     method = (
         f"paired item bootstrap, {reps} replicates, seed {options.seed}; two-sided p = "
         "2 (min(#delta* <= 0, #delta* >= 0) + 1) / (B + 1), ties counted on both sides"

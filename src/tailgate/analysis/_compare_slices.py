@@ -21,7 +21,7 @@ from tailgate.analysis._compare_results import CompareOptions, OverallChange, Sl
 from tailgate.analysis._compare_tests import format_p
 from tailgate.analysis._data import RunData
 from tailgate.analysis._estimate import Estimate, _t_quantile
-from tailgate.analysis._slices import equal_mask, item_features
+from tailgate.analysis._slices import equal_mask, item_features, value_masks
 from tailgate.analysis._stats import adjust_bh, adjust_by
 
 __all__ = ["aligned_features", "slice_deltas", "slice_warnings"]
@@ -98,8 +98,7 @@ def _attribute_slices(features: dict[str, np.ndarray], options: CompareOptions) 
     """(kind, name, item mask) of every attribute value and conjunction of two with enough items."""
     singles = []
     for name, labels in features.items():
-        for value in sorted({v for v in labels.tolist() if v is not None}, key=str):
-            mask = equal_mask(labels, value)
+        for value, mask in value_masks(labels):
             if mask.sum() >= options.min_items:
                 singles.append((name, str(value), mask))
     out = [("declared" if not n.startswith("auto:") else "derived", f"{n}={v}", m) for n, v, m in singles]

@@ -28,6 +28,7 @@ __all__ = [
     "equal_mask",
     "item_features",
     "slice_estimates",
+    "value_masks",
     "worst_slices",
 ]
 
@@ -130,6 +131,11 @@ def slice_estimates(data: RunData, confidence: float = 0.95) -> list[SliceEstima
             est = estimate_from_sums(rows["n"][mask], rows["s"][mask], data.binary, confidence)
             out.append(SliceEstimate(name, str(value), "sample", est))
     return out
+
+
+def value_masks(labels: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
+    """``(value, equal_mask(labels, value))`` for each distinct label but None, sorted as text."""
+    return _masks(labels, _values(labels))
 
 
 def _masks(labels: np.ndarray, values: list[Any]) -> Iterator[tuple[Any, np.ndarray]]:

@@ -15,21 +15,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from tailgate.analysis._estimate import Estimate, _t_quantile, _z_quantile, clustered_t, effective_n
 
 __all__ = [
-    "Binned",
     "Percentile",
     "adjust_bh",
     "adjust_by",
     "bootstrap_percentiles",
     "estimate_from_sums",
     "gini",
-    "item_weights",
     "pass_at_k",
     "pass_hat_k",
 ]
@@ -198,99 +195,6 @@ def _quantile_interval(
     hi_index = min(math.ceil(s / m * total) - 1, total - 1)
     method = f"order-statistic interval (binomial ranks) inverted through the sample (Woodruff), {clustered}"
     return float(order[lo_index]), float(order[hi_index]), method
-
-
-def item_weights(items: int, replicates: int, seed: int) -> Any:
-    """Bootstrap weights (how many times each item is drawn), in chunks of at most ~80 MB:
-    yields (index of the first replicate, weights matrix replicates x items)."""
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(replicates, int(1e7 // max(items, 1))))
-    done = 0
-    while done < replicates:
-        size = min(chunk, replicates - done)
-        # n draws with replacement per replicate, counted per item: a multinomial(n, 1/n) sample,
-        # ~30x faster than rng.multinomial over many categories
-        draws = rng.integers(0, items, size=(size, items), dtype=np.int64)
-        draws += np.arange(size, dtype=np.int64)[:, None] * items
-        counts = np.bincount(draws.ravel(), minlength=size * items).reshape(size, items)
-        # Fortran order: the sparse products take weights.T, which is then contiguous (no copy per use)
-        yield done, np.array(counts, dtype=float, order="F")
-        done += size
-
-
-@dataclass
-class Binned:
-    """Sample values as an items x bins count matrix, for weighted (bootstrap) percentiles."""
-
-    h: Any
-    edges: np.ndarray
-    exact: bool
-
-    @classmethod
-    def of(
-        cls,
-        values: np.ndarray,
-        codes: np.ndarray,
-        items: int,
-        edges: np.ndarray | None = None,
-        exact: bool | None = None,
-    ) -> Binned:
-        """Bins: the distinct values when there are at most 8,192, else 4,096 equal-count bins
-        (within which percentiles are interpolated linearly); ``edges`` shares bins between runs."""
-        from scipy import sparse
-
-        if edges is None:
-            distinct = np.unique(values)
-            exact = distinct.size <= 8192
-            edges = distinct if exact else np.quantile(values, np.linspace(0.0, 1.0, 4097))
-        if exact:
-            bins = np.searchsorted(edges, values)
-        else:
-            bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, edges.size - 2)
-        n_bins = edges.size if exact else edges.size - 1
-        h = sparse.csr_matrix((np.ones(values.size), (codes, bins)), shape=(items, n_bins))
-        return cls(h, edges, bool(exact))
-
-    @property
-    def description(self) -> str:
-        return "exact values" if self.exact else "4,096 quantile bins"
-
-    def replicates(self, wanted: int, max_work: float) -> int:
-        """Replicates to run: ``wanted``, fewer (never below 200) to keep within ``max_work``."""
-        return int(max(200, min(wanted, max_work // max(self.h.nnz, 1))))
-
-    def percentiles(self, weights: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-        """Percentiles for each row of item ``weights`` (replicates x items)."""
-        hist = np.asarray((self.h.T @ weights.T).T)
-        return np.array([_hist_percentiles(row, self.edges, qs, self.exact) for row in hist])
-
-
-def _hist_percentiles(hist: np.ndarray, edges: np.ndarray, qs: Sequence[float], exact: bool) -> np.ndarray:
-    """Percentiles of a weighted histogram, matching numpy's linear interpolation when exact."""
-    total = hist.sum()
-    cum = np.cumsum(hist)
-    out = np.empty(len(qs))
-    for j, q in enumerate(qs):
-        # numpy's 'linear' method: position (n - 1) * q / 100 in the sorted sample, 0-based
-        pos = (total - 1) * q / 100.0
-        lo_rank = math.floor(pos)
-        frac = pos - lo_rank
-        out[j] = (1 - frac) * _value_at(lo_rank, cum, edges, exact) + frac * _value_at(
-            min(lo_rank + 1, total - 1), cum, edges, exact
-        )
-    return out
-
-
-def _value_at(rank: float, cum: np.ndarray, edges: np.ndarray, exact: bool) -> float:
-    """The value of the sample at 0-based ``rank`` in the weighted sorted order."""
-    k = int(np.searchsorted(cum, rank, side="right"))
-    k = min(k, cum.size - 1)
-    if exact:
-        return float(edges[k])
-    before = cum[k - 1] if k > 0 else 0.0
-    inside = cum[k] - before
-    frac = (rank - before + 0.5) / inside if inside > 0 else 0.5
-    return float(edges[k] + min(max(frac, 0.0), 1.0) * (edges[k + 1] - edges[k]))
 
 
 def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
