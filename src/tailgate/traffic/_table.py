@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from tailgate.errors import StoreError
+from tailgate.traffic._schema import DERIVED_COLUMNS
 
 __all__ = ["TrafficTable", "TrafficWriter"]
 
@@ -42,6 +43,24 @@ def _not_in(values: Any, known: Any) -> Any:
     return pc.invert(pc.is_in(values, value_set=known))
 
 
+_DICTIONARY = [
+    "schema_version",
+    "model",
+    "status",
+    "is_error",
+    "prompt_tokens",
+    "completion_tokens",
+    "finish_reason",
+    "columns",
+    *DERIVED_COLUMNS,
+    "source",
+    "format",
+    "imported_at",
+]
+"""Columns dictionary-encoded in a part: the others (ids, texts, times, lines) are mostly
+distinct, and trying a dictionary on them costs time for nothing."""
+
+
 def stage(rows: Any, folder: Path, owner: int | None = None) -> Path:
     """Write rows (an Arrow table) as a Parquet file in the table's folder under a temporary
     name, fsynced, ready to be renamed into place as a part; ``owner`` is the pid of the
@@ -50,7 +69,7 @@ def stage(rows: Any, folder: Path, owner: int | None = None) -> Path:
 
     path = folder / f".staged-{owner or os.getpid()}-{time.time_ns()}-{os.getpid()}.parquet.tmp"
     try:
-        pq.write_table(rows, path, compression="zstd")
+        pq.write_table(rows, path, compression="zstd", use_dictionary=_DICTIONARY)
         with path.open("rb") as fh:
             os.fsync(fh.fileno())
     except BaseException:
