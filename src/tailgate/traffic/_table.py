@@ -4,6 +4,7 @@ Layout::
 
     part-<ns>-<pid>.parquet    rows committed by one batch of one writer (immutable, never rewritten)
     imports.jsonl              one line per committed batch: file, format, how far it was read
+    .staged-<pid>-*.tmp        a part being written (by the import of process pid, or its workers)
     .lock                      flock held by a writer while it commits a batch
 
 Append-only and idempotent: a batch is committed under the lock, after dropping every row whose
@@ -61,7 +62,7 @@ _DICTIONARY = [
 distinct, and trying a dictionary on them costs time for nothing."""
 
 
-def stage(rows: Any, folder: Path, owner: int | None = None) -> Path:
+def stage(rows: Any, folder: Path, owner: int | None = None, *, sync: bool = True) -> Path:
     """Write rows (an Arrow table) as a Parquet file in the table's folder under a temporary
     name, fsynced, ready to be renamed into place as a part; ``owner`` is the pid of the
     importing process (default this one), so that a writer can remove what a killed one left."""
@@ -70,12 +71,17 @@ def stage(rows: Any, folder: Path, owner: int | None = None) -> Path:
     path = folder / f".staged-{owner or os.getpid()}-{time.time_ns()}-{os.getpid()}.parquet.tmp"
     try:
         pq.write_table(rows, path, compression="zstd", use_dictionary=_DICTIONARY)
-        with path.open("rb") as fh:
-            os.fsync(fh.fileno())
+        if sync:
+            _fsync(path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def _remove_stale(folder: Path) -> None:
@@ -223,6 +229,7 @@ class TrafficWriter:
                 known = self._known(ids)
                 name = None
                 if staged is not None and not len(known):
+                    _fsync(staged)  # here, not in the worker: the disk waits overlap its parsing
                     name = self._name()
                     os.replace(staged, self.table.folder / name)
                 elif staged is not None and len(known) < len(ids):
