@@ -65,7 +65,8 @@ distinct, and trying a dictionary on them costs time for nothing."""
 def stage(rows: Any, folder: Path, owner: int | None = None, *, sync: bool = True) -> Path:
     """Write rows (an Arrow table) as a Parquet file in the table's folder under a temporary
     name, fsynced, ready to be renamed into place as a part; ``owner`` is the pid of the
-    importing process (default this one), so that a writer can remove what a killed one left."""
+    importing process (default this one), so that a writer can remove what a killed one left;
+    ``sync=False`` leaves the fsync to whoever renames it (:meth:`TrafficWriter.commit_staged`)."""
     import pyarrow.parquet as pq
 
     path = folder / f".staged-{owner or os.getpid()}-{time.time_ns()}-{os.getpid()}.parquet.tmp"
