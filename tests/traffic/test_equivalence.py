@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tailgate.records import _derive as derive
-from tailgate.records import content_hash
-from tailgate.traffic._schema import fast_content_hash
+from tailgate.records import canonical_json, content_hash
+from tailgate.traffic import Request
+from tailgate.traffic._schema import fast_content_hash, request_keys
 
 CHARS = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
 
@@ -91,3 +92,40 @@ def test_derivations_unchanged_on_every_code_point() -> None:
             text = f"x {char}y Zz 1"
             assert derive.detect_names(text) == _names_before(text)
     assert re.compile(r"[0-9]").search("x٣") is None  # why ASCII text alone takes the fast path
+
+
+# -- the import's ids with the messages serialised once: the contract's values ------------------
+
+MESSAGES = st.lists(
+    st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system"]), "content": st.text()}),
+    min_size=1,
+    max_size=4,
+)
+REQUESTS = st.builds(
+    Request,
+    timestamp_us=st.integers(min_value=0, max_value=2**62),
+    messages=st.none() | MESSAGES,
+    prompt=st.text(),
+    response=st.none() | st.text(),
+    model=st.none() | st.text(max_size=8),
+    log_id=st.none() | st.text(max_size=8),
+    status=st.none() | st.sampled_from(["200", "ok", "error"]),
+    latency_ms=st.none() | st.floats(min_value=0, allow_nan=False, allow_infinity=False),
+    prompt_tokens=st.none() | st.integers(min_value=0, max_value=2**70),
+    completion_tokens=st.none() | st.integers(min_value=0, max_value=2**40),
+    finish_reason=st.none() | st.text(max_size=5),
+    columns=st.dictionaries(st.text(max_size=4), JSONISH, max_size=3),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(REQUESTS)
+def test_request_keys_are_the_contract_hashes(request: Request) -> None:
+    if request.messages is not None:
+        request.prompt = None
+    rid, key, messages = request_keys(request)
+    assert rid == content_hash({"traffic": request.identity()})
+    assert key == content_hash(
+        {"messages": request.messages} if request.messages is not None else {"prompt": request.prompt}
+    )
+    assert messages == (None if request.messages is None else canonical_json(request.messages).encode())

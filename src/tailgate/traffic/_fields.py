@@ -27,12 +27,13 @@ class FieldError(ValueError):
         self.message = message
 
 
-def lookup(obj: Any, path: str) -> Any:
-    """``obj["a"]["b"]`` for ``a.b`` (a key containing the dots wins); ``None`` when absent."""
+def lookup(obj: Any, path: str, parts: tuple[str, ...] | None = None) -> Any:
+    """``obj["a"]["b"]`` for ``a.b`` (a key containing the dots wins); ``None`` when absent.
+    ``parts``: ``path`` split at its dots, when the caller has it already."""
     if isinstance(obj, dict) and path in obj:
         return obj[path]
     current = obj
-    for part in path.split("."):
+    for part in path.split(".") if parts is None else parts:
         if isinstance(current, dict):
             current = current.get(part, _MISSING)
         elif isinstance(current, list) and part.isdigit() and int(part) < len(current):

@@ -11,6 +11,9 @@ Any other re-import re-reads the file and stores nothing twice.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,12 +27,18 @@ import orjson
 
 from tailgate.errors import InputError
 from tailgate.records import canonical_json, file_sha256
-from tailgate.traffic._attributes import LanguageDetector, derive_text_attributes, token_bucket
+from tailgate.traffic._attributes import LanguageDetector, SharedAttributes, derive_text_attributes, token_bucket
 from tailgate.traffic._fields import FieldError
 from tailgate.traffic._openai import ReadOptions
-from tailgate.traffic._schema import TRAFFIC_COLUMNS, TRAFFIC_SCHEMA_VERSION, Request, input_id, traffic_arrow_schema
+from tailgate.traffic._schema import (
+    TRAFFIC_COLUMNS,
+    TRAFFIC_SCHEMA_VERSION,
+    Request,
+    request_keys,
+    traffic_arrow_schema,
+)
 from tailgate.traffic._sources import detect_format, read_source
-from tailgate.traffic._table import TrafficTable
+from tailgate.traffic._table import TrafficTable, stage
 
 __all__ = ["BadLine", "FileImport", "TrafficImport", "import_traffic"]
 
@@ -46,29 +55,46 @@ _PARSE_FROM = 64 << 20
 """JSONL bytes left to read from which worker processes parse the file, a range each."""
 _RANGE_BYTES = 48 << 20
 _WORKER_IMPORTER: _Importer | None = None
+_WORKER_SHARED: SharedAttributes | None = None
 
 
 def _parse_range(
-    path: str, fmt: str, options: ReadOptions, display: str, start: int, stop: int, line: int, imported_at: int
-) -> tuple[Any, dict[str, int], list[BadLine]]:
+    folder: Path,
+    path: str,
+    fmt: str,
+    options: ReadOptions,
+    display: str,
+    span: tuple[int, int, int, int],
+    imported_at: int,
+    shared: str,
+) -> tuple[Path | None, Any, dict[str, int], list[BadLine]]:
     """In a worker process: the complete lines in bytes [start, stop) of a JSONL file, after
-    ``line``, as an Arrow table of new rows (attributes included), counts and bad lines."""
-    global _WORKER_IMPORTER
+    ``line`` (``span``: start, stop, line, the range's index), made into new rows (attributes
+    included, derived with the other workers through the ``shared`` file) and written as a staged
+    part in ``folder``; returns its path (None without rows), its request ids, counts and bad
+    lines. Writing the part here keeps its compression on the workers and the rows out of the
+    pipe."""
+    global _WORKER_IMPORTER, _WORKER_SHARED
     if _WORKER_IMPORTER is None or _WORKER_IMPORTER.options != options:
-        _WORKER_IMPORTER = _Importer(TrafficTable(Path(path).parent), options, 0, 0)  # (its table unused)
+        _WORKER_IMPORTER = _Importer(TrafficTable(folder), options, 0, 0)  # (its table unused)
+    if _WORKER_SHARED is None or _WORKER_SHARED.path != shared:
+        _WORKER_SHARED = SharedAttributes(shared)
     importer = _WORKER_IMPORTER
     importer.bad_lines = []
     batch = _Batch()
     counts = {"lines": 0, "requests": 0, "bad": 0, "skipped": 0}
-    current = line
-    for number, _, payload in read_source(Path(path), fmt, options, display, start, line, stop=stop):
+    start, stop, current, index = span
+    for number, _, payload in read_source(Path(path), fmt, options, display, start, current, stop=stop):
         if number != current:
             counts["lines"] += 1
             current = number
         importer.consume(batch, counts, display, fmt, number, payload)
     extra = {"schema_version": TRAFFIC_SCHEMA_VERSION, "source": display, "format": fmt, "imported_at": imported_at}
     known = {k: importer.attributes[k] for k in batch.texts if k in importer.attributes}
-    return importer._build(batch, known, {}, extra), counts, importer.bad_lines
+    new = {k: text for k, text in batch.texts.items() if k not in known}
+    table = importer._build(batch, known, _WORKER_SHARED.derive(new, importer.detect, reverse=index % 2 == 1), extra)
+    staged = stage(table, folder, owner=os.getppid(), sync=False) if table.num_rows else None
+    return staged, table["request_id"], counts, importer.bad_lines
 
 
 def _derive_chunk(items: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
@@ -211,19 +237,22 @@ class _Importer:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tailgate-traffic-commit")
         self._workers: ProcessPoolExecutor | None = None
         self._pending: Future[int] | None = None
+        self._shared: str | None = None
+        """A folder for the workers' shared attributes (:class:`SharedAttributes`), once made."""
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         if self._workers is not None:
             self._workers.shutdown(wait=True, cancel_futures=True)
+        if self._shared is not None:
+            shutil.rmtree(self._shared, ignore_errors=True)
 
     def _add(self, batch: _Batch, request: Request, display: str, line: int, fmt: str) -> bool:
         if request.columns:
             request.columns = {k: _jsonable(v) for k, v in request.columns.items()}
-        rid = request.request_id()
+        rid, key, messages = request_keys(request)
         if rid in batch.ids:
             return False
-        key = input_id(request)
         text = request.input_text()
         if key not in batch.texts:
             batch.texts[key] = text
@@ -234,7 +263,7 @@ class _Importer:
         columns["timestamp"].append(request.timestamp_us)
         columns["log_id"].append(request.log_id)
         columns["model"].append(request.model)
-        columns["messages"].append(_json_text(request.messages) if request.messages is not None else None)
+        columns["messages"].append(messages)
         columns["prompt"].append(request.prompt)
         columns["input_text"].append(text)
         columns["response"].append(request.response)
@@ -291,7 +320,12 @@ class _Importer:
         """Parse the complete lines from ``start`` (offset, line) in worker processes, a byte range
         each, and commit their tables in file order; returns where the serial reader goes on."""
         workers = self._pool_of_workers()
+        if self._shared is None:
+            self._shared = tempfile.mkdtemp(prefix="tailgate-attributes-")
+            SharedAttributes(os.path.join(self._shared, "attributes.sqlite")).close()  # created once, WAL
+        shared = os.path.join(self._shared, "attributes.sqlite")
         offset, line = start
+        index = 0
         pending: deque[tuple[Future[Any], int, int, str]] = deque()
         with path.open("rb") as fh:
             fh.seek(offset)
@@ -303,7 +337,8 @@ class _Importer:
                 if not cut:
                     continue
                 prefix.update(memoryview(data)[:cut])
-                args = (str(path), fmt, self.options, display, offset, offset + cut, line, self.imported_at)
+                span, index = (offset, offset + cut, line, index), index + 1
+                args = (self.table.folder, str(path), fmt, self.options, display, span, self.imported_at, shared)
                 offset, line = offset + cut, line + data.count(b"\n", 0, cut)
                 pending.append((workers.submit(_parse_range, *args), offset, line, prefix.hexdigest()))
                 while len(pending) > self.jobs + 1:
@@ -322,15 +357,15 @@ class _Importer:
         out: dict[str, Any],
     ) -> None:
         future, offset, line, digest = item
-        table, counts, bad_lines = future.result()
+        staged, ids, counts, bad_lines = future.result()
         for name, value in counts.items():
             out["counts"][name] += value
         self.bad_lines.extend(bad_lines[: max(0, MAX_BAD_LINES_KEPT - len(self.bad_lines))])
-        entry = {"file": display, "path": str(path.resolve()), "format": fmt, "line": line, "rows": table.num_rows}
+        entry = {"file": display, "path": str(path.resolve()), "format": fmt, "line": line, "rows": len(ids)}
         entry.update(at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), offset=offset, prefix_sha256=digest)
         if self._pending is not None:
             self._pending.result()
-        self._pending = self._pool.submit(writer.commit, table, entry)
+        self._pending = self._pool.submit(writer.commit_staged, staged, ids, entry)
         out["commits"].append(self._pending)
 
     def _finish(
@@ -369,7 +404,10 @@ class _Importer:
             values = batch.columns[f.name]
             if len(values) != n:  # the same for the whole batch
                 values = [extra[f.name]] * n
-            arrays.append(pa.array(values, f.type))
+            if f.name == "messages":  # UTF-8 bytes already: checked, not decoded and encoded again
+                arrays.append(pa.array(values, pa.binary()).cast(f.type))
+            else:
+                arrays.append(pa.array(values, f.type))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def consume(self, batch: _Batch, counts: dict[str, int], display: str, fmt: str, line: int, payload: Any) -> None:

@@ -90,18 +90,19 @@ class ReadOptions:
     latency_unit: str = "ms"
 
 
-_PLANS: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+_Plan = dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
+_PLANS: dict[tuple[str, ...], _Plan] = {}
 
 
-def _plan(obj: dict[str, Any]) -> dict[str, tuple[str, ...]]:
-    """The candidate paths that can exist in an object with these top-level keys (the lines of
-    one log share a shape, so this is computed once per shape)."""
+def _plan(obj: dict[str, Any]) -> _Plan:
+    """The candidate paths that can exist in an object with these top-level keys, each with its
+    parts (the lines of one log share a shape, so this is computed once per shape)."""
     shape = tuple(obj)
     plan = _PLANS.get(shape)
     if plan is None:
         keys = set(shape)
         plan = {
-            name: tuple(p for p in paths if p in keys or p.split(".", 1)[0] in keys)
+            name: tuple((p, tuple(p.split("."))) for p in paths if p in keys or p.split(".", 1)[0] in keys)
             for name, paths in _CANDIDATES.items()
         }
         if len(_PLANS) > 1000:
@@ -110,12 +111,12 @@ def _plan(obj: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     return plan
 
 
-def _find(obj: dict[str, Any], name: str, options: ReadOptions, plan: dict[str, tuple[str, ...]]) -> tuple[Any, str]:
+def _find(obj: dict[str, Any], name: str, options: ReadOptions, plan: _Plan) -> tuple[Any, str]:
     given = options.fields.get(name)
     if given is not None:
         return lookup(obj, given), given
-    for path in plan[name]:
-        value = obj[path] if path in obj else lookup(obj, path)
+    for path, parts in plan[name]:
+        value = obj[path] if path in obj else lookup(obj, path, parts)
         if value is not None and value != "":
             return value, path
     return None, name
@@ -149,9 +150,7 @@ def _response(value: Any, where: str) -> tuple[str | None, str | None]:
     return as_text(value, where), None
 
 
-def _latency(
-    obj: dict[str, Any], options: ReadOptions, plan: dict[str, tuple[str, ...]], start_us: int
-) -> float | None:
+def _latency(obj: dict[str, Any], options: ReadOptions, plan: _Plan, start_us: int) -> float | None:
     value, path = _find(obj, "latency_ms", options, plan)
     if value is not None:
         return as_float(value, path)

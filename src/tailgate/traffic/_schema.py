@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from tailgate.records import HASH_HEX_DIGITS, Column, content_hash
+from tailgate.records import HASH_HEX_DIGITS, Column, canonical_json, content_hash
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -32,6 +32,7 @@ __all__ = [
     "Request",
     "fast_content_hash",
     "input_id",
+    "request_keys",
     "traffic_arrow_schema",
 ]
 
@@ -58,7 +59,7 @@ TRAFFIC_COLUMNS: tuple[Column, ...] = (
     Column("finish_reason", "string", True, "Finish reason of the first choice."),
     Column("columns", "string", False, "Canonical JSON object of the user-declared columns (`--column`)."),
     Column("input_tokens", "string", False, "Derived: bucket of the input tokens (usage, else chars / 4)."),
-    Column("lang", "string", False, "Derived: ISO 639-1 language of the input text (py3langid), `und` if no letters."),
+    Column("lang", "string", False, "Derived: ISO 639-1 language of the input text (fastText), `und` if no letters."),
     Column("names", "string", False, "Derived: `none`, `english` or `non_english` proper names (as the report)."),
     Column("non_ascii", "bool", False, "Derived: letters outside ASCII."),
     Column("has_numbers", "bool", False, "Derived: a digit."),
@@ -128,6 +129,29 @@ class Request:
         if self.messages is None:
             return 1
         return max(1, sum(1 for m in self.messages if m["role"] == "user"))
+
+
+def request_keys(request: Request) -> tuple[str, str, bytes | None]:
+    """``(request_id, input_id, messages column)`` of a request: the values of
+    :meth:`Request.request_id`, :func:`input_id` and the UTF-8 of the messages' canonical JSON,
+    with the messages serialised once (their canonical JSON, orjson's, goes into both hashes as a
+    pre-serialised fragment and is the column's text; a test checks the three)."""
+    if request.messages is None:
+        return request.request_id(), input_id(request), None
+    try:
+        messages = orjson.dumps(request.messages, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):  # (not for text orjson read) the contract's own path
+        return request.request_id(), input_id(request), canonical_json(request.messages).encode()
+    key = hashlib.sha256(b'{"messages":' + messages + b"}").hexdigest()[:HASH_HEX_DIGITS]
+    identity = request.identity()
+    if _floats_agree(identity["latency_ms"]) and _floats_agree(identity["columns"]):
+        identity["messages"] = orjson.Fragment(messages)
+        try:
+            data = orjson.dumps({"traffic": identity}, option=orjson.OPT_SORT_KEYS)
+            return hashlib.sha256(data).hexdigest()[:HASH_HEX_DIGITS], key, messages
+        except (TypeError, orjson.JSONEncodeError):  # an int past 64 bits, a non-string key
+            pass
+    return content_hash({"traffic": request.identity()}), key, messages
 
 
 def input_id(request: Request) -> str:

@@ -4,6 +4,7 @@ Layout::
 
     part-<ns>-<pid>.parquet    rows committed by one batch of one writer (immutable, never rewritten)
     imports.jsonl              one line per committed batch: file, format, how far it was read
+    .staged-<pid>-*.tmp        a part being written (by the import of process pid, or its workers)
     .lock                      flock held by a writer while it commits a batch
 
 Append-only and idempotent: a batch is committed under the lock, after dropping every row whose
@@ -28,12 +29,71 @@ from typing import Any
 import orjson
 
 from tailgate.errors import StoreError
+from tailgate.traffic._schema import DERIVED_COLUMNS
 
 __all__ = ["TrafficTable", "TrafficWriter"]
 
 
 def _sql_paths(paths: list[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _not_in(values: Any, known: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.invert(pc.is_in(values, value_set=known))
+
+
+_DICTIONARY = [
+    "schema_version",
+    "model",
+    "status",
+    "is_error",
+    "prompt_tokens",
+    "completion_tokens",
+    "finish_reason",
+    "columns",
+    *DERIVED_COLUMNS,
+    "source",
+    "format",
+    "imported_at",
+]
+"""Columns dictionary-encoded in a part: the others (ids, texts, times, lines) are mostly
+distinct, and trying a dictionary on them costs time for nothing."""
+
+
+def stage(rows: Any, folder: Path, owner: int | None = None, *, sync: bool = True) -> Path:
+    """Write rows (an Arrow table) as a Parquet file in the table's folder under a temporary
+    name, fsynced, ready to be renamed into place as a part; ``owner`` is the pid of the
+    importing process (default this one), so that a writer can remove what a killed one left;
+    ``sync=False`` leaves the fsync to whoever renames it (:meth:`TrafficWriter.commit_staged`)."""
+    import pyarrow.parquet as pq
+
+    path = folder / f".staged-{owner or os.getpid()}-{time.time_ns()}-{os.getpid()}.parquet.tmp"
+    try:
+        pq.write_table(rows, path, compression="zstd", use_dictionary=_DICTIONARY)
+        if sync:
+            _fsync(path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _remove_stale(folder: Path) -> None:
+    """Staged files whose importing process is gone (killed while it wrote them)."""
+    for path in folder.glob(".staged-*.parquet.tmp"):
+        try:
+            os.kill(int(path.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
 
 
 class TrafficTable:
@@ -120,6 +180,7 @@ class TrafficWriter:
         self._con.execute(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
         self._con.execute("CREATE TEMP TABLE seen (request_id VARCHAR)")
         self._loaded: set[str] = set()
+        _remove_stale(table.folder)
 
     def close(self) -> None:
         self._con.close()
@@ -149,33 +210,72 @@ class TrafficWriter:
     def commit(self, rows: Any, entry: dict[str, Any]) -> int:
         """Append the rows (an Arrow table, ids unique within it) not already in the table, then
         the journal ``entry``; returns how many rows were new."""
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
         with self._lock():
             self._catch_up()
-            if rows.num_rows:
-                self._con.register("batch", rows.select(["request_id"]))
-                known = self._con.sql(
-                    "SELECT request_id FROM seen WHERE request_id IN (SELECT request_id FROM batch)"
-                ).to_arrow_table()["request_id"]
-                self._con.unregister("batch")
-                if len(known):
-                    rows = rows.filter(pc.invert(pc.is_in(rows["request_id"], value_set=known)))
-            if rows.num_rows:
-                name = f"part-{time.time_ns():020d}-{os.getpid()}.parquet"
-                tmp = self.table.folder / f".{name}.tmp"
-                pq.write_table(rows, tmp, compression="zstd")
-                with tmp.open("rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.table.folder / name)
-                self._con.register("fresh", rows.select(["request_id"]))
-                self._con.execute("INSERT INTO seen SELECT request_id FROM fresh")
-                self._con.unregister("fresh")
-                self._loaded.add(name)
-                entry = {**entry, "part": name}
-            self._journal({**entry, "inserted": rows.num_rows})
-        return int(rows.num_rows)
+            known = self._known(rows["request_id"])
+            if len(known):
+                rows = rows.filter(_not_in(rows["request_id"], known))
+            name = self._write(rows) if rows.num_rows else None
+            return self._record(rows["request_id"], name, entry)
+
+    def commit_staged(self, staged: Path | None, ids: Any, entry: dict[str, Any]) -> int:
+        """:meth:`commit` of rows a worker process wrote already (:func:`stage`; ``ids``: their
+        request ids, None for no rows): renamed into place as they are when none is known (the
+        common case: the part is not read), else rewritten without the known rows, or dropped."""
+        import pyarrow.parquet as pq
+
+        try:
+            with self._lock():
+                self._catch_up()
+                known = self._known(ids)
+                name = None
+                if staged is not None and not len(known):
+                    _fsync(staged)  # here, not in the worker: the disk waits overlap its parsing
+                    name = self._name()
+                    os.replace(staged, self.table.folder / name)
+                elif staged is not None and len(known) < len(ids):
+                    rows = pq.ParquetFile(staged).read()
+                    rows = rows.filter(_not_in(rows["request_id"], known))
+                    name, ids = self._write(rows), rows["request_id"]
+                return self._record(ids, name, entry)
+        finally:
+            if staged is not None:
+                staged.unlink(missing_ok=True)
+
+    def _known(self, ids: Any) -> Any:
+        """The request ids among ``ids`` (an Arrow array) already in the table."""
+        if not len(ids):
+            return ids
+        import pyarrow as pa
+
+        self._con.register("batch", pa.table({"request_id": ids}))
+        known = self._con.sql(
+            "SELECT request_id FROM seen WHERE request_id IN (SELECT request_id FROM batch)"
+        ).to_arrow_table()["request_id"]
+        self._con.unregister("batch")
+        return known
+
+    @staticmethod
+    def _name() -> str:
+        return f"part-{time.time_ns():020d}-{os.getpid()}.parquet"
+
+    def _write(self, rows: Any) -> str:
+        name = self._name()
+        os.replace(stage(rows, self.table.folder), self.table.folder / name)
+        return name
+
+    def _record(self, ids: Any, name: str | None, entry: dict[str, Any]) -> int:
+        """After a part ``name`` holding ``ids`` is in place: its ids seen, the journal line."""
+        import pyarrow as pa
+
+        if name is not None:
+            self._con.register("fresh", pa.table({"request_id": ids}))
+            self._con.execute("INSERT INTO seen SELECT request_id FROM fresh")
+            self._con.unregister("fresh")
+            self._loaded.add(name)
+            entry = {**entry, "part": name}
+        self._journal({**entry, "inserted": len(ids) if name is not None else 0})
+        return len(ids) if name is not None else 0
 
     def _journal(self, entry: dict[str, Any]) -> None:
         try:
