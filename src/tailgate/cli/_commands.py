@@ -20,6 +20,7 @@ from tailgate.cli._common import (
     write_file,
     write_outputs,
 )
+from tailgate.cli._startup import preload_run
 from tailgate.errors import RunFailed
 from tailgate.text import neutralize
 
@@ -80,6 +81,7 @@ def run(
 ) -> None:
     """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
     # (long only in its parameters: the body maps the options to one tailgate.runner.run call)
+    preload_run(model)
     from tailgate._api import show_run
     from tailgate.runner import RunOptions, run_sync
 
