@@ -20,7 +20,7 @@ from tailgate.cli._common import (
     write_file,
     write_outputs,
 )
-from tailgate.cli._startup import preload_run
+from tailgate.cli._startup import preload_run, preload_show
 from tailgate.errors import RunFailed
 from tailgate.text import neutralize
 
@@ -160,6 +160,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     """Show a run's manifest and a first summary (RUN: an id, a unique prefix, or 'latest')."""
+    preload_show(as_json)
     from tailgate._api import show_run
 
     _print_overview(show_run(run_ref, store=open_store(ctx)), as_json)

@@ -16,7 +16,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-__all__ = ["importing", "preload_run"]
+__all__ = ["importing", "preload_run", "preload_show"]
 
 
 @contextmanager
@@ -45,3 +45,14 @@ def preload_run(model: str) -> None:
 
         with suppress(TailgateError):
             lookup("providers", parse_model_spec(model).provider)
+
+
+def preload_show(as_json: bool) -> None:
+    """Import what ``tailgate show`` will import (the summary's analysis modules and numpy, and
+    for the tables the report's), collection off: see the module docstring."""
+    with importing():
+        import tailgate._api  # noqa: F401
+        from tailgate.analysis import summarize_records  # noqa: F401  (loads the lazy module)
+
+        if not as_json:
+            from tailgate.report import render_run_summary  # noqa: F401
