@@ -82,7 +82,6 @@ def run(
     """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
     # (long only in its parameters: the body maps the options to one tailgate.runner.run call)
     preload_run(model)
-    from tailgate._api import show_run
     from tailgate.runner import RunOptions, run_sync
 
     if refresh and no_cache:
@@ -119,6 +118,8 @@ def run(
     if as_json:
         echo_json(result.as_dict())
     else:
+        from tailgate._api import show_run
+
         _print_overview(show_run(result.run_id, store=open_store(ctx)), as_json=False)
 
 
