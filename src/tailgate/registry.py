@@ -241,10 +241,13 @@ def names(kind: str) -> list[str]:
 
 
 def _group(kind: str) -> dict[str, EntryPoint]:
-    if kind not in _entry_points:
+    if not _entry_points:
+        # One pass over the installed distributions for every kind: each pass reads every
+        # distribution's metadata (5-9 ms with ~150 installed), and a run looks up 2-3 kinds.
         from importlib.metadata import entry_points
 
-        _entry_points[kind] = {ep.name: ep for ep in entry_points(group=f"tailgate.{kind}")}
+        found = entry_points()  # (select() filters what was read: no second pass)
+        _entry_points.update({k: {ep.name: ep for ep in found.select(group=f"tailgate.{k}")} for k in KINDS})
     return _entry_points[kind]
 
 

@@ -93,6 +93,30 @@ def test_choice_reads_letters_and_option_texts(
     assert (score.value, score.answer) == (value, answer)
 
 
+def test_one_choice_scorer_over_many_items_scores_each_as_a_fresh_one(tmp_path: Path) -> None:
+    """The scorer keeps what it read from recent items (their options): repeats, other items,
+    items without a reference and more items than it keeps all score as a new scorer would."""
+    shared = _scorer(tmp_path, {"type": "choice"})
+    cases = [
+        (fields, output, reference)
+        for fields, output, reference, _, _ in [
+            (PLANETS, "Jupiter", "B", 1.0, "B"),
+            (LINES, "(c) Venus", "C", 1.0, "C"),
+            (PLANETS, "Venus", 2, 1.0, "C"),
+            (LINES, "Mars", None, None, None),
+        ]
+    ]
+    items = [Item(f"x{i}", fields, reference, {"task": "math"}) for i, (fields, _, reference) in enumerate(cases)]
+    suite = load_suite(str(make_suite(tmp_path, scorers=[{"type": "choice"}])))
+    for _ in range(3):
+        for (_, output, _), item in zip(cases, items, strict=True):
+            for answer in (output, "nothing"):
+                assert shared(answer, item) == build_scorers(suite)[0](answer, item)
+    for i in range(1100):  # past what it keeps: still right
+        item = Item(f"y{i}", PLANETS, "ABCD"[i % 4], {"task": "math"})
+        assert shared("Jupiter", item).value == (1.0 if i % 4 == 1 else 0.0)
+
+
 def test_choice_option_text_can_be_turned_off(tmp_path: Path) -> None:
     item = Item("x", PLANETS, "B", {"task": "math"})
     assert _scorer(tmp_path, {"type": "choice", "option_text": False})("Jupiter", item).value == 0.0

@@ -5,10 +5,13 @@ Exit codes are API: 0 ok, 1 gate failed, 2 usage or input error, 130 interrupted
 
 from __future__ import annotations
 
-import click
+from tailgate.cli._startup import importing
 
-from tailgate._version import __version__
-from tailgate.cli._common import DEFAULT_MODEL
+with importing():  # (collection off while importing: see tailgate.cli._startup)
+    import click
+
+    from tailgate._version import __version__
+    from tailgate.cli._common import DEFAULT_MODEL
 
 __all__ = ["DEFAULT_MODEL", "cli", "main"]
 
@@ -32,4 +35,5 @@ def main() -> None:
     cli(prog_name="tailgate")
 
 
-from tailgate.cli import _cache, _commands, _robustness, _traffic  # noqa: E402, F401  (register the commands on ``cli``)
+with importing():
+    from tailgate.cli import _cache, _commands, _robustness, _traffic  # noqa: F401  (register the commands on ``cli``)

@@ -20,6 +20,7 @@ from tailgate.cli._common import (
     write_file,
     write_outputs,
 )
+from tailgate.cli._startup import preload_run, preload_show
 from tailgate.errors import RunFailed
 from tailgate.text import neutralize
 
@@ -80,7 +81,7 @@ def run(
 ) -> None:
     """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
     # (long only in its parameters: the body maps the options to one tailgate.runner.run call)
-    from tailgate._api import show_run
+    preload_run(model)
     from tailgate.runner import RunOptions, run_sync
 
     if refresh and no_cache:
@@ -117,6 +118,8 @@ def run(
     if as_json:
         echo_json(result.as_dict())
     else:
+        from tailgate._api import show_run
+
         _print_overview(show_run(result.run_id, store=open_store(ctx)), as_json=False)
 
 
@@ -158,6 +161,7 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def show(ctx: click.Context, run_ref: str, as_json: bool) -> None:
     """Show a run's manifest and a first summary (RUN: an id, a unique prefix, or 'latest')."""
+    preload_show(as_json)
     from tailgate._api import show_run
 
     _print_overview(show_run(run_ref, store=open_store(ctx)), as_json)

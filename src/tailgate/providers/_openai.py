@@ -29,10 +29,11 @@ import os
 import time
 from typing import Any
 
+import aiohttp
 import orjson
 
 from tailgate.config import check_base_url
-from tailgate.errors import MissingDependency, ProviderError, UsageError
+from tailgate.errors import ProviderError, UsageError
 from tailgate.providers._base import (
     BaseProvider,
     ClientFault,
@@ -89,10 +90,6 @@ class OpenAIProvider(BaseProvider):
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         self._session: Any = None
-        try:
-            import aiohttp  # noqa: F401
-        except ImportError as exc:  # pragma: no cover - a core dependency
-            raise MissingDependency("the openai provider needs aiohttp: pip install aiohttp") from exc
 
     def default_mode(self) -> Mode:
         return "completion" if self.options.mode == "completion" else "chat"
@@ -105,8 +102,6 @@ class OpenAIProvider(BaseProvider):
 
     def _session_get(self) -> Any:
         if self._session is None:
-            import aiohttp
-
             connector = aiohttp.TCPConnector(
                 limit=max(self.options.concurrency, 1), limit_per_host=0, ttl_dns_cache=300
             )
@@ -118,8 +113,6 @@ class OpenAIProvider(BaseProvider):
         return self._session
 
     async def generate(self, request: Request) -> Response:
-        import aiohttp
-
         chat = request.prompt.mode == "chat"
         body: dict[str, Any] = {
             "model": self.model,

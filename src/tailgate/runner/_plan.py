@@ -3,16 +3,19 @@
 Prompts are Jinja2 templates over the item's fields (plus ``reference`` and ``attributes``),
 rendered with ``StrictUndefined``: a template that names a field an item lacks is an input error
 naming the dataset line and the field, raised before any model call.
+
+A template that only substitutes fields (text and ``{{ name }}``, nothing else Jinja would read:
+see :func:`_substitution`) is rendered without Jinja2, as Jinja2 renders it (``str`` of each
+value; ``tests/runner/test_plan.py`` compares the two): importing Jinja2 and compiling its lexer
+and the template was 50 ms of a run's start-up (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import keyword
+import re
 from dataclasses import dataclass, replace
-from typing import Any
-
-import jinja2
-from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tailgate.config import LoadedSuite, SourceMap, TemplateConfig
 from tailgate.dataset import Dataset
@@ -20,6 +23,9 @@ from tailgate.errors import InputError, UsageError
 from tailgate.perturb import BoundPerturbation, Variants, build_variants
 from tailgate.providers import Request
 from tailgate.records import Item, Mode, Prompt, Variant, cache_key_hasher, canonical_json
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["Plan", "Sample", "build_plan", "variants_of"]
 
@@ -80,9 +86,7 @@ def build_plan(
     built: Variants | None = None,
 ) -> Plan:
     """Render every (item, variant) prompt and expand repeats into samples."""
-    # sandboxed: a suite downloaded from somewhere cannot reach Python internals through its
-    # templates (``{{ ''.__class__.__mro__ }}``); item fields and filters work as before
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = _Environment()
     built = built if built is not None else variants_of(suite, only_variants)
     templates = {**{t.name: t for t in suite.config.templates}, **built.templates}
     variants = [
@@ -96,11 +100,12 @@ def build_plan(
     per_repeat = []
     for repeat in range(repeats):
         seed = None if decoding.seed is None else decoding.seed + repeat
-        template = Request(Prompt(mode), decoding.temperature, decoding.top_p,
-                           decoding.max_tokens, seed, stop, timeout_s)  # fmt: skip
-        params = template.params()
+        # the request's fields after its prompt: Request(prompt, *fields) per sample is 4x
+        # faster than dataclasses.replace()
+        fields = (decoding.temperature, decoding.top_p, decoding.max_tokens, seed, stop, timeout_s)
+        params = Request(Prompt(mode), *fields).params()
         head = {"provider": identity, "mode": mode, "params": params, "repeat": repeat}
-        per_repeat.append((template, canonical_json(params), cache_key_hasher(head)))
+        per_repeat.append((fields, canonical_json(params), cache_key_hasher(head)))
     samples: list[Sample] = []
     for original in dataset.items:
         for variant in variants:
@@ -109,14 +114,14 @@ def build_plan(
             context = {**item.input, "reference": item.reference, "attributes": item.attributes}
             prompt = _render(compiled[variant.template], context, mode, item, dataset, variant.name)
             stored = prompt.stored()
-            for repeat, (template, params_json, keyer) in enumerate(per_repeat):
+            for repeat, (template_fields, params_json, keyer) in enumerate(per_repeat):
                 samples.append(
                     Sample(
                         sample_id=f"{item.item_id}/{variant.name}/{repeat}",
                         item=item,
                         variant=variant.name,
                         repeat=repeat,
-                        request=replace(template, prompt=prompt),
+                        request=Request(prompt, *template_fields),
                         prompt=stored,
                         params_json=params_json,
                         cache_key=keyer(stored),
@@ -149,19 +154,78 @@ def _perturb(perturbation: BoundPerturbation, item: Item, dataset: Dataset) -> I
         ) from exc  # a KeyError may come from inside a plugin's apply(): keep where
 
 
+class _Template(Protocol):
+    def render(self, context: dict[str, Any]) -> str: ...
+
+
+@dataclass(frozen=True)
+class _Substitution:
+    """A template of text and ``{{ name }}`` only: ``parts`` alternate text and field names
+    (text first), rendered as Jinja2 renders them (``str`` of the value)."""
+
+    parts: tuple[str, ...]
+
+    def render(self, context: dict[str, Any]) -> str:
+        parts = self.parts
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            out.append(str(context[parts[i]]))
+            out.append(parts[i + 1])
+        return "".join(out)
+
+
+_FIELD = re.compile(r"\{\{[ \t\n]*([A-Za-z_][A-Za-z0-9_]*)[ \t\n]*\}\}")
+# names Jinja2 reads as constants or operators, not as a field
+_NOT_FIELDS = frozenset(keyword.kwlist) | {"true", "false", "none"}
+
+
+def _substitution(source: str) -> _Substitution | None:
+    """``source`` as a :class:`_Substitution`, or None when Jinja2 might read more in it: any
+    other ``{{``, ``{%`` or ``{#`` (expressions, filters, blocks, comments, whitespace control
+    ``{{-``), a carriage return (Jinja2 rewrites newlines) or a name that is not a field."""
+    if "\r" in source:
+        return None
+    parts = _FIELD.split(source)
+    for i in range(0, len(parts), 2):
+        if "{{" in parts[i] or "{%" in parts[i] or "{#" in parts[i]:
+            return None
+    if any(parts[i] in _NOT_FIELDS for i in range(1, len(parts), 2)):
+        return None
+    return _Substitution(tuple(parts))
+
+
+class _Environment:
+    """The Jinja2 environment, made (and Jinja2 imported) only for a template that needs it."""
+
+    def __init__(self) -> None:
+        self._env: jinja2.Environment | None = None
+
+    def get(self) -> jinja2.Environment:
+        if self._env is None:
+            import jinja2
+            from jinja2.sandbox import SandboxedEnvironment
+
+            # sandboxed: a suite downloaded from somewhere cannot reach Python internals through
+            # its templates (``{{ ''.__class__.__mro__ }}``); item fields and filters work as before
+            self._env = SandboxedEnvironment(
+                undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+            )
+        return self._env
+
+
 @dataclass(frozen=True)
 class _Compiled:
     template: str
     mode: Mode
-    text: jinja2.Template | None
-    messages: list[tuple[str, jinja2.Template]]
+    text: _Template | None
+    messages: list[tuple[str, _Template]]
     fields: frozenset[str]
     source: SourceMap
     locs: list[tuple[str | int, ...]]
     """Where each template (the text, or each message) is in the suite file."""
 
 
-def _compile(env: jinja2.Environment, suite: LoadedSuite, tpl: TemplateConfig, mode: Mode) -> _Compiled:
+def _compile(environment: _Environment, suite: LoadedSuite, tpl: TemplateConfig, mode: Mode) -> _Compiled:
     names = [t.name for t in suite.config.templates]
     # a generated template (formats) points at its suite's variants: entry
     loc: tuple[str | int, ...] = ("templates", names.index(tpl.name)) if tpl.name in names else ("variants",)
@@ -183,8 +247,17 @@ def _compile(env: jinja2.Environment, suite: LoadedSuite, tpl: TemplateConfig, m
     else:
         sources.extend(((*loc, "messages", i, "content"), m.content) for i, m in enumerate(tpl.messages or []))
     fields: set[str] = set()
-    parsed: list[jinja2.Template] = []
+    parsed: list[_Template] = []
     for where, source in sources:
+        simple = _substitution(source)
+        if simple is not None:
+            fields.update(simple.parts[1::2])
+            parsed.append(simple)
+            continue
+        import jinja2
+        from jinja2 import meta
+
+        env = environment.get()
         try:
             fields |= meta.find_undeclared_variables(env.parse(source))
             parsed.append(env.from_string(source))
@@ -230,7 +303,7 @@ def _render(
 
 def _render_one(
     compiled: _Compiled,
-    template: jinja2.Template,
+    template: _Template,
     loc: tuple[str | int, ...],
     context: dict[str, Any],
     item: Item,
@@ -240,15 +313,22 @@ def _render_one(
     without a loader, ``1 + 'a'``) names the template's place in the suite and the item's line."""
     try:
         return template.render(context)
-    except jinja2.UndefinedError as exc:
-        reason = exc.message or str(exc)
-    except jinja2.TemplateError as exc:
-        reason = str(exc)
-    except RecursionError:
-        reason = "recursion too deep"
-    except Exception as exc:  # the template's own expressions: ZeroDivisionError, TypeError...
-        reason = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, TypeError) and "no loader" in str(exc):
-            reason = "templates cannot include, import or extend other files"
+    except Exception as exc:
+        reason = _failure(exc)
     where = f"{dataset.display}:{item.row}" if item.row else dataset.display
     raise compiled.source.error(loc, f"template '{compiled.template}' failed on the item at {where}: {reason}")
+
+
+def _failure(exc: Exception) -> str:
+    """Why a template failed to render, for the user (a failure is rare: Jinja2 is imported)."""
+    import jinja2
+
+    if isinstance(exc, jinja2.UndefinedError):
+        return exc.message or str(exc)
+    if isinstance(exc, jinja2.TemplateError):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "recursion too deep"
+    if isinstance(exc, TypeError) and "no loader" in str(exc):
+        return "templates cannot include, import or extend other files"
+    return f"{type(exc).__name__}: {exc}"  # the template's own expressions: ZeroDivisionError...

@@ -292,11 +292,12 @@ async def _session(
     writer.update_manifest(status="running", sessions=[*manifest.sessions, session])
     cache = setup.store.cache(refresh=options.refresh) if options.cache else None
     cached = cache.get_many(s.cache_key for s in todo) if cache is not None else {}
-    tracker = ServedTracker(setup.provider, {id(s.request): s.sample_id for s in todo})
+    # what served each answer is kept for the cache only (without one it would pile up unread)
+    tracker = ServedTracker(setup.provider, {id(s.request): s.sample_id for s in todo}) if cache is not None else None
 
     def write(record: dict[str, Any]) -> None:
         writer.append(record)
-        if cache is not None and record["error_class"] is None and not record["cached"]:
+        if cache is not None and tracker is not None and record["error_class"] is None and not record["cached"]:
             cache.put(
                 record["cache_key"],
                 {k: record[k] for k in _CACHED_FIELDS}
@@ -319,7 +320,7 @@ async def _session(
                 session["cache_not_replayed"] = stale
         stats = await execute(
             todo,
-            tracker,
+            tracker or setup.provider,
             setup.scorers,
             write,
             run_id=run_id,

@@ -244,12 +244,12 @@ def _plain(text: str, strip_accents: bool = False) -> str:
     return " ".join("".join(" " if unicodedata.category(c)[0] in "PS" else c for c in t).split())
 
 
-def _named_option(answer: str, options: list[str], strip_accents: bool, exact: bool = False) -> int | None:
-    """The one option whose text the answer names as whole words ("Jupiter", "It is Jupiter."),
-    ignoring options inside a longer named one; None when it names none or several. ``exact``:
-    only an answer that is an option's text (of two or more characters) as a whole."""
+def _named_option(answer: str, texts: list[str], strip_accents: bool, exact: bool = False) -> int | None:
+    """The one option whose text (``texts``: each option's :func:`_plain` form) the answer names
+    as whole words ("Jupiter", "It is Jupiter."), ignoring options inside a longer named one;
+    None when it names none or several. ``exact``: only an answer that is an option's text (of
+    two or more characters) as a whole."""
     got = _plain(answer, strip_accents)
-    texts = [_plain(o, strip_accents) for o in options]
     if exact:
         same = [i for i, t in enumerate(texts) if len(t) > 1 and t == got]
         return same[0] if len(same) == 1 else None
@@ -279,22 +279,40 @@ class Choice(BaseScorer):
     # The scorer reads the letter itself: it needs the item's options (how many letters there
     # are, and their texts). An explicit ``extract:`` still runs first.
 
+    def __init__(self, params: Params) -> None:
+        super().__init__(params)
+        # What score() reads from an item (its options, their plain texts, the reference's
+        # letters) is the same for each of its repeats: kept for the items seen last, by
+        # identity (each entry holds its item, so an id is not reused while it is kept).
+        self._facts: dict[int, tuple[Item, list[str] | None, list[str], set[str]]] = {}
+
     def score(self, answer: str, item: Item) -> Score:
-        options = _listed_options(item, self.params.options)
-        refs = self._references(item, options)
+        options, texts, refs = self._item_facts(item)
         letters = _LETTERS[: len(options)] if options else ""
         by_text = options is not None and self.params.option_text
         # an answer that is an option's text ("E coli") is that option, whatever letter it starts with
-        index = _named_option(answer, options, self.params.strip_accents, exact=True) if by_text and options else None
+        index = _named_option(answer, texts, self.params.strip_accents, exact=True) if by_text and options else None
         # only the item's letters can be picked, unless the options found do not fit the reference
         allowed = letters if refs <= set(letters) else None
         letter = _LETTERS[index] if index is not None else choice_letter(answer, allowed)
         if letter is None and by_text and options:
-            index = _named_option(answer, options, self.params.strip_accents)
+            index = _named_option(answer, texts, self.params.strip_accents)
             letter = None if index is None else _LETTERS[index]
         if letter is None:
             return Score(0.0, None)
         return _verdict(letter in refs, letter)
+
+    def _item_facts(self, item: Item) -> tuple[list[str] | None, list[str], set[str]]:
+        kept = self._facts.get(id(item))
+        if kept is not None and kept[0] is item:
+            return kept[1], kept[2], kept[3]
+        options = _listed_options(item, self.params.options)
+        refs = self._references(item, options)  # (raises for an item without a reference: not kept)
+        texts = [_plain(o, self.params.strip_accents) for o in options or []]
+        if len(self._facts) >= 1024:
+            self._facts.clear()
+        self._facts[id(item)] = (item, options, texts, refs)
+        return options, texts, refs
 
     def _references(self, item: Item, options: list[str] | None) -> set[str]:
         refs = set()

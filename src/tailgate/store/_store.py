@@ -479,6 +479,8 @@ class RunWriter:
             self._journal = None
             self._segment += 1
         files = scan_run_files(self.run_dir)
+        if sum(_count_lines(path) for _, path in files.journals) < min_records:
+            return False  # (lines bound the records from above: no need to parse them)
         records: dict[str, dict[str, Any]] = {}
         for _, path in files.journals:
             for rec in read_journal(path):
@@ -576,6 +578,11 @@ def _atomic_write(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return fh.read().count(b"\n")
 
 
 def _fsync_file(path: Path) -> None:
