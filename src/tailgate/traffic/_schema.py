@@ -58,7 +58,7 @@ TRAFFIC_COLUMNS: tuple[Column, ...] = (
     Column("finish_reason", "string", True, "Finish reason of the first choice."),
     Column("columns", "string", False, "Canonical JSON object of the user-declared columns (`--column`)."),
     Column("input_tokens", "string", False, "Derived: bucket of the input tokens (usage, else chars / 4)."),
-    Column("lang", "string", False, "Derived: ISO 639-1 language of the input text (py3langid), `und` if no letters."),
+    Column("lang", "string", False, "Derived: ISO 639-1 language of the input text (fastText), `und` if no letters."),
     Column("names", "string", False, "Derived: `none`, `english` or `non_english` proper names (as the report)."),
     Column("non_ascii", "bool", False, "Derived: letters outside ASCII."),
     Column("has_numbers", "bool", False, "Derived: a digit."),
