@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 from tailgate._version import __version__
 
 if TYPE_CHECKING:
-    from tailgate._api import RunOverview, compare_runs, gate_runs, report_run, rescore_run, show_run
+    from tailgate._api import (
+        RunOverview,
+        compare_runs,
+        gate_runs,
+        quality_under_drift,
+        report_run,
+        rescore_run,
+        show_run,
+    )
     from tailgate.analysis import (
         Estimate,
         RunSummary,
@@ -76,6 +84,7 @@ __all__ = [
     "load_suite",
     "lookup",
     "mean_estimate",
+    "quality_under_drift",
     "register",
     "report_run",
     "rescore_run",
@@ -92,6 +101,7 @@ _LAZY = {
     "RunOverview": "_api",
     "compare_runs": "_api",
     "gate_runs": "_api",
+    "quality_under_drift": "_api",
     "report_run": "_api",
     "rescore_run": "_api",
     "show_run": "_api",

