@@ -198,6 +198,8 @@ def categorical_test(
     col = table.sum(axis=0).astype(float)
     k = col.size
     if k < 2:
+        if _all_ties is not None:
+            _all_ties.update(dict.fromkeys(_TIES_NOTE, 1.0))
         return DriftTest("chi-square", 0.0, 1.0, 0, r.size, c.size, "one category in both windows")
     dof = k - 1
     expected = np.outer(table.sum(axis=1), col) / col.sum()
