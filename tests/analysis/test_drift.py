@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
 from scipy import integrate, stats
 from scipy.spatial.distance import jensenshannon
 
+from tailgate.analysis import _drift
 from tailgate.analysis._drift import (
+    _permutation_p,
     attribute_drift,
     categorical_test,
     jensen_shannon,
@@ -59,9 +62,9 @@ def test_g_test_matches_scipy() -> None:
     assert got.p_value == pytest.approx(p, rel=1e-10)
 
 
-def _exact_p(ref_counts: list[int], cur_counts: list[int]) -> float:
-    """Exact conditional p-value by enumeration: every reference row with the observed margins,
-    weighted by its multivariate hypergeometric probability, whose chi-square is >= observed."""
+def _exact_law(ref_counts: list[int], cur_counts: list[int]) -> tuple[float, float]:
+    """Exact conditional P(X^2 > obs) and P(X^2 = obs) by enumeration: every reference row with the
+    observed margins, weighted by its multivariate hypergeometric probability."""
     col = np.array(ref_counts) + np.array(cur_counts)
     n_ref, n_cur = sum(ref_counts), sum(cur_counts)
     total = n_ref + n_cur
@@ -71,22 +74,74 @@ def _exact_p(ref_counts: list[int], cur_counts: list[int]) -> float:
         return float(np.sum((row - e_r) ** 2 / e_r + (col - row - e_c) ** 2 / e_c))
 
     obs = chi2(np.array(ref_counts))
-    p = 0.0
+    above = equal = 0.0
     for row in itertools.product(*(range(c + 1) for c in col)):
-        if sum(row) == n_ref and chi2(np.array(row)) >= obs - 1e-9:
-            p += math.prod(math.comb(int(c), r) for c, r in zip(col, row, strict=True)) / math.comb(total, n_ref)
-    return min(p, 1.0)
+        if sum(row) != n_ref:
+            continue
+        prob = math.prod(math.comb(int(c), r) for c, r in zip(col, row, strict=True)) / math.comb(total, n_ref)
+        x = chi2(np.array(row))
+        if abs(x - obs) <= 1e-9 * max(1.0, obs):
+            equal += prob
+        elif x > obs:
+            above += prob
+    return above, equal
+
+
+def _exact_p(ref_counts: list[int], cur_counts: list[int]) -> float:
+    above, equal = _exact_law(ref_counts, cur_counts)
+    return min(above + equal, 1.0)
 
 
 @pytest.mark.parametrize(("ref", "cur"), [([6, 2, 1], [2, 5, 3]), ([9, 1, 0], [4, 3, 3]), ([3, 3, 2], [3, 4, 1])])
 def test_exact_fallback_matches_enumeration(ref: list[int], cur: list[int]) -> None:
     names = ["x", "y", "z"]
-    got = categorical_test(
-        _labels(dict(zip(names, ref, strict=True))), _labels(dict(zip(names, cur, strict=True))), permutations=40_000
-    )
-    assert got.method.startswith("exact conditional")
-    exact = _exact_p(ref, cur)
-    assert abs(got.p_value - exact) < 4 * math.sqrt(exact * (1 - exact) / 40_000) + 1e-4
+    r, c = _labels(dict(zip(names, ref, strict=True))), _labels(dict(zip(names, cur, strict=True)))
+    above, equal = _exact_law(ref, cur)
+    for ties, exact in (("conservative", above + equal), ("mid-p", above + equal / 2)):
+        got = categorical_test(r, c, permutations=40_000, ties=ties)  # type: ignore[arg-type]
+        assert got.method.startswith("exact conditional")
+        assert abs(got.p_value - exact) < 4 * math.sqrt(max(exact * (1 - exact), 0.0) / 40_000) + 1e-4
+    # randomised: P(> obs) + U P(= obs) for a seeded U, so between the two ends
+    got = categorical_test(r, c, permutations=40_000)
+    assert "at random" in (got.note or "")
+    slack = 4 * math.sqrt(0.25 / 40_000)
+    assert above - slack <= got.p_value <= above + equal + slack
+    assert got.p_value == categorical_test(r, c, permutations=40_000).p_value  # deterministic given the seed
+
+
+def test_permutation_p_value_closed_forms() -> None:
+    """3 null draws above the observed value, 4 equal, B = 19: conservative (1 + 3 + 4) / 20,
+    mid-p (3 + 5/2) / 20, randomised (3 + K) / 20 with K uniform on 1..5."""
+    null = np.array([5.0] * 3 + [2.0] * 4 + [1.0] * 12)
+    rng = np.random.default_rng(0)
+    assert _permutation_p(null, 2.0, "conservative", rng) == pytest.approx(8 / 20)
+    assert _permutation_p(null, 2.0, "mid-p", rng) == pytest.approx(5.5 / 20)
+    got = [_permutation_p(null, 2.0, "randomised", np.random.default_rng(s)) for s in range(5000)]
+    values, counts = np.unique(np.round(np.array(got) * 20).astype(int), return_counts=True)
+    assert values.tolist() == [4, 5, 6, 7, 8]
+    assert stats.chisquare(counts).pvalue > 0.001  # uniform over the tied ranks
+
+
+def test_randomised_exact_test_has_exact_size_where_categories_are_rare() -> None:
+    """A/A splits of 50 + 50 requests with a 3% category (as ShareGPT's `asks_json`) and a
+    language mix with rare tails: the conservative exact test rejects almost never (its smallest
+    attainable p-value is often above 0.05), the randomised one at 5% (its rank among the B + 1
+    exchangeable values is uniform, so the rejection count is Binomial(reps, 0.05) exactly)."""
+    rng = np.random.default_rng(21)
+    flag = rng.random(20_000) < 0.03
+    lang = rng.choice(list("abcdefgh"), 20_000, p=[0.8, 0.06, 0.04, 0.03, 0.03, 0.02, 0.01, 0.01])
+    reps, n = 1500, 50
+    hits = {("flag", "randomised"): 0, ("flag", "conservative"): 0, ("lang", "randomised"): 0}
+    for r in range(reps):
+        idx = rng.choice(20_000, 2 * n, replace=False)
+        for (name, ties), _ in list(hits.items()):
+            x = flag if name == "flag" else lang
+            p = categorical_test(x[idx[:n]], x[idx[n:]], permutations=999, seed=r, ties=ties).p_value  # type: ignore[arg-type]
+            hits[(name, ties)] += p <= 0.05
+    se = math.sqrt(0.05 * 0.95 / reps)
+    assert abs(hits[("flag", "randomised")] / reps - 0.05) < 3.5 * se
+    assert abs(hits[("lang", "randomised")] / reps - 0.05) < 3.5 * se
+    assert hits[("flag", "conservative")] / reps < 0.05 - 3.5 * se  # the old behaviour, for contrast
 
 
 def test_one_category_is_no_drift() -> None:
@@ -97,7 +152,7 @@ def test_numeric_tests_match_scipy() -> None:
     rng = np.random.default_rng(3)
     a, b = np.round(rng.lognormal(5, 1, 300)), np.round(rng.lognormal(5.2, 1, 250))
     ad = stats.anderson_ksamp([a, b], variant="midrank")
-    got = numeric_test(a, b)
+    got = numeric_test(a, b, null="table")
     assert got.statistic == pytest.approx(ad.statistic)
     assert got.p_value == pytest.approx(ad.pvalue)
     ks = stats.ks_2samp(a, b)
@@ -105,12 +160,99 @@ def test_numeric_tests_match_scipy() -> None:
     assert (got.statistic, got.p_value) == (pytest.approx(ks.statistic), pytest.approx(ks.pvalue))
 
 
+@pytest.mark.parametrize("case", ["continuous", "rounded", "small integers", "unequal sizes"])
+def test_anderson_darling_statistic_from_counts_matches_scipy(case: str) -> None:
+    """The permutation null recomputes A^2_akN from the table of counts at the distinct values:
+    its standardised value must be scipy's midrank statistic, ties or not."""
+    rng = np.random.default_rng(len(case))
+    a, b = rng.normal(size=80), rng.normal(0.2, 1, size=80)
+    if case == "rounded":
+        a, b = np.round(a, 1), np.round(b, 1)
+    elif case == "small integers":
+        a, b = rng.geometric(0.5, 60).astype(float), rng.geometric(0.45, 90).astype(float)
+    elif case == "unequal sizes":
+        b = b[:23]
+    got = numeric_test(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns when its table's p-value is capped
+        expected = stats.anderson_ksamp([a, b], variant="midrank").statistic
+    assert got.statistic == pytest.approx(expected, rel=1e-9)
+
+
+def test_anderson_darling_permutation_matches_enumeration() -> None:
+    """Brute force: scipy's AD statistic on every one of the C(11, 5) = 462 splits of the pooled
+    values gives the exact permutation law; our conservative and mid-p p-values (B = 40,000 draws
+    of the count table) must match it within Monte-Carlo error."""
+    a = np.array([1.0, 1, 2, 2, 3])
+    b = np.array([2.0, 3, 3, 4, 4, 5])
+    pooled = np.r_[a, b]
+
+    def ad(x: np.ndarray, y: np.ndarray) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy warns that its table's p-value is capped
+            return float(stats.anderson_ksamp([x, y], variant="midrank").statistic)
+
+    obs = ad(a, b)
+    law = []
+    for idx in itertools.combinations(range(11), 5):
+        mask = np.zeros(11, dtype=bool)
+        mask[list(idx)] = True
+        law.append(ad(pooled[mask], pooled[~mask]))
+    null = np.array(law)
+    above = float(np.mean(null > obs + 1e-9))
+    equal = float(np.mean(np.abs(null - obs) <= 1e-9))
+    for ties, exact in (("conservative", above + equal), ("mid-p", above + equal / 2)):
+        got = numeric_test(a, b, permutations=40_000, ties=ties)  # type: ignore[arg-type]
+        assert abs(got.p_value - exact) < 4 * math.sqrt(max(exact * (1 - exact), 0.0) / 40_000) + 1e-4, ties
+    got = numeric_test(a, b, permutations=40_000)
+    assert above - 0.01 <= got.p_value <= above + equal + 0.01
+
+
+def test_anderson_darling_coarsens_many_distinct_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above AD_CELLS distinct values the pooled values are cut at pooled quantiles first: the same
+    as running the test on those (label-free) bins by hand."""
+    monkeypatch.setattr(_drift, "AD_CELLS", 40)
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=300), rng.normal(0.1, 1, size=300)
+    got = numeric_test(a, b, seed=3)
+    assert got.note is not None
+    assert "pooled quantiles" in got.note
+    pooled = np.r_[a, b]
+    edges = np.unique(np.quantile(pooled, np.linspace(0, 1, 41)[1:-1]))
+    cut = np.searchsorted(edges, pooled, side="left").astype(float)
+    by_hand = numeric_test(cut[:300], cut[300:], seed=3)
+    assert got.p_value == by_hand.p_value
+    assert by_hand.note is not None
+    assert "pooled quantiles" not in by_hand.note
+
+
+def test_anderson_darling_permutation_is_calibrated_under_heavy_ties() -> None:
+    """A/A splits of 50 + 50 small integers (turns of a conversation: most are 1): scipy's table
+    (derived for continuous data) rejects about twice too often; the permutation null at 5%."""
+    rng = np.random.default_rng(5)
+    turns = np.minimum(rng.geometric(0.55, 20_000), 30).astype(float)
+    reps, n = 1000, 50
+    perm = table = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for r in range(reps):
+            idx = rng.choice(20_000, 2 * n, replace=False)
+            x, y = turns[idx[:n]], turns[idx[n:]]
+            perm += numeric_test(x, y, permutations=199, seed=r).p_value <= 0.05
+            table += numeric_test(x, y, null="table").p_value <= 0.05
+    se = math.sqrt(0.05 * 0.95 / reps)
+    assert abs(perm / reps - 0.05) < 3.5 * se
+    assert table / reps > 0.05 + 3.5 * se  # the old behaviour, for contrast
+
+
 def test_anderson_darling_cap_is_noted() -> None:
     rng = np.random.default_rng(0)
-    got = numeric_test(rng.normal(size=200), rng.normal(size=200) + 2)
+    got = numeric_test(rng.normal(size=200), rng.normal(size=200) + 2, null="table")
     assert got.p_value == pytest.approx(0.001)
     assert got.note is not None
     assert "capped" in got.note
+    exact = numeric_test(rng.normal(size=200), rng.normal(size=200) + 2)
+    assert exact.p_value == pytest.approx(1 / 1000)  # no cap: the smallest p of B = 999
 
 
 def test_jensen_shannon_matches_scipy_and_closed_forms() -> None:
@@ -293,7 +435,7 @@ def test_calibration_attribute_tests_under_aa() -> None:
         for n in (40, 400):
             idx = rng.choice(20_000, 2 * n, replace=False)
             hits[f"cat{n}"] += categorical_test(lang[idx[:n]], lang[idx[n:]], permutations=999, seed=r).p_value <= 0.05
-            hits[f"ad{n}"] += numeric_test(chars[idx[:n]], chars[idx[n:]]).p_value <= 0.05
+            hits[f"ad{n}"] += numeric_test(chars[idx[:n]], chars[idx[n:]], permutations=199, seed=r).p_value <= 0.05
     bad = {k: v / reps for k, v in hits.items() if not _ok(v, reps)}
     assert not bad, bad
 
@@ -345,3 +487,18 @@ def test_embedding_drift_with_a_fixed_embedding() -> None:
     other = [f"zyzzyva quixotic jazz {i}" for i in range(50)]
     assert embedding_drift(ref, other, embed=_char_embedding, permutations=199).p_value == pytest.approx(1 / 200)
     assert embedding_drift(ref, same, embed=_char_embedding, permutations=199).p_value > 0.05
+
+
+def test_domain_classifier_samples_big_windows() -> None:
+    """Above max_texts a window is replaced by a random sample of that many texts: the test runs
+    on the kept texts (its counts say so), and its note names the sampling."""
+    ref = [f"how do I sort a list of {i} numbers" for i in range(300)]
+    cur = [f"wie sortiere ich eine Liste mit {i} Zahlen" for i in range(200)]
+    got = domain_classifier(ref, cur, max_texts=60, permutations=19, top=0)
+    assert (got.test.n_ref, got.test.n_cur) == (60, 60)
+    assert got.test.note is not None
+    assert "60 of the reference's 300" in got.test.note
+    assert got.test.p_value == pytest.approx(1 / 20)
+    whole = domain_classifier(ref[:50], cur[:50], max_texts=60, permutations=19, top=0)
+    assert whole.test.note is None
+    assert whole.test.n_ref == 50

@@ -28,7 +28,7 @@ still exact for its own statistic.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +38,8 @@ from tailgate.analysis._estimate import Estimate
 from tailgate.errors import MissingDependency
 
 __all__ = ["DomainClassifier", "classifier_test", "domain_classifier", "embedding_drift", "mmd_test"]
+
+MAX_TEXTS = 50_000  # texts per window the domain classifier reads (domain_classifier's max_texts)
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,16 @@ def domain_classifier(
     confidence: float = 0.95,
     seed: int = 0,
     top: int = 10,
+    max_texts: int | None = MAX_TEXTS,
 ) -> DomainClassifier:
     """Domain-classifier test of text drift (module docstring). Needs scikit-learn.
+
+    A window with more than ``max_texts`` texts is first replaced by a uniformly random sample of
+    that many of its texts (seeded; None: never). Which texts are kept does not depend on what
+    they say, so under no drift the kept texts of both windows are still exchangeable and the
+    test stays exact; the test's ``n_ref`` / ``n_cur`` are the kept counts and its note says so.
+    This bounds the cost (TF-IDF and the fit) of million-request windows, where a sample of tens
+    of thousands already tells any drift a classifier can see.
 
     Example:
         >>> ref = [f"how do I sort a list {i}" for i in range(40)]
@@ -127,10 +137,21 @@ def domain_classifier(
     """
     if min(len(ref), len(cur)) < max(folds, 2):
         raise ValueError(f"each window needs at least {max(folds, 2)} texts")
-    x, terms = _features([*ref, *cur])
-    return classifier_test(
+    r_texts, c_texts = list(ref), list(cur)
+    note = None
+    if max_texts is not None and max(len(r_texts), len(c_texts)) > max_texts:
+        if max_texts < max(folds, 2):
+            raise ValueError(f"max_texts must be at least {max(folds, 2)}")
+        rng = np.random.default_rng([seed, 1])
+        note = (
+            f"a random {min(max_texts, len(r_texts)):,} of the reference's {len(r_texts):,} texts and "
+            f"{min(max_texts, len(c_texts)):,} of the current window's {len(c_texts):,} (max_texts)"
+        )
+        r_texts, c_texts = _sample(r_texts, max_texts, rng), _sample(c_texts, max_texts, rng)
+    x, terms = _features([*r_texts, *c_texts])
+    found = classifier_test(
         x,
-        len(ref),
+        len(r_texts),
         terms=terms,
         null=null,
         folds=folds,
@@ -140,6 +161,13 @@ def domain_classifier(
         seed=seed,
         top=top,
     )
+    return found if note is None else replace(found, test=replace(found.test, note=note))
+
+
+def _sample(texts: list[str], k: int, rng: np.random.Generator) -> list[str]:
+    if len(texts) <= k:
+        return texts
+    return [texts[i] for i in np.sort(rng.choice(len(texts), k, replace=False))]
 
 
 def classifier_test(
