@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +43,9 @@ from scipy import special, stats  # noqa: E402
 
 from tailgate.analysis import consistency, failure_profile, pass_k_table, robustness, slice_estimates  # noqa: E402
 from tailgate.analysis._compare import CompareOptions, _compare  # noqa: E402
+from tailgate.analysis._compare_pairing import pair_units  # noqa: E402
+from tailgate.analysis._compare_results import SliceDelta  # noqa: E402
+from tailgate.analysis._compare_slices import aligned_features, slice_deltas  # noqa: E402
 from tailgate.analysis._data import RunData  # noqa: E402
 from tailgate.analysis._memory import run_from_tables  # noqa: E402
 from tailgate.analysis._report import ReportOptions, _discovery, _overview, _percentiles  # noqa: E402
@@ -492,6 +496,14 @@ def rep_compare(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
     p = rng.beta(a, b, cell.n)
     q = _shifted(p, np.array([COMPARE_SHIFT]))[:, 0] if cell.effect == "shift" else p
     base, cand = _pair(cell, rng, p, q)
+    if cell.parts == ("slices",):  # compare's slice tests alone (the test subset), the same code path
+        try:
+            if cell.effect == "null":  # with a real change a significant slice is no error
+                _slice_rows(t, reg, _compare_slices(base, cand))
+        finally:
+            base.close()
+            cand.close()
+        return
     try:
         c = _compare(base, cand, COMPARE)
     finally:
@@ -503,13 +515,22 @@ def rep_compare(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
     if cell.effect != "null":
         return
     reject(t, f"compare test ({test})", reg, o.p_value)
-    ps_bh = [s.p_bh for s in c.slices]
-    ps_by = [s.p_by for s in c.slices]
-    flag(t, "compare slices: any BH <= 0.05 (null)", reg, any(v is not None and v <= COMPARE.fdr for v in ps_bh))
-    flag(t, "compare slices: any BY <= 0.05 (null)", reg, any(v is not None and v <= COMPARE.fdr for v in ps_by))
+    _slice_rows(t, reg, c.slices)
     for name, block in sorted(c.beyond.measures(), key=lambda named: named[0]):
         label = "pass^k" if name.startswith("pass_hat_") else name
         reject(t, f"compare {label} delta test", reg, block.p_value)
+
+
+def _compare_slices(base: RunData, cand: RunData) -> tuple[SliceDelta, ...]:
+    """The slice deltas ``_compare`` computes, without the rest of the comparison."""
+    paired, _, _ = pair_units(base, cand, COMPARE)
+    return slice_deltas(aligned_features(base, paired.item_ids), paired, paired.mean_b, paired.mean_c, COMPARE)
+
+
+def _slice_rows(t: Tallies, reg: str, slices: tuple[SliceDelta, ...]) -> None:
+    """Under the null: any slice significant after BH / BY is an error."""
+    flag(t, "compare slices: any BH <= 0.05 (null)", reg, any(s.p_bh <= COMPARE.fdr for s in slices))
+    flag(t, "compare slices: any BY <= 0.05 (null)", reg, any(s.p_by <= COMPARE.fdr for s in slices))
 
 
 def rep_mde(cell: Cell, rng: np.random.Generator, t: Tallies, delta: float) -> None:
@@ -582,6 +603,8 @@ FAMILIES: dict[str, Callable[[Cell, np.random.Generator, Tallies], None]] = {
 # grid
 
 
+REPS_QUICK_SLICES = 600
+
 QUICK = [
     # the test subset (tests/analysis/test_calibration.py): cells where a broken interval or test
     # shows, each with enough replications for a 4-MC-SE tolerance to tell
@@ -590,6 +613,8 @@ QUICK = [
     Cell("run", 100, 3, "high", reps=600, parts=("discovery",)),
     Cell("robust", 100, 1, "low", effect="identical", reps=300),
     Cell("run", 30, 10, "low", mean=0.03, reps=400, parts=("profile",)),  # the item bootstrap covered 0.69
+    # the paired t-test per slice: BH's error 0.095 at 200 replications (the sign-flip test fixed it)
+    Cell("compare", 100, 10, "low", effect="null", reps=REPS_QUICK_SLICES, parts=("slices",)),
 ]
 
 # (n, K, het) of the binary and continuous runs: every n with every K, heterogeneity alternating
@@ -752,12 +777,25 @@ class Row:
     rate: float | None
     mc_se: float | None
     reps: int
+    """Replications that printed a number (all of them when none did): the rate's denominator."""
     warned: float
     status: str
     note: str = ""
+    replications: int = 0
+    """Replications run in the row's cell (``reps`` plus those that printed a warning instead)."""
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Row:
+        """A row of ``bench/results/calibration.json`` (files written before ``replications``
+        existed: it is ``reps`` / (1 - warned), rounded)."""
+        row = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        if not row.replications:
+            total = row.reps if row.warned >= 1 or row.rate is None else round(row.reps / (1.0 - row.warned))
+            row = replace(row, replications=int(total))
+        return row
 
 
 def verdict(measure: str, regime: str, tally: Tally) -> Row:
@@ -767,7 +805,7 @@ def verdict(measure: str, regime: str, tally: Tally) -> Row:
     if tally.extra:
         note = ", ".join(f"mean {k} {v / max(tally.total, 1):.3f}" for k, v in sorted(tally.extra.items()))
     if tally.printed == 0:
-        return Row(measure, regime, tally.kind, None, None, tally.total, warned, "warning printed", note)
+        return Row(measure, regime, tally.kind, None, None, tally.total, warned, "warning printed", note, tally.total)
     rate = tally.hits / tally.printed
     target = TARGET[tally.kind]
     se = math.sqrt(max(target * (1 - target), 0.0025 * 0.9975) / tally.printed)
@@ -784,16 +822,24 @@ def verdict(measure: str, regime: str, tally: Tally) -> Row:
         status = "PASS" if rate >= 0.99 else "FAIL"
     if warned > 0 and status != "FAIL":
         status += f" (warning in {warned:.0%})"
-    return Row(measure, regime, tally.kind, rate, se, tally.printed, warned, status, note)
+    return Row(measure, regime, tally.kind, rate, se, tally.printed, warned, status, note, tally.total)
+
+
+def _order(key: tuple[str, str]) -> tuple[str, int, int, str]:
+    measure, regime = key
+    fields = dict(part.split("=", 1) for part in regime.split() if "=" in part)
+    return measure, int(fields.get("n", 0)), int(fields.get("K", 0)), regime
 
 
 def rows_of(total: Tallies) -> list[Row]:
-    def order(key: tuple[str, str]) -> tuple[str, int, int, str]:
-        measure, regime = key
-        fields = dict(part.split("=", 1) for part in regime.split() if "=" in part)
-        return measure, int(fields.get("n", 0)), int(fields.get("K", 0)), regime
+    return [verdict(m, r, total[(m, r)]) for m, r in sorted(total, key=_order)]
 
-    return [verdict(m, r, total[(m, r)]) for m, r in sorted(total, key=order)]
+
+def merged(old: list[Row], new: list[Row]) -> list[Row]:
+    """``old`` with every row that ``new`` has again (same measure and regime) replaced by it."""
+    rows = {(r.measure, r.regime): r for r in old}
+    rows.update({(r.measure, r.regime): r for r in new})
+    return [rows[key] for key in sorted(rows, key=_order)]
 
 
 def markdown(rows: list[Row]) -> str:
@@ -817,6 +863,85 @@ def summary(rows: list[Row]) -> str:
     return ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
 
 
+POOLED = "slice score (each slice, null)"
+"""The measure whose rows count every slice of every replication, not replications."""
+
+
+def replications_summary(rows: list[Row]) -> str:
+    """How many rows ran how many replications (one count when all did), pooled rows apart."""
+    counts: dict[int, int] = {}
+    for r in rows:
+        if r.measure != POOLED:
+            counts[r.replications] = counts.get(r.replications, 0) + 1
+    pooled = sum(r.measure == POOLED for r in rows)
+    tail = f" ({pooled} pooled `{POOLED}` rows count slices)" if pooled else ""
+    if len(counts) == 1:
+        return f"every row {next(iter(counts)):,} replications{tail}"
+    parts = [f"{reps:,} ({n} rows)" for reps, n in sorted(counts.items())]
+    return "replications per row differ (the `reps` column): " + ", ".join(parts) + tail
+
+
+@dataclass(frozen=True)
+class Study:
+    """What ``bench/results/calibration.json`` holds: the rows and how they were made (the full
+    study, then each merged re-run of chosen cells)."""
+
+    rows: list[Row]
+    runs: list[dict[str, Any]]
+
+    @classmethod
+    def load(cls, path: Path) -> Study:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = [Row.from_dict(r) for r in data["rows"]]
+        # a file from before merges existed: its header describes the one full study
+        legacy = data["header"].split(". ", 1)[-1]  # without its row counts, which merges change
+        runs = data.get("runs") or [{"kind": "full", "description": legacy, "seconds": data.get("seconds")}]
+        return cls(rows, runs)
+
+    def header(self) -> str:
+        text = f"{len(self.rows)} rows: {summary(self.rows)}; {replications_summary(self.rows)}."
+        for run in self.runs:
+            if run["kind"] == "full":
+                text += f" Full study: {run['description']}"
+            else:
+                minutes = f"{run['seconds'] / 60:.0f} min with {run['workers']} worker(s)"
+                if run["done"] < run["planned"]:
+                    minutes += f", unfinished: {run['done']} of {run['planned']} chunks"
+                text += f" Merged re-run of {run['cells']} cell(s), {run['rows']} rows (`{run['args']}`, {minutes})."
+        return text
+
+    def save(self, root: Path) -> None:
+        write_docs(root / "docs" / "calibration.md", markdown(self.rows), self.header())
+        results = root / "bench" / "results" / "calibration.json"
+        tmp = results.with_suffix(".json.tmp")
+        payload = {"header": self.header(), "runs": self.runs, "rows": [r.as_dict() for r in self.rows]}
+        tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(results)
+
+
+def cell_filter(specs: list[str]) -> Callable[[Cell], bool]:
+    """Cells matching any of ``specs``, each ``FAMILY [key=value ...]`` with keys n, K, het, mean
+    and effect (``compare``: every compare cell; ``robust n=300 K=1 het=high effect=identical``)."""
+    wanted = []
+    for spec in specs:
+        family, *pairs = spec.split()
+        fields: dict[str, str] = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep or key not in ("n", "K", "het", "mean", "effect"):
+                raise SystemExit(f"--cells {spec!r}: {pair!r} is not key=value with a key of n, K, het, mean, effect")
+            fields[key] = value
+        if family not in FAMILIES:
+            raise SystemExit(f"--cells {spec!r}: no family {family!r} (one of {', '.join(FAMILIES)})")
+        wanted.append((family, fields))
+
+    def match(cell: Cell) -> bool:
+        have = {"n": str(cell.n), "K": str(cell.k), "het": cell.het, "mean": f"{cell.mean:g}", "effect": cell.effect}
+        return any(cell.family == f and all(have[k] == v for k, v in fields.items()) for f, fields in wanted)
+
+    return match
+
+
 BEGIN, END = "<!-- calibration table: begin (generated by bench/calibration.py) -->", "<!-- calibration table: end -->"
 
 
@@ -835,41 +960,69 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the small subset the tests run; writes nothing")
     parser.add_argument("--only", help="comma-separated families: " + ", ".join([*FAMILIES, "mde"]))
+    parser.add_argument(
+        "--cells",
+        action="append",
+        metavar="SPEC",
+        help="only the grid's cells matching 'FAMILY [n=N] [K=K] [het=H] [mean=M] [effect=E]' (repeatable)",
+    )
     parser.add_argument("--reps", type=int, help="replications per cell (default: the grid's)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-write", action="store_true", help="print the table only")
-    parser.add_argument("--parts", help="comma-separated measures of a family only (e.g. profile); implies --no-write")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace the rows these cells produce in bench/results/calibration.json and docs/calibration.md, "
+        "keep the others",
+    )
+    parser.add_argument(
+        "--parts", help="comma-separated measures of a family only (e.g. profile); writes only with --merge"
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
     cells = [c for c in grid(args.quick, args.reps) if only is None or c.family in only]
+    if args.cells:
+        cells = [c for c in cells if cell_filter(args.cells)(c)]
+        if not cells:
+            raise SystemExit(f"no cell of the grid matches --cells {args.cells}")
     if args.parts:
         cells = [replace(c, parts=tuple(args.parts.split(","))) for c in cells]
-    mde = not args.quick and (only is None or "mde" in only) and not args.parts
+    partial = only is not None or bool(args.cells)
+    mde = not args.quick and (only is None or "mde" in only) and not args.parts and not args.cells
+    # --parts changes the cells' seeds and drops rows: only a merge (its rows replace theirs) writes it
+    write = not args.quick and not args.no_write and (args.merge or not (partial or args.parts))
     started = time.perf_counter()
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     log(f"{len(cells)} cells, {sum(c.reps for c in cells)} replications, {args.workers} worker(s)")
-    write = not args.quick and not args.no_write and not args.parts
-
+    if partial and not args.merge and not args.no_write:
+        log("a part of the grid: the table is printed, not written (--merge replaces its rows in the study)")
+    results = ROOT / "bench" / "results" / "calibration.json"
+    if args.merge and not results.is_file():
+        raise SystemExit(f"--merge: no {results} to merge into (run the full study first)")
+    command = shlex.join(sys.argv[1:] if argv is None else argv) or "default grid"
+    run_id = f"{os.getpid()}-{time.time():.0f}"
     headers: list[str] = []
 
     def save(total: Tallies, done: int, planned: int) -> None:
         rows = rows_of(total)
         elapsed = time.perf_counter() - started
-        header = (
-            f"{len(rows)} rows: {summary(rows)}. {done} of {planned} chunks of replications done "
-            f"in {elapsed / 60:.0f} min with {args.workers} worker(s) (`{' '.join(sys.argv[1:]) or 'default grid'}`)."
-        )
+        progress = f"{done} of {planned} chunks of replications done in {elapsed / 60:.0f} min"
+        if args.merge:
+            # read again at every save: another merge may have written its rows in the meantime
+            base = Study.load(results)
+            run = {"kind": "merge", "id": run_id, "args": command, "cells": len(cells), "rows": len(rows)}
+            run.update(done=done, planned=planned, seconds=round(elapsed), workers=args.workers)
+            others = [r for r in base.runs if r.get("id") != run_id]
+            study_now = Study(merged(base.rows, rows), [*others, run])
+        else:
+            description = f"{progress} with {args.workers} worker(s) (`{command}`)."
+            study_now = Study(rows, [{"kind": "full", "description": description, "seconds": round(elapsed)}])
         if write:
-            write_docs(ROOT / "docs" / "calibration.md", markdown(rows), header)
-            results = ROOT / "bench" / "results" / "calibration.json"
-            tmp = results.with_suffix(".json.tmp")
-            payload = {"header": header, "rows": [r.as_dict() for r in rows], "seconds": round(elapsed)}
-            tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-            tmp.replace(results)
-        headers.append(header)
+            study_now.save(ROOT)
+        headers.append(study_now.header())
 
     total = study(cells, args.workers, mde, mde_reps=args.reps or 1000, log=log, checkpoint=save)
     print(markdown(rows_of(total)))

@@ -15,6 +15,7 @@ xfails, so the fix that makes one pass must delete its entry (the xpass fails th
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from bench import calibration as cal
@@ -45,6 +46,8 @@ def _rows() -> list[tuple[str, str]]:
             rows += [(f"pass@{k}", reg) for k in ks] + [(f"pass^{k}", reg) for k in ks]
         if cell.family == "run" and cell.wants("discovery"):
             rows.append(("discovery: any slice reported (null)", reg))
+        if cell.family == "compare":
+            rows += [("compare slices: any BH <= 0.05 (null)", reg), ("compare slices: any BY <= 0.05 (null)", reg)]
         if cell.family == "robust":
             rows += [
                 ("format spread (best - worst)", reg),
@@ -105,3 +108,62 @@ def test_truths_in_closed_form_agree_with_simulation() -> None:
     log_sd = math.hypot(cal.LATENCY_ITEM_SD["high"], cal.LATENCY_WITHIN_SD)
     draws = cal.LATENCY_MEDIAN_MS * np.exp(rng.normal(0, log_sd, 2_000_000))
     assert cal.latency_quantile(99, "high") == pytest.approx(float(np.percentile(draws, 99)), rel=0.01)
+
+
+def test_cells_select_grid_cells() -> None:
+    grid = cal.grid(False, None)
+    one = [c for c in grid if cal.cell_filter(["robust n=300 K=1 het=high effect=identical"])(c)]
+    assert [(c.family, c.n, c.k, c.het, c.effect) for c in one] == [("robust", 300, 1, "high", "identical")]
+    assert sum(cal.cell_filter(["compare"])(c) for c in grid) == 10
+    two = cal.cell_filter(["continuous n=300 K=1", "temperature0 n=30"])
+    assert sorted((c.family, c.n) for c in grid if two(c)) == [("continuous", 300), ("temperature0", 30)]
+    with pytest.raises(SystemExit, match="key=value"):
+        cal.cell_filter(["robust size=3"])
+    with pytest.raises(SystemExit, match="no family"):
+        cal.cell_filter(["robustness"])
+
+
+def test_rows_of_an_older_file_know_their_replications() -> None:
+    """Files written before ``replications``: reps counts the replications that printed a number."""
+    row = {"measure": "m", "regime": "r", "kind": "error", "rate": 0.0, "mc_se": 0.2, "reps": 1, "warned": 0.995}
+    assert cal.Row.from_dict({**row, "status": "PASS"}).replications == 200
+    none = {**row, "rate": None, "reps": 200, "warned": 1.0, "status": "warning printed"}
+    assert cal.Row.from_dict(none).replications == 200
+
+
+def test_merge_replaces_the_rows_it_reran_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--cells ... --merge`` re-runs one cell and replaces exactly its rows in the JSON and the
+    page; the header counts rows by replications."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    rows = [
+        cal.verdict("ICC warns when repeats cannot differ", "n=30 K=3 het=low", cal.Tally("warning", 1, 2, 0, 2)),
+        cal.verdict("score (0/1)", "n=30 K=1 het=low", cal.Tally("coverage", 190, 200, 0, 200)),
+    ]
+    old = cal.Study(rows, [{"kind": "full", "description": "a study.", "seconds": 60}])
+    page = tmp_path / "docs" / "calibration.md"
+    page.write_text(f"# Calibration\n\nprose\n{cal.BEGIN}\nold\n{cal.END}\nafter\n", encoding="utf-8")
+    old.save(tmp_path)
+    monkeypatch.setattr(cal, "ROOT", tmp_path)
+    assert cal.main(["--cells", "temperature0 n=30", "--reps", "4", "--workers", "1", "--merge"]) == 0
+    study = cal.Study.load(tmp_path / "bench" / "results" / "calibration.json")
+    by_key = {(r.measure, r.regime): r for r in study.rows}
+    assert by_key[("ICC warns when repeats cannot differ", "n=30 K=3 het=low")].replications == 4
+    assert by_key[("score (0/1)", "n=30 K=1 het=low")] == rows[1]
+    assert [r["kind"] for r in study.runs] == ["full", "merge"]
+    header = study.header()
+    assert "replications per row differ (the `reps` column): 4 (1 rows), 200 (1 rows)" in header
+    assert "Full study: a study." in header
+    assert "--cells 'temperature0 n=30'" in header
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("# Calibration\n\nprose\n")
+    assert text.endswith(f"{cal.END}\nafter\n")
+    assert header in text
+    assert "| ICC warns when repeats cannot differ | n=30 K=3 het=low | warning |" in text
+
+
+def test_a_partial_run_without_merge_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cal, "ROOT", tmp_path)
+    assert cal.main(["--cells", "temperature0 n=30", "--reps", "2", "--workers", "1"]) == 0
+    assert not (tmp_path / "docs").exists()
+    assert not (tmp_path / "bench").exists()

@@ -296,11 +296,14 @@ class SliceDelta(JsonResult):
     delta: Estimate
     """Mean paired difference with a t interval."""
     p_value: float
-    """Two-sided p-value of delta = 0, unadjusted."""
+    """Two-sided p-value of delta = 0, unadjusted: the paired sign-flip (permutation) test of the
+    slice's item deltas, not the t-test of the interval (see ``test``)."""
     p_bh: float
     """``p_value`` adjusted over all slices with Benjamini-Hochberg."""
     p_by: float
     """``p_value`` adjusted with Benjamini-Yekutieli (valid when slices overlap)."""
+    test: str = ""
+    """How ``p_value`` was computed, e.g. ``exact sign-flip test (deltas on the lattice 1/3)``."""
 
 
 @dataclass(frozen=True)
