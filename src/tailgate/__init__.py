@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 from tailgate._version import __version__
 
 if TYPE_CHECKING:
-    from tailgate._api import RunOverview, compare_runs, gate_runs, report_run, rescore_run, show_run
+    from tailgate._api import (
+        RunOverview,
+        SampleOutcome,
+        compare_runs,
+        gate_runs,
+        report_run,
+        rescore_run,
+        sample_suite,
+        show_run,
+    )
     from tailgate.analysis import (
         Estimate,
         RunSummary,
@@ -45,6 +54,7 @@ if TYPE_CHECKING:
     from tailgate.registry import lookup, register
     from tailgate.runner import RunOptions, RunResult, run, run_sync
     from tailgate.store import Store, export_run
+    from tailgate.traffic import SampleOptions
 
 __all__ = [
     "Estimate",
@@ -62,6 +72,8 @@ __all__ = [
     "RunOverview",
     "RunResult",
     "RunSummary",
+    "SampleOptions",
+    "SampleOutcome",
     "Store",
     "StoreError",
     "SuiteConfig",
@@ -81,6 +93,7 @@ __all__ = [
     "rescore_run",
     "run",
     "run_sync",
+    "sample_suite",
     "show_run",
     "summarize_records",
     "wilson_interval",
@@ -95,6 +108,8 @@ _LAZY = {
     "report_run": "_api",
     "rescore_run": "_api",
     "show_run": "_api",
+    "SampleOutcome": "_api",
+    "sample_suite": "_api",
     "Estimate": "analysis",
     "RunSummary": "analysis",
     "clustered_mean": "analysis",
@@ -125,6 +140,7 @@ _LAZY = {
     "run_sync": "runner",
     "Store": "store",
     "export_run": "store",
+    "SampleOptions": "traffic",
 }
 
 

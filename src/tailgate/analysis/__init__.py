@@ -102,6 +102,7 @@ if TYPE_CHECKING:
         parser_sensitivity,
         robustness,
     )
+    from tailgate.analysis._sample_power import DEFAULT_PLANNING_SD, SamplePower, SlicePower, sample_power
     from tailgate.analysis._slices import SliceEstimate, slice_estimates, worst_slices
     from tailgate.analysis._spread import FormatSpread, SpreadTest, TemplateSpread, format_spread, template_spread
     from tailgate.analysis._stats import (
@@ -117,6 +118,7 @@ if TYPE_CHECKING:
     from tailgate.analysis._summary import SUMMARY_COLUMNS, RunSummary, summarize_records
 
 __all__ = [
+    "DEFAULT_PLANNING_SD",
     "REPORT_SCHEMA_VERSION",
     "SUMMARY_COLUMNS",
     "AttributeDrift",
@@ -168,10 +170,12 @@ __all__ = [
     "RunHeader",
     "RunInfo",
     "RunSummary",
+    "SamplePower",
     "ScoreDifference",
     "SectionNotes",
     "SliceDelta",
     "SliceEstimate",
+    "SlicePower",
     "Slo",
     "SpreadTest",
     "TemplateSpread",
@@ -221,6 +225,7 @@ __all__ = [
     "psi",
     "report_options",
     "robustness",
+    "sample_power",
     "significance",
     "slice_estimates",
     "sliceline_topk",
@@ -235,6 +240,10 @@ __all__ = [
 # Submodules are imported on first use: `tailgate show` needs the summary only, not the report,
 # compare and discovery modules (and scipy, duckdb) that importing all of them would load.
 _LAZY = {
+    "DEFAULT_PLANNING_SD": "tailgate.analysis._sample_power",
+    "SamplePower": "tailgate.analysis._sample_power",
+    "SlicePower": "tailgate.analysis._sample_power",
+    "sample_power": "tailgate.analysis._sample_power",
     "REPORT_SCHEMA_VERSION": "tailgate.analysis._report",
     "SUMMARY_COLUMNS": "tailgate.analysis._summary",
     "AttributeDrift": "tailgate.analysis._drift",

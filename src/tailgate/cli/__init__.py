@@ -32,4 +32,4 @@ def main() -> None:
     cli(prog_name="tailgate")
 
 
-from tailgate.cli import _cache, _commands, _robustness, _traffic  # noqa: E402, F401  (register the commands on ``cli``)
+from tailgate.cli import _cache, _commands, _robustness, _sample, _traffic  # noqa: E402, F401  (register the commands on ``cli``)
