@@ -24,6 +24,8 @@ def test_items_needed_and_mde_match_statsmodels() -> None:
     assert advice.slices[2].mde is None
     assert "3 of 3 slices cannot detect a drop of 0.05 with 80% power (each needs 787 items" in advice.warnings[0]
     assert sample_power([("all", 800)], drop=0.05).warnings == ()
+    (few,) = sample_power([("lang=id", 2)], drop=0.05).warnings
+    assert few.endswith("lang=id (2 items, detects no drop of a score in [0, 1] (MDE 6.00))")
 
 
 def test_the_advice_holds_for_pass_fail_scores_by_simulation() -> None:

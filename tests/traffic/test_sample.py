@@ -188,6 +188,10 @@ def test_scrubbing_replaces_each_kind_and_counts_it() -> None:
         {"secret": 1},
     )
     assert scrub("IBAN DE89 3704 0044 0532 0130 00") == ("IBAN <IBAN>", {"iban": 1})
+    # libphonenumber takes these for numbers of some region; tailgate's filter does not
+    numbers = "commit 1234567 (HEAD), hash 789abc1, total 148822.25, = 3925.33), 555-2671"
+    assert scrub(numbers) == (numbers, {})
+    assert scrub("ring 030 12345678 (Berlin)") == ("ring <PHONE> (Berlin)", {"phone": 1})
     assert scrub("nothing personal here, version 2.0 from 2024-05-01") == (
         "nothing personal here, version 2.0 from 2024-05-01",
         {},

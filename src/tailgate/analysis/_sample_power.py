@@ -33,7 +33,8 @@ class SlicePower:
     items: int
     """Items the suite has in it."""
     mde: float | None
-    """Smallest drop detected with ``power`` at these items (None: fewer than two items)."""
+    """Smallest drop detected with ``power`` at these items (None: fewer than two items; above 1,
+    as with 2-5 items at sd 0.5, no drop of a score in [0, 1] is detectable)."""
     powered: bool
     """``items`` reaches the items needed."""
 
@@ -91,7 +92,9 @@ def sample_power(
         raise ValueError(f"the drop to detect must be in (0, 1], got {drop}")
     if sd <= 0:
         raise ValueError(f"the planning sd must be positive, got {sd}")
-    needed = power_for(sd, 2, alpha, power, target=drop).items_needed[0].items_needed
+    rows_needed = power_for(sd, 2, alpha, power, target=drop).items_needed
+    assert rows_needed is not None  # given a target, power_for says the items needed
+    needed = rows_needed[0].items_needed
     rows = []
     for label, n in slices:
         mde = power_for(sd, n, alpha, power).mde if n > 1 else None
@@ -110,4 +113,7 @@ def sample_power(
 
 
 def _mde(mde: float | None) -> str:
-    return "nothing: fewer than 2 items" if mde is None else f"drops of {mde:.3f} or more"
+    if mde is None:
+        return "nothing: fewer than 2 items"
+    # a score in [0, 1] cannot drop by more than 1: past that nothing is detectable
+    return f"drops of {mde:.3f} or more" if mde <= 1 else f"no drop of a score in [0, 1] (MDE {mde:.2f})"

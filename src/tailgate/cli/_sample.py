@@ -59,7 +59,7 @@ def _oversample(pairs: tuple[str, ...]) -> dict[str, int]:
 @store_option
 @click.pass_context
 @handle_errors
-def sample(ctx: click.Context, out: str, stratify: str, oversample: tuple[str, ...], **opts: Any) -> None:
+def sample(ctx: click.Context, /, out: str, stratify: str, oversample: tuple[str, ...], **opts: Any) -> None:
     """Build a runnable suite from recent traffic: stratified, near-duplicates removed, PII
     scrubbed, the logged answers kept as a baseline, with the items each slice needs for a drop."""
     from tailgate._api import sample_suite

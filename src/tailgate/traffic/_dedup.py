@@ -70,7 +70,7 @@ class NearDuplicates:
         """Index ``text`` under ``key`` and return None, or return the key of the kept input it
         near-duplicates (and index nothing)."""
         m = self._minhash(text)
-        matches = sorted(k for k in self._lsh.query(m) if self._hashes[k].jaccard(m) >= self.threshold)
+        matches = sorted(str(k) for k in self._lsh.query(m) if self._hashes[k].jaccard(m) >= self.threshold)
         if matches:
             return matches[0]
         self._lsh.insert(key, m)

@@ -361,8 +361,8 @@ class _Builder:
         if self.index.add(row["request_id"], prompt) is not None:
             return None
         baseline = clean(row["response"])
-        for kind, c in counts.items():
-            self.pii[kind] = self.pii.get(kind, 0) + c
+        for kind, count in counts.items():
+            self.pii[kind] = self.pii.get(kind, 0) + count
         self.items_with_pii += bool(counts)
         user = orjson.loads(row["columns"] or "{}")
         attributes = {c: _attribute(row[c]) for c in DERIVED_COLUMNS}

@@ -6,7 +6,8 @@ Who finds what (docs/sample.md says why this library):
   NLP engine: no spaCy model is loaded or downloaded. ``email`` (its pattern, the domain checked
   against the Public Suffix List snapshot that ``tldextract`` bundles, offline), ``phone``
   (Google's libphonenumber through ``phonenumbers``, numbers valid in one of the regions of
-  :data:`PHONE_REGIONS` or written internationally), ``card`` (card-number patterns, kept only
+  :data:`PHONE_REGIONS` or written internationally; tailgate keeps those with at least 8 digits
+  that are not part of a longer word or number, see :func:`_phone_like`), ``card`` (card-number patterns, kept only
   when the Luhn checksum holds), ``iban`` (the IBAN checksum);
 * **tailgate's own patterns** (:data:`SECRET_PATTERNS`): ``secret``, API keys and tokens by
   their published prefixes (OpenAI/Anthropic ``sk-``, AWS access key ids ``AKIA``..., GitHub,
@@ -32,6 +33,7 @@ KINDS = ("email", "phone", "card", "iban", "secret")
 PHONE_REGIONS = ("US", "GB", "CA", "AU", "IN", "DE", "FR", "ES", "IT", "NL", "BR", "MX", "JP", "IL")
 """Regions whose national phone formats are recognised (international ``+..`` numbers always are)."""
 
+_PHONE_DIGITS = 8
 _ENTITIES = {"EMAIL_ADDRESS": "email", "PHONE_NUMBER": "phone", "CREDIT_CARD": "card", "IBAN_CODE": "iban"}
 
 SECRET_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -73,7 +75,7 @@ def _presidio() -> Any:
         ) from None
     offline = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)  # the bundled snapshot: no fetch
 
-    class OfflineEmail(EmailRecognizer):  # type: ignore[misc]
+    class OfflineEmail(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
             return bool(offline(pattern_text.rpartition("@")[2]).fqdn)
 
@@ -87,6 +89,18 @@ def _presidio() -> Any:
         registry.add_recognizer(recognizer)
     engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
     return presidio_analyzer.AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
+
+
+def _phone_like(text: str, start: int, end: int) -> bool:
+    """tailgate's filter on libphonenumber's matches, against numbers in code, tables and sums: at
+    least 8 digits, and not part of a longer word or number (a hash ``789abc1``, ``148822.25``)."""
+    if sum(c.isdigit() for c in text[start:end]) < _PHONE_DIGITS:
+        return False
+    before = text[start - 1] if start else " "
+    after = text[end : end + 2]
+    if before.isalnum() or before in "_.,/-" or (after[:1].isalnum() or after[:1] == "_"):
+        return False
+    return not (after[:1] in ".," and after[1:2].isdigit())
 
 
 class Scrubber:
@@ -112,7 +126,9 @@ class Scrubber:
         entities = list(_ENTITIES)
         # the patterns are the same in every language; presidio only needs a language it was set up for
         for r in self._engine.analyze(text=text, language="en", entities=entities):
-            spans.append((int(r.start), int(r.end), _ENTITIES[r.entity_type], 1))
+            kind = _ENTITIES[r.entity_type]
+            if kind != "phone" or _phone_like(text, int(r.start), int(r.end)):
+                spans.append((int(r.start), int(r.end), kind, 1))
         return spans
 
     def scrub(self, text: str) -> tuple[str, dict[str, int]]:
