@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -388,3 +389,24 @@ def test_the_command_s_bad_input_exits_2(tmp_path: Path, args: list[str], messag
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(message), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "make", "message"),
+    [
+        (
+            "datasketch",
+            NearDuplicates,
+            "near-duplicate removal needs datasketch: pip install 'tailgate[sample]'",
+        ),
+        ("presidio_analyzer", lambda: Scrubber().scrub("x"), "PII scrubbing needs presidio-analyzer: pip install"),
+    ],
+)
+def test_a_missing_library_is_named_with_its_install(
+    monkeypatch: pytest.MonkeyPatch, module: str, make: Any, message: str
+) -> None:
+    from tailgate.errors import MissingDependency
+
+    monkeypatch.setitem(sys.modules, module, None)  # makes ``import module`` raise ImportError
+    with pytest.raises(MissingDependency, match=re.escape(message)):
+        make()
