@@ -127,9 +127,25 @@ def main(argv: list[str] | None = None) -> int:
     prompts = [i["prompt"] for i in items]
     kept = set(prompts)
     scrub = Scrubber().scrub
-    both = sum(1 for a, b in twins if scrub(a)[0] in kept and scrub(b)[0] in kept)
-    text = "\n".join(prompts)
+    from tailgate.traffic._dedup import shingles
+
+    def jaccard(a: str, b: str) -> float:
+        x, y = shingles(a), shingles(b)
+        return len(x & y) / len(x | y)
+
+    # pairs by the exact Jaccard similarity of the scrubbed texts: the threshold's definition
+    pairs = [(scrub(a)[0], scrub(b)[0]) for a, b in twins]
+    above = [(a, b) for a, b in pairs if jaccard(a, b) >= 0.85]
+    below = [(a, b) for a, b in pairs if jaccard(a, b) < 0.75]
+    both = sum(1 for a, b in pairs if a in kept and b in kept)
+    above_two = sum(1 for a, b in above if a in kept and b in kept)
+    below_one = sum(1 for a, b in below if not (a in kept and b in kept))
+    # a planted request whose prompt is long is itself a near-duplicate of the original: only the
+    # planted requests that are items count for leaks (the marker sentence survives scrubbing)
+    shown = [p for p in prompts if "and my AWS key id is" in p]
+    text = "\n".join(shown)
     leaks = {kind: sum(v[kind] in text for v in planted) for kind in ("email", "phone", "card", "key", "aws")}
+    replaced = {kind: sum(p.count(f"<{kind.upper()}>") for p in shown) for kind in ("email", "phone", "card", "secret")}
     out = {
         "log_requests": imported.table_rows,
         "items": result.items,
@@ -137,9 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         "planted_pairs": len(twins),
         "pairs_kept_as_two": both,
         "pairs_kept_as_two_ci": _wilson(both, len(twins)),
+        "pairs_jaccard_ge_0.85": len(above),
+        "of_those_kept_as_two": above_two,
+        "of_those_kept_as_two_ci": _wilson(above_two, len(above)),
+        "pairs_jaccard_lt_0.75": len(below),
+        "of_those_collapsed_to_one": below_one,
         "planted_pii_requests": len(planted),
+        "planted_pii_items": len(shown),
         "leaked": leaks,
-        "leaked_ci": {k: _wilson(v, len(planted)) for k, v in leaks.items()},
+        "leaked_ci": {k: _wilson(v, len(shown)) for k, v in leaks.items()},
+        "placeholders_in_planted_items": replaced,
         "pii_replaced": dict(result.pii),
         "items_with_pii": result.items_with_pii,
         "import_s": round(t1 - t0, 1),

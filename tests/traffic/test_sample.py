@@ -146,7 +146,7 @@ def test_two_near_identical_prompts_are_one_item_and_distinct_ones_two() -> None
     assert NearDuplicates(0.95).add("x", a) is None
 
 
-def test_the_threshold_decides_like_the_exact_jaccard_away_from_it() -> None:
+def test_the_threshold_decides_like_the_exact_jaccard() -> None:
     import random
 
     rng = random.Random(3)
@@ -155,18 +155,18 @@ def test_the_threshold_decides_like_the_exact_jaccard_away_from_it() -> None:
     text = " ".join(base)
     agree = 0
     tried = 0
-    for changes in range(0, 40, 2):
+    for changes in range(0, 40):
         other = list(base)
         for i in rng.sample(range(60), changes):
             other[i] = "zz" + str(rng.randrange(10_000))
         j = _jaccard(text, " ".join(other))
-        if abs(j - 0.8) < 0.08:  # MinHash estimates with 128 permutations: sd about 0.035 near 0.8
+        if abs(j - 0.8) < 0.01:  # (64-bit hashes of the shingles: equal to the exact value but for collisions)
             continue
         index = NearDuplicates(0.8)
         index.add("base", text)
         tried += 1
         agree += (index.add("other", " ".join(other)) is not None) == (j >= 0.8)
-    assert tried >= 10
+    assert tried >= 30
     assert agree == tried
 
 

@@ -26,11 +26,23 @@ def _oversample(pairs: tuple[str, ...]) -> dict[str, int]:
 @click.option(
     "-o", "--out", required=True, metavar="DIR", help="Folder to write suite.yaml, items.jsonl, sampling.json."
 )
-@click.option("--since", default="7d", show_default=True, help="Window start: a duration back from --until, or ISO.")
-@click.option("--until", help="Window end (exclusive): ISO 8601 time or a duration back from now [default: now].")
+@click.option(
+    "--since", default="7d", show_default=True, metavar="T", help="Window start: a duration back from --until, or ISO."
+)
+@click.option(
+    "--until", metavar="T", help="Window end (exclusive): ISO 8601 time or a duration back from now [default: now]."
+)
 @click.option("--n", "-n", "n", type=click.IntRange(min=1), default=300, show_default=True, help="Items in all.")
-@click.option("--stratify", default="lang,length", show_default=True, help="Columns whose values are the strata.")
-@click.option("--min-per-slice", type=click.IntRange(min=0), default=5, show_default=True, help="Items per stratum.")
+@click.option(
+    "--stratify", default="lang,length", show_default=True, metavar="COLS", help="Columns whose values are the strata."
+)
+@click.option(
+    "--min-per-slice",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="At least this many items per stratum.",
+)
 @click.option("--oversample", multiple=True, metavar="SLICE=N", help="At least N items in SLICE (e.g. lang=de=50).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random draw.")
 @click.option(

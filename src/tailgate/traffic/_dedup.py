@@ -5,14 +5,17 @@ An input's *shingles* are its character 5-grams after casefolding and collapsing
 inputs are near-duplicates when the Jaccard similarity of their shingle sets is at least the
 threshold (default 0.8: one changed word in a 40-word prompt is about 0.9, two unrelated
 prompts well under 0.2). ``datasketch.MinHashLSH`` finds the candidates (128 permutations,
-banded for the threshold); a candidate is kept as a duplicate only when the MinHash estimate of
-its similarity reaches the threshold too, which removes most of LSH's false positives. Inputs
-longer than 20,000 characters are compared on their first 20,000.
+banded for 0.15 below the threshold, so that pairs just above it are rarely missed); a candidate
+is a duplicate only when the exact Jaccard similarity of the two shingle sets (as 64-bit hashes)
+reaches the threshold. Inputs longer than 20,000 characters are compared on their first 20,000.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import numpy as np
 
 from tailgate.errors import MissingDependency
 
@@ -22,6 +25,8 @@ DEFAULT_THRESHOLD = 0.8
 _SHINGLE = 5
 _PERMUTATIONS = 128
 _MAX_CHARS = 20_000
+_LSH_MARGIN = 0.15  # LSH proposes pairs from threshold - 0.15 on; the exact similarity decides
+_LSH_FLOOR = 0.3
 
 
 def shingles(text: str) -> set[bytes]:
@@ -58,21 +63,29 @@ class NearDuplicates:
         ds = _datasketch()
         self.threshold = threshold
         self._ds = ds
-        self._lsh = ds.MinHashLSH(threshold=threshold, num_perm=_PERMUTATIONS)
-        self._hashes: dict[str, Any] = {}
-
-    def _minhash(self, text: str) -> Any:
-        m = self._ds.MinHash(num_perm=_PERMUTATIONS, seed=1)
-        m.update_batch(sorted(shingles(text)))
-        return m
+        self._lsh = ds.MinHashLSH(threshold=max(_LSH_FLOOR, threshold - _LSH_MARGIN), num_perm=_PERMUTATIONS)
+        self._sets: dict[str, np.ndarray] = {}
 
     def add(self, key: str, text: str) -> str | None:
         """Index ``text`` under ``key`` and return None, or return the key of the kept input it
         near-duplicates (and index nothing)."""
-        m = self._minhash(text)
-        matches = sorted(str(k) for k in self._lsh.query(m) if self._hashes[k].jaccard(m) >= self.threshold)
+        grams = sorted(shingles(text))
+        hashed = np.unique(np.fromiter((_hash64(g) for g in grams), dtype=np.uint64, count=len(grams)))
+        m = self._ds.MinHash(num_perm=_PERMUTATIONS, seed=1)
+        m.update_batch(grams)
+        matches = sorted(str(k) for k in self._lsh.query(m) if _jaccard(self._sets[k], hashed) >= self.threshold)
         if matches:
             return matches[0]
         self._lsh.insert(key, m)
-        self._hashes[key] = m
+        self._sets[key] = hashed
         return None
+
+
+def _hash64(gram: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(gram, digest_size=8).digest(), "little")
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted sets of 64-bit shingle hashes."""
+    both = np.intersect1d(a, b, assume_unique=True).size
+    return both / (a.size + b.size - both)
