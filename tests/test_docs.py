@@ -50,7 +50,15 @@ def test_the_entry_points_examples_run(api_page: dict[str, object], monkeypatch:
     finder = doctest.DocTestFinder()
     tests = [t for t in finder.find(_api, globs={"tailgate": tailgate, "folder": "runs"}) if t.examples]
     names = {t.name.rsplit(".", 1)[-1] for t in tests}
-    assert names == {"show_run", "report_run", "compare_runs", "gate_runs", "rescore_run", "quality_under_drift"}
+    assert names == {
+        "show_run",
+        "report_run",
+        "compare_runs",
+        "gate_runs",
+        "rescore_run",
+        "quality_under_drift",
+        "sample_suite",
+    }
     for test in tests:
         _run_doctest(test)
 

@@ -21,11 +21,13 @@ from tailgate._version import __version__
 if TYPE_CHECKING:
     from tailgate._api import (
         RunOverview,
+        SampleOutcome,
         compare_runs,
         gate_runs,
         quality_under_drift,
         report_run,
         rescore_run,
+        sample_suite,
         show_run,
     )
     from tailgate.analysis import (
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from tailgate.registry import lookup, register
     from tailgate.runner import RunOptions, RunResult, run, run_sync
     from tailgate.store import Store, export_run
+    from tailgate.traffic import SampleOptions
 
 __all__ = [
     "Estimate",
@@ -70,6 +73,8 @@ __all__ = [
     "RunOverview",
     "RunResult",
     "RunSummary",
+    "SampleOptions",
+    "SampleOutcome",
     "Store",
     "StoreError",
     "SuiteConfig",
@@ -90,6 +95,7 @@ __all__ = [
     "rescore_run",
     "run",
     "run_sync",
+    "sample_suite",
     "show_run",
     "summarize_records",
     "wilson_interval",
@@ -105,6 +111,8 @@ _LAZY = {
     "report_run": "_api",
     "rescore_run": "_api",
     "show_run": "_api",
+    "SampleOutcome": "_api",
+    "sample_suite": "_api",
     "Estimate": "analysis",
     "RunSummary": "analysis",
     "clustered_mean": "analysis",
@@ -135,6 +143,7 @@ _LAZY = {
     "run_sync": "runner",
     "Store": "store",
     "export_run": "store",
+    "SampleOptions": "traffic",
 }
 
 

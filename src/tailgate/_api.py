@@ -20,18 +20,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
-    from tailgate.analysis import Comparison, QualityUnderDrift, Report, RunSummary
+    from tailgate.analysis import Comparison, QualityUnderDrift, Report, RunSummary, SamplePower
     from tailgate.gate import Decision, Policy
     from tailgate.records import Manifest
     from tailgate.store import RunInfo, Store
+    from tailgate.traffic import SampledSuite, SampleOptions
 
 __all__ = [
     "RunOverview",
+    "SampleOutcome",
     "compare_runs",
     "gate_runs",
     "quality_under_drift",
     "report_run",
     "rescore_run",
+    "sample_suite",
     "show_run",
 ]
 
@@ -284,3 +287,59 @@ def quality_under_drift(
     finally:
         data.close()
     return dc.replace(result, window=window.describe())
+
+
+@dataclass(frozen=True)
+class SampleOutcome:
+    """What ``tailgate sample`` did: the suite it wrote and, with a drop to detect, its power."""
+
+    sample: SampledSuite
+    """The written suite, its window, strata, near-duplicates and PII replacements."""
+    power: SamplePower | None
+    """Items each slice needs to detect the drop, and the slices with fewer (None: no drop given)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of ``tailgate sample --json`` (docs/sample.md)."""
+        return {**self.sample.as_dict(), "power": self.power.as_dict() if self.power else None}
+
+
+def sample_suite(
+    out: str | Path,
+    *,
+    store: Store | str | Path | None = None,
+    options: SampleOptions | None = None,
+    detect_drop: float | None = None,
+    delta_sd: float | None = None,
+    force: bool = False,
+) -> SampleOutcome:
+    """A runnable suite from recent traffic (``tailgate sample``): stratified, near-duplicates
+    removed, PII scrubbed, with the power of each slice to detect ``detect_drop`` (docs/sample.md).
+
+    Example:
+        >>> from tailgate.traffic import SampleOptions
+        >>> options = SampleOptions(n=300, since="7d", stratify=("lang", "length"))
+        >>> outcome = tailgate.sample_suite("suite", options=options, detect_drop=0.05)  # doctest: +SKIP
+        >>> outcome.power.items_needed  # doctest: +SKIP
+        787
+    """
+    from tailgate.analysis import DEFAULT_PLANNING_SD, sample_power
+    from tailgate.traffic import SampleOptions, sample_traffic
+
+    sampled = sample_traffic(_open(store).traffic_dir, Path(out), options or SampleOptions(), force=force)
+    if detect_drop is None:
+        return SampleOutcome(sampled, None)
+    power = sample_power(_power_slices(sampled), detect_drop, DEFAULT_PLANNING_SD if delta_sd is None else delta_sd)
+    return SampleOutcome(sampled, power)
+
+
+def _power_slices(sampled: SampledSuite) -> list[tuple[str, int]]:
+    """``all``, every value of every stratify column, and (with two or more columns) every stratum."""
+    rows: list[tuple[str, int]] = [("all", sampled.items)]
+    for i, column in enumerate(sampled.stratify):
+        totals: dict[str, int] = {}
+        for s in sampled.strata:
+            totals[s.values[i][1]] = totals.get(s.values[i][1], 0) + s.sampled
+        rows.extend((f"{column}={value}", n) for value, n in sorted(totals.items()))
+    if len(sampled.stratify) > 1:
+        rows.extend((s.label, s.sampled) for s in sampled.strata)
+    return rows

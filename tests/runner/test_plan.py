@@ -124,7 +124,8 @@ def test_a_suite_of_substitution_templates_runs_without_importing_jinja2(tmp_pat
     suite = make_suite(tmp_path, repeats=2)
     code = (
         "import sys; from tailgate.runner import RunOptions, run_sync; "
-        f"r = run_sync(RunOptions(suite={str(suite)!r}, model='fake:echo', cache=False, store={str(tmp_path / 's')!r})); "
+        f"r = run_sync(RunOptions(suite={str(suite)!r}, model='fake:echo', cache=False, "
+        f"store={str(tmp_path / 's')!r})); "
         "print(r.status, 'jinja2' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -111,6 +111,7 @@ if TYPE_CHECKING:
         parser_sensitivity,
         robustness,
     )
+    from tailgate.analysis._sample_power import DEFAULT_PLANNING_SD, SamplePower, SlicePower, sample_power
     from tailgate.analysis._slices import SliceEstimate, slice_estimates, worst_slices
     from tailgate.analysis._spread import FormatSpread, SpreadTest, TemplateSpread, format_spread, template_spread
     from tailgate.analysis._stats import (
@@ -127,6 +128,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MIN_ITEMS",
+    "DEFAULT_PLANNING_SD",
     "REPORT_SCHEMA_VERSION",
     "SUMMARY_COLUMNS",
     "AttributeDrift",
@@ -180,10 +182,12 @@ __all__ = [
     "RunHeader",
     "RunInfo",
     "RunSummary",
+    "SamplePower",
     "ScoreDifference",
     "SectionNotes",
     "SliceDelta",
     "SliceEstimate",
+    "SlicePower",
     "Slo",
     "SpreadTest",
     "TemplateSpread",
@@ -237,6 +241,7 @@ __all__ = [
     "quality_under_drift",
     "report_options",
     "robustness",
+    "sample_power",
     "significance",
     "slice_estimates",
     "sliceline_topk",
@@ -252,6 +257,10 @@ __all__ = [
 # compare and discovery modules (and scipy, duckdb) that importing all of them would load.
 _LAZY = {
     "DEFAULT_MIN_ITEMS": "tailgate.analysis._quality_drift",
+    "DEFAULT_PLANNING_SD": "tailgate.analysis._sample_power",
+    "SamplePower": "tailgate.analysis._sample_power",
+    "SlicePower": "tailgate.analysis._sample_power",
+    "sample_power": "tailgate.analysis._sample_power",
     "REPORT_SCHEMA_VERSION": "tailgate.analysis._report",
     "SUMMARY_COLUMNS": "tailgate.analysis._summary",
     "AttributeDrift": "tailgate.analysis._drift",

@@ -159,7 +159,7 @@ def _permutation_p(null: np.ndarray, stat: float, ties: Ties, rng: np.random.Gen
     return (above + float(rng.integers(1, int(equal) + 2))) / total
 
 
-_TIES_NOTE = {
+_TIES_NOTE: dict[Ties, str] = {
     "randomised": "ties of the discrete null broken at random (seeded): exact size",
     "mid-p": "mid-p: ties of the discrete null count one half (not exactly level)",
     "conservative": "ties of the discrete null count in full (conservative)",

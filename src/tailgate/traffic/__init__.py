@@ -1,11 +1,21 @@
 """Production traffic: logs in (OpenAI-style JSONL, OTel GenAI spans, CSV/Parquet), one
 append-only table of requests with content ids and derived attributes (docs/traffic.md)."""
 
+from tailgate.traffic._allocate import Stratum, allocate
 from tailgate.traffic._attributes import LanguageDetector, derive_text_attributes, has_code
+from tailgate.traffic._dedup import NearDuplicates
 from tailgate.traffic._fields import FieldError
 from tailgate.traffic._import import MAX_BAD_LINES_KEPT, BadLine, FileImport, TrafficImport, import_traffic
 from tailgate.traffic._openai import FIELD_NAMES, ReadOptions, request_from_mapping
 from tailgate.traffic._otel import requests_from_otlp
+from tailgate.traffic._sample import (
+    SAMPLE_COLUMNS,
+    SampledStratum,
+    SampledSuite,
+    SampleOptions,
+    parse_time,
+    sample_traffic,
+)
 from tailgate.traffic._schema import (
     DERIVED_COLUMNS,
     TRAFFIC_COLUMNS,
@@ -14,6 +24,7 @@ from tailgate.traffic._schema import (
     input_id,
     traffic_arrow_schema,
 )
+from tailgate.traffic._scrub import Scrubber
 from tailgate.traffic._sources import FORMATS, detect_format
 from tailgate.traffic._table import TrafficTable, TrafficWriter
 from tailgate.traffic._window import TrafficWindow, read_window
@@ -23,25 +34,35 @@ __all__ = [
     "FIELD_NAMES",
     "FORMATS",
     "MAX_BAD_LINES_KEPT",
+    "SAMPLE_COLUMNS",
     "TRAFFIC_COLUMNS",
     "TRAFFIC_SCHEMA_VERSION",
     "BadLine",
     "FieldError",
     "FileImport",
     "LanguageDetector",
+    "NearDuplicates",
     "ReadOptions",
     "Request",
+    "SampleOptions",
+    "SampledStratum",
+    "SampledSuite",
+    "Scrubber",
+    "Stratum",
     "TrafficImport",
     "TrafficTable",
     "TrafficWindow",
     "TrafficWriter",
+    "allocate",
     "derive_text_attributes",
     "detect_format",
     "has_code",
     "import_traffic",
     "input_id",
+    "parse_time",
     "read_window",
     "request_from_mapping",
     "requests_from_otlp",
+    "sample_traffic",
     "traffic_arrow_schema",
 ]
