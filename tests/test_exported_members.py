@@ -46,7 +46,7 @@ def _isort_key(name: str) -> tuple[int, str]:
 
 
 def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
-    """Top-level statements, looking into ``try``/``if`` blocks but not ``if TYPE_CHECKING:``."""
+    """Top-level statements, looking into ``try``/``if``/``with`` blocks but not ``if TYPE_CHECKING:``."""
     out: list[ast.stmt] = []
     for node in body:
         if isinstance(node, ast.If):
@@ -54,6 +54,8 @@ def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
                 out.extend(_statements(node.body + node.orelse))
         elif isinstance(node, ast.Try):
             out.extend(_statements(node.body + node.orelse + node.finalbody))
+        elif isinstance(node, ast.With):  # ``with importing():`` (tailgate.cli) binds at top level
+            out.extend(_statements(node.body))
         else:
             out.append(node)
     return out

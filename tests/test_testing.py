@@ -48,6 +48,16 @@ JSON_ANSWERS = (*ANSWERS, '{"a": 1}', '{"a": 2, "b": [1]}', '{"a": ')
 @pytest.mark.parametrize("name", names("scorers"))
 def test_built_in_scorers_pass(name: str) -> None:
     json = name.startswith("json")  # (the others must score the plain item; every one survives JSON)
+    if name == "agreement":  # reference-free: it compares with the item's logged answer
+        item = Item("check", {**ITEM.input, "baseline": "4"}, None)
+        check_scorer(lookup("scorers", name), None, item=item)
+        check_scorer(
+            lookup("scorers", name),
+            None,
+            item=Item("check-json", {**JSON_ITEM.input, "baseline": '{"a": 1}'}, None),
+            answers=JSON_ANSWERS,
+        )
+        return
     if not json:
         check_scorer(lookup("scorers", name), SCORER_PARAMS.get(name))
     check_scorer(lookup("scorers", name), SCORER_PARAMS.get(name), item=JSON_ITEM, answers=JSON_ANSWERS)

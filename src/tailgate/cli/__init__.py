@@ -5,9 +5,9 @@ Exit codes are API: 0 ok, 1 gate failed, 2 usage or input error, 130 interrupted
 
 from __future__ import annotations
 
-from tailgate.cli._startup import importing
+from tailgate.cli._startup import importing as _importing
 
-with importing():  # (collection off while importing: see tailgate.cli._startup)
+with _importing():  # (collection off while importing: see tailgate.cli._startup)
     import click
 
     from tailgate._version import __version__
@@ -35,5 +35,5 @@ def main() -> None:
     cli(prog_name="tailgate")
 
 
-with importing():
+with _importing():
     from tailgate.cli import _cache, _commands, _robustness, _sample, _traffic  # noqa: F401  (register the commands on ``cli``)
