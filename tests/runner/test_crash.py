@@ -139,7 +139,9 @@ def _ids_of(store: Store, run_id: str, sample_ids: set[str]) -> set[str]:
 
 def test_ctrl_c_exits_130_and_leaves_a_resumable_run(tmp_path: Path) -> None:
     suite = make_suite(tmp_path / "s", ITEMS, scorers=[{"type": "numeric"}])
-    proc = _start(suite, "int-1", tmp_path / "a.log", "0.02")
+    # 0.1 s a call: 120 samples at concurrency 4 take ~3 s, so the run is still going when the
+    # poll below (a store read every 50 ms, slow on a loaded machine) sees the first 5 samples
+    proc = _start(suite, "int-1", tmp_path / "a.log", "0.1")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # wait until some samples are stored
         if Store().exists("int-1") and len(Store().sample_status("int-1")) >= 5:
