@@ -403,6 +403,7 @@ def drift(
     from tailgate.errors import UsageError
     from tailgate.traffic import (
         DRIFT_ATTRIBUTES,
+        MONITOR_ATTRIBUTES,
         OUTPUT_ATTRIBUTES,
         TrafficTable,
         parse_every,
@@ -439,6 +440,7 @@ def drift(
             arrays,
             mode="every" if every is not None else "pair",
             attributes=names,
+            monitored=None if attributes else [n for n in MONITOR_ATTRIBUTES if n in names],
             every=every if isinstance(every, str) else (every.text if every is not None else None),
             texts=_texts(order, spans, max_texts, seed) if text else None,
             embeddings=embeddings,

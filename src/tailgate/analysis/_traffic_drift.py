@@ -183,6 +183,7 @@ class DriftReport:
         alpha: the level of every verdict (BH false discovery rate; the monitor's false-alarm bound).
         seed: of every random draw.
         attributes: the attributes tested.
+        monitored: the attributes the monitor watched (``every`` mode).
         drift_detected: pair: some adjusted p-value is at most alpha; every: the monitor alarmed.
         verdict: the result in one line.
         run_id: the eval run re-weighted to each window ("" without one).
@@ -200,6 +201,7 @@ class DriftReport:
     alpha: float
     seed: int
     attributes: tuple[str, ...]
+    monitored: tuple[str, ...]
     drift_detected: bool
     verdict: str
     run_id: str
@@ -408,6 +410,7 @@ def analyse_drift(
     *,
     mode: Literal["pair", "every"],
     attributes: Sequence[str] | None = None,
+    monitored: Sequence[str] | None = None,
     every: str | None = None,
     texts: Texts | None = None,
     embeddings: bool = False,
@@ -428,6 +431,8 @@ def analyse_drift(
         mode: ``pair`` or ``every``.
         attributes: the attributes to test (default: every key of ``arrays``; others, e.g. the
             ``by`` attributes, are only handed to ``quality``).
+        monitored: the attributes the monitor watches (default: all tested ones); its cost grows
+            with their joint cells.
         every: the ``--every`` spec (for the report).
         texts: reads the sampled texts of a (reference, current) pair of window indices; None: no
             text analysis.
@@ -460,12 +465,17 @@ def analyse_drift(
         raise ValueError("no attribute has values in every window: nothing to test")
     views = [{n: a[n] for n in kept} for a in arrays]
     result_monitor = None
+    watch: list[str] = []
     if mode == "every":
         step(f"monitoring {len(windows)} windows")
-        monitored = [n for n in kept if n not in partial]
-        if partial:
-            warnings.append(f"not monitored (missing in some requests): {', '.join(partial)}")
-        result_monitor = monitor([{n: v[n] for n in monitored} for v in views], alpha=alpha, seed=seed)
+        watched = kept if monitored is None else [n for n in monitored if n in kept]
+        missing = [n for n in watched if n in partial]
+        if missing:
+            warnings.append(f"not monitored (missing in some requests): {', '.join(missing)}")
+        watch = [n for n in watched if n not in partial] or [n for n in kept if n not in partial]
+        if not watch:
+            raise ValueError("every attribute misses values in some request: nothing to monitor")
+        result_monitor = monitor([{n: v[n] for n in watch} for v in views], alpha=alpha, seed=seed)
     comparisons = []
     for k in range(1, len(windows)):
         step(f"testing {windows[k].name} against {windows[0].name}")
@@ -508,6 +518,7 @@ def analyse_drift(
         alpha,
         seed,
         tuple(kept),
+        tuple(watch),
         detected,
         "",
         run_id,

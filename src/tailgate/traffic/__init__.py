@@ -31,6 +31,7 @@ from tailgate.traffic._window import TrafficWindow, read_window
 from tailgate.traffic._windows import (
     COMPUTED_COLUMNS,
     DRIFT_ATTRIBUTES,
+    MONITOR_ATTRIBUTES,
     OUTPUT_ATTRIBUTES,
     Every,
     Span,
@@ -52,6 +53,7 @@ __all__ = [
     "FIELD_NAMES",
     "FORMATS",
     "MAX_BAD_LINES_KEPT",
+    "MONITOR_ATTRIBUTES",
     "OUTPUT_ATTRIBUTES",
     "SAMPLE_COLUMNS",
     "TRAFFIC_COLUMNS",

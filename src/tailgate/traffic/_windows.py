@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPUTED_COLUMNS",
     "DRIFT_ATTRIBUTES",
+    "MONITOR_ATTRIBUTES",
     "OUTPUT_ATTRIBUTES",
     "Every",
     "Span",
@@ -67,6 +68,10 @@ COMPUTED_COLUMNS = {
 
 DRIFT_ATTRIBUTES = (*DERIVED_COLUMNS, "chars")
 """The request attributes ``tailgate drift`` tests by default."""
+
+MONITOR_ATTRIBUTES = ("lang", "input_tokens", "asks_json", "has_code", "chars", "turns")
+"""The attributes the monitor watches by default: those of its calibration (docs/drift.md). Its
+permutation draws cost in proportion to the joint cells of the attributes it watches."""
 
 OUTPUT_ATTRIBUTES = ("response_chars", "latency_ms", "completion_tokens", "is_error")
 """Attributes of the logged outcome, tested by default where the log has them."""
