@@ -31,6 +31,7 @@ __all__ = [
     "SampleOutcome",
     "compare_runs",
     "drift",
+    "gate_drift",
     "gate_runs",
     "quality_under_drift",
     "report_run",
@@ -175,6 +176,48 @@ def gate_runs(
         raise TypeError("a gate's confidence is its policy's ('confidence:' in the policy file)")
     rules = policy if isinstance(policy, Policy) else load_policy(str(policy))
     return decide(compare_runs(base, cand, store=store, confidence=rules.confidence, **options), rules)
+
+
+def gate_drift(
+    drift: DriftReport | str | Path,
+    policy: Policy | str | Path,
+    *,
+    base: str | None = None,
+    cand: str | None = None,
+    store: Store | str | Path | None = None,
+    **options: Any,
+) -> Decision:
+    """Check a drift report against a policy's drift rules (``tailgate gate --drift FILE``), and
+    with ``base`` and ``cand`` its comparison rules too.
+
+    Args:
+        drift: a :class:`~tailgate.analysis.DriftReport` (from :func:`drift`) or its saved JSON.
+        policy: a :class:`~tailgate.gate.Policy` or the path of a policy file (YAML).
+        base: the base run, for the policy's comparison rules (with ``cand``).
+        cand: the candidate run.
+        store: the records store (for ``base`` and ``cand``).
+        **options: the options of :func:`compare_runs`.
+
+    Raises:
+        UsageError: the policy has a comparison rule and no runs are given, or no drift rule.
+
+    Example:
+        >>> decision = tailgate.gate_drift("drift.json", "examples/drift-gate.yaml")  # doctest: +SKIP
+        >>> decision.exit_code  # doctest: +SKIP
+        0
+    """
+    from tailgate.analysis import load_drift
+    from tailgate.errors import UsageError
+    from tailgate.gate import Policy, decide, load_policy
+
+    rules = policy if isinstance(policy, Policy) else load_policy(str(policy))
+    report = load_drift(str(drift)) if isinstance(drift, str | Path) else drift
+    if (base is None) != (cand is None):
+        raise UsageError("give both base and cand (or neither)")
+    comparison = None
+    if base is not None and cand is not None:
+        comparison = compare_runs(base, cand, store=store, confidence=rules.confidence, **options)
+    return decide(comparison, rules, drift=report)
 
 
 def rescore_run(

@@ -143,6 +143,7 @@ if TYPE_CHECKING:
         TextTest,
         WindowQuality,
         analyse_drift,
+        load_drift,
     )
 
 __all__ = [
@@ -253,6 +254,7 @@ __all__ = [
     "item_request_attributes",
     "jensen_shannon",
     "load_comparison",
+    "load_drift",
     "load_run",
     "log_odds_ngrams",
     "mcnemar",
@@ -298,6 +300,7 @@ _LAZY = {
     "TextTest": "tailgate.analysis._traffic_drift",
     "WindowQuality": "tailgate.analysis._traffic_drift",
     "analyse_drift": "tailgate.analysis._traffic_drift",
+    "load_drift": "tailgate.analysis._traffic_drift",
     "NgramShift": "tailgate.analysis._drift_explain",
     "SliceShift": "tailgate.analysis._drift_explain",
     "TypicalRequest": "tailgate.analysis._drift_explain",

@@ -53,6 +53,7 @@ __all__ = [
     "TextTest",
     "WindowQuality",
     "analyse_drift",
+    "load_drift",
 ]
 
 DRIFT_SCHEMA_VERSION = 1
@@ -234,6 +235,26 @@ class DriftReport:
                 f"not a tailgate drift report of schema version {DRIFT_SCHEMA_VERSION} (schema_version: {version!r})"
             )
         return typing.cast("DriftReport", _load(cls, data, "report"))
+
+
+def load_drift(path: str) -> DriftReport:
+    """A drift report saved by ``tailgate drift --json FILE`` (``tailgate gate --drift FILE``).
+
+    Raises:
+        InputError: the file cannot be read, or is not a drift report's JSON of this schema version.
+    """
+    import json
+    from pathlib import Path
+
+    from tailgate.errors import InputError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return DriftReport.from_dict(data)
+    except OSError as exc:
+        raise InputError(f"cannot read the drift report: {exc.strerror or exc}", file=path) from exc
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"not the JSON of tailgate drift: {exc}", file=path) from exc
 
 
 # --- JSON: every dataclass field, read back by type ----------------------------------------------
