@@ -129,7 +129,7 @@ def newcombe_difference(
     Example:
         >>> d = newcombe_difference(10, 100, 25, 100)
         >>> round(d.value, 3), round(d.low, 4), round(d.high, 4)
-        (0.15, 0.0449, 0.2539)
+        (0.15, 0.0447, 0.2533)
     """
     if ref_n <= 0 or cur_n <= 0:
         raise ValueError("both windows need at least one request")

@@ -358,6 +358,9 @@ _NUMERIC_TYPES = ("int32", "int64", "double")
 
 
 def _select(name: str) -> str:
+    """SQL of an attribute; a user column is named as kept at import, or ``columns.KEY``."""
+    if name not in _TABLE and name.startswith("columns."):
+        name = name.removeprefix("columns.")
     return COMPUTED_COLUMNS.get(name) or _column_sql(name)
 
 
