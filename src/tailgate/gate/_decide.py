@@ -73,15 +73,15 @@ def decide(comparison: Comparison | None, policy: Policy, *, drift: DriftReport 
     """
     given: dict[Subject, Comparison | DriftReport | None] = {"comparison": comparison, "drift": drift}
     needed = subjects(policy)
+    for subject, value in given.items():
+        if value is not None and subject not in needed:
+            what = "a drift report (--drift)" if subject == "drift" else "two runs to compare"
+            raise UsageError(f"{what} was given, but the policy '{policy.name}' has no {subject} rule")
     for subject in needed:
         if given[subject] is None:
             kinds = ", ".join(e.only()[0] for e in policy.rules if RULES[e.only()[0]].subject == subject)
             how = "a drift report (tailgate gate --drift FILE)" if subject == "drift" else "two runs (BASE CAND)"
             raise UsageError(f"the policy's {kinds} rule(s) judge {how}, and none was given")
-    for subject, value in given.items():
-        if value is not None and subject not in needed:
-            what = "a drift report (--drift)" if subject == "drift" else "two runs to compare"
-            raise UsageError(f"{what} was given, but the policy '{policy.name}' has no {subject} rule")
     results = []
     for entry in policy.rules:
         kind, rule = entry.only()
