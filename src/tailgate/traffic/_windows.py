@@ -308,7 +308,7 @@ def resolve_pair(order: TableOrder, ref: WindowSpec | None, cur: WindowSpec | No
         pair = r, order.span("cur", f"after {ref.text}", r.hi, order.n)
     else:
         pair = order.resolve(ref, "ref"), order.resolve(cur, "cur")
-    for span in pair:
+    for span in reversed(pair):  # the current window first: the one asked for most often
         if span.n < 2:
             raise _empty(order, span, span.name)
     r, c = pair
