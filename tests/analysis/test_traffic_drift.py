@@ -20,7 +20,6 @@ from tailgate.analysis import (
     typical_requests,
 )
 
-
 # --- Newcombe's hybrid score interval ----------------------------------------------------------
 
 
@@ -32,7 +31,9 @@ def test_newcombe_matches_the_published_example() -> None:
     assert (round(d.low, 4), round(d.high, 4)) == (0.0524, 0.3339)
 
 
-@pytest.mark.parametrize(("x1", "n1", "x2", "n2"), [(0, 10, 3, 12), (5, 50, 5, 50), (990, 1000, 400, 1000), (1, 7, 0, 9)])
+@pytest.mark.parametrize(
+    ("x1", "n1", "x2", "n2"), [(0, 10, 3, 12), (5, 50, 5, 50), (990, 1000, 400, 1000), (1, 7, 0, 9)]
+)
 def test_newcombe_matches_statsmodels(x1: int, n1: int, x2: int, n2: int) -> None:
     from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -54,7 +55,8 @@ def test_log_odds_by_hand() -> None:
     delta = math.log((30 + 32) / (100 + 200 - 30 - 32)) - math.log((2 + 32) / (100 + 200 - 2 - 32))
     z = delta / math.sqrt(1 / (30 + 32) + 1 / (2 + 32))
     assert up[0].ngram == "json"
-    assert up[0].log_odds == pytest.approx(delta) and up[0].z == pytest.approx(z)
+    assert up[0].log_odds == pytest.approx(delta)
+    assert up[0].z == pytest.approx(z)
     assert (up[0].ref_count, up[0].cur_count) == (2, 30)
     assert [s.ngram for s in down] == ["code"]  # "the" has z = 0: in neither list
     assert down[0].z < 0
@@ -91,7 +93,8 @@ def test_typical_requests_are_the_most_window_like_and_cut() -> None:
     assert [(t.window, t.text[:3]) for t in typical] == [
         ("cur", "xxx"), ("cur", "w"), ("cur", "z"), ("ref", "a"), ("ref", "c"), ("ref", "b"),
     ]  # fmt: skip
-    assert len(typical[0].text) == 300 and typical[0].text.endswith("...")
+    assert len(typical[0].text) == 300
+    assert typical[0].text.endswith("...")
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -109,8 +112,10 @@ def _lang(rng: np.random.Generator, n: int, de: float) -> dict[str, np.ndarray]:
 def test_a_pair_with_a_shift_names_the_slice_and_an_a_a_pair_does_not_drift() -> None:
     rng = np.random.default_rng(4)
     shifted = analyse_drift(_windows(2, [600, 600]), [_lang(rng, 600, 0.05), _lang(rng, 600, 0.20)], mode="pair")
-    assert shifted.drift_detected and shifted.comparisons[0].drifted == ("lang",)
-    assert shifted.explanation is not None and shifted.explanation.slices[0].label == "lang=de"
+    assert shifted.drift_detected
+    assert shifted.comparisons[0].drifted == ("lang",)
+    assert shifted.explanation is not None
+    assert shifted.explanation.slices[0].label == "lang=de"
     assert shifted.verdict == "drift: lang (BH-adjusted p <= 0.05)"
     same = analyse_drift(_windows(2, [600, 600]), [_lang(rng, 600, 0.05), _lang(rng, 600, 0.05)], mode="pair")
     assert not same.drift_detected
@@ -121,8 +126,11 @@ def test_monitoring_mode_alarms_after_the_shift_and_explains_that_window() -> No
     rng = np.random.default_rng(5)
     arrays = [_lang(rng, 400, 0.05) for _ in range(6)] + [_lang(rng, 400, 0.30) for _ in range(2)]
     report = analyse_drift(_windows(8, [400] * 8), arrays, mode="every", every="400")
-    assert report.monitor is not None and report.monitor.alarm_at == 6
-    assert report.drift_detected and report.explanation is not None and report.explanation.cur == 6
+    assert report.monitor is not None
+    assert report.monitor.alarm_at == 6
+    assert report.drift_detected
+    assert report.explanation is not None
+    assert report.explanation.cur == 6
     assert [c.window for c in report.comparisons] == list(range(1, 8))
     assert report.monitored == ("lang", "chars")
     assert report.verdict.startswith("drift: the monitor alarmed at window 6 of 7")
@@ -151,10 +159,13 @@ def test_text_tests_join_the_correction_and_explain(monkeypatch: pytest.MonkeyPa
     )
     c = report.comparisons[0]
     assert [t.name for t in c.text] == ["text: domain classifier"]
-    assert "text: domain classifier" in c.drifted and report.drift_detected
+    assert "text: domain classifier" in c.drifted
+    assert report.drift_detected
     e = report.explanation
-    assert e is not None and "json" in [s.ngram for s in e.cur_ngrams]
-    assert {t.window for t in e.typical} == {"ref", "cur"} and len(e.typical) == 6
+    assert e is not None
+    assert "json" in [s.ngram for s in e.cur_ngrams]
+    assert {t.window for t in e.typical} == {"ref", "cur"}
+    assert len(e.typical) == 6
     # BH over attributes and text together, by hand
     from scipy.stats import false_discovery_control
 

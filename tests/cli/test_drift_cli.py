@@ -40,8 +40,10 @@ def test_a_json_shift_is_found_and_explained(tmp_path: Path, samples: list[objec
     assert proc.stdout.startswith("drift: asks_json")
     assert "ref (first half): 600 requests" in proc.stdout
     report = DriftReport.from_dict(json.loads(out.read_text(encoding="utf-8")))
-    assert report.drift_detected and "asks_json" in report.comparisons[0].drifted
-    assert report.explanation is not None and report.explanation.slices[0].label == "asks_json=True"
+    assert report.drift_detected
+    assert "asks_json" in report.comparisons[0].drifted
+    assert report.explanation is not None
+    assert report.explanation.slices[0].label == "asks_json=True"
     assert "<svg" in (tmp_path / "d.html").read_text(encoding="utf-8")
     failing = tailgate("drift", "--no-text", "--fail-on-drift", "-q", env=env)
     assert failing.returncode == 1, failing.stderr

@@ -25,7 +25,9 @@ def _policy(tmp_path: Path, text: str) -> str:
 def _report(de: float, every: bool = False) -> DriftReport:
     rng = np.random.default_rng(3)
     n = 5 if every else 2
-    arrays = [{"lang": rng.choice(["en", "de"], 500, p=[0.95, 0.05]), "has_code": rng.random(500) < 0.2} for _ in range(n - 1)]
+    arrays = [
+        {"lang": rng.choice(["en", "de"], 500, p=[0.95, 0.05]), "has_code": rng.random(500) < 0.2} for _ in range(n - 1)
+    ]
     arrays.append({"lang": rng.choice(["en", "de"], 500, p=[1 - de, de]), "has_code": rng.random(500) < 0.2})
     names = [f"window {k}" for k in range(n)] if every else ["ref", "cur"]
     windows = [DriftWindow(k, names[k], "s", 500, None, None) for k in range(n)]
@@ -42,7 +44,8 @@ def test_drift_rules_pass_and_fail(tmp_path: Path) -> None:
     )
     assert subjects(policy) == {"drift"}
     calm = decide(None, policy, drift=_report(0.05))
-    assert calm.passed and [r.status for r in calm.results] == ["pass", "pass", "not_applicable"]
+    assert calm.passed
+    assert [r.status for r in calm.results] == ["pass", "pass", "not_applicable"]
     moved = decide(None, policy, drift=_report(0.30))
     assert [r.status for r in moved.results] == ["fail", "fail", "not_applicable"]
     assert moved.results[0].message.startswith("cur against ref: drift in lang (p adj ")
@@ -57,11 +60,13 @@ def test_drift_rules_pass_and_fail(tmp_path: Path) -> None:
 def test_max_psi_upper_bound_and_reweighted_score(tmp_path: Path) -> None:
     report = _report(0.05)
     psi = report.comparisons[0].attributes.attributes[0].psi
-    assert psi.high is not None and psi.value is not None
+    assert psi.high is not None
+    assert psi.value is not None
     between = (psi.value + psi.high) / 2
     point = load_policy(_policy(tmp_path, f"rules:\n  - max_psi: {{attribute: lang, max: {between}}}\n"))
     upper = load_policy(_policy(tmp_path, f"rules:\n  - max_psi: {{attribute: lang, max: {between}, bound: upper}}\n"))
-    assert decide(None, point, drift=report).passed and not decide(None, upper, drift=report).passed
+    assert decide(None, point, drift=report).passed
+    assert not decide(None, upper, drift=report).passed
     score = load_policy(_policy(tmp_path, "rules:\n  - min_reweighted_score: {min: 0.7}\n"))
     assert decide(None, score, drift=report).results[0].status == "not_applicable"
     q = WindowQuality(
@@ -114,5 +119,6 @@ def test_the_command(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema_version": 1}', encoding="utf-8")
     broken = tailgate("gate", "--drift", str(bad), "--policy", policy)
-    assert broken.returncode == 2 and "not the JSON of tailgate drift" in broken.stderr
+    assert broken.returncode == 2
+    assert "not the JSON of tailgate drift" in broken.stderr
     assert "Traceback" not in broken.stderr

@@ -91,7 +91,8 @@ def test_default_halves_one_side_and_both(tmp_path: Path) -> None:
     order = _order(tmp_path, list(range(0, 11 * 60, 60)))  # 11 requests, one an hour from midnight
     ref, cur = resolve_pair(order, None, None)
     assert (ref.lo, ref.hi, cur.lo, cur.hi) == (0, 5, 5, 11)  # the newer half has the odd one
-    assert ref.spec == "first half" and cur.n == 6
+    assert ref.spec == "first half"
+    assert cur.n == 6
     ref, cur = resolve_pair(order, None, parse_window("3h"))
     # 3h before just past the newest (10:00): 07:00:00.000001 onwards, so 08:00, 09:00, 10:00
     assert (cur.lo, cur.hi, ref.lo, ref.hi) == (8, 11, 0, 8)
@@ -104,7 +105,8 @@ def test_default_halves_one_side_and_both(tmp_path: Path) -> None:
     assert (ref.lo, ref.hi, cur.lo) == (1, 3, 8)
     cur = order.resolve(parse_window("last:1000"), "cur")
     assert (cur.lo, cur.hi) == (0, 11)  # last:N past the table's size is the whole table
-    assert cur.first == datetime(2024, 5, 1, tzinfo=UTC) and cur.last == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert cur.first == datetime(2024, 5, 1, tzinfo=UTC)
+    assert cur.last == datetime(2024, 5, 1, 10, tzinfo=UTC)
 
 
 def test_overlap_and_empty_windows_are_usage_errors(tmp_path: Path) -> None:
@@ -145,12 +147,15 @@ def test_reading_spans_computed_and_user_columns(tmp_path: Path) -> None:
     ref, cur = resolve_pair(order, None, None)
     a, b = read_spans(order, [ref, cur], ["chars", "lang", "has_code", "columns.team", "team", "latency_ms"])
     assert a["chars"].tolist() == [len(f"question {m}: what is {m} + 1?") for m in range(3)]
-    assert b["lang"].tolist() == ["en"] * 3 and b["has_code"].dtype == np.bool_
-    assert a["team"].tolist() == ['red'] * 3  # a user column (--column at import), as its JSON text
+    assert b["lang"].tolist() == ["en"] * 3
+    assert b["has_code"].dtype == np.bool_
+    assert a["team"].tolist() == ["red"] * 3  # a user column (--column at import), as its JSON text
     assert np.isnan(a["latency_ms"]).all()  # not logged: NaN
     with pytest.raises(UsageError, match="--attribute 'colour': no request in the windows has it"):
         read_spans(order, [ref, cur], ["colour"])
     texts, n = read_texts(order, cur, 2, seed=0)
-    assert n == 3 and len(texts) == 2 and all(t.startswith("question ") for t in texts)
+    assert n == 3
+    assert len(texts) == 2
+    assert all(t.startswith("question ") for t in texts)
     assert set(texts) <= {f"question {m}: what is {m} + 1?" for m in range(3, 6)}
     assert read_texts(order, cur, 2, seed=0)[0] == texts  # seeded

@@ -59,13 +59,6 @@ if TYPE_CHECKING:
         psi,
         window_drift,
     )
-    from tailgate.analysis._drift_text import (
-        DomainClassifier,
-        classifier_test,
-        domain_classifier,
-        embedding_drift,
-        mmd_test,
-    )
     from tailgate.analysis._drift_explain import (
         NgramShift,
         SliceShift,
@@ -74,6 +67,13 @@ if TYPE_CHECKING:
         newcombe_difference,
         slice_shifts,
         typical_requests,
+    )
+    from tailgate.analysis._drift_text import (
+        DomainClassifier,
+        classifier_test,
+        domain_classifier,
+        embedding_drift,
+        mmd_test,
     )
     from tailgate.analysis._estimate import Estimate, clustered_mean, format_estimate, mean_estimate, wilson_interval
     from tailgate.analysis._monitor import (

@@ -305,7 +305,7 @@ def _load(tp: Any, data: Any, where: str) -> Any:
                     continue
                 raise ValueError(f"{where}: missing field {f.name!r}")
             values[f.name] = _load(hints[f.name], data[f.name], f"{where}.{f.name}")
-        return tp(**values)
+        return typing.cast(Any, tp)(**values)
     return _scalar(tp, data, where)
 
 
@@ -317,13 +317,9 @@ def _scalar(tp: Any, data: Any, where: str) -> Any:
             return math.nan
         if isinstance(data, int | float) and not isinstance(data, bool):
             return float(data)
-    elif tp is int and isinstance(data, int) and not isinstance(data, bool):
+    if tp in (int, str, bool) and type(data) is tp:
         return data
-    elif tp is bool and isinstance(data, bool):
-        return data
-    elif tp is str and isinstance(data, str):
-        return data
-    elif tp is type(None) and data is None:
+    if tp is type(None) and data is None:
         return None
     raise ValueError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(data).__name__}")
 
@@ -479,7 +475,9 @@ def analyse_drift(
         raise ValueError("at least two windows, one attribute mapping each")
     step = progress or (lambda _: None)
     kept, absent, partial = _usable(arrays, list(arrays[0]) if attributes is None else attributes)
-    warnings = [f"{w.name} ({w.spec}): only {w.n} requests: the tests have little power" for w in windows if w.n < SMALL_WINDOW]
+    warnings = [
+        f"{w.name} ({w.spec}): only {w.n} requests: the tests have little power" for w in windows if w.n < SMALL_WINDOW
+    ]
     if absent:
         warnings.append(f"not tested (no value in some window): {', '.join(absent)}")
     if not kept:
@@ -511,7 +509,9 @@ def analyse_drift(
         findings = _text_findings(ref_t, cur_t, note, embeddings=embeddings, embed=embed, seed=seed)
         warnings.extend(findings.warnings)
         if findings.tests:
-            comparisons[target - 1] = _compare(views[0], views[target], windows[target].index, findings.tests, alpha, seed)
+            comparisons[target - 1] = _compare(
+                views[0], views[target], windows[target].index, findings.tests, alpha, seed
+            )
     explained = comparisons[target - 1]
     explanation = DriftExplanation(
         windows[0].index,
@@ -525,9 +525,7 @@ def analyse_drift(
     if quality is not None:
         step("re-weighting the run to each window")
         windows = [replace(w, quality=WindowQuality.of(quality(a))) for w, a in zip(windows, arrays, strict=True)]
-    detected = (
-        result_monitor.alarm_at is not None if result_monitor is not None else bool(comparisons[0].drifted)
-    )
+    detected = result_monitor.alarm_at is not None if result_monitor is not None else bool(comparisons[0].drifted)
     report = DriftReport(
         DRIFT_SCHEMA_VERSION,
         mode,

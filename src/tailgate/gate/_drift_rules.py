@@ -123,7 +123,9 @@ def _max_psi(r: DriftReport, rule: MaxPsi) -> RuleResult:
     found = next((a for a in c.attributes.attributes if a.name == rule.attribute), None)
     if found is None:
         tested = ", ".join(a.name for a in c.attributes.attributes)
-        raise UsageError(f"the policy's max_psi rule names {rule.attribute!r}, which the report did not test ({tested})")
+        raise UsageError(
+            f"the policy's max_psi rule names {rule.attribute!r}, which the report did not test ({tested})"
+        )
     value = found.psi.high if rule.bound == "upper" else found.psi.value
     ok = value is not None and value <= rule.max
     return RuleResult(

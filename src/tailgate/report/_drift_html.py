@@ -18,7 +18,7 @@ __all__ = ["drift_html"]
 MAX_LEVELS = 5  # values of an attribute plotted (the largest shares); the others are in the tables
 
 
-def _shares(r: DriftReport, name: str) -> list[tuple[str, list[tuple[float, float | None, float | None]]]]:
+def _shares(r: DriftReport, name: str) -> list[tuple[str, list[tuple[float | None, float | None, float | None]]]]:
     """Each of the attribute's largest values: its share in every window with a Wilson interval
     (window 0's from any comparison's reference side, the others' from their comparison)."""
     found = [(c, a) for c in r.comparisons for a in c.attributes.attributes if a.name == name]
@@ -36,7 +36,7 @@ def _shares(r: DriftReport, name: str) -> list[tuple[str, list[tuple[float, floa
         levels = levels[1:]  # a binary attribute: one line says it all
     lines = []
     for level in levels:
-        points: list[tuple[float, float | None, float | None]] = []
+        points: list[tuple[float | None, float | None, float | None]] = []
         for shares, n in columns:
             share = dict(shares).get(level, 0.0)
             low, high = wilson_interval(round(share * n), n) if n else (None, None)
@@ -52,10 +52,12 @@ def _share_plots(r: DriftReport) -> str:
         lines = _shares(r, name)
         if not lines:
             continue
-        top = max((h or v) for _, pts in lines for v, _, h in pts)
+        top = max((h or v or 0.0) for _, pts in lines for v, _, h in pts)
         hi = min(1.0, max(0.05, top * 1.15))
         plots.append(
-            _svg.series(lines, f"share of requests by {name} (95% Wilson intervals)", labels, hi=hi, width=470, height=180)
+            _svg.series(
+                lines, f"share of requests by {name} (95% Wilson intervals)", labels, hi=hi, width=470, height=180
+            )
         )
     if not plots:
         return ""
@@ -102,9 +104,10 @@ def _quality_plot(r: DriftReport) -> str:
     suite = rows[0].quality.suite.value if rows[0].quality else None
     values = [v for p in points for v in p if v is not None]
     lo, hi = max(0.0, min(values, default=0.0) - 0.05), min(1.0, max(values, default=1.0) + 0.05)
+    line = (suite, f"suite {suite:.3f}") if suite is not None else None
     svg = _svg.series(
         [("re-weighted", points)], "the run's score re-weighted to each window (95% intervals)",
-        [str(w.index) for w in rows], lo=lo, hi=hi, threshold=(suite, f"suite {suite:.3f}") if suite is not None else None,
+        [str(w.index) for w in rows], lo=lo, hi=hi, threshold=line,
     )  # fmt: skip
     table = _table(
         ["window", "suite", "re-weighted", "covered share", "explanation"],
@@ -131,9 +134,8 @@ def _tests(c: DriftComparison, r: DriftReport) -> str:
         ])  # fmt: skip
     cur = r.windows[c.window]
     header = ["attribute", "test", "n ref / cur", "p", "p adj (BH)", "PSI", "JS distance", "", "note"]
-    return (
-        f"<h2>Tests: {escape(cur.name)} against {escape(r.windows[0].name)}</h2>"
-        + _table(header, rows, numeric={2, 3, 4})
+    return f"<h2>Tests: {escape(cur.name)} against {escape(r.windows[0].name)}</h2>" + _table(
+        header, rows, numeric={2, 3, 4}
     )
 
 

@@ -48,24 +48,24 @@ _SHORT = (
 
 
 def _short(method: str) -> str:
-    return next((short for prefix, short in _SHORT if method.startswith(prefix)), method.split(",")[0])
+    return next((short for prefix, short in _SHORT if method.startswith(prefix)), method.split(",", maxsplit=1)[0])
 
 
 def _comparison(c: DriftComparison, title: str) -> Group:
     t = _table(title, "attribute", "test", "p", "p adj", "PSI [95%]", "JS [95%]", right=(2, 3))
     for a in c.attributes.attributes:
         mark = " !" if a.name in c.drifted else "  "
-        _row(t, 
+        _row(t,
             Text(a.name), Text(_short(a.test.method)), fmt.p_value(a.test.p_value), fmt.p_value(a.p_adjusted) + mark,
             fmt.estimate(a.psi, 2), fmt.estimate(a.js, 2),
         )  # fmt: skip
     lines: list[RenderableType] = [t]
     for x in c.text:
-        mark = Text(" !", style="bold red") if x.name in c.drifted else Text("")
+        flag = Text(" !", style="bold red") if x.name in c.drifted else Text("")
         magnitude = f"AUC {fmt.estimate(x.auc)}" if x.auc is not None else f"MMD² {x.test.statistic:.3g}"
         lines.append(Text.assemble(
             (x.name, "bold"), f": {magnitude}, p={fmt.p_value(x.test.p_value)}, p adj={fmt.p_value(x.p_adjusted)}",
-            mark, f" ({x.test.method}; n={x.test.n_ref:,} / {x.test.n_cur:,})",
+            flag, f" ({x.test.method}; n={x.test.n_ref:,} / {x.test.n_cur:,})",
         ))  # fmt: skip
     return Group(*lines)
 
@@ -80,8 +80,10 @@ def _monitor(r: DriftReport) -> RenderableType:
     )  # fmt: skip
     drifted = {c.window: c.drifted for c in r.comparisons}
     for s in m.steps:
-        mark = Text("ALARM", style="bold red") if s.alarm and s.window == m.alarm_at else Text("alarm" if s.alarm else "")
-        _row(t, 
+        mark = (
+            Text("ALARM", style="bold red") if s.alarm and s.window == m.alarm_at else Text("alarm" if s.alarm else "")
+        )
+        _row(t,
             str(s.window), f"{s.n:,}", fmt.p_value(s.p_value), f"{s.e_value:.3g}", f"{s.statistic:.3g}", mark,
             Text(s.most_moved or ""), Text(", ".join(drifted.get(s.window, ()))),
         )  # fmt: skip
@@ -97,7 +99,7 @@ def _explanation(e: DriftExplanation, r: DriftReport) -> list[RenderableType]:
     )  # fmt: skip
     for s in e.slices:
         mark = Text("*", style="bold") if s.significant else Text("")
-        _row(t, 
+        _row(t,
             Text(s.label), f"{fmt.percent(s.ref_share.value, 1)} ({s.ref_count:,})",
             f"{fmt.percent(s.cur_share.value, 1)} ({s.cur_count:,})", fmt.estimate(s.difference, 2, "+"), mark,
         )  # fmt: skip

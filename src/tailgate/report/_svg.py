@@ -168,7 +168,7 @@ PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2")
 
 
 def series(
-    lines: Sequence[tuple[str, Sequence[tuple[float, float | None, float | None]]]],
+    lines: Sequence[tuple[str, Sequence[tuple[float | None, float | None, float | None]]]],
     title: str,
     xlabels: Sequence[str],
     *,
@@ -194,13 +194,17 @@ def series(
 
     body = [f"<line x1='{left}' y1='{bottom}' x2='{right}' y2='{bottom}' stroke='#555'/>"]
     body.append(f"<line x1='{left}' y1='{top}' x2='{left}' y2='{bottom}' stroke='#555'/>")
-    ticks = [10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)] if log else [
-        lo + (hi - lo) * i / 4 for i in range(5)
-    ]
+    ticks = (
+        [10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
+        if log
+        else [lo + (hi - lo) * i / 4 for i in range(5)]
+    )
     for t in ticks:
         if lo <= t <= hi:
             label = f"{t:g}" if log else format(t, fmt)
-            body.append(f"<text x='{left - 5}' y='{y_at(t) + 4:.1f}' text-anchor='end' {SMALL_FONT}>{escape(label)}</text>")
+            body.append(
+                f"<text x='{left - 5}' y='{y_at(t) + 4:.1f}' text-anchor='end' {SMALL_FONT}>{escape(label)}</text>"
+            )
     step = max(1, math.ceil(n / 12))
     for i, label in enumerate(xlabels):
         if i % step == 0:
@@ -224,7 +228,9 @@ def series(
                 path.append(f"{x_at(i):.1f},{y_at(value):.1f}")
         if path:
             body.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{' '.join(path)}'/>")
-            body.extend(f"<circle cx='{p.split(',')[0]}' cy='{p.split(',')[1]}' r='2.5' fill='{colour}'/>" for p in path)
+            body.extend(
+                f"<circle cx='{p.split(',')[0]}' cy='{p.split(',')[1]}' r='2.5' fill='{colour}'/>" for p in path
+            )
         text = label if len(label) <= 18 else label[:17] + "…"
         body.append(f"<text x='{right + 4}' y='{top + 12 + 13 * k}' fill='{colour}' {SMALL_FONT}>{escape(text)}</text>")
     return _frame(width, height, "".join(body), title)

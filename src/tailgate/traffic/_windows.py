@@ -284,7 +284,9 @@ def _iso(micros: int) -> str:
 def _empty(order: TableOrder, span: Span, what: str) -> UsageError:
     where = f"{order.table.folder}"
     if order.n == 0:
-        return UsageError(f"the traffic table in {where} holds no request; import logs with: tailgate import traffic FILE")
+        return UsageError(
+            f"the traffic table in {where} holds no request; import logs with: tailgate import traffic FILE"
+        )
     held = f"the table holds {order.n:,} requests, {_iso(int(order.micros[0]))} to {_iso(int(order.micros[-1]))}"
     return UsageError(f"window {what} ({span.spec}): {span.n} requests; {held}")
 
@@ -334,7 +336,9 @@ def split_every(order: TableOrder, every: Every) -> list[Span]:
     spans: list[Span] = []
     if every.count is not None:
         for k, lo in enumerate(range(0, order.n, every.count)):
-            spans.append(order.span(f"window {k}", f"requests {lo + 1}-{min(lo + every.count, order.n)}", lo, lo + every.count))
+            spans.append(
+                order.span(f"window {k}", f"requests {lo + 1}-{min(lo + every.count, order.n)}", lo, lo + every.count)
+            )
     else:
         step = int((every.step or timedelta(days=1)) / timedelta(microseconds=1))
         cells = order.micros // step
