@@ -202,9 +202,9 @@ def gate_drift(
         UsageError: the policy has a comparison rule and no runs are given, or no drift rule.
 
     Example:
-        >>> decision = tailgate.gate_drift("drift.json", "examples/drift-gate.yaml")  # doctest: +SKIP
-        >>> decision.exit_code  # doctest: +SKIP
-        0
+        >>> report = tailgate.drift(ref="first:50", cur="last:50", text=False, store=folder)
+        >>> tailgate.gate_drift(report, "drift-gate.yaml").exit_code  # - no_drift: {attributes: [lang]}
+        1
     """
     from tailgate.analysis import load_drift
     from tailgate.errors import UsageError
@@ -440,7 +440,7 @@ def drift(
     Example:
         >>> report = tailgate.drift(ref="first:50", cur="last:50", text=False, store=folder)
         >>> report.windows[1].n, report.drift_detected
-        (50, False)
+        (50, True)
     """
     from tailgate.analysis import DriftWindow, analyse_drift, load_run
     from tailgate.errors import UsageError

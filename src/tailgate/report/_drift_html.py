@@ -54,11 +54,7 @@ def _share_plots(r: DriftReport) -> str:
             continue
         top = max((h or v or 0.0) for _, pts in lines for v, _, h in pts)
         hi = min(1.0, max(0.05, top * 1.15))
-        plots.append(
-            _svg.series(
-                lines, f"share of requests by {name} (95% Wilson intervals)", labels, hi=hi, width=470, height=180
-            )
-        )
+        plots.append(_svg.series(lines, f"share of requests by {name}", labels, hi=hi, width=470, height=190))
     if not plots:
         return ""
     return (

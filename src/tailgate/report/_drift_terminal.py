@@ -19,13 +19,13 @@ def _row(table: Table, *cells: str | Text) -> None:
     table.add_row(*(c if isinstance(c, Text) else Text(c) for c in cells))
 
 
-def _table(title: str, *columns: str, right: tuple[int, ...] = ()) -> Table:
+def _table(title: str, *columns: str, right: tuple[int, ...] = (), wrap: tuple[int, ...] = (0,)) -> Table:
     t = Table(
         title=Text(title, style="italic"), title_justify="left", pad_edge=False, box=box.SIMPLE_HEAD,
         collapse_padding=True,
     )  # fmt: skip
     for i, name in enumerate(columns):
-        t.add_column(name, justify="right" if i in right else "left", no_wrap=i > 0, overflow="fold")
+        t.add_column(name, justify="right" if i in right else "left", no_wrap=i not in wrap, overflow="fold")
     return t
 
 
@@ -76,7 +76,8 @@ def _monitor(r: DriftReport) -> RenderableType:
         return Text("")
     t = _table(
         f"monitor: each window against all earlier ones, alarm when the statistic reaches 1/alpha = {1 / m.alpha:g}",
-        "window", "n", "p", "e", "statistic", "", "most moved", "drifted vs window 0 (BH)", right=(0, 1, 2, 3, 4),
+        "window", "n", "p", "e", "statistic", "", "most moved", "drifted (BH, vs 0)", right=(0, 1, 2, 3, 4),
+        wrap=(7,),
     )  # fmt: skip
     drifted = {c.window: c.drifted for c in r.comparisons}
     for s in m.steps:

@@ -183,7 +183,7 @@ def series(
     """Lines over windows: each line a label and one (value, low, high) per x position (an
     interval drawn as a vertical bar); an optional dashed horizontal threshold with its label;
     ``log`` for a log-scaled y axis (values must be positive)."""
-    left, right, top, bottom = 48, width - 130, 14, height - 34
+    left, right, top, bottom = 48, width - 130, 24, height - 34
     n = max(len(xlabels), 1)
 
     def x_at(i: int) -> float:
@@ -194,17 +194,19 @@ def series(
 
     body = [f"<line x1='{left}' y1='{bottom}' x2='{right}' y2='{bottom}' stroke='#555'/>"]
     body.append(f"<line x1='{left}' y1='{top}' x2='{left}' y2='{bottom}' stroke='#555'/>")
-    ticks = (
-        [10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
-        if log
-        else [lo + (hi - lo) * i / 4 for i in range(5)]
-    )
+    if log:
+        decades = list(range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1))
+        every = max(1, math.ceil(len(decades) / 6))
+        ticks = [10.0**k for k in decades if k % every == 0]
+    else:
+        ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
     for t in ticks:
         if lo <= t <= hi:
             label = f"{t:g}" if log else format(t, fmt)
             body.append(
                 f"<text x='{left - 5}' y='{y_at(t) + 4:.1f}' text-anchor='end' {SMALL_FONT}>{escape(label)}</text>"
             )
+    body.append(f"<text x='{left}' y='12' {FONT} font-weight='bold'>{escape(title)}</text>")
     step = max(1, math.ceil(n / 12))
     for i, label in enumerate(xlabels):
         if i % step == 0:
