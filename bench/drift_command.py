@@ -64,7 +64,8 @@ def build_store(store: Path, requests: int, work: Path) -> dict[str, float]:
             rows = rows.set_column(
                 rows.schema.get_field_index("timestamp"), "timestamp", stamps.cast(pa.timestamp("us", tz="UTC"))
             )
-            pq.write_table(rows.cast(traffic_arrow_schema()), folder / f"part-{time.time_ns():020d}-{os.getpid()}.parquet")
+            part = folder / f"part-{time.time_ns():020d}-{os.getpid()}.parquet"
+            pq.write_table(rows.cast(traffic_arrow_schema()), part)
             written += n
     return {"requests": written, "build_s": round(time.perf_counter() - started, 1)}
 
