@@ -58,6 +58,8 @@ def test_the_entry_points_examples_run(api_page: dict[str, object], monkeypatch:
         "rescore_run",
         "quality_under_drift",
         "sample_suite",
+        "drift",
+        "gate_drift",
     }
     for test in tests:
         _run_doctest(test)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
         RunOverview,
         SampleOutcome,
         compare_runs,
+        drift,
+        gate_drift,
         gate_runs,
         quality_under_drift,
         report_run,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         show_run,
     )
     from tailgate.analysis import (
+        DriftReport,
         Estimate,
         RunSummary,
         clustered_mean,
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
     from tailgate.traffic import SampleOptions
 
 __all__ = [
+    "DriftReport",
     "Estimate",
     "InputError",
     "Interrupted",
@@ -84,7 +88,9 @@ __all__ = [
     "__version__",
     "clustered_mean",
     "compare_runs",
+    "drift",
     "export_run",
+    "gate_drift",
     "gate_runs",
     "load_suite",
     "lookup",
@@ -106,6 +112,8 @@ __all__ = [
 _LAZY = {
     "RunOverview": "_api",
     "compare_runs": "_api",
+    "drift": "_api",
+    "gate_drift": "_api",
     "gate_runs": "_api",
     "quality_under_drift": "_api",
     "report_run": "_api",
@@ -113,6 +121,7 @@ _LAZY = {
     "show_run": "_api",
     "SampleOutcome": "_api",
     "sample_suite": "_api",
+    "DriftReport": "analysis",
     "Estimate": "analysis",
     "RunSummary": "analysis",
     "clustered_mean": "analysis",

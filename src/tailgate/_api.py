@@ -1,5 +1,5 @@
 """The library's entry points, one per command: what ``tailgate show``, ``report``, ``compare``,
-``gate`` and ``rescore`` compute (and quality under drift, which has no command yet), as functions
+``gate``, ``rescore``, ``drift`` and ``sample`` compute (and quality under drift), as functions
 that return result objects (``docs/api.md``).
 
 Each takes runs by reference (an id, a unique prefix of one, or ``latest``) and a store (a
@@ -12,7 +12,7 @@ result. Everything heavy is imported on first call, so that ``import tailgate`` 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,16 +20,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
-    from tailgate.analysis import Comparison, QualityUnderDrift, Report, RunSummary, SamplePower
+    from tailgate.analysis import Comparison, DriftReport, QualityUnderDrift, Report, RunData, RunSummary, SamplePower
     from tailgate.gate import Decision, Policy
     from tailgate.records import Manifest
     from tailgate.store import RunInfo, Store
-    from tailgate.traffic import SampledSuite, SampleOptions
+    from tailgate.traffic import Every, SampledSuite, SampleOptions, Span, TableOrder, WindowSpec
 
 __all__ = [
     "RunOverview",
     "SampleOutcome",
     "compare_runs",
+    "drift",
+    "gate_drift",
     "gate_runs",
     "quality_under_drift",
     "report_run",
@@ -174,6 +176,48 @@ def gate_runs(
         raise TypeError("a gate's confidence is its policy's ('confidence:' in the policy file)")
     rules = policy if isinstance(policy, Policy) else load_policy(str(policy))
     return decide(compare_runs(base, cand, store=store, confidence=rules.confidence, **options), rules)
+
+
+def gate_drift(
+    drift: DriftReport | str | Path,
+    policy: Policy | str | Path,
+    *,
+    base: str | None = None,
+    cand: str | None = None,
+    store: Store | str | Path | None = None,
+    **options: Any,
+) -> Decision:
+    """Check a drift report against a policy's drift rules (``tailgate gate --drift FILE``), and
+    with ``base`` and ``cand`` its comparison rules too.
+
+    Args:
+        drift: a :class:`~tailgate.analysis.DriftReport` (from :func:`drift`) or its saved JSON.
+        policy: a :class:`~tailgate.gate.Policy` or the path of a policy file (YAML).
+        base: the base run, for the policy's comparison rules (with ``cand``).
+        cand: the candidate run.
+        store: the records store (for ``base`` and ``cand``).
+        **options: the options of :func:`compare_runs`.
+
+    Raises:
+        UsageError: the policy has a comparison rule and no runs are given, or no drift rule.
+
+    Example:
+        >>> report = tailgate.drift(ref="first:50", cur="last:50", text=False, store=folder)
+        >>> tailgate.gate_drift(report, "drift-gate.yaml").exit_code  # - no_drift: {attributes: [lang]}
+        1
+    """
+    from tailgate.analysis import load_drift
+    from tailgate.errors import UsageError
+    from tailgate.gate import Policy, decide, load_policy
+
+    rules = policy if isinstance(policy, Policy) else load_policy(str(policy))
+    report = load_drift(str(drift)) if isinstance(drift, str | Path) else drift
+    if (base is None) != (cand is None):
+        raise UsageError("give both base and cand (or neither)")
+    comparison = None
+    if base is not None and cand is not None:
+        comparison = compare_runs(base, cand, store=store, confidence=rules.confidence, **options)
+    return decide(comparison, rules, drift=report)
 
 
 def rescore_run(
@@ -343,3 +387,163 @@ def _power_slices(sampled: SampledSuite) -> list[tuple[str, int]]:
     if len(sampled.stratify) > 1:
         rows.extend((s.label, s.sampled) for s in sampled.strata)
     return rows
+
+
+DRIFT_MAX_TEXTS = 20_000
+"""Texts per window ``drift`` reads for the text tests (a uniformly random sample; docs/drift.md)."""
+
+
+def drift(
+    *,
+    ref: str | WindowSpec | None = None,
+    cur: str | WindowSpec | None = None,
+    every: str | Every | None = None,
+    attributes: Sequence[str] | None = None,
+    text: bool = True,
+    embeddings: bool = False,
+    run: str | None = None,
+    by: Sequence[str] | None = None,
+    alpha: float = 0.05,
+    seed: int = 0,
+    max_texts: int = DRIFT_MAX_TEXTS,
+    store: Store | str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DriftReport:
+    """Has the traffic moved? Drift between two windows of the traffic table, or monitoring of
+    consecutive windows (``tailgate drift``; docs/drift.md).
+
+    Args:
+        ref: the reference window: ``START..END`` (ISO 8601), a duration (``7d``: that long, ending
+            with the newest request), ``14d..7d``, ``last:N`` or ``first:N``. Default: see ``cur``.
+        cur: the current window, the same way. Neither given: the older and the newer half of the
+            table's requests; one given: the other is everything before (after) it.
+        every: instead of a pair, consecutive windows of this length (``1d``, ``6h``) or count
+            (``10000``), window 0 the reference, monitored with an anytime-valid false-alarm bound.
+        attributes: the attributes to test (default: the derived ones, ``chars``, and the logged
+            answer's ``response_chars``, ``latency_ms``, ``completion_tokens``, ``is_error`` where
+            the log has them); user columns by name.
+        text: test the request texts with a domain classifier (and explain with n-grams and
+            typical requests); needs scikit-learn.
+        embeddings: also an MMD test on all-MiniLM embeddings (extra ``semantic``).
+        run: an eval run to re-weight to each window's mix (needs ``by``).
+        by: the attributes the run is re-weighted on (``["lang", "input_tokens"]``).
+        alpha: the level of every verdict.
+        seed: of every random draw.
+        max_texts: texts per window the text tests read (a uniformly random sample).
+        store: the store holding the traffic table (and the run).
+        progress: called with a short description before each step.
+
+    Raises:
+        UsageError: a bad window spec, a window with fewer than 2 requests, overlapping windows,
+            ``every`` with ``ref``/``cur``, ``run`` without ``by``.
+
+    Example:
+        >>> report = tailgate.drift(ref="first:50", cur="last:50", text=False, store=folder)
+        >>> report.windows[1].n, report.drift_detected
+        (50, True)
+    """
+    from tailgate.analysis import DriftWindow, analyse_drift, load_run
+    from tailgate.errors import UsageError
+    from tailgate.traffic import (
+        DRIFT_ATTRIBUTES,
+        MONITOR_ATTRIBUTES,
+        OUTPUT_ATTRIBUTES,
+        TrafficTable,
+        parse_every,
+        parse_window,
+        read_spans,
+        resolve_pair,
+        split_every,
+        table_order,
+    )
+
+    if every is not None and (ref is not None or cur is not None):
+        raise UsageError("--every splits the whole table into windows (window 0 is the reference): drop --ref/--cur")
+    if run is not None and not by:
+        raise UsageError("--run needs --by: the attributes to re-weight the run on (e.g. --by lang,input_tokens)")
+    if not 0 < alpha < 1:
+        raise UsageError(f"--alpha {alpha}: must be between 0 and 1")
+    opened = _open(store)
+    order = table_order(TrafficTable(opened.traffic_dir))
+    if every is not None:
+        spec = every if not isinstance(every, str) else parse_every(every)
+        spans = split_every(order, spec)
+    else:
+        pair = [parse_window(w, f"--{name}") if isinstance(w, str) else w for name, w in (("ref", ref), ("cur", cur))]
+        spans = list(resolve_pair(order, pair[0], pair[1]))
+    names = list(attributes) if attributes else [*DRIFT_ATTRIBUTES, *OUTPUT_ATTRIBUTES]
+    arrays = read_spans(order, spans, list(dict.fromkeys([*names, *(by or ())])))
+    if not attributes:  # the log's outcome columns where it has them
+        names = [n for n in names if n not in OUTPUT_ATTRIBUTES or _logged(arrays, n)]
+    windows = [DriftWindow(k, s.name, s.spec, s.n, _iso(s.first), _iso(s.last)) for k, s in enumerate(spans)]
+    data = load_run(opened, opened.resolve(run)) if run is not None else None
+    try:
+        return analyse_drift(
+            windows,
+            arrays,
+            mode="every" if every is not None else "pair",
+            attributes=names,
+            monitored=None if attributes else [n for n in MONITOR_ATTRIBUTES if n in names],
+            every=every if isinstance(every, str) else (every.text if every is not None else None),
+            texts=_texts(order, spans, max_texts, seed) if text else None,
+            embeddings=embeddings,
+            quality=_window_quality(data, list(by or ())) if data is not None else None,
+            run_id=data.run_id if data is not None else "",
+            by=list(by or ()),
+            alpha=alpha,
+            seed=seed,
+            progress=progress,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        if data is not None:
+            data.close()
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _logged(arrays: Sequence[Mapping[str, Any]], name: str) -> bool:
+    """The log has the outcome column ``name``: a number in some request, or (``is_error``) a
+    value other than false."""
+    import numpy as np
+
+    columns = [np.asarray(a[name]) for a in arrays]
+    if all(c.dtype.kind in "iuf" for c in columns):
+        return any(bool(np.isfinite(c).any()) for c in columns)
+    return any(bool(np.any(c.astype(str) != "False")) for c in columns)
+
+
+def _texts(
+    order: TableOrder, spans: Sequence[Span], limit: int, seed: int
+) -> Callable[[int, int], tuple[list[str], list[str], str | None]]:
+    from tailgate.traffic import read_texts
+
+    def read(i: int, j: int) -> tuple[list[str], list[str], str | None]:
+        a, n_a = read_texts(order, spans[i], limit, seed)
+        b, n_b = read_texts(order, spans[j], limit, seed + 1)
+        note = None
+        if len(a) < n_a or len(b) < n_b:
+            note = (
+                f"a uniformly random {len(a):,} of the reference's {n_a:,} texts and {len(b):,} of the current "
+                f"window's {n_b:,} (at most {limit:,} per window), each cut at 2,000 characters"
+            )
+        return a, b, note
+
+    return read
+
+
+def _window_quality(data: RunData, by: list[str]) -> Callable[[Mapping[str, Any]], QualityUnderDrift]:
+    from tailgate.analysis import DEFAULT_MIN_ITEMS
+    from tailgate.analysis import quality_under_drift as estimate
+    from tailgate.errors import UsageError
+
+    def reweight(window: Mapping[str, Any]) -> QualityUnderDrift:
+        try:
+            return estimate(data, {name: window[name] for name in by}, by, min_items=DEFAULT_MIN_ITEMS)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+    return reweight

@@ -329,9 +329,10 @@ def compare(
 
 
 @cli.command()
-@click.argument("base")
-@click.argument("cand")
+@click.argument("base", required=False)
+@click.argument("cand", required=False)
 @click.option("--policy", required=True, metavar="FILE", help="Gate policy (YAML).")
+@click.option("--drift", "drift_file", metavar="FILE", help="A `tailgate drift --json FILE` report for drift rules.")
 @click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML (one test case per rule).")
 @click.option("--comparison", "saved", metavar="FILE", help="Decide on a saved `compare --json FILE` of BASE and CAND.")
 @_with(_compare_options)
@@ -341,9 +342,10 @@ def compare(
 def gate(
     ctx: click.Context,
     /,
-    base: str,
-    cand: str,
+    base: str | None,
+    cand: str | None,
     policy: str,
+    drift_file: str | None,
     junit_out: str | None,
     saved: str | None,
     json_out: str | None,
@@ -351,17 +353,25 @@ def gate(
     html_out: str | None,
     **given: Any,
 ) -> None:
-    """Decide a release: check CAND against BASE with a policy. Exit 0 pass, 1 fail, 2 error."""
+    """Decide a release: check CAND against BASE (and/or a drift report) with a policy. Exit 0
+    pass, 1 fail, 2 error."""
+    from tailgate.analysis import load_drift
+    from tailgate.errors import UsageError
     from tailgate.gate import decide, load_policy
     from tailgate.report import compare_html, console, gate_junit, gate_markdown, render_gate
 
+    if (base is None) != (cand is None) or (base is None and drift_file is None):
+        raise UsageError("give BASE and CAND (two runs to compare), --drift FILE, or both")
+    if html_out and base is None:
+        raise UsageError("--html draws the comparison of BASE and CAND; for drift use tailgate drift --html")
     rules = load_policy(policy)
-    decision = decide(_comparison(ctx, base, cand, saved, confidence=rules.confidence, **given), rules)
+    comparison = _comparison(ctx, base, cand, saved, confidence=rules.confidence, **given) if base and cand else None
+    decision = decide(comparison, rules, drift=load_drift(drift_file) if drift_file else None)
     write_outputs(
         decision.as_dict(),
         json_out,
         (md_out, gate_markdown(decision)) if md_out else None,
-        (html_out, compare_html(decision.comparison, decision)) if html_out else None,
+        (html_out, compare_html(comparison, decision)) if html_out and comparison is not None else None,
     )
     if junit_out:
         write_file(junit_out, gate_junit(decision))

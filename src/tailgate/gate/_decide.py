@@ -1,16 +1,17 @@
-"""Deciding a release: each rule of a policy, checked against a comparison, with its evidence."""
+"""Deciding a release: each rule of a policy, checked against its subject (a comparison of two
+runs, or a drift report of traffic windows), with its evidence."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from tailgate.analysis import Comparison
+from tailgate.analysis import Comparison, DriftReport
 from tailgate.errors import UsageError
 from tailgate.gate._policy import Policy
-from tailgate.gate._registry import RULES, NotApplicable, RuleParams, RuleResult
+from tailgate.gate._registry import RULES, NotApplicable, RuleParams, RuleResult, Subject
 
-__all__ = ["Decision", "NotApplicableEvidence", "decide"]
+__all__ = ["Decision", "NotApplicableEvidence", "decide", "subjects"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class NotApplicableEvidence:
 
 @dataclass(frozen=True)
 class Decision:
-    """A policy's verdict on a comparison: every rule's result, and the comparison itself."""
+    """A policy's verdict: every rule's result, and what the rules judged (a comparison of two
+    runs, a drift report, or both)."""
 
     policy: str
     """The policy's name."""
@@ -34,7 +36,10 @@ class Decision:
     """True when every rule passed (a not-applicable rule passes unless ``if_not_applicable: fail``)."""
     results: tuple[RuleResult, ...]
     """One per rule, in the policy's order."""
-    comparison: Comparison
+    comparison: Comparison | None
+    """The comparison the ``comparison`` rules judged (None: the policy has none)."""
+    drift: DriftReport | None = None
+    """The drift report the ``drift`` rules judged (None: the policy has none)."""
 
     @property
     def exit_code(self) -> int:
@@ -45,31 +50,53 @@ class Decision:
             "policy": self.policy,
             "passed": self.passed,
             "rules": [r.as_dict() for r in self.results],
-            "comparison": self.comparison.as_dict(),
+            "comparison": self.comparison.as_dict() if self.comparison is not None else None,
+            "drift": self.drift.as_dict() if self.drift is not None else None,
         }
 
 
-def decide(comparison: Comparison, policy: Policy) -> Decision:
-    """Check every rule; the gate passes when all do.
+def subjects(policy: Policy) -> set[Subject]:
+    """What the policy's rules judge: ``comparison``, ``drift`` or both."""
+    return {RULES[entry.only()[0]].subject for entry in policy.rules}
+
+
+def decide(comparison: Comparison | None, policy: Policy, *, drift: DriftReport | None = None) -> Decision:
+    """Check every rule on its subject; the gate passes when all do.
+
+    Raises:
+        UsageError: a rule's subject was not given (a drift rule without ``drift``, a comparison
+            rule without ``comparison``), or a subject was given that no rule judges.
 
     Example:
         >>> decision = decide(compare_runs(store, "base", "cand"), load_policy("gate.yaml"))  # doctest: +SKIP
         >>> decision.passed, [r.status for r in decision.results]  # doctest: +SKIP
     """
+    given: dict[Subject, Comparison | DriftReport | None] = {"comparison": comparison, "drift": drift}
+    needed = subjects(policy)
+    for subject, value in given.items():
+        if value is not None and subject not in needed:
+            what = "a drift report (--drift)" if subject == "drift" else "two runs to compare"
+            raise UsageError(f"{what} was given, but the policy '{policy.name}' has no {subject} rule")
+    for subject in needed:
+        if given[subject] is None:
+            kinds = ", ".join(e.only()[0] for e in policy.rules if RULES[e.only()[0]].subject == subject)
+            how = "a drift report (tailgate gate --drift FILE)" if subject == "drift" else "two runs (BASE CAND)"
+            raise UsageError(f"the policy's {kinds} rule(s) judge {how}, and none was given")
     results = []
     for entry in policy.rules:
         kind, rule = entry.only()
+        spec = RULES[kind]
         try:
-            results.append(RULES[kind].check(comparison, rule))
+            results.append(spec.check(given[spec.subject], rule))
         except NotApplicable as na:
             results.append(_not_applicable(kind, rule, na))
-    return Decision(policy.name, all(r.passed for r in results), tuple(results), comparison)
+    return Decision(policy.name, all(r.passed for r in results), tuple(results), comparison, drift)
 
 
 def _not_applicable(kind: str, rule: RuleParams, na: NotApplicable) -> RuleResult:
     if rule.if_not_applicable == "error":
         raise UsageError(
-            f"the policy's {kind} rule does not apply to these runs: {na.reason} (if_not_applicable: error; "
+            f"the policy's {kind} rule does not apply here: {na.reason} (if_not_applicable: error; "
             "'skip' reports it as not applicable)"
         )
     fails = rule.if_not_applicable == "fail"

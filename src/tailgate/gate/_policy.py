@@ -25,7 +25,12 @@ counted; ``fail`` makes it fail the gate, ``error`` stops with exit 2. What one 
 other lacks (repeats in the base only), or a parameter the runs cannot meet (``pass_hat_k: {k: 5}``
 with 3 repeats), is always an error: the policy asks for something the runs cannot show.
 
-The keys a rule entry may have are the rules declared in :mod:`._rules` (see :mod:`._registry`).
+Drift rules (``no_drift``, ``no_monitor_alarm``, ``max_psi``, ``min_reweighted_score``) judge a
+drift report instead (``tailgate gate --drift drift.json``, :mod:`._drift_rules`); a policy may
+mix both kinds, and each needs its subject.
+
+The keys a rule entry may have are the rules declared in :mod:`._rules` and :mod:`._drift_rules`
+(see :mod:`._registry`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from tailgate.config import load_yaml
 from tailgate.errors import InputError
-from tailgate.gate import _rules  # noqa: F401  (declares the built-in rules)
+from tailgate.gate import _drift_rules, _rules  # noqa: F401  (declare the built-in rules)
 from tailgate.gate._registry import RULES, RuleParams
 
 __all__ = ["Policy", "RuleEntry", "load_policy"]

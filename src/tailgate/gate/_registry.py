@@ -1,8 +1,10 @@
 """The gate's rule registry: a rule is declared once, with :func:`gate_rule`, in :mod:`._rules`.
 
-A declaration names the rule's key in a policy file, the pydantic model of its parameters and
-the check that judges a :class:`~tailgate.analysis.Comparison`; the policy schema (which keys a
-``rules:`` entry may have) is built from the registry, so adding a rule touches one place.
+A declaration names the rule's key in a policy file, the pydantic model of its parameters, its
+*subject* (what it judges: ``comparison``, a :class:`~tailgate.analysis.Comparison` of two runs, or
+``drift``, a :class:`~tailgate.analysis.DriftReport` of traffic windows) and the check; the policy
+schema (which keys a ``rules:`` entry may have) is built from the registry, so adding a rule
+touches one place.
 
 A check returns a :class:`RuleResult` whose evidence is a typed object (an analysis result or
 one of the gate's own), serialised only by :meth:`RuleResult.as_dict`; it raises
@@ -17,9 +19,22 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from tailgate.analysis import Comparison
+from tailgate.analysis import Comparison, DriftReport
 
-__all__ = ["RULES", "Evidence", "NoEvidence", "NotApplicable", "RuleParams", "RuleResult", "RuleSpec", "gate_rule"]
+__all__ = [
+    "RULES",
+    "Evidence",
+    "NoEvidence",
+    "NotApplicable",
+    "RuleParams",
+    "RuleResult",
+    "RuleSpec",
+    "Subject",
+    "gate_rule",
+]
+
+Subject = Literal["comparison", "drift"]
+"""What a rule judges: a comparison of two runs, or a drift report of traffic windows."""
 
 
 class RuleParams(BaseModel):
@@ -89,30 +104,34 @@ class NotApplicable(Exception):
 
 
 P = TypeVar("P", bound=RuleParams)
-Check = Callable[[Comparison, Any], RuleResult]
+S = TypeVar("S", Comparison, DriftReport)
+Check = Callable[[Any, Any], RuleResult]
 
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """A declared rule: its key in a policy, its parameters and its check."""
+    """A declared rule: its key in a policy, its parameters, its subject and its check."""
 
     name: str
     params: type[RuleParams]
     check: Check
+    subject: Subject = "comparison"
 
 
 RULES: dict[str, RuleSpec] = {}
 """Every rule by its key in a policy, in declaration order."""
 
 
-def gate_rule(name: str, params: type[P]) -> Callable[[Callable[[Comparison, P], RuleResult]], Check]:
+def gate_rule(
+    name: str, params: type[P], subject: Subject = "comparison"
+) -> Callable[[Callable[[S, P], RuleResult]], Check]:
     """Declare the rule ``name``: a policy entry ``- name: {...}`` validated by ``params`` and
-    judged by the decorated check."""
+    judged by the decorated check on its ``subject`` (a Comparison, or a DriftReport)."""
 
-    def declare(check: Callable[[Comparison, P], RuleResult]) -> Check:
+    def declare(check: Callable[[S, P], RuleResult]) -> Check:
         if name in RULES:
             raise ValueError(f"gate rule {name!r} is declared twice")
-        RULES[name] = RuleSpec(name, params, check)
+        RULES[name] = RuleSpec(name, params, check, subject)
         return check
 
     return declare

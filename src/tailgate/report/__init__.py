@@ -14,22 +14,27 @@ if TYPE_CHECKING:
         render_compare,
         render_gate,
     )
+    from tailgate.report._drift_html import drift_html
+    from tailgate.report._drift_terminal import render_drift
     from tailgate.report._html import render_html
-    from tailgate.report._progress import LineProgress, RichProgress
+    from tailgate.report._progress import LineProgress, RichProgress, StepProgress
     from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
     from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
 __all__ = [
     "LineProgress",
     "RichProgress",
+    "StepProgress",
     "compare_html",
     "compare_markdown",
     "console",
+    "drift_html",
     "estimate_text",
     "gate_junit",
     "gate_markdown",
     "render_compare",
     "render_contamination",
+    "render_drift",
     "render_gate",
     "render_html",
     "render_parsers",
@@ -47,7 +52,10 @@ _LAZY = {
     "gate_markdown": "tailgate.report._compare",
     "render_compare": "tailgate.report._compare",
     "render_gate": "tailgate.report._compare",
+    "drift_html": "tailgate.report._drift_html",
+    "render_drift": "tailgate.report._drift_terminal",
     "render_html": "tailgate.report._html",
+    "StepProgress": "tailgate.report._progress",
     "LineProgress": "tailgate.report._progress",
     "RichProgress": "tailgate.report._progress",
     "render_contamination": "tailgate.report._report_terminal",

@@ -235,7 +235,10 @@ def gate_markdown(decision: Decision) -> str:
         "|---|---|---|",
     ]
     lines += [f"| {_ICON[r.status]} | {_md(r.rule)} | {_md(r.message)} |" for r in decision.results]
-    return "\n".join(lines) + "\n\n" + compare_markdown(decision.comparison)
+    tail = "\n\n" + compare_markdown(decision.comparison) if decision.comparison is not None else "\n"
+    if decision.drift is not None:
+        tail += f"\n**drift**: {_md(decision.drift.verdict)}\n"
+    return "\n".join(lines) + tail
 
 
 def gate_junit(decision: Decision) -> str:

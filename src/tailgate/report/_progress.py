@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -20,7 +21,7 @@ from rich.progress import (
 from tailgate.providers import Fault
 from tailgate.text import neutralize
 
-__all__ = ["LineProgress", "RichProgress"]
+__all__ = ["LineProgress", "RichProgress", "StepProgress"]
 
 
 class RichProgress:
@@ -162,3 +163,46 @@ class LineProgress:
     def _write(self, line: str) -> None:
         self.stream.write(neutralize(line) + "\n")
         self.stream.flush()
+
+
+class StepProgress:
+    """Progress of a computation made of named steps (``tailgate drift``): a spinner with the
+    step and the time spent on a terminal; elsewhere a line per step, at most one every
+    ``min_gap_s`` seconds. A context manager; call it with each step's description."""
+
+    def __init__(
+        self,
+        console: Console,
+        description: str,
+        *,
+        min_gap_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console = console
+        self.description = description
+        self.min_gap_s = min_gap_s
+        self.clock = clock
+        self._status: Any = None
+        self._last = -math.inf
+        self._started = 0.0
+
+    def __enter__(self) -> StepProgress:
+        self._started = self.clock()
+        if self.console.is_terminal:
+            self._status = self.console.status(neutralize(self.description))
+            self._status.start()
+        return self
+
+    def __call__(self, step: str) -> None:
+        now = self.clock()
+        text = f"{self.description}: {step} ({_duration(now - self._started)})"
+        if self._status is not None:
+            self._status.update(neutralize(text))
+        elif now - self._last >= self.min_gap_s:
+            self._last = now
+            self.console.file.write(neutralize(text) + "\n")
+            self.console.file.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()

@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["ecdf", "forest", "histogram", "scatter"]
+__all__ = ["ecdf", "forest", "histogram", "scatter", "series"]
 
 WIDTH = 640
 FONT = "font-family='system-ui, sans-serif' font-size='11'"
@@ -162,3 +162,77 @@ def scatter(points: Sequence[Sequence[float]], title: str, lo: float = 0.0, hi: 
         "candidate</text>"
     )
     return _frame(size, size, "".join(body), title)
+
+
+PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2")
+
+
+def series(
+    lines: Sequence[tuple[str, Sequence[tuple[float | None, float | None, float | None]]]],
+    title: str,
+    xlabels: Sequence[str],
+    *,
+    lo: float = 0.0,
+    hi: float = 1.0,
+    log: bool = False,
+    threshold: tuple[float, str] | None = None,
+    width: int = WIDTH,
+    height: int = 220,
+    fmt: str = ".2f",
+) -> str:
+    """Lines over windows: each line a label and one (value, low, high) per x position (an
+    interval drawn as a vertical bar); an optional dashed horizontal threshold with its label;
+    ``log`` for a log-scaled y axis (values must be positive)."""
+    left, right, top, bottom = 48, width - 130, 24, height - 34
+    n = max(len(xlabels), 1)
+
+    def x_at(i: int) -> float:
+        return left + (right - left) * (i + 0.5) / n
+
+    def y_at(v: float) -> float:
+        return _scale(v, lo, hi, bottom, top, log)
+
+    body = [f"<line x1='{left}' y1='{bottom}' x2='{right}' y2='{bottom}' stroke='#555'/>"]
+    body.append(f"<line x1='{left}' y1='{top}' x2='{left}' y2='{bottom}' stroke='#555'/>")
+    if log:
+        decades = list(range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1))
+        every = max(1, math.ceil(len(decades) / 6))
+        ticks = [10.0**k for k in decades if k % every == 0]
+    else:
+        ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
+    for t in ticks:
+        if lo <= t <= hi:
+            label = f"{t:g}" if log else format(t, fmt)
+            body.append(
+                f"<text x='{left - 5}' y='{y_at(t) + 4:.1f}' text-anchor='end' {SMALL_FONT}>{escape(label)}</text>"
+            )
+    body.append(f"<text x='{left}' y='12' {FONT} font-weight='bold'>{escape(title)}</text>")
+    step = max(1, math.ceil(n / 12))
+    for i, label in enumerate(xlabels):
+        if i % step == 0:
+            body.append(
+                f"<text x='{x_at(i):.1f}' y='{bottom + 14}' text-anchor='middle' {SMALL_FONT}>{escape(label)}</text>"
+            )
+    if threshold is not None:
+        y = y_at(threshold[0])
+        body.append(f"<line x1='{left}' y1='{y:.1f}' x2='{right}' y2='{y:.1f}' stroke='#888' stroke-dasharray='4 3'/>")
+        body.append(f"<text x='{right + 4}' y='{y + 4:.1f}' {SMALL_FONT}>{escape(threshold[1])}</text>")
+    for k, (label, points) in enumerate(lines):
+        colour = PALETTE[k % len(PALETTE)]
+        path = []
+        for i, (value, low, high) in enumerate(points):
+            if low is not None and high is not None:
+                body.append(
+                    f"<line x1='{x_at(i):.1f}' y1='{y_at(low):.1f}' x2='{x_at(i):.1f}' y2='{y_at(high):.1f}' "
+                    f"stroke='{colour}' stroke-opacity='0.5' stroke-width='3'/>"
+                )
+            if value is not None:
+                path.append(f"{x_at(i):.1f},{y_at(value):.1f}")
+        if path:
+            body.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{' '.join(path)}'/>")
+            body.extend(
+                f"<circle cx='{p.split(',')[0]}' cy='{p.split(',')[1]}' r='2.5' fill='{colour}'/>" for p in path
+            )
+        text = label if len(label) <= 18 else label[:17] + "…"
+        body.append(f"<text x='{right + 4}' y='{top + 12 + 13 * k}' fill='{colour}' {SMALL_FONT}>{escape(text)}</text>")
+    return _frame(width, height, "".join(body), title)
