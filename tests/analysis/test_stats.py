@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
 from tailgate.analysis import (
+    Percentile,
     adjust_bh,
     adjust_by,
     bootstrap_percentiles,
@@ -176,6 +177,111 @@ def test_percentile_without_enough_samples_has_no_interval() -> None:
     assert "368" in p99.method
     assert p95.low is None
     assert "72" in p95.method
+
+
+@pytest.mark.parametrize(("items", "repeats", "q"), [(40, 3, 0.9), (200, 10, 0.5), (25, 7, 0.99)])
+def test_indicator_design_effect_is_the_cluster_robust_variance_of_a_mean(items: int, repeats: int, q: float) -> None:
+    """The design effect of a quantile's indicator 1{x <= x_q}: N v / (p (1 - p)) with v the
+    cluster-robust variance of the indicator's mean. The oracle is statsmodels' OLS of the
+    indicator on a constant with ``cov_type="cluster"`` (Cameron & Miller 2015, "A Practitioner's
+    Guide to Cluster-Robust Inference", eq. 11, with its G / (G - 1) (N - 1) / (N - k) factor,
+    which for k = 1 is the I / (I - 1) of the ratio estimator), with unequal cluster sizes."""
+    import statsmodels.api as sm
+
+    from tailgate.analysis._stats import _indicator_deff
+
+    rng = np.random.default_rng(items * repeats)
+    sizes = rng.integers(1, 2 * repeats, items)
+    codes = np.repeat(np.arange(items), sizes)
+    x = rng.normal(0, 1, items)[codes] + rng.normal(0, 1, codes.size)
+    below = x <= np.quantile(x, q)
+    fit = sm.OLS(below.astype(float), np.ones(codes.size)).fit(cov_type="cluster", cov_kwds={"groups": codes})
+    share = below.mean()
+    expected = codes.size * float(fit.bse[0]) ** 2 / (share * (1 - share))
+    assert _indicator_deff(below, codes, np.bincount(codes).astype(float)) == pytest.approx(expected, rel=1e-9)
+    assert _indicator_deff(np.ones(codes.size, dtype=bool), codes, np.bincount(codes).astype(float)) is None
+
+
+@pytest.mark.parametrize(("rho", "p"), [(0.3, 0.5), (0.8, 0.5), (0.8, 0.95), (0.26, 0.99), (0.95, 0.05), (0.5, 0.1)])
+def test_indicator_correlation_under_a_gaussian_copula(rho: float, p: float) -> None:
+    """corr(1{Z1 <= h}, 1{Z2 <= h}) for a standard bivariate normal with correlation rho: against
+    scipy's bivariate normal distribution function, and at the median against Sheppard's (1899)
+    closed form P(Z1 <= 0, Z2 <= 0) = 1/4 + asin(rho) / (2 pi), so corr = (2 / pi) asin(rho)."""
+    from scipy import stats
+
+    from tailgate.analysis._stats import _indicator_correlation
+
+    h = stats.norm.ppf(p)
+    normal = stats.multivariate_normal([0, 0], [[1, rho], [rho, 1]], seed=0, abseps=1e-10, releps=1e-10)
+    joint = normal.cdf([h, h])
+    expected = (joint - p * p) / (p * (1 - p))
+    assert _indicator_correlation(rho, p) == pytest.approx(expected, abs=1e-6)
+    if p == 0.5:
+        assert _indicator_correlation(rho, p) == pytest.approx(2 / math.pi * math.asin(rho), rel=1e-12)
+    assert _indicator_correlation(rho, p) < rho  # why the old normal-score deff was conservative
+    assert _indicator_correlation(0.0, p) == 0.0
+
+
+def test_tail_quantile_uses_its_own_design_effect_not_the_normal_scores() -> None:
+    """200 items x 10 samples whose levels differ item by item (normal scores with intra-class
+    correlation about 0.8), but the top 5% are one spike sample in each of 100 items: the tail
+    indicator 1{x <= x_q} for q = 97.5 is not clustered at all (each item has 9 or 10 samples
+    below, less spread than binomial), so its interval is as narrow as for 2,000 independent
+    samples (n_eff = N (z / t_199)^2). The old design effect from the normal scores' ICC (7.69)
+    made it three times wider. At the median, where whole items fall on one side, the indicator's
+    own design effect is about 9 (10 x 199 / 200 minus the spikes)."""
+    items, k = 200, 10
+    item = np.repeat(np.arange(items), k)
+    j = np.tile(np.arange(k), items)
+    x = item + 0.01 * j
+    spike = (j == k - 1) & (item % 2 == 0)
+    x[spike] = 1000.0 + item[spike]
+    order = np.sort(x)
+
+    def rank_width(p: object) -> int:
+        assert isinstance(p, Percentile)
+        assert p.low is not None
+        assert p.high is not None
+        return int(np.searchsorted(order, p.high) - np.searchsorted(order, p.low))
+
+    (clustered,) = bootstrap_percentiles(x, item, [97.5])
+    (independent,) = bootstrap_percentiles(x, np.arange(x.size), [97.5])
+    assert rank_width(clustered) <= 1.05 * rank_width(independent) + 2
+    (median,) = bootstrap_percentiles(x, item, [50])
+    assert "design effect 9.05 of the p50 indicator" in median.method
+
+
+def test_few_items_in_the_tail_give_no_interval_even_when_the_direct_variance_is_small() -> None:
+    """30 items x 3 samples, each item's samples close together (normal scores' ICC near 1), the
+    top 5% one sample in each of 5 items: the p95 indicator's own design effect is about 1 and
+    alone would allow an interval (n_eff = 83 >= 72), but it rests on 5 items; runs where it
+    happens to be that small covered the true p95 0.68 of the time (30 x 3, ICC 0.8, 400
+    replications). The rank-based design effect (a Gaussian copula) says n_eff < 72: no interval,
+    and the reason says why. The median still gets one."""
+    item = np.repeat(np.arange(30), 3)
+    x = item + 0.01 * np.tile(np.arange(3), 30)
+    top = (np.tile(np.arange(3), 30) == 2) & (item % 6 == 0)
+    x[top] += 100.0
+    p50, p95 = bootstrap_percentiles(x, item, [50, 95])
+    assert p95.low is None
+    assert p95.high is None
+    assert "too few samples for p95" in p95.method
+    assert "rests on too few items" in p95.method
+    assert p50.low is not None
+
+
+def test_percentile_of_tied_samples_falls_back_to_the_rank_design_effect() -> None:
+    """Scores piled up at exactly 1.0 (a continuous scorer's ceiling): the p95 indicator
+    1{x <= 1.0} is constant, so it has no variance to estimate; the interval is [1, 1] and the
+    design effect comes from the ranks."""
+    rng = np.random.default_rng(3)
+    item = np.repeat(np.arange(100), 5)
+    x = np.minimum(rng.normal(0.9, 0.2, 100)[item] + rng.normal(0, 0.05, item.size), 1.0)
+    (p95,) = bootstrap_percentiles(x, item, [95])
+    assert p95.value == 1.0
+    assert p95.low is not None
+    assert p95.high == 1.0
+    assert "indicator is constant" in p95.method
 
 
 @pytest.mark.parametrize(("items", "repeats", "q"), [(1000, 3, 99), (50, 10, 90), (30, 1, 50)])

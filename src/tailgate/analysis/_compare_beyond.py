@@ -30,7 +30,7 @@ from tailgate.analysis._compare_results import (
 from tailgate.analysis._compare_tests import level_estimate, paired_levels
 from tailgate.analysis._data import OUTPUT_JSON, RunData
 from tailgate.analysis._estimate import Estimate
-from tailgate.analysis._stats import pass_hat_k
+from tailgate.analysis._stats import _QuantileDesign, pass_hat_k
 
 __all__ = ["beyond_accuracy"]
 
@@ -183,10 +183,11 @@ def _paired_bootstrap(
         levels[name] = BootstrapLevelChange(*_fields(change), base_level, cand_level)
     latency = {}
     if has_latency:
-        n_effs = _quantile_n_effs(lat_b, lat_c, options.confidence)
+        designs = _quantile_designs(lat_b, lat_c, options.confidence)
         for j, q in enumerate(_QS):
             point_b, point_c = float(np.percentile(lat_b[0], q)), float(np.percentile(lat_c[0], q))
             change = _bootstrap_summary(point_b, point_c, lat_deltas[:, j], items, method, options)
+            n_effs = (designs[0].n_eff(q / 100, point_b)[0], designs[1].n_eff(q / 100, point_c)[0])
             if (short := _too_few_for_quantile(n_effs, q / 100, options.confidence)) is not None:
                 no_interval = Estimate(change.delta.value, None, None, items, items, short, None, options.confidence)
                 change = BootstrapChange(change.base, change.cand, no_interval, None, change.ties)
@@ -198,14 +199,14 @@ def _fields(change: BootstrapChange) -> tuple[float, float, Estimate, float | No
     return change.base, change.cand, change.delta, change.p_value, change.ties
 
 
-def _quantile_n_effs(lat_b: _Latencies, lat_c: _Latencies, confidence: float) -> tuple[float, float]:
-    """Each run's clustered effective sample size for quantile intervals (the same at every q)."""
-    from tailgate.analysis._stats import _quantile_n_eff
-
+def _quantile_designs(
+    lat_b: _Latencies, lat_c: _Latencies, confidence: float
+) -> tuple[_QuantileDesign, _QuantileDesign]:
+    """Each run's clustering of latencies, for the effective n of its quantiles (as the report's)."""
     out = []
     for values, codes in (lat_b, lat_c):
         _, inverse = np.unique(codes, return_inverse=True)
-        out.append(_quantile_n_eff(values, inverse, int(inverse.max()) + 1, confidence)[0])
+        out.append(_QuantileDesign.of(values, inverse, int(inverse.max()) + 1, confidence))
     return out[0], out[1]
 
 

@@ -109,20 +109,27 @@ def bootstrap_percentiles(
     The point estimate is the exact sample percentile (linear interpolation, numpy's default).
     The interval is the distribution-free order-statistic interval for a quantile, on the
     effective sample size under clustering, inverted through the sample (Woodruff 1952; Sitter &
-    Wu 2001): the share of samples at or below the true q-th quantile is a clustered proportion
-    with n_eff = N / deff, deff = 1 + (m - 1) rho, m the size-weighted mean samples per item and
-    rho the intra-class correlation of the samples' normal scores (rank-based, so it does not
-    depend on the tails; for a latent normal model it bounds the correlation of any threshold
-    indicator, which makes deff conservative), times Korn & Graubard's (1998) degrees-of-freedom
-    factor (z / t_{items-1})^2 when deff is estimated (one sample per item: n_eff = N). With
-    m = floor(n_eff), r and s the binomial ranks with P(r <= B < s) >= confidence for
-    B ~ Binomial(m, q), the interval is [the floor(r N / m)-th, the ceil(s N / m)-th] order
+    Wu 2001): the share of samples at or below the true q-th quantile is a clustered proportion.
+    Its design effect is estimated for each q, from the indicator 1{x <= x_q} at the sample
+    percentile x_q: with a_i of item i's m_i samples at or below x_q, N = sum m_i and
+    p = sum a_i / N, the ratio-estimator variance over the I items
+    v = I / (I - 1) sum_i (a_i - p m_i)^2 / N^2 gives deff = N v / (p (1 - p)), at least 1
+    (repeats of an item are not negatively correlated). n_eff = N / deff times Korn & Graubard's
+    (1998) degrees-of-freedom factor (z / t_{I-1})^2; one sample per item gives n_eff = N
+    exactly. With m = floor(n_eff), r and s the binomial ranks with P(r <= B < s) >= confidence
+    for B ~ Binomial(m, q), the interval is [the floor(r N / m)-th, the ceil(s N / m)-th] order
     statistics (for independent samples, exactly the classical distribution-free interval).
 
     A distribution-free interval exists only when n_eff is large enough that the extreme order
     statistics are not needed: q^n_eff <= alpha/2 (p99: n_eff >= 368; p95: 72; p90: 35; p50: 6).
     Below that the percentile keeps its value, ``low`` and ``high`` are None and ``method``
-    says how many effective samples it would need.
+    says how many effective samples it would need. In the far tail of few items the direct
+    variance rests on the handful of items with samples beyond x_q, too noisy to decide that
+    alone (the runs where it happened to be small enough covered 0.68 for a p95 of 30 items x 3
+    samples), so an interval also needs enough effective samples under a stable, rank-based
+    design effect: 1 + (m_w - 1) rho_q, m_w = sum m_i^2 / N and rho_q the correlation of two
+    repeats' indicators when the samples' normal scores have the intra-class correlation rho
+    that the data show (bivariate normal orthant probability, a Gaussian copula within items).
     """
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -135,50 +142,124 @@ def bootstrap_percentiles(
             Percentile(q, float(p), None, None, items, int(x.size), "one item: no interval")
             for q, p in zip(qs, points, strict=True)
         ]
-    n_eff, deff = _quantile_n_eff(x, codes, items, confidence)  # replicates, seed, max_work: unused
+    design = _QuantileDesign.of(x, codes, items, confidence)  # replicates, seed, max_work: unused
     order = np.sort(x)
     out = []
     for q, point in zip(qs, points, strict=True):
-        low, high, method = _quantile_interval(order, float(q) / 100.0, n_eff, deff, confidence)
+        p = float(q) / 100.0
+        n_eff, how = design.n_eff(p, float(point))
+        low, high, method = _quantile_interval(order, p, n_eff, how, confidence)
         out.append(Percentile(float(q), float(point), low, high, items, int(x.size), method))
     return out
 
 
-def _quantile_n_eff(x: np.ndarray, codes: np.ndarray, items: int, confidence: float) -> tuple[float, float]:
-    """(n_eff, deff) of the samples for quantile intervals (see :func:`bootstrap_percentiles`)."""
+@dataclass(frozen=True)
+class _QuantileDesign:
+    """How one vector of samples clusters on items, for the effective n of its quantiles."""
+
+    x: np.ndarray
+    codes: np.ndarray
+    sizes: np.ndarray
+    rho: float
+    """Intra-class correlation of the samples' normal scores (one-way ANOVA, clipped to [0, 1])."""
+    df_factor: float
+    confidence: float
+
+    @classmethod
+    def of(cls, x: np.ndarray, codes: np.ndarray, items: int, confidence: float) -> _QuantileDesign:
+        sizes = np.bincount(codes, minlength=items).astype(float)
+        if x.size == items:  # one sample per item: independent
+            return cls(x, codes, sizes, 0.0, 1.0, confidence)
+        df_factor = (_z_quantile(confidence) / _t_quantile(confidence, items - 1)) ** 2
+        return cls(x, codes, sizes, _normal_score_icc(x, codes, sizes), df_factor, confidence)
+
+    def n_eff(self, p: float, point: float) -> tuple[float, str]:
+        """The effective n for the p-quantile whose sample value is ``point``, and how it was
+        made (see :func:`bootstrap_percentiles`)."""
+        total = float(self.x.size)
+        if total == self.sizes.size:
+            return total, f"clustered n_eff={total:.0f} (design effect 1.00)"  # one sample per item
+        label = f"p{100 * p:g}"
+        m_w = float(np.sum(self.sizes * self.sizes)) / total
+        ranks = 1.0 + (m_w - 1.0) * _indicator_correlation(self.rho, p)
+        ranks_n = total / ranks * self.df_factor
+        from_ranks = f"clustered n_eff={ranks_n:.0f} (design effect {ranks:.2f} from the rank correlation within items"
+        direct = _indicator_deff(self.x <= point, self.codes, self.sizes)
+        if direct is None:  # every sample is at or below the percentile (ties at the maximum)
+            return ranks_n, f"{from_ranks}; the {label} indicator is constant)"
+        direct = max(direct, 1.0)  # below 1 by chance only: repeats are not negatively correlated
+        direct_n = total / direct * self.df_factor
+        if ranks_n < min(direct_n, _order_statistic_need(p, self.confidence)):
+            return ranks_n, f"{from_ranks}; the {label} indicator's own, {direct:.2f}, rests on too few items)"
+        return direct_n, f"clustered n_eff={direct_n:.0f} (design effect {direct:.2f} of the {label} indicator)"
+
+
+def _normal_score_icc(x: np.ndarray, codes: np.ndarray, sizes: np.ndarray) -> float:
+    """One-way ANOVA intra-class correlation (unequal sizes) of the samples' normal scores."""
     from scipy import stats
 
-    total = x.size
-    sizes = np.bincount(codes, minlength=items).astype(float)
-    deff = 1.0
-    if total > items:
-        scores = stats.norm.ppf((stats.rankdata(x) - 0.5) / total)
-        sums = np.bincount(codes, weights=scores, minlength=items)
-        squares = np.bincount(codes, weights=scores * scores, minlength=items)
-        means = sums / sizes
-        within = float(np.sum(squares - sizes * means * means)) / (total - items)
-        between = float(np.sum(sizes * (means - scores.mean()) ** 2)) / (items - 1)
-        m0 = (total - float(np.sum(sizes * sizes)) / total) / (items - 1)  # one-way ANOVA, unequal sizes
-        denominator = between + (m0 - 1) * within
-        rho = min(max((between - within) / denominator, 0.0), 1.0) if denominator > 0 else 0.0
-        deff = 1.0 + (float(np.sum(sizes * sizes)) / total - 1.0) * rho
-    if total == items:  # one sample per item: independent, n_eff is known exactly
-        return float(total), 1.0
-    df_factor = (_z_quantile(confidence) / _t_quantile(confidence, items - 1)) ** 2
-    return total / deff * df_factor, deff
+    total, items = x.size, sizes.size
+    scores = stats.norm.ppf((stats.rankdata(x) - 0.5) / total)
+    sums = np.bincount(codes, weights=scores, minlength=items)
+    squares = np.bincount(codes, weights=scores * scores, minlength=items)
+    means = sums / sizes
+    within = float(np.sum(squares - sizes * means * means)) / (total - items)
+    between = float(np.sum(sizes * (means - scores.mean()) ** 2)) / (items - 1)
+    m0 = (total - float(np.sum(sizes * sizes)) / total) / (items - 1)
+    denominator = between + (m0 - 1) * within
+    return min(max((between - within) / denominator, 0.0), 1.0) if denominator > 0 else 0.0
+
+
+def _indicator_deff(below: np.ndarray, codes: np.ndarray, sizes: np.ndarray) -> float | None:
+    """Design effect of the share of samples in ``below`` as a ratio estimator over items
+    (None when the indicator is constant): N v / (p (1 - p)), v the cluster-robust variance
+    I / (I - 1) sum_i (a_i - p m_i)^2 / N^2 of the mean of the indicator."""
+    items = sizes.size
+    total = float(sizes.sum())
+    a = np.bincount(codes, weights=below.astype(float), minlength=items)
+    share = float(a.sum()) / total
+    if share <= 0.0 or share >= 1.0:
+        return None
+    resid = a - share * sizes
+    v = items / (items - 1) * float(np.sum(resid * resid)) / total**2
+    return total * v / (share * (1.0 - share))
+
+
+def _indicator_correlation(rho: float, p: float) -> float:
+    """corr(1{Z1 <= h}, 1{Z2 <= h}) for standard bivariate normal (Z1, Z2) with correlation
+    ``rho`` and h = Phi^-1(p): P(Z1 <= h, Z2 <= h) - p^2 = (1 / 2 pi) int_0^rho
+    exp(-h^2 / (1 + r)) / sqrt(1 - r^2) dr (Plackett 1954, the derivative of the bivariate normal
+    distribution in rho is its density), with r = sin t: a smooth integrand on [0, asin rho]."""
+    if rho <= 0.0 or p <= 0.0 or p >= 1.0:
+        return 0.0
+    from statistics import NormalDist
+
+    h = NormalDist().inv_cdf(p)
+    nodes, weights = np.polynomial.legendre.leggauss(32)
+    top = math.asin(min(rho, 1.0))
+    t = (nodes + 1.0) * top / 2.0
+    joint = float(np.sum(weights * np.exp(-h * h / (1.0 + np.sin(t))))) * top / 2.0 / (2.0 * math.pi)
+    return min(joint / (p * (1.0 - p)), 1.0)
+
+
+def _order_statistic_need(p: float, confidence: float) -> float:
+    """The effective n below which no distribution-free interval for the p-quantile exists:
+    max(p, 1 - p)^n > alpha / 2 (the interval would need an order statistic beyond the sample)."""
+    if not 0.0 < p < 1.0:
+        return math.inf
+    return math.log((1.0 - confidence) / 2) / math.log(max(p, 1.0 - p))
 
 
 def _quantile_interval(
-    order: np.ndarray, p: float, n_eff: float, deff: float, confidence: float
+    order: np.ndarray, p: float, n_eff: float, clustered: str, confidence: float
 ) -> tuple[float | None, float | None, str]:
     from scipy import stats
 
     alpha = 1.0 - confidence
     total = order.size
-    clustered = f"clustered n_eff={n_eff:.0f} (design effect {deff:.2f})"
     if p <= 0.0 or p >= 1.0:
         return None, None, "the sample minimum or maximum: no distribution-free interval"
-    need = math.log(alpha / 2) / math.log(max(p, 1.0 - p))
+    need = _order_statistic_need(p, confidence)
     if n_eff < need:
         return (
             None,
