@@ -307,12 +307,12 @@ def study(parts: list[str], reps: int, workers: int, quick: bool, sizes: tuple[i
     return out
 
 
-def _peers(python: str, reps: int, quick: bool) -> dict[str, Any]:
-    """Evidently and alibi-detect on the same splits, in their own environment."""
+def _peers(python: str, reps: int, quick: bool, power_reps: int | None = None) -> dict[str, Any]:
+    """Evidently and alibi-detect on the same splits (the first ``reps`` of ours; a quarter of
+    them at n = 5,000; ``power_reps`` per shift), in their own environment."""
     sizes = (50, 500) if quick else SIZES
-    # windows of 5,000 cost the peers' classifiers most: a quarter of the splits there
     jobs = [("aa", n, r) for n in sizes for r in range(reps if n < 5000 else max(10, reps // 4))]
-    jobs += [(s, 500, r) for s in SHIFTS for r in range(reps)]
+    jobs += [(s, 500, r) for s in SHIFTS for r in range(reps if power_reps is None else power_reps)]
     spec = []
     for kind, n, r in jobs:
         seed = 1_000_003 * n + r + (0 if kind == "aa" else 7_919 * (1 + SHIFTS.index(kind)))
@@ -372,11 +372,17 @@ def render(res: dict[str, Any]) -> str:
         lines.append("| test | " + " | ".join(shifts) + " |")
         lines.append("|---|" + "---|" * len(shifts))
         for t in res[f"power/{shifts[0]}"]:
-            lines.append(f"| {t} | " + " | ".join(f"{res[f'power/{s}'][t]['rate']:.3f}" for s in shifts) + " |")
+            cells = (res[f"power/{s}"][t] for s in shifts)
+            lines.append(f"| {t} | " + " | ".join(f"{c['rate']:.3f} ± {c['mc_se']:.3f}" for c in cells) + " |")
         for tool_test, by in peers.items():
             lines.append(
                 f"| *{tool_test}* | "
-                + " | ".join(f"{by[f'power/{s}']['rate']:.3f}" if f"power/{s}" in by else "" for s in shifts)
+                + " | ".join(
+                    f"{by[f'power/{s}']['rate']:.3f} ± {by[f'power/{s}']['mc_se']:.3f} ({by[f'power/{s}']['n']})"
+                    if f"power/{s}" in by
+                    else ""
+                    for s in shifts
+                )
                 + " |"
             )
     if "monitor" in res:
@@ -409,13 +415,14 @@ if __name__ == "__main__":
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--peers", default=None, help="python of an environment with evidently and alibi-detect")
     ap.add_argument("--peer-reps", type=int, default=200)
+    ap.add_argument("--peer-power-reps", type=int, default=None, help="per shift (default: --peer-reps)")
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="A/A window sizes")
     args = ap.parse_args()
     reps = 40 if args.quick and args.reps == 1000 else args.reps
     t0 = time.time()
     res = study(args.only.split(","), reps, args.workers, args.quick, tuple(int(x) for x in args.sizes.split(",")))
     if args.peers:
-        res["peers"] = _peers(args.peers, 10 if args.quick else args.peer_reps, args.quick)
+        res["peers"] = _peers(args.peers, 10 if args.quick else args.peer_reps, args.quick, args.peer_power_reps)
     res["_seconds"] = time.time() - t0
     table = render(res)
     print(table)

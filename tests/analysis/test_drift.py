@@ -44,11 +44,52 @@ def test_chi_square_matches_scipy() -> None:
     cur = _labels({"en": 90, "de": 70, "fr": 40})
     table = np.array([[40, 120, 40], [70, 90, 40]])  # columns in sorted order: de, en, fr
     chi2, p, dof, _ = stats.chi2_contingency(table, correction=False)
-    got = categorical_test(ref, cur)
+    got = categorical_test(ref, cur, method="chi-square")
     assert got.method == "chi-square"
     assert got.statistic == pytest.approx(chi2, rel=1e-12)
     assert got.p_value == pytest.approx(p, rel=1e-10)
     assert got.dof == dof
+    # the default takes the asymptotic branch only where every expected count is >= 1,000
+    big_ref, big_cur = _labels({"en": 12_000, "de": 4_000}), _labels({"en": 11_800, "de": 4_200})
+    chi2, p, _, _ = stats.chi2_contingency(np.array([[4_000, 12_000], [4_200, 11_800]]), correction=False)
+    got = categorical_test(big_ref, big_cur)
+    assert got.method == "chi-square"
+    assert got.p_value == pytest.approx(p, rel=1e-10)
+
+
+def _chi_square_size(rare: int, n_ref: int, n_cur: int) -> float:
+    """The exact conditional size of the asymptotic 5% chi-square test of a 2 x 2 table whose
+    rare column has ``rare`` requests: the reference's count of them is hypergeometric
+    (scipy.stats.hypergeom), and X^2 of each possible table is Pearson's closed form."""
+    total = n_ref + n_cur
+    x = np.arange(rare + 1)
+    col = np.array([rare, total - rare], dtype=float)
+    e_r, e_c = col * n_ref / total, col * n_cur / total
+    rows = np.stack([x, n_ref - x], axis=1)
+    x2 = np.sum((rows - e_r) ** 2 / e_r + ((col - rows) - e_c) ** 2 / e_c, axis=1)
+    pmf = stats.hypergeom(total, rare, n_ref).pmf(x)
+    return float(pmf[x2 >= stats.chi2.ppf(0.95, 1)].sum())
+
+
+def test_default_is_exact_where_cochran_allows_chi_square() -> None:
+    """Every expected count >= 5 was Cochran's licence for the asymptotic chi-square, but its
+    conditional size is then far from 0.05: 0.022 for a 2 x 2 table with expected counts of 5
+    (computed exactly here from the hypergeometric law), 0.038 at 20. The default routes such
+    tables to the exact randomised test, whose size is 0.05: over 3,000 tables drawn from that
+    hypergeometric law (scipy's generator, not the product's) its rejection rate is within 3.5 MC
+    SE of 0.05, where the old route's would be 0.021 (7.3 SE below)."""
+    assert _chi_square_size(10, 500, 500) == pytest.approx(0.0209, abs=0.0001)
+    assert _chi_square_size(40, 5_000, 5_000) == pytest.approx(0.0381, abs=0.0001)
+    assert _chi_square_size(2_000, 5_000, 5_000) == pytest.approx(0.05, abs=0.003)  # e = 1,000
+    tables = stats.hypergeom(1_000, 10, 500).rvs(size=3_000, random_state=np.random.RandomState(5))
+    reps, hits = tables.size, 0
+    for i, x in enumerate(tables):
+        ref = np.r_[np.ones(x, dtype=int), np.zeros(500 - x, dtype=int)]
+        cur = np.r_[np.ones(10 - x, dtype=int), np.zeros(490 + x, dtype=int)]
+        got = categorical_test(ref, cur, permutations=99, seed=i)
+        assert got.method.startswith("exact conditional")
+        hits += got.p_value <= 0.05
+    assert abs(hits / reps - 0.05) < 3.5 * math.sqrt(0.05 * 0.95 / reps)
 
 
 def test_g_test_matches_scipy() -> None:
@@ -324,6 +365,19 @@ def test_domain_classifier_tells_languages_apart() -> None:
     assert split.test.method.startswith("held-out")
     assert split.test.p_value < 1e-10
     assert split.auc.low is not None
+
+
+@pytest.mark.parametrize("null", ["split", "permutation"])
+def test_classifier_takes_any_non_negative_seed(null: str) -> None:
+    """numpy's generators take any non-negative seed, scikit-learn's random_state only < 2**32:
+    the bench's seeds (1,000,003 x 5,000 + rep) crashed the split. Same seed, same result."""
+    x = np.random.default_rng(0).normal(size=(60, 4))
+    seed = 1_000_003 * 5_000 + 7
+    got = classifier_test(x, 30, null=null, permutations=9, seed=seed)  # type: ignore[arg-type]
+    again = classifier_test(x, 30, null=null, permutations=9, seed=seed)  # type: ignore[arg-type]
+    assert 0.0 < got.test.p_value <= 1.0
+    assert got.test.p_value == again.test.p_value
+    assert got.auc.value == again.auc.value
 
 
 def test_split_null_is_mann_whitney_on_held_out_scores() -> None:

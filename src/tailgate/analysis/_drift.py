@@ -3,11 +3,13 @@
 Pure functions over plain arrays (one value per request), so they run on any window the traffic
 table produces:
 
-* categorical attributes: Pearson's chi-square test of homogeneity when every expected count is at
-  least 5 (Cochran's rule), else the exact conditional test: the same statistic under draws of the
+* categorical attributes: the exact conditional test: Pearson's statistic under draws of the
   reference counts from their multivariate hypergeometric law given the margins (the law of a
   random split of the pooled requests), with ties of that discrete null broken at random (seeded),
-  so that the test has exactly its nominal size however rare the categories; the G-test on request;
+  so that the test has exactly its nominal size however rare the categories; the asymptotic
+  chi-square p-value only where every expected count is at least 1,000 (below that its size strays
+  from alpha: 0.022 to 0.056 with one degree of freedom at expected counts 5 to 100, docs/drift.md);
+  the G-test on request;
 * numeric attributes: the k-sample Anderson-Darling statistic (Scholz & Stephens 1987, midrank
   version for ties) with an exact permutation null on the table of counts at the pooled distinct
   values (the tabulated p-value assumes continuous data), or the two-sample Kolmogorov-Smirnov test;
@@ -46,7 +48,12 @@ __all__ = [
 ]
 
 Kind = Literal["categorical", "numeric"]
-_MIN_EXPECTED = 5.0
+# every expected count at least this: the asymptotic chi-square p-value; below: the exact test.
+# Cochran's 5 is not enough: the conditional size of the 5% chi-square test of a 2 x 2 table is
+# 0.022 at expected counts 5, 0.039 at 20, 0.056 at 50-100, 0.048-0.052 from 500 on; with more
+# degrees of freedom 0.041-0.047 at 5-10 (bench/drift_chisq_size.py, docs/drift.md). The exact
+# test's draws cost B x k whatever the window size, so it is cheap everywhere below.
+_MIN_EXPECTED = 1000.0
 
 
 @dataclass(frozen=True)
@@ -178,12 +185,13 @@ def categorical_test(
 ) -> DriftTest:
     """Test that a categorical attribute has the same distribution in both windows.
 
-    ``auto`` uses Pearson's chi-square test (as ``scipy.stats.chi2_contingency`` without the
-    continuity correction) when every expected count is at least 5, and the exact conditional
-    test otherwise (module docstring). ``g`` is the likelihood-ratio G-test. ``ties`` says how the
-    exact test treats null draws equal to the observed statistic (:func:`_permutation_p`): with
-    rare categories few tables are possible, and counting ties in full makes a 5% test reject
-    well under 5% of the time (docs/drift.md).
+    ``auto`` uses the exact conditional test (module docstring) unless every expected count is at
+    least 1,000, where Pearson's asymptotic chi-square p-value (as ``scipy.stats.chi2_contingency``
+    without the continuity correction) is accurate and resolves p-values below 1 / (B + 1).
+    ``g`` is the likelihood-ratio G-test. ``ties`` says how the exact test treats null draws
+    equal to the observed statistic (:func:`_permutation_p`): with rare categories few tables
+    are possible, and counting ties in full makes a 5% test reject well under 5% of the time
+    (docs/drift.md).
 
     Example:
         >>> categorical_test(["en"] * 60 + ["de"] * 40, ["en"] * 40 + ["de"] * 60).p_value < 0.01
@@ -220,7 +228,7 @@ def categorical_test(
         _all_ties.update({t: _permutation_p(null, stat, t, np.random.default_rng([seed, 7])) for t in _TIES_NOTE})
     note = _TIES_NOTE[ties]
     if method != "exact":
-        note = f"an expected count below {_MIN_EXPECTED:g}: exact conditional test; {note}"
+        note = f"an expected count below {_MIN_EXPECTED:,.0f}: exact conditional test; {note}"
     return DriftTest("exact conditional (chi-square statistic)", stat, p, dof, r.size, c.size, note)
 
 

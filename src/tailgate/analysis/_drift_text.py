@@ -87,6 +87,15 @@ def _model() -> object:
     return LogisticRegression(C=1.0, solver="liblinear")
 
 
+def _sklearn_seed(seed: int) -> int:
+    """scikit-learn's ``random_state`` takes 0 <= seed < 2**32, numpy's generators any non-negative
+    integer: a larger seed is hashed to 32 bits by numpy's SeedSequence (deterministic; a smaller
+    one is passed as is, so results for ordinary seeds do not change)."""
+    if 0 <= seed < 2**32:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])
+
+
 def _auc(scores: np.ndarray, y: np.ndarray) -> float:
     from scipy.stats import rankdata
 
@@ -100,7 +109,8 @@ def _cross_fitted(x: object, y: np.ndarray, folds: int, seed: int) -> float:
     from sklearn.model_selection import StratifiedKFold
 
     scores = np.empty(y.size)
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(y.size), y):
+    splits = StratifiedKFold(folds, shuffle=True, random_state=_sklearn_seed(seed))
+    for train, test in splits.split(np.zeros(y.size), y):
         m = _model()
         m.fit(x[train], y[train])  # type: ignore[attr-defined,index]
         scores[test] = m.decision_function(x[test])  # type: ignore[attr-defined,index]
@@ -203,7 +213,7 @@ def classifier_test(
         test = DriftTest(method, obs, p, None, n_ref, n - n_ref)
         auc = Estimate(obs, None, None, n, n, f"{method}; no interval: the folds are dependent", None, confidence)
     else:
-        tr, te = train_test_split(np.arange(n), test_size=0.5, stratify=y, random_state=seed)
+        tr, te = train_test_split(np.arange(n), test_size=0.5, stratify=y, random_state=_sklearn_seed(seed))
         m = _model()
         m.fit(x[tr], y[tr])  # type: ignore[attr-defined]
         s = np.asarray(m.decision_function(x[te]))  # type: ignore[attr-defined]
