@@ -80,7 +80,9 @@ def load(path: Path = POOL) -> Pool:
             samples.setdefault(row["pid"], {})[row["sample"]] = row
     need = {*SMOL, "g0"}
     pids = [p for p in prompts if need <= set(samples.get(p, {}))]
-    sim = {pair: np.array([chrf(samples[p][pair[0]]["text"], samples[p][pair[1]]["text"]) for p in pids]) for pair in PAIRS}
+    sim = {
+        pair: np.array([chrf(samples[p][pair[0]]["text"], samples[p][pair[1]]["text"]) for p in pids]) for pair in PAIRS
+    }
     same = {
         pair: np.array([exact_match(samples[p][pair[0]]["text"], samples[p][pair[1]]["text"]) for p in pids])
         for pair in PAIRS
@@ -89,7 +91,9 @@ def load(path: Path = POOL) -> Pool:
     return Pool(pids, [prompts[p]["attributes"] for p in pids], sim, same, latency)
 
 
-def _pair(pool: Pool, x: np.ndarray, y: np.ndarray, table: dict[tuple[str, str], np.ndarray], idx: np.ndarray) -> np.ndarray:
+def _pair(
+    pool: Pool, x: np.ndarray, y: np.ndarray, table: dict[tuple[str, str], np.ndarray], idx: np.ndarray
+) -> np.ndarray:
     """Per drawn prompt, the measure between its answers x[k] and y[k] (sample names)."""
     out = np.empty(idx.size)
     for k, (i, u, v) in enumerate(zip(idx.tolist(), x.tolist(), y.tolist(), strict=True)):
@@ -118,7 +122,9 @@ class Tally:
         return math.sqrt(p * (1 - p) / self.reps) if self.reps else float("nan")
 
 
-def experiment(pool: Pool, rng: np.random.Generator, n: int, noise: float, changed: bool, slices: bool) -> dict[str, Any]:
+def experiment(
+    pool: Pool, rng: np.random.Generator, n: int, noise: float, changed: bool, slices: bool
+) -> dict[str, Any]:
     idx = rng.choice(len(pool.pids), size=n, replace=False)
     perm = np.array([rng.permutation(3) for _ in range(n)])
     smol = np.array(SMOL)

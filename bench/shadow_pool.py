@@ -13,9 +13,9 @@ attributes (lang, length, asks_json, has_code) and asks, on ONE thread, at tempe
   the changed candidate of the A->B experiment.
 
 Passes go prompt by prompt (in the draw's random order) with s0 s1 s2 g0 (every prompt), then
-s3 g1, then s4 g2, so the prompts a budget-stopped pass completed are a random subset of the draw. Each answer is one JSON line
-appended (and flushed) to the output file, so a kill loses at most the answer in progress and a
-rerun continues where it stopped. Nothing is downloaded.
+s3 g1, then s4 g2, so the prompts a budget-stopped pass completed are a random subset of the draw.
+Each answer is one JSON line appended (and flushed) to the output file, so a kill loses at most
+the answer in progress and a rerun continues where it stopped. Nothing is downloaded.
 """
 
 from __future__ import annotations

@@ -341,7 +341,9 @@ def candidate_report(
     else:
         verdict = "differs" if agreement.p_value < opt.alpha else "no difference beyond noise"
         if agreement.n_noise_items < 30:
-            warnings.append(f"the noise floor rests on {agreement.n_noise_items} items: a small difference is invisible")
+            warnings.append(
+                f"the noise floor rests on {agreement.n_noise_items} items: a small difference is invisible"
+            )
     floor = float(np.quantile(b[np.isfinite(b)], opt.alpha)) if b is not None and np.isfinite(b).sum() >= 20 else None
     if b is not None and floor is None:
         warnings.append("under 20 noise items: no per-item noise floor (items ranked, none marked beyond noise)")
@@ -388,9 +390,7 @@ def _rate(p: np.ndarray, c: np.ndarray, keep: np.ndarray, conf: float) -> LevelC
     return paired_levels(p[keep].astype(float), c[keep].astype(float), conf)
 
 
-def _text_rate(
-    p: ShadowSide, c: ShadowSide, fn: Any, only: np.ndarray | None, conf: float
-) -> LevelChange | None:
+def _text_rate(p: ShadowSide, c: ShadowSide, fn: Any, only: np.ndarray | None, conf: float) -> LevelChange | None:
     keep = np.array([x is not None and y is not None for x, y in zip(p.outputs, c.outputs, strict=True)], bool)
     if only is not None:
         keep &= only
@@ -507,4 +507,3 @@ def _latency_changes(
         else:
             out[q_name] = LatencyChange(change.base, change.cand, change.delta, change.p_value, change.ties)
     return out
-

@@ -54,9 +54,7 @@ def shadow_report(store: Store, session: str, options: ShadowOptions | None = No
     reports: list[CandidateReport] = []
     for label, run_id in candidates:
         cand = _side(store, run_id, ids)
-        reports.append(
-            candidate_report(ids, inputs, attributes, primary, cand, noise, opt, label=label, run_id=run_id)
-        )
+        reports.append(candidate_report(ids, inputs, attributes, primary, cand, noise, opt, label=label, run_id=run_id))
     return ShadowReport(
         session=session,
         n_items=int(primary.present.sum()),
