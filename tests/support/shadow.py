@@ -89,7 +89,15 @@ def _manifest(run_id: str, label: str, n: int) -> Manifest:
 
 
 def write_session(store: Store, session: str, requests: Sequence[Request], *, noise_run: bool = True) -> None:
-    """Write the session's runs; ``noise_run`` False leaves out ``SESSION-noise`` entirely."""
+    """Write the session's runs; ``noise_run`` False leaves out ``SESSION-noise`` entirely. A
+    request whose key was seen before is not recorded again (the contract: the first one is)."""
+    seen: set[str] = set()
+    unique = []
+    for r in requests:
+        if request_key(r.prompt) not in seen:
+            seen.add(request_key(r.prompt))
+            unique.append(r)
+    requests = unique
     items = [
         Item(
             request_key(r.prompt),
