@@ -143,11 +143,6 @@ def shadow_report(session: str, *, store: Store | str | Path | None = None, **op
     Raises:
         RunNotFound: the store has no ``SESSION-primary`` run.
         StoreError: the session has no mirrored request or no candidate run.
-
-    Example:
-        >>> report = tailgate.shadow_report("shadow-20261203-080000-ab12", store=folder)
-        >>> report.candidates[0].verdict
-        'no difference beyond noise'
     """
     from tailgate.analysis import ShadowOptions
     from tailgate.analysis import shadow_report as compute

@@ -13,8 +13,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tailgate.analysis import AgreementDifference, CandidateReport, ShadowReport
-from tailgate.analysis._compare_results import LatencyChange, LevelChange, PairedDelta
+from tailgate.analysis import (
+    AgreementDifference,
+    CandidateReport,
+    LatencyChange,
+    LevelChange,
+    PairedDelta,
+    ShadowReport,
+)
 from tailgate.report import _format as fmt
 from tailgate.report._html import CSS, _table
 from tailgate.text import neutralize
