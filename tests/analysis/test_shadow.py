@@ -43,14 +43,17 @@ def test_chrf_edges_and_symmetry() -> None:
     a, b = "The quick brown fox", "A quick brown dog jumps"
     assert chrf(a, b) == pytest.approx(chrf(b, a))
     assert 0.0 < chrf(a, b) < 1.0
-    assert exact_match(" x ", "x") == 1.0 and exact_match("x", "y") == 0.0
+    assert exact_match(" x ", "x") == 1.0
+    assert exact_match("x", "y") == 0.0
 
 
 def test_text_rules() -> None:
     assert is_refusal("I'm sorry, but I can't help with that.")
     assert not is_refusal("Sure: here is the answer.")
-    assert asks_json_valid('```json\n{"a": 1}\n```') and asks_json_valid("[1, 2]")
-    assert not asks_json_valid("{a: 1}") and not asks_json_valid("")
+    assert asks_json_valid('```json\n{"a": 1}\n```')
+    assert asks_json_valid("[1, 2]")
+    assert not asks_json_valid("{a: 1}")
+    assert not asks_json_valid("")
 
 
 # --- the agreement difference against statsmodels ----------------------------------------------
@@ -80,7 +83,8 @@ def test_agreement_difference_matches_cluster_robust_ols() -> None:
     d = agreement_difference(a, b, "chrf")
     value, se = _stacked_ols(a, b)
     g = int((np.isfinite(a) | np.isfinite(b)).sum())
-    assert d.difference is not None and d.difference.se is not None
+    assert d.difference is not None
+    assert d.difference.se is not None
     assert d.difference.value == pytest.approx(value)
     assert d.difference.se == pytest.approx(se * math.sqrt(g / (g - 1)), rel=1e-9)
     # and the closed form Var(a-bar) + Var(b-bar) - 2 Cov(a-bar, b-bar) (one plug-in, no ddof)
@@ -109,7 +113,9 @@ def test_agreement_difference_coverage_by_simulation() -> None:
         a = np.clip(0.3 + truth + effect + rng.normal(0, 0.1, n), 0, 1)
         b = np.where(rng.random(n) < 0.25, np.clip(0.3 + effect + rng.normal(0, 0.1, n), 0, 1), np.nan)
         d = agreement_difference(a, b, "chrf").difference
-        assert d is not None and d.low is not None and d.high is not None
+        assert d is not None
+        assert d.low is not None
+        assert d.high is not None
         # the clipping at 0 and 1 moves the means a little: the truth is the clipped model's
         cover += int(d.low <= truth <= d.high)
     assert 0.93 <= cover / reps <= 0.975
@@ -117,7 +123,10 @@ def test_agreement_difference_coverage_by_simulation() -> None:
 
 def test_agreement_difference_without_noise_invents_nothing() -> None:
     d = agreement_difference(np.array([0.2, 0.3]), None, "chrf")
-    assert d.noise is None and d.difference is None and d.p_value is None and d.n_noise_items == 0
+    assert d.noise is None
+    assert d.difference is None
+    assert d.p_value is None
+    assert d.n_noise_items == 0
 
 
 # --- sessions in a store ------------------------------------------------------------------------
@@ -162,8 +171,10 @@ def test_session_with_faults_and_slices(tmp_path: Path) -> None:
     report = shadow_report(store, "s2")
     c = report.candidates[0]
     assert report.n_items == 59  # the pool's first 60 prompts hold one ShareGPT duplicate: one request key
-    assert c.agreement.n_items == 58 and c.agreement.n_noise_items == report.n_noise_items == 20
-    assert c.error_rate is not None and c.error_rate.cand_value == pytest.approx(1 / 59)
+    assert c.agreement.n_items == 58
+    assert c.agreement.n_noise_items == report.n_noise_items == 20
+    assert c.error_rate is not None
+    assert c.error_rate.cand_value == pytest.approx(1 / 59)
     assert set(c.latency) == {"p50", "p95", "p99"}
     assert c.latency["p99"].delta.low is None  # 58 items cannot carry a p99 interval
     assert c.latency["p50"].delta.low is not None
@@ -176,8 +187,11 @@ def test_no_noise_run_says_the_floor_is_missing(tmp_path: Path) -> None:
     write_session(store, "s3", _pool_requests(30), noise_run=False)
     report = shadow_report(store, "s3")
     c = report.candidates[0]
-    assert report.noise_run is None and c.verdict == "noise floor missing"
-    assert c.agreement.difference is None and c.agreement.noise is None and c.noise_floor is None
+    assert report.noise_run is None
+    assert c.verdict == "noise floor missing"
+    assert c.agreement.difference is None
+    assert c.agreement.noise is None
+    assert c.noise_floor is None
     assert any("noise floor missing" in w for w in c.warnings)
     assert not any(i.beyond_noise for i in c.differing_items)
 
@@ -210,4 +224,5 @@ def test_a_a_on_real_outputs_is_no_difference() -> None:
     noise = side([r.noise for r in requests])
     c = candidate_report(ids, ids, [r.attributes for r in requests], primary, cand, noise)
     assert c.verdict == "no difference beyond noise", c.agreement
-    assert c.naive_diff_share is not None and c.naive_diff_share > 0.95
+    assert c.naive_diff_share is not None
+    assert c.naive_diff_share > 0.95

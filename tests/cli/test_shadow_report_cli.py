@@ -40,10 +40,13 @@ def test_json_html_markdown(tmp_path: Path) -> None:
     code, out, err = _invoke(tmp_path, "sess", "--json", "--html", str(html), "--markdown", str(md))
     assert code == 0, err
     data = json.loads(out)
-    assert data["session"] == "sess" and data["candidates"][0]["verdict"] in ("differs", "no difference beyond noise")
+    assert data["session"] == "sess"
+    assert data["candidates"][0]["verdict"] in ("differs", "no difference beyond noise")
     page = html.read_text("utf-8")
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "\x1b" not in page and "\u202e" not in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "\x1b" not in page
+    assert "\u202e" not in page
     text = md.read_text("utf-8")
     assert "<script>" not in text
 
@@ -53,20 +56,26 @@ def test_terminal_output_is_plain_text(tmp_path: Path) -> None:
     code, out, err = _invoke(tmp_path, "sess")
     assert code == 0, err
     assert "shadow session sess: 40 mirrored requests, 20 with a noise re-sample" in out
-    assert "\x1b[31m" not in out and "\u202e" not in out
-    assert "p50" in out and "chrf" in out
+    assert "\x1b[31m" not in out
+    assert "\u202e" not in out
+    assert "p50" in out
+    assert "chrf" in out
 
 
 def test_no_noise_run_is_said(tmp_path: Path) -> None:
     _session(tmp_path, noise=False)
     code, out, err = _invoke(tmp_path, "sess")
     assert code == 0
-    assert "noise floor missing" in out and "noise floor missing" in err
+    assert "noise floor missing" in out
+    assert "noise floor missing" in err
 
 
 def test_empty_and_unknown_sessions_exit_2(tmp_path: Path) -> None:
     write_session(Store(tmp_path), "empty", [])
     code, _, err = _invoke(tmp_path, "empty")
-    assert code == 2 and "has no mirrored requests yet" in err and "Traceback" not in err
+    assert code == 2
+    assert "has no mirrored requests yet" in err
+    assert "Traceback" not in err
     code, _, err = _invoke(tmp_path, "missing")
-    assert code == 2 and "no shadow session 'missing'" in err
+    assert code == 2
+    assert "no shadow session 'missing'" in err
