@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         report_run,
         rescore_run,
         sample_suite,
+        shadow_report,
         show_run,
     )
     from tailgate.analysis import (
@@ -102,6 +103,7 @@ __all__ = [
     "run",
     "run_sync",
     "sample_suite",
+    "shadow_report",
     "show_run",
     "summarize_records",
     "wilson_interval",
@@ -121,6 +123,7 @@ _LAZY = {
     "show_run": "_api",
     "SampleOutcome": "_api",
     "sample_suite": "_api",
+    "shadow_report": "_api",
     "DriftReport": "analysis",
     "Estimate": "analysis",
     "RunSummary": "analysis",

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
-    from tailgate.analysis import Comparison, DriftReport, QualityUnderDrift, Report, RunData, RunSummary, SamplePower
+    from tailgate.analysis import (
+        Comparison,
+        DriftReport,
+        QualityUnderDrift,
+        Report,
+        RunData,
+        RunSummary,
+        SamplePower,
+        ShadowReport,
+    )
     from tailgate.gate import Decision, Policy
     from tailgate.records import Manifest
     from tailgate.store import RunInfo, Store
@@ -37,6 +46,7 @@ __all__ = [
     "report_run",
     "rescore_run",
     "sample_suite",
+    "shadow_report",
     "show_run",
 ]
 
@@ -116,6 +126,29 @@ def report_run(run: str = "latest", *, store: Store | str | Path | None = None, 
     run_id = opened.resolve(run)
     chosen = report_options(opened, run_id, **_given(options, ReportOptions, "report"))
     return build_report(opened, run_id, chosen)
+
+
+def shadow_report(session: str, *, store: Store | str | Path | None = None, **options: Any) -> ShadowReport:
+    """The statistics of a shadow session (``tailgate shadow report``): each candidate's agreement
+    with the primary minus the primary's own noise agreement, overall and per slice, the most
+    dissimilar items, latency p50/p95/p99, error, refusal, JSON-validity and length deltas, and a
+    verdict ("no difference beyond noise" / "differs" / "noise floor missing").
+
+    Args:
+        session: the session id (its runs are ``SESSION-primary``, ``-candidate``, ``-noise``).
+        store: the records store (default: ``TAILGATE_STORE`` or ``./.tailgate``).
+        **options: fields of :class:`~tailgate.analysis.ShadowOptions` (``alpha``, ``confidence``,
+            ``min_slice_items``, ``bootstrap``, ``seed``, ``top_items``...); None keeps the default.
+
+    Raises:
+        RunNotFound: the store has no ``SESSION-primary`` run.
+        StoreError: the session has no mirrored request or no candidate run.
+    """
+    from tailgate.analysis import ShadowOptions
+    from tailgate.analysis import shadow_report as compute
+
+    chosen = ShadowOptions(**_given(options, ShadowOptions, "shadow report"))
+    return compute(_open(store), session, chosen)
 
 
 def compare_runs(base: str, cand: str, *, store: Store | str | Path | None = None, **options: Any) -> Comparison:

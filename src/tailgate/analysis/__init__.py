@@ -121,6 +121,16 @@ if TYPE_CHECKING:
         robustness,
     )
     from tailgate.analysis._sample_power import DEFAULT_PLANNING_SD, SamplePower, SlicePower, sample_power
+    from tailgate.analysis._shadow import (
+        AgreementDifference,
+        CandidateReport,
+        DifferingItem,
+        ShadowOptions,
+        ShadowReport,
+        SliceAgreement,
+    )
+    from tailgate.analysis._shadow_store import shadow_report
+    from tailgate.analysis._shadow_text import chrf
     from tailgate.analysis._slices import SliceEstimate, slice_estimates, worst_slices
     from tailgate.analysis._spread import FormatSpread, SpreadTest, TemplateSpread, format_spread, template_spread
     from tailgate.analysis._stats import (
@@ -152,10 +162,12 @@ __all__ = [
     "DRIFT_SCHEMA_VERSION",
     "REPORT_SCHEMA_VERSION",
     "SUMMARY_COLUMNS",
+    "AgreementDifference",
     "AttributeDrift",
     "BeyondAccuracy",
     "BootstrapChange",
     "BootstrapLevelChange",
+    "CandidateReport",
     "CellQuality",
     "CompareOptions",
     "ComparePlots",
@@ -166,6 +178,7 @@ __all__ = [
     "ContaminationCounts",
     "ContaminationOptions",
     "CorpusSummary",
+    "DifferingItem",
     "DiscoveredSlice",
     "Discovery",
     "DomainClassifier",
@@ -211,6 +224,9 @@ __all__ = [
     "SamplePower",
     "ScoreDifference",
     "SectionNotes",
+    "ShadowOptions",
+    "ShadowReport",
+    "SliceAgreement",
     "SliceDelta",
     "SliceEstimate",
     "SlicePower",
@@ -235,6 +251,7 @@ __all__ = [
     "build_cells",
     "build_report",
     "categorical_test",
+    "chrf",
     "classifier_test",
     "clustered_mean",
     "compare_runs",
@@ -276,6 +293,7 @@ __all__ = [
     "report_options",
     "robustness",
     "sample_power",
+    "shadow_report",
     "significance",
     "slice_estimates",
     "slice_shifts",
@@ -432,6 +450,14 @@ _LAZY = {
     "wilson_interval": "tailgate.analysis._estimate",
     "window_drift": "tailgate.analysis._drift",
     "worst_slices": "tailgate.analysis._slices",
+    "AgreementDifference": "tailgate.analysis._shadow",
+    "CandidateReport": "tailgate.analysis._shadow",
+    "DifferingItem": "tailgate.analysis._shadow",
+    "ShadowOptions": "tailgate.analysis._shadow",
+    "ShadowReport": "tailgate.analysis._shadow",
+    "SliceAgreement": "tailgate.analysis._shadow",
+    "shadow_report": "tailgate.analysis._shadow_store",
+    "chrf": "tailgate.analysis._shadow_text",
 }
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tailgate.report._html import render_html
     from tailgate.report._progress import LineProgress, RichProgress, StepProgress
     from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
+    from tailgate.report._shadow import render_shadow, shadow_html, shadow_markdown
     from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
 __all__ = [
@@ -41,6 +42,9 @@ __all__ = [
     "render_report",
     "render_run_summary",
     "render_runs",
+    "render_shadow",
+    "shadow_html",
+    "shadow_markdown",
 ]
 
 # Submodules are imported on first use: `tailgate runs` and `tailgate show` must not pay for the
@@ -65,6 +69,9 @@ _LAZY = {
     "estimate_text": "tailgate.report._terminal",
     "render_run_summary": "tailgate.report._terminal",
     "render_runs": "tailgate.report._terminal",
+    "render_shadow": "tailgate.report._shadow",
+    "shadow_html": "tailgate.report._shadow",
+    "shadow_markdown": "tailgate.report._shadow",
 }
 
 
