@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         report_run,
         rescore_run,
         sample_suite,
+        shadow_pair_report,
         shadow_report,
         show_run,
     )
@@ -103,6 +104,7 @@ __all__ = [
     "run",
     "run_sync",
     "sample_suite",
+    "shadow_pair_report",
     "shadow_report",
     "show_run",
     "summarize_records",
@@ -123,6 +125,7 @@ _LAZY = {
     "show_run": "_api",
     "SampleOutcome": "_api",
     "sample_suite": "_api",
+    "shadow_pair_report": "_api",
     "shadow_report": "_api",
     "DriftReport": "analysis",
     "Estimate": "analysis",

@@ -46,6 +46,7 @@ __all__ = [
     "report_run",
     "rescore_run",
     "sample_suite",
+    "shadow_pair_report",
     "shadow_report",
     "show_run",
 ]
@@ -149,6 +150,31 @@ def shadow_report(session: str, *, store: Store | str | Path | None = None, **op
 
     chosen = ShadowOptions(**_given(options, ShadowOptions, "shadow report"))
     return compute(_open(store), session, chosen)
+
+
+def shadow_pair_report(
+    base: str, cand: str, *, store: Store | str | Path | None = None, **options: Any
+) -> ShadowReport | None:
+    """The shadow statistics of ``cand`` alone (:func:`shadow_report` restricted to it) when
+    ``base`` and ``cand`` are one shadow session's ``SESSION-primary`` and ``SESSION-candidate[-k]``
+    runs, else None. ``tailgate compare`` adds it to the comparison of such a pair.
+
+    Args:
+        base: the base run (an id, a unique prefix of one, or ``latest``).
+        cand: the candidate run.
+        store: the records store (default: ``TAILGATE_STORE`` or ``./.tailgate``).
+        **options: fields of :class:`~tailgate.analysis.ShadowOptions`.
+    """
+    from tailgate.analysis import ShadowOptions, shadow_pair
+    from tailgate.analysis import shadow_report as compute
+
+    opened = _open(store)
+    pair = shadow_pair(opened, opened.resolve(base), opened.resolve(cand))
+    if pair is None:
+        return None
+    session, label = pair
+    report = compute(opened, session, ShadowOptions(**_given(options, ShadowOptions, "shadow report")))
+    return dataclasses.replace(report, candidates=tuple(c for c in report.candidates if c.label == label))
 
 
 def compare_runs(base: str, cand: str, *, store: Store | str | Path | None = None, **options: Any) -> Comparison:

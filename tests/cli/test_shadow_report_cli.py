@@ -79,3 +79,30 @@ def test_empty_and_unknown_sessions_exit_2(tmp_path: Path) -> None:
     code, _, err = _invoke(tmp_path, "missing")
     assert code == 2
     assert "no shadow session 'missing'" in err
+
+
+def test_compare_of_a_shadow_pair_adds_the_shadow_statistics(tmp_path: Path) -> None:
+    """``tailgate compare RUN-primary RUN-candidate`` = the comparison plus that candidate's
+    shadow report; a pair that is not a session's primary and candidate gets no "shadow" key."""
+    from tailgate.cli import cli
+
+    _session(tmp_path)
+    md = tmp_path / "c.md"
+    args = ["--store", str(tmp_path), "compare", "sess-primary", "sess-candidate"]
+    result = CliRunner().invoke(cli, [*args, "--json", "-", "--markdown", str(md)])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["shadow"]["session"] == "sess"
+    assert [c["label"] for c in data["shadow"]["candidates"]] == ["candidate"]
+    alone = CliRunner().invoke(report_command, ["sess", "--json"], obj={"store": str(tmp_path)})
+    assert data["shadow"]["candidates"] == json.loads(alone.stdout)["candidates"]
+    assert "### tailgate shadow report: sess" in md.read_text("utf-8")
+    terminal = CliRunner().invoke(cli, args)
+    assert terminal.exit_code == 0, terminal.stderr
+    assert "shadow session sess: 40 mirrored requests" in terminal.stdout
+    # the noise run against the candidate is a plain comparison
+    plain = CliRunner().invoke(
+        cli, ["--store", str(tmp_path), "compare", "sess-noise", "sess-candidate", "--json", "-"]
+    )
+    assert plain.exit_code == 0, plain.stderr
+    assert "shadow" not in json.loads(plain.stdout)

@@ -129,7 +129,7 @@ if TYPE_CHECKING:
         ShadowReport,
         SliceAgreement,
     )
-    from tailgate.analysis._shadow_store import shadow_report
+    from tailgate.analysis._shadow_store import shadow_pair, shadow_report
     from tailgate.analysis._shadow_text import chrf
     from tailgate.analysis._slices import SliceEstimate, slice_estimates, worst_slices
     from tailgate.analysis._spread import FormatSpread, SpreadTest, TemplateSpread, format_spread, template_spread
@@ -293,6 +293,7 @@ __all__ = [
     "report_options",
     "robustness",
     "sample_power",
+    "shadow_pair",
     "shadow_report",
     "significance",
     "slice_estimates",
@@ -456,6 +457,7 @@ _LAZY = {
     "ShadowOptions": "tailgate.analysis._shadow",
     "ShadowReport": "tailgate.analysis._shadow",
     "SliceAgreement": "tailgate.analysis._shadow",
+    "shadow_pair": "tailgate.analysis._shadow_store",
     "shadow_report": "tailgate.analysis._shadow_store",
     "chrf": "tailgate.analysis._shadow_text",
 }

@@ -17,7 +17,7 @@ from tailgate.analysis._shadow import CandidateReport, ShadowOptions, ShadowRepo
 from tailgate.errors import RunNotFound, StoreError
 from tailgate.store import Store
 
-__all__ = ["shadow_report"]
+__all__ = ["shadow_pair", "shadow_report"]
 
 _COLUMNS = ["item_id", "output", "latency_ms", "error_class"]
 
@@ -63,6 +63,21 @@ def shadow_report(store: Store, session: str, options: ShadowOptions | None = No
         candidates=tuple(reports),
         options=opt.as_dict(),
     )
+
+
+def shadow_pair(store: Store, base_id: str, cand_id: str) -> tuple[str, str] | None:
+    """``(session, candidate label)`` when ``base_id`` and ``cand_id`` are one shadow session's
+    primary and candidate runs (``SESSION-primary`` and ``SESSION-candidate[-k]``, both with the
+    suite ``shadow``), else None: what lets ``tailgate compare`` add the shadow statistics."""
+    if not base_id.endswith("-primary"):
+        return None
+    session = base_id[: -len("-primary")]
+    m = re.fullmatch(rf"{re.escape(session)}-(candidate(?:-\d+)?)", cand_id)
+    if m is None:
+        return None
+    if any(store.manifest(run).suite.name != "shadow" for run in (base_id, cand_id)):
+        return None
+    return session, m.group(1)
 
 
 def _candidate_runs(store: Store, session: str) -> list[tuple[str, str]]:

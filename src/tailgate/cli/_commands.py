@@ -314,18 +314,31 @@ def compare(
     html_out: str | None,
     **given: Any,
 ) -> None:
-    """Compare CAND with BASE item by item: paired delta, per-slice deltas, beyond accuracy, power."""
-    from tailgate.report import compare_html, compare_markdown, console, render_compare
+    """Compare CAND with BASE item by item: paired delta, per-slice deltas, beyond accuracy, power.
+    For a shadow session's RUN-primary and RUN-candidate, also the shadow report's agreement
+    against the noise floor (the JSON's "shadow" key)."""
+    from tailgate._api import shadow_pair_report
+    from tailgate.report import compare_html, compare_markdown, console, render_compare, render_shadow, shadow_markdown
 
     result = _comparison(ctx, base, cand, None, **given)
+    seed = given.get("seed")
+    shadow = shadow_pair_report(base, cand, store=open_store(ctx), seed=seed)
+    data = result.as_dict()
+    markdown = compare_markdown(result) if md_out else ""
+    if shadow is not None:
+        data["shadow"] = shadow.as_dict()
+        if md_out:
+            markdown += "\n\n" + shadow_markdown(shadow)
     write_outputs(
-        result.as_dict(),
+        data,
         json_out,
-        (md_out, compare_markdown(result)) if md_out else None,
+        (md_out, markdown) if md_out else None,
         (html_out, compare_html(result)) if html_out else None,
     )
     if json_out != "-":
         console().print(render_compare(result))
+        if shadow is not None:
+            console().print(render_shadow(shadow))
 
 
 @cli.command()
