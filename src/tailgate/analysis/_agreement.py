@@ -299,8 +299,9 @@ def agreement(
     w_quad = _weights(k, "quadratic")
     c = _confusion(ca, cb, k)
     jack = _jackknife_confusions(ca, cb, k, units) if n_items >= 3 else None
-    if n_items < 10:
-        warnings.append(f"only {n_items} items: the intervals are rough")
+    if n_items < 50:
+        # bench/agreement_calibration.py: 0.92-0.94 at 30 items, 0.93-0.95 at 100
+        warnings.append(f"only {n_items} items: the intervals cover a little under 95% (0.92-0.94 in simulation at 30)")
     if k == 1:
         warnings.append("every rating is the same label: chance-corrected agreement is undefined")
 
