@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import secrets as _secrets
@@ -134,6 +135,12 @@ def safe_url(url: str) -> str:
         return str(parsed.with_user(None).with_query(None).with_fragment(None))
     except (ValueError, TypeError):
         return "<unparsable URL>"
+
+
+def _payload(body: bytes | None) -> Any:
+    """A body aiohttp sends with its length: large ones as a file object (aiohttp would warn
+    that writing a large ``bytes`` at once can hold the loop; a file object is written in parts)."""
+    return io.BytesIO(body) if body is not None and len(body) >= 1 << 20 else body
 
 
 def _join(base: str, raw_path: str) -> URL:
@@ -337,7 +344,7 @@ class ShadowProxy:
                 request.method,
                 _join(self.config.primary, request.raw_path),
                 headers=headers,
-                data=send_body,
+                data=_payload(send_body),
                 allow_redirects=False,
                 skip_auto_headers=_SKIP_AUTO,
             ) as upstream:
@@ -532,7 +539,7 @@ class _MirrorSide:
                 raise
             except Exception as exc:  # a bug here must not stop the workers: counted and said
                 log.error("shadow: a mirror failed unexpectedly (%s)", type(exc).__name__)
-                self.metrics.count("mirror_bugs")
+                self._drop("error", job.mode, job.body, job.captured, job.key)
             finally:
                 self.in_flight -= 1
                 del task
@@ -611,7 +618,7 @@ class _MirrorSide:
         try:
             async with asyncio.timeout(self.config.mirror_timeout):
                 async with self.sessions[session_name].post(
-                    url, data=body, headers=headers, allow_redirects=False
+                    url, data=_payload(body), headers=headers, allow_redirects=False
                 ) as resp:
                     status = resp.status
                     chunks = []

@@ -36,7 +36,7 @@ from tailgate.records import (
     canonical_json,
     derive_request_attributes,
 )
-from tailgate.shadow._records import Call, Captured, build_record, input_text, item_for, traffic_request
+from tailgate.shadow._records import Call, Captured, build_record, input_text, item_for, scrubbed, traffic_request
 from tailgate.store import RunWriter, Store, utc_now
 from tailgate.traffic import TRAFFIC_SCHEMA_VERSION, Request, TrafficTable, traffic_arrow_schema
 
@@ -223,10 +223,11 @@ class Recorder:
     def _write_records(
         self, key: str, mode: str, body: dict[str, Any], captured: Captured, calls: dict[str, Call], columns: Any
     ) -> None:
+        secrets = tuple(s for s in (captured.secret,) if s)
+        body = scrubbed(body, secrets)
         primary = calls["primary"].outcome
         attributes = self._attributes(mode, body, primary.tokens_in)
         item = item_for(key, captured.path, mode, body, attributes)
-        secrets = tuple(s for s in (captured.secret,) if s)
         for role, call in calls.items():
             writer = self._writers[role]
             record = build_record(self.runs[role], key, mode, body, call, secrets)
@@ -256,10 +257,8 @@ class Recorder:
         else:
             outcome = parse_response(mode, captured.status, captured.response, encoding=captured.encoding)
         secrets = tuple(s for s in (captured.secret,) if s)
-        request = traffic_request(mode, body, captured, outcome, columns)
-        if request.response is not None:
-            for secret in secrets:
-                request.response = request.response.replace(secret, "***")
+        outcome = dataclasses.replace(outcome, output=scrubbed(outcome.output, secrets))
+        request = traffic_request(mode, scrubbed(body, secrets), captured, outcome, columns)
         self._spool_row(request)
         if not self._traffic:
             self._traffic_since = time.monotonic()

@@ -23,6 +23,7 @@ __all__ = [
     "item_for",
     "params_of",
     "prompt_of",
+    "scrubbed",
     "traffic_request",
     "wants_json",
 ]
@@ -138,12 +139,27 @@ def _scores(outcome: Outcome, mode: str, json_asked: bool) -> tuple[float | None
 
 
 def _scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
+    """``text`` without the client's credential and the keys this process registered."""
     if text is None:
         return None
+    from tailgate.providers import redact_output
+
     for secret in secrets:
         if secret and secret in text:
             text = text.replace(secret, "***")
-    return text
+    return redact_output(text)
+
+
+def scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
+    """A JSON value with :func:`_scrub` applied to every string in it (what is stored of a
+    request: a client that pastes its key into a prompt does not get it stored either)."""
+    if isinstance(value, str):
+        return _scrub(value, secrets)
+    if isinstance(value, list):
+        return [scrubbed(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: scrubbed(v, secrets) for k, v in value.items()}
+    return value
 
 
 def build_record(
