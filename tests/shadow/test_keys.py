@@ -65,3 +65,15 @@ def test_skip_reasons() -> None:
     assert skip_reason({"tools": []}, CIMultiDict(), mirror_tools=True) is None
     assert skip_reason({}, CIMultiDict({"idempotency-key": "x"}), mirror_tools=True) == "no_mirror_header"
     assert skip_reason({"model": "m"}, CIMultiDict(), mirror_tools=False) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.7, 1e-05, 1e16, 1.5e300, -0.0, 2**70, "ünï\u2028cødé \x00 \ud7ff 😀", [1, 2.5, None, True], {"b": {"a": [0.1]}}],
+)
+def test_the_fast_key_is_the_contract_hash(value: object) -> None:
+    from tailgate.records import content_hash
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "extra": value}
+    expected = content_hash({"path": "/p", "body": body})
+    assert request_key("/p", body) == expected

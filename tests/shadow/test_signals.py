@@ -78,7 +78,7 @@ def test_sigterm_finishes_in_flight_primaries_and_counts_pending_mirrors(tmp_pat
         assert manifest.status == "completed"
         session = manifest.sessions[-1]
     # 5 mirrored: 1 cut in flight after the grace + 4 queued (the slow one too) = 5 dropped(shutdown)
-    assert session["mirrored"] == 5 and session["dropped.shutdown"] == 5, session
+    assert (session["mirrored"], session["dropped.shutdown"]) == (5, 5), session
     assert s.read_records("term-candidate").num_rows == 0
     rows = TrafficTable(s.traffic_dir).read().to_pylist()
     assert len(rows) == 5  # every proxied request is in the traffic table, the drops marked

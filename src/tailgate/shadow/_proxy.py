@@ -18,6 +18,7 @@ import logging
 import os
 import secrets as _secrets
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -698,4 +699,11 @@ def serve(
             summary = await proxy.stop()
         return summary
 
-    return asyncio.run(main())
+    # the mirror and writer threads share the interpreter lock with the primary path: a shorter
+    # switch interval (default 5 ms) bounds how long a relay waits for it behind their work
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        return asyncio.run(main())
+    finally:
+        sys.setswitchinterval(interval)

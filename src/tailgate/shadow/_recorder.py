@@ -218,7 +218,7 @@ class Recorder:
         text = input_text(mode, body)
         messages = body.get("messages") if mode == "chat" else None
         turns = max(1, sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")) if messages else 1
-        return derive_request_attributes(text, tokens, turns, self._detect)
+        return _derive(text, tokens, turns, self._detect)
 
     def _write_records(
         self, key: str, mode: str, body: dict[str, Any], captured: Captured, calls: dict[str, Call], columns: Any
@@ -314,7 +314,7 @@ class Recorder:
             seen.add(rid)
             self._line += 1
             text = request.input_text()
-            attrs = derive_request_attributes(text, request.prompt_tokens, request.turns(), self._detect)
+            attrs = _derive(text, request.prompt_tokens, request.turns(), self._detect)
             from tailgate.traffic import input_id
 
             values = {
@@ -334,6 +334,19 @@ class Recorder:
             for name, column in columns.items():
                 column.append(values[name] if name in values else getattr(request, name))
         return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in schema], schema=schema)
+
+
+_DERIVE_CHARS = 65_536
+
+
+def _derive(text: str, tokens: int | None, turns: int, detect: LanguageDetector) -> dict[str, Any]:
+    """The traffic attributes, of the input's first 64 Ki characters (the token bucket of all of
+    it): the derivation's regexes hold the interpreter lock for their whole run, and on an 8 MiB
+    prompt that is half a second the proxy's event loop would wait for."""
+    if len(text) > _DERIVE_CHARS:
+        tokens = tokens if tokens is not None else round(len(text) / 4.0)
+        text = text[:_DERIVE_CHARS]
+    return derive_request_attributes(text, tokens, turns, detect)
 
 
 def _append_item(path: Path, item: Item) -> None:
