@@ -47,6 +47,7 @@ log = logging.getLogger("tailgate.shadow")
 _TRAFFIC_BATCH = 500
 _TRAFFIC_EVERY_S = 2.0
 _SPOOL = "traffic-spool.jsonl"
+_BACKLOG = 50_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Recorder:
         self.records = dict.fromkeys(self.targets, 0)
         self.errors = dict.fromkeys(self.targets, 0)
         self.traffic_rows = 0
+        self.traffic_dropped = 0
         self.write_errors = 0
         self.on_error: Callable[[str], None] | None = None
 
@@ -183,7 +185,11 @@ class Recorder:
         self._queue.put(("record", (key, mode, body, captured, calls, columns)))
 
     def traffic(self, mode: str, body: dict[str, Any], captured: Captured, columns: dict[str, Any]) -> None:
-        """Queue the traffic row of a proxied request that was not mirrored."""
+        """Queue the traffic row of a proxied request that was not mirrored (dropped, and counted,
+        when the writer is :data:`_BACKLOG` operations behind: memory stays bounded)."""
+        if self._queue.qsize() >= _BACKLOG:
+            self.traffic_dropped += 1
+            return
         self._queue.put(("traffic", (mode, body, captured, columns)))
 
     def pending(self) -> int:
@@ -240,16 +246,10 @@ class Recorder:
             self._samples[role].add(record["sample_id"])
             self.records[role] += 1
             self.errors[role] += record["error_class"] is not None
-        self._add_traffic(mode, body, captured, columns, primary_attributes=attributes)
+        if self.settings.get("traffic_rows", "all") != "none":
+            self._add_traffic(mode, body, captured, columns)
 
-    def _add_traffic(
-        self,
-        mode: str,
-        body: dict[str, Any],
-        captured: Captured,
-        columns: dict[str, Any],
-        primary_attributes: dict[str, Any] | None = None,
-    ) -> None:
+    def _add_traffic(self, mode: str, body: dict[str, Any], captured: Captured, columns: dict[str, Any]) -> None:
         from tailgate.shadow._parse import Outcome, parse_response
 
         if captured.error is not None:
