@@ -5,7 +5,7 @@ thread through a queue. Records follow the store's journal rules (one ``write`` 
 flushed to the OS before the next; fsync when a writer closes, as the runner does), so a
 ``kill -9`` loses only what was still in flight. Items are appended to ``items.jsonl`` (one
 ``write`` per item, before its first record). Traffic rows go first to a spool file in the
-primary run's folder (one ``write`` each) and are committed to the traffic table in batches;
+primary run's folder (one ``write`` each) and are committed to the traffic table in batches (5,000 rows or 30 s);
 a spool left by a killed session is committed when the same run id is opened again (the table
 drops rows it already holds, by request id).
 """
@@ -44,8 +44,8 @@ __all__ = ["Recorder", "RunTarget", "run_ids"]
 
 log = logging.getLogger("tailgate.shadow")
 
-_TRAFFIC_BATCH = 500
-_TRAFFIC_EVERY_S = 2.0
+_TRAFFIC_BATCH = 5_000
+_TRAFFIC_EVERY_S = 30.0
 _SPOOL = "traffic-spool.jsonl"
 _BACKLOG = 50_000
 
@@ -82,6 +82,7 @@ class Recorder:
         self._detect = LanguageDetector()
         self._traffic: list[Request] = []
         self._traffic_since = 0.0
+        self._table_writer: Any = None
         self._spool: Any = None
         self._line = 0
         self.started_at = utc_now()
@@ -123,6 +124,9 @@ class Recorder:
         self._flush_traffic()
         if self._spool is not None:
             self._spool.close()
+        if self._table_writer is not None:
+            self._table_writer.close()
+            self._table_writer = None
         ended = utc_now()
         for role, writer in self._writers.items():
             manifest = writer.manifest()
@@ -293,8 +297,9 @@ class Recorder:
             "rows": len(rows),
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        with TrafficTable(self.store.traffic_dir).writer() as writer:
-            writer.commit(table, entry)
+        if self._table_writer is None:  # one for the session: it remembers the parts it has read
+            self._table_writer = TrafficTable(self.store.traffic_dir).writer()
+        self._table_writer.commit(table, entry)
         self.traffic_rows += len(rows)
         if truncate and self._spool is not None:
             self._spool.truncate(0)
