@@ -277,11 +277,11 @@ class ShadowProxy:
             RunTarget(label, label, safe_url(u)) for label, u in zip(self.labels, self.config.candidates, strict=True)
         ]
         targets.append(RunTarget("noise", "primary", safe_url(self.config.primary)))
-        self._recorder = Recorder(Store(self.config.store), self.run_id, targets, self.settings())
-        self._recorder.on_error = lambda _: self.metrics.write_errors.inc()
-        recorder = self._recorder
+        recorder = Recorder(Store(self.config.store), self.run_id, targets, self.settings())
+        recorder.on_error = lambda _: self.metrics.write_errors.inc()
         self.metrics.traffic_dropped.set_function(lambda: recorder.traffic_dropped)
-        seen = self._recorder.open()
+        seen = recorder.open()  # (a run locked by another proxy raises here, nothing left open)
+        self._recorder = recorder
         try:
             ready = threading.Event()
             self._mthread = threading.Thread(
@@ -301,12 +301,19 @@ class ShadowProxy:
             self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.config.grace, handle_signals=False)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                where = f"{self.config.host}:{self.config.port}"
+                raise UsageError(f"cannot listen on {where}: {exc.strerror or exc}") from None
             sockets = getattr(site._server, "sockets", None) or []
             if sockets:
                 self.port = sockets[0].getsockname()[1]
         except BaseException:
-            await self._close_all({"status": "failed"})
+            if self._runner is not None:
+                await self._runner.cleanup()
+                self._runner = None
+            await self._close_all({}, status="failed")
             raise
 
     async def stop(self) -> dict[str, Any]:
@@ -317,7 +324,7 @@ class ShadowProxy:
             self._runner = None
         return await self._close_all({})
 
-    async def _close_all(self, extra: dict[str, Any]) -> dict[str, Any]:
+    async def _close_all(self, extra: dict[str, Any], status: str = "completed") -> dict[str, Any]:
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -331,7 +338,7 @@ class ShadowProxy:
         summary = {**self.metrics.snapshot(), **extra}
         if self._recorder is not None:
             recorder, self._recorder = self._recorder, None
-            await asyncio.to_thread(recorder.close, summary)
+            await asyncio.to_thread(recorder.close, summary, status)
             summary["records"] = dict(recorder.records)
             summary["traffic_rows"] = recorder.traffic_rows
             summary["write_errors"] = recorder.write_errors

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from tailgate.errors import StoreError
 from tailgate.records import (
     DatasetInfo,
     Item,
@@ -98,25 +99,39 @@ class Recorder:
     def open(self) -> set[str]:
         """Create the runs, or take them over to append (same session id); returns the request
         keys already recorded in the primary run (a repeated request is recorded once)."""
-        for role, run_id in self.runs.items():
-            if self.store.exists(run_id):
-                writer = self.store.open_run(run_id)
-                _repair_items(writer.run_dir / "items.jsonl")
-                self._items[role] = {row["item_id"] for row in self.store.read_items(run_id)}
-                self._samples[role] = set(self.store.sample_status(run_id))
-                manifest = writer.manifest()
-                writer.write_manifest(manifest.updated(status="running"))
-            else:
-                writer = self.store.create_run(run_id, self._manifest(role), [])
-                self._items[role], self._samples[role] = set(), set()
-            self._writers[role] = writer
-        self._open_spool()
+        try:
+            for role, run_id in self.runs.items():
+                self._writers[role] = self._open_run(role, run_id)
+            self._open_spool()
+        except BaseException:  # a run locked by another proxy: release the ones taken
+            for writer in self._writers.values():
+                writer.close()
+            self._writers = {}
+            raise
         self._thread = threading.Thread(target=self._loop, name="tailgate-shadow-writer", daemon=True)
         self._thread.start()
         return set(self._items.get("primary", set()))
 
-    def close(self, session: dict[str, Any]) -> None:
-        """Flush everything, write the manifests (``completed``, the session's counters), release."""
+    def _open_run(self, role: str, run_id: str) -> RunWriter:
+        if not self.store.exists(run_id):
+            self._items[role], self._samples[role] = set(), set()
+            return self.store.create_run(run_id, self._manifest(role), [])
+        writer = self.store.open_run(run_id)
+        try:
+            manifest = writer.manifest()
+            if "shadow" not in manifest.extra:
+                raise StoreError(f"run '{run_id}' exists and is not a shadow run: choose another --run-id")
+            _repair_items(writer.run_dir / "items.jsonl")
+            self._items[role] = {row["item_id"] for row in self.store.read_items(run_id)}
+            self._samples[role] = set(self.store.sample_status(run_id))
+            writer.write_manifest(manifest.updated(status="running"))
+        except BaseException:
+            writer.close()
+            raise
+        return writer
+
+    def close(self, session: dict[str, Any], status: str = "completed") -> None:
+        """Flush everything, write the manifests (``status``, the session's counters), release."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
@@ -133,14 +148,14 @@ class Recorder:
             entry = {
                 "started_at": self.started_at,
                 "ended_at": ended,
-                "status": "completed",
                 **session,
+                "status": status,
                 "records": self.records[role],
             }
             samples = self._samples[role]
             writer.write_manifest(
                 manifest.updated(
-                    status="completed",
+                    status=status,
                     ended_at=ended,
                     sessions=[*manifest.sessions, entry],
                     plan=Plan(items=len(self._items[role]), variants=1, repeats=1, samples=len(samples)),
