@@ -146,7 +146,6 @@ class MirrorSide:
             job = await self.queue.get()
             self.metrics.queue_depth.set(self.queue.qsize())
             self.in_flight += 1
-            task = asyncio.current_task()
             try:
                 await self._mirror(job)
             except asyncio.CancelledError:
@@ -158,7 +157,6 @@ class MirrorSide:
                 self._drop("error", job.mode, job.body, job.captured, job.key)
             finally:
                 self.in_flight -= 1
-                del task
 
     async def _mirror(self, job: _Job) -> None:
         captured = job.captured
@@ -182,7 +180,7 @@ class MirrorSide:
                     "primary",
                     join(self.config.primary, captured.path),
                     captured.body,
-                    captured.headers,
+                    {k: v for k, v in captured.headers.items() if k.lower() != "accept-encoding"},
                     job.mode,
                 )
             )
