@@ -34,6 +34,10 @@ __all__ = ["MirrorSide"]
 
 log = logging.getLogger("tailgate.shadow")
 
+_MAX_ANSWER = 64 << 20
+"""A mirror answer longer than this is not read further (a malformed_response): a candidate that
+streams without end cannot fill the proxy's memory."""
+
 
 @dataclass
 class _Job:
@@ -235,13 +239,21 @@ class MirrorSide:
                     url, data=payload(body), headers=headers, allow_redirects=False
                 ) as resp:
                     status = resp.status
-                    chunks = []
+                    chunks, size = [], 0
                     async for chunk in resp.content.iter_any():
                         if ttft is None:
                             ttft = (time.perf_counter() - t0) * 1000
                         chunks.append(chunk)
+                        size += len(chunk)
+                        if size > _MAX_ANSWER:
+                            break
             total = (time.perf_counter() - t0) * 1000
-            outcome = parse_response(mode, status, b"".join(chunks))
+            if size > _MAX_ANSWER:
+                outcome = Outcome.fault(
+                    "malformed_response", f"an answer over {_MAX_ANSWER >> 20} MiB (not read further)"
+                )
+            else:
+                outcome = parse_response(mode, status, b"".join(chunks))
         except TimeoutError:
             total = (time.perf_counter() - t0) * 1000
             outcome = Outcome.fault("timeout", f"no complete answer within {self.config.mirror_timeout:g} s")
