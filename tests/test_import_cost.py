@@ -80,3 +80,22 @@ def test_show_imports_numpy_only(stored_run: str) -> None:
     """A run still in journals is summarised without pyarrow (and pandas under it) or scipy."""
     assert _heavy_after("show", stored_run) == ["numpy"]
     assert _heavy_after("show", stored_run, "--json") == ["numpy"]
+
+
+def test_report_imports_no_scipy_stats(tmp_path: Path) -> None:
+    """``report`` gets its distribution functions from ``scipy.special`` (tailgate's
+    ``_distributions``), not ``scipy.stats``, whose import alone costs 0.45-0.9 s: a run with
+    repeats, variants, a slice, latencies and outputs reaches every section."""
+    rows = ["item,repeat,variant,output,ok,latency_ms,size"]
+    for item in range(80):
+        for repeat in range(3):
+            for variant in ("plain", "terse"):
+                ok = int((item * 7 + repeat * 3 + (variant == "terse") * 5) % 10 < 6 + (item % 3 == 0))
+                latency = 100 + item * 3 + repeat * 11
+                rows.append(f"i{item},{repeat},{variant},{'AB'[ok]},{ok},{latency},{'sl'[item % 2]}")
+    (tmp_path / "runs.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    columns = ["--item", "item", "--repeat", "repeat", "--variant", "variant", "--output", "output"]
+    columns += ["--score", "ok", "--latency", "latency_ms", "--slice", "size", "--run-id", "r"]
+    tailgate_ok("import", "records", str(tmp_path / "runs.csv"), *columns)
+    assert _heavy_after("report", "r", heavy=("scipy.stats",)) == []
+    assert _heavy_after("report", "r", "--json", str(tmp_path / "r.json"), heavy=("scipy.stats",)) == []
