@@ -85,3 +85,44 @@ def test_rankdata(kind: str) -> None:
         "empty": np.array([]),
     }[kind]
     np.testing.assert_array_equal(d.rankdata(x), stats.rankdata(x))
+
+
+@pytest.mark.parametrize("n", [2, 3, 17, 300, 1500, 200_000])
+def test_ttest_rel_p(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for kind in ("binary", "continuous", "shifted", "quarters"):
+        base = {
+            "binary": (rng.random(n) < 0.4).astype(float),
+            "continuous": rng.normal(0.5, 0.2, n),
+            "shifted": rng.normal(0.5, 0.2, n),
+            "quarters": rng.integers(0, 5, n) / 4,
+        }[kind]
+        noise = rng.normal(0.0, 0.3, n) if kind != "quarters" else rng.integers(-1, 2, n) / 4
+        cand = base + noise + (0.05 if kind == "shifted" else 0.0)
+        if np.std(cand - base) == 0:
+            continue
+        assert d.ttest_rel_p(cand, base) == float(stats.ttest_rel(cand, base).pvalue), kind
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 40, 1001, 150_000])
+def test_binom_cdf_and_pmf(n: int) -> None:
+    for k in sorted({-1, 0, 1, n // 3, n // 2, n - 1, n, n + 1}):
+        for p in (0.5, 0.01, 0.9):
+            assert d.binom_cdf(k, n, p) == float(stats.binom.cdf(k, n, p)), (k, p)
+            assert d.binom_pmf(k, n, p) == float(stats.binom.pmf(k, n, p)), (k, p)
+
+
+@pytest.mark.parametrize("dof", [1, 2.5, 29, 999, 1e4, 2e5])
+def test_t_and_noncentral_t(dof: float) -> None:
+    for x in (-np.inf, -40.0, -1.96, -0.1, 0.0, 0.7, 2.5, 37.0, np.inf, np.nan):
+        np.testing.assert_array_equal(d.t_cdf(x, dof), float(stats.t.cdf(x, dof)))
+        for nc in (0.0, 0.3, 2.8, 15.0):
+            np.testing.assert_array_equal(d.nct_sf(x, dof, nc), float(stats.nct.sf(x, dof, nc)))
+            np.testing.assert_array_equal(d.nct_cdf(x, dof, nc), float(stats.nct.cdf(x, dof, nc)))
+    for q in QS:
+        assert d.t_ppf(q, dof) == float(stats.t.ppf(q, dof)), q
+
+
+def test_norm_cdf() -> None:
+    for x in (-np.inf, -40.0, -8.5, -1.96, 0.0, 1e-9, 1.2, 6.0, np.inf):
+        assert d.norm_cdf(x) == float(stats.norm.cdf(x)), x
