@@ -20,20 +20,24 @@ HEAVY = ("numpy", "scipy", "pandas", "pyarrow", "duckdb")
 _PROBE = """
 import sys
 from tailgate.cli import cli
+code = 0
 try:
     cli.main(args=sys.argv[1:], prog_name="tailgate")
 except SystemExit as exc:
-    assert not exc.code, exc.code
+    code = exc.code or 0
 print(sorted(m for m in {heavy!r} if m in sys.modules))
+sys.exit(code)
 """
 
 
-def _heavy_after(*args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+def _heavy_after(*args: str, heavy: tuple[str, ...] = HEAVY, exits: tuple[int, ...] = (0,)) -> list[str]:
+    """The heavy modules a command imported; ``exits``: the exit codes it may end with (a gate's
+    verdict is 1)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE.format(heavy=heavy), *args], capture_output=True, text=True, env=env, check=False
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode in exits, proc.stderr
     found: list[str] = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
     return found
 
@@ -80,3 +84,39 @@ def test_show_imports_numpy_only(stored_run: str) -> None:
     """A run still in journals is summarised without pyarrow (and pandas under it) or scipy."""
     assert _heavy_after("show", stored_run) == ["numpy"]
     assert _heavy_after("show", stored_run, "--json") == ["numpy"]
+
+
+def _import_run(folder: Path, run_id: str, shift: int = 0) -> str:
+    """A run with repeats, variants, a slice, latencies and outputs (every report section)."""
+    rows = ["item,repeat,variant,output,ok,latency_ms,size"]
+    for item in range(80):
+        for repeat in range(3):
+            for variant in ("plain", "terse"):
+                ok = int((item * 7 + repeat * 3 + (variant == "terse") * 5 + shift) % 10 < 6 + (item % 3 == 0))
+                latency = 100 + item * 3 + repeat * 11 + shift
+                rows.append(f"i{item},{repeat},{variant},{'AB'[ok]},{ok},{latency},{'sl'[item % 2]}")
+    path = folder / f"{run_id}.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    columns = ["--item", "item", "--repeat", "repeat", "--variant", "variant", "--output", "output"]
+    columns += ["--score", "ok", "--latency", "latency_ms", "--slice", "size", "--run-id", run_id]
+    tailgate_ok("import", "records", str(path), *columns)
+    return run_id
+
+
+def test_report_imports_no_scipy_stats(tmp_path: Path) -> None:
+    """``report`` gets its distribution functions from ``scipy.special`` (tailgate's
+    ``_distributions``), not ``scipy.stats``, whose import alone costs 0.45-0.9 s."""
+    run = _import_run(tmp_path, "r")
+    assert _heavy_after("report", run, heavy=("scipy.stats",)) == []
+    assert _heavy_after("report", run, "--json", str(tmp_path / "r.json"), heavy=("scipy.stats",)) == []
+
+
+def test_compare_and_gate_import_no_scipy_stats(tmp_path: Path) -> None:
+    """The paired t and McNemar tests, the power advice and the gate's slice rule neither."""
+    base, cand = _import_run(tmp_path, "base"), _import_run(tmp_path, "cand", shift=3)
+    saved = str(tmp_path / "cmp.json")
+    assert _heavy_after("compare", base, cand, "--json", saved, heavy=("scipy.stats",)) == []
+    policy = str(REPO / "examples" / "gate.yaml")
+    for extra in ((), ("--comparison", saved)):
+        args = ("gate", base, cand, "--policy", policy, "--json", str(tmp_path / "g.json"), *extra)
+        assert _heavy_after(*args, heavy=("scipy.stats",), exits=(0, 1)) == []

@@ -6,22 +6,46 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tailgate.analysis._bootstrap import Binned, _sums_exact, _window, _window_percentile, item_weights, replicate_sums
+from tailgate.analysis._bootstrap import (
+    Binned,
+    _sums_exact,
+    _window,
+    _window_percentile,
+    chunk_seeds,
+    chunks,
+    item_weights,
+    replicate_sums,
+)
 
 
 def _draws(items: int, replicates: int, seed: int) -> np.ndarray:
-    """Every replicate's drawn items, as the bootstrap defines them."""
-    return np.random.default_rng(seed).integers(0, items, size=(replicates, items), dtype=np.int64)
+    """Every replicate's drawn items, as the bootstrap defines them: chunks of replicates of a
+    fixed size, each drawn at once from its own child of SeedSequence(seed)."""
+    parts = chunks(items, replicates)
+    seeds = chunk_seeds(seed, len(parts))
+    return np.vstack(
+        [
+            np.random.default_rng(child).integers(0, items, size=(size, items), dtype=np.int32)
+            for (_, size), child in zip(parts, seeds, strict=True)
+        ]
+    )
 
 
 def _weights(items: int, replicates: int, seed: int) -> np.ndarray:
-    return np.vstack([w.copy() for _, w in item_weights(items, replicates, seed)])  # (one buffer, reused)
+    return np.vstack([w for _, w in item_weights(items, replicates, seed)])
+
+
+def test_chunks_depend_on_the_sizes_only() -> None:
+    assert chunks(200_000, 2000) == [(start, 20) for start in range(0, 2000, 20)]
+    assert chunks(7, 300) == [(0, 300)]
+    assert chunks(4096, 2450) == [(0, 1024), (1024, 1024), (2048, 402)]
+    assert [c.spawn_key for c in chunk_seeds(5, 3)] == [(0,), (1,), (2,)]
 
 
 @pytest.mark.parametrize(("items", "replicates"), [(7, 300), (4096, 2450), (300, 40000)])
 def test_weights_count_the_draws_of_each_replicate(items: int, replicates: int) -> None:
     # 4,096 items counts one replicate at a time, 7 and 300 a chunk at a time; 2,450 and 40,000
-    # replicates cross a chunk boundary: the stream of draws must not depend on either
+    # replicates cross a chunk boundary
     draws = _draws(items, replicates, seed=3)
     expected = np.vstack([np.bincount(row, minlength=items) for row in draws]).astype(float)
     weights = _weights(items, replicates, seed=3)
@@ -109,5 +133,19 @@ def test_sums_that_round_are_the_weight_matrix_product_bit_for_bit() -> None:
     v = rng.integers(0, 4, items) / 3
     sums, _ = replicate_sums([v], [], (95.0,), items, replicates, seed=9)
     weights = _weights(items, replicates, 9)
-    expected = [np.asfortranarray(weights[:1220]) @ v, np.asfortranarray(weights[1220:]) @ v]
+    expected = [np.asfortranarray(weights[start : start + size]) @ v for start, size in chunks(items, replicates)]
     assert np.array_equal(sums[:, 0], np.concatenate(expected))
+
+
+@pytest.mark.parametrize("items", [300, 5000])
+def test_replicates_do_not_depend_on_the_number_of_threads(items: int) -> None:
+    """Each chunk has its own seed and writes its own rows: 1, 2 or 5 threads, the same bits."""
+    rng = np.random.default_rng(8)
+    values, codes = _latencies(items, 3, rng, distinct=False)
+    binned = [Binned.of(values, codes, items), Binned.of(values[::-1].copy(), codes, items)]
+    columns = [(rng.random(items) < 0.4).astype(float), rng.integers(0, 4, items) / 3]
+    replicates = 2 * chunks(items, 10**9)[0][1] + 17 if items < 4096 else 2000
+    runs = [replicate_sums(columns, binned, (95.0, 99.0), items, replicates, 11, threads=t) for t in (1, 2, 5)]
+    for sums, pct in runs[1:]:
+        assert np.array_equal(sums, runs[0][0])
+        assert all(np.array_equal(a, b) for a, b in zip(pct, runs[0][1], strict=True))

@@ -53,17 +53,17 @@ def power_for(
 
 def _t_power(effect: float, n: float, alpha: float) -> float:
     """Power of the two-sided one-sample t-test at standardised effect ``effect`` with n units."""
-    from scipy import stats
+    from tailgate.analysis._distributions import nct_cdf, nct_sf, norm_cdf, t_ppf
 
     df = n - 1
-    crit = float(stats.t.ppf(1 - alpha / 2, df))
+    crit = t_ppf(1 - alpha / 2, df)
     nc = effect * math.sqrt(n)
-    exact = float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
+    exact = nct_sf(crit, df, nc) + nct_cdf(-crit, df, nc)
     if math.isfinite(exact):
         return exact
     # scipy's noncentral t fails far in the tail (tiny df, huge nc): the normal approximation
     # of the noncentral t (Johnson & Welch 1940), ample there, keeps the search monotone
-    return float(stats.norm.cdf((nc - crit * (1 - 1 / (4 * df))) / math.sqrt(1 + crit * crit / (2 * df))))
+    return norm_cdf((nc - crit * (1 - 1 / (4 * df))) / math.sqrt(1 + crit * crit / (2 * df)))
 
 
 def _t_mde(sd: float, n: int, alpha: float, power: float) -> float:

@@ -42,13 +42,13 @@ def paired_delta(base: np.ndarray, cand: np.ndarray, confidence: float = 0.95) -
     if n < 2:
         value = float(d.mean()) if n else None
         return PairedDelta(Estimate(value, None, None, n, n, "too few items", None, confidence), None, n)
-    from scipy import stats
+    from tailgate.analysis._distributions import ttest_rel_p
 
     mean = float(d.mean())
     sd = float(d.std(ddof=1))
     se = sd / math.sqrt(n)
     t = _t_quantile(confidence, n - 1)
-    p = float(stats.ttest_rel(cand, base).pvalue) if sd > 0 else (1.0 if mean == 0 else 0.0)
+    p = ttest_rel_p(cand, base) if sd > 0 else (1.0 if mean == 0 else 0.0)
     unpaired = math.sqrt(float(base.var(ddof=1)) / n + float(cand.var(ddof=1)) / n)
     corr = float(np.corrcoef(base, cand)[0, 1]) if base.std() > 0 and cand.std() > 0 else None
     corr_ci = None
@@ -72,7 +72,7 @@ def paired_delta(base: np.ndarray, cand: np.ndarray, confidence: float = 0.95) -
 
 def mcnemar(base_pass: np.ndarray, cand_pass: np.ndarray) -> McNemar:
     """McNemar's test on paired 0/1 outcomes: exact (binomial, two-sided) and mid-p."""
-    from scipy import stats
+    from tailgate.analysis._distributions import binom_cdf, binom_pmf
 
     b = int(np.sum((base_pass == 1) & (cand_pass == 0)))  # lost
     c = int(np.sum((base_pass == 0) & (cand_pass == 1)))  # gained
@@ -80,8 +80,8 @@ def mcnemar(base_pass: np.ndarray, cand_pass: np.ndarray) -> McNemar:
     if n == 0:
         return McNemar(b, c, 1.0, 1.0, "McNemar: no discordant pairs")
     k = min(b, c)
-    exact = min(1.0, 2.0 * float(stats.binom.cdf(k, n, 0.5)))
-    mid = min(1.0, 2.0 * (float(stats.binom.cdf(k, n, 0.5)) - 0.5 * float(stats.binom.pmf(k, n, 0.5))))
+    exact = min(1.0, 2.0 * binom_cdf(k, n, 0.5))
+    mid = min(1.0, 2.0 * (binom_cdf(k, n, 0.5) - 0.5 * binom_pmf(k, n, 0.5)))
     return McNemar(b, c, exact, mid, "McNemar exact (binomial) and mid-p, two-sided")
 
 

@@ -360,7 +360,7 @@ def significance(cells: Cells, slices: list[Slice]) -> None:
     """Fill each slice's one-sided p-value against its complement (the exact permutation test
     of the module docstring) and the BH and BY adjusted p-values over all of ``slices`` (the
     family)."""
-    from scipy import stats
+    from tailgate.analysis._distributions import hypergeom_sf
 
     if not slices:
         return
@@ -369,7 +369,7 @@ def significance(cells: Cells, slices: list[Slice]) -> None:
     if cells.binary:
         fails_total = round(cells.total_err)
         se = np.array([s.err_sum for s in slices])
-        p = stats.hypergeom.sf(np.round(se) - 1, n, fails_total, size)
+        p = hypergeom_sf(np.round(se) - 1, n, fails_total, size)
     else:
         p = _permutation_p(cells, slices, size)
     p = np.where((size > 0) & (size < n), p, 1.0)
@@ -384,7 +384,7 @@ def _permutation_p(cells: Cells, slices: list[Slice], size: np.ndarray) -> np.nd
     """One-sided exact permutation p-values of the slices' lattice error sums: on the finest
     lattice whose exact distribution fits the budget for the slice's size (see the module
     docstring), ending at two levels (the hypergeometric tail, any size)."""
-    from scipy import stats
+    from tailgate.analysis._distributions import hypergeom_sf
 
     if cells.cell_levels is None or cells.level_counts is None:
         raise ValueError("cells built without lattice levels (use build_cells)")
@@ -401,7 +401,7 @@ def _permutation_p(cells: Cells, slices: list[Slice], size: np.ndarray) -> np.nd
         counts = np.bincount(mapping, weights=cells.level_counts, minlength=coarse + 1).astype(np.int64)
         t = levels_in @ mapping
         if coarse == 1:
-            p[todo] = stats.hypergeom.sf(t[todo] - 1, n, int(counts[1]), size[todo])
+            p[todo] = hypergeom_sf(t[todo] - 1, n, int(counts[1]), size[todo])
             break
         budget = _exact_reach(counts, coarse, int(small[todo].max()))
         now = todo & (small <= budget)

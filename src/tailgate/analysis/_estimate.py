@@ -262,11 +262,11 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
 
 def clopper_pearson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
     """Clopper-Pearson interval, for a possibly fractional (effective) number of successes."""
-    from scipy import stats
+    from tailgate.analysis._distributions import beta_ppf
 
     alpha = 1.0 - confidence
-    low = float(stats.beta.ppf(alpha / 2, successes, n - successes + 1)) if successes > 0 else 0.0
-    high = float(stats.beta.ppf(1 - alpha / 2, successes + 1, n - successes)) if successes < n else 1.0
+    low = beta_ppf(alpha / 2, successes, n - successes + 1) if successes > 0 else 0.0
+    high = beta_ppf(1 - alpha / 2, successes + 1, n - successes) if successes < n else 1.0
     return low, high
 
 

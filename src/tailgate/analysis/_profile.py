@@ -386,7 +386,7 @@ def icc_interval_anova(
 ) -> tuple[float, float] | None:
     """Searle's (1971) F interval for the one-way random-effects ICC, with Kirk's n0 for
     unequal sample counts; rows with fewer than 2 samples are left out (as in the estimate)."""
-    from scipy import stats
+    from tailgate.analysis._distributions import f_ppf
 
     keep = (n >= 2) & (weights > 0)
     w, n, s1, s2 = weights[keep].astype(float), n[keep].astype(float), s1[keep], s2[keep]
@@ -407,8 +407,8 @@ def icc_interval_anova(
         k_b, k_w = (max(k, 0.0) for k in kurtosis)  # never narrower than normal theory
         df_b = 2 / (2 / (groups - 1) + k_b / groups)
         df_w = 2 / (2 / (total - groups) + k_w / total)
-    f_low = f / float(stats.f.ppf(1 - alpha / 2, df_b, df_w))
-    f_high = f / float(stats.f.ppf(alpha / 2, df_b, df_w))
+    f_low = f / f_ppf(1 - alpha / 2, df_b, df_w)
+    f_high = f / f_ppf(alpha / 2, df_b, df_w)
     low, high = ((x - 1) / (x + n0 - 1) for x in (f_low, f_high))
     return min(max(low, 0.0), 1.0), min(max(high, 0.0), 1.0)
 
@@ -475,7 +475,7 @@ def icc_interval_binary(
     None when no item has 2+ samples or every sample has the same score (the likelihood is
     flat in rho: there is no information on it).
     """
-    from scipy import stats
+    from tailgate.analysis._distributions import chi2_ppf
 
     keep = (n >= 2) & (weights > 0)
     w, n, s = weights[keep].astype(float), n[keep].astype(int), np.rint(s[keep]).astype(int)
@@ -505,7 +505,7 @@ def icc_interval_binary(
     rho = np.concatenate([[0.0], np.geomspace(1e-5, 0.999, grid)])
     ll = profile(rho)
     best = int(np.argmax(ll))
-    crit = float(stats.chi2.ppf(confidence, 1)) / 2
+    crit = chi2_ppf(confidence, 1) / 2
     inside = ll >= ll[best] - crit
 
     def cross(a: float, b: float) -> float:  # a inside, b outside

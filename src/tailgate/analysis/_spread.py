@@ -221,7 +221,7 @@ def any_spread_test(scores: np.ndarray, *, replicates: int = 2000, seed: int = 0
     under the null that the templates are interchangeable, with the +1 that keeps it valid), or
     from the chi-square(J - 1) limit when the items are too many to shuffle cheaply.
     """
-    from scipy import stats
+    from tailgate.analysis._distributions import chi2_sf
 
     items, count = scores.shape
     spread_within = float(np.sum((scores - scores.mean(axis=1, keepdims=True)) ** 2))
@@ -237,7 +237,7 @@ def any_spread_test(scores: np.ndarray, *, replicates: int = 2000, seed: int = 0
     q = float(q_of(scores.sum(axis=0)))
     if items * count * replicates > 1e7:  # ~1,000 items x 5 templates: the chi-square limit is close there
         method = f"Cochran's Q (randomised-block form), chi-square({count - 1}) limit"
-        return SpreadTest(q, count - 1, float(stats.chi2.sf(q, count - 1)), items, method)
+        return SpreadTest(q, count - 1, chi2_sf(q, count - 1), items, method)
     rng = np.random.default_rng(seed)
     chunk = max(1, int(2e6 // (items * count)))
     exceed = done = 0

@@ -196,10 +196,10 @@ class _QuantileDesign:
 
 def _normal_score_icc(x: np.ndarray, codes: np.ndarray, sizes: np.ndarray) -> float:
     """One-way ANOVA intra-class correlation (unequal sizes) of the samples' normal scores."""
-    from scipy import stats
+    from tailgate.analysis._distributions import norm_ppf, rankdata
 
     total, items = x.size, sizes.size
-    scores = stats.norm.ppf((stats.rankdata(x) - 0.5) / total)
+    scores = norm_ppf((rankdata(x) - 0.5) / total)
     sums = np.bincount(codes, weights=scores, minlength=items)
     squares = np.bincount(codes, weights=scores * scores, minlength=items)
     means = sums / sizes
@@ -253,7 +253,7 @@ def _order_statistic_need(p: float, confidence: float) -> float:
 def _quantile_interval(
     order: np.ndarray, p: float, n_eff: float, clustered: str, confidence: float
 ) -> tuple[float | None, float | None, str]:
-    from scipy import stats
+    from tailgate.analysis._distributions import binom_ppf
 
     alpha = 1.0 - confidence
     total = order.size
@@ -270,8 +270,8 @@ def _quantile_interval(
     # the exact ranks for m = floor(n_eff) independent samples, P(r <= B < s) >= confidence with
     # B ~ Binomial(m, p), scaled to the N samples (exactly the classical interval when N = n_eff)
     m = max(int(n_eff), 1)
-    r = max(int(stats.binom.ppf(alpha / 2, m, p)), 1)
-    s = min(int(stats.binom.ppf(1 - alpha / 2, m, p)) + 1, m)
+    r = max(int(binom_ppf(alpha / 2, m, p)), 1)
+    s = min(int(binom_ppf(1 - alpha / 2, m, p)) + 1, m)
     lo_index = max(math.floor(r / m * total) - 1, 0)
     hi_index = min(math.ceil(s / m * total) - 1, total - 1)
     method = f"order-statistic interval (binomial ranks) inverted through the sample (Woodruff), {clustered}"

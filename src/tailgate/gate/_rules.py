@@ -151,7 +151,9 @@ class SliceEvidence:
 
 @gate_rule("no_slice_regression", NoSliceRegression)
 def _slices(c: Comparison, rule: NoSliceRegression) -> RuleResult:
-    from scipy import stats
+    # stdtr(df, x) is what scipy.stats.t.cdf(x, df) evaluates for a finite x, without importing
+    # scipy.stats (0.45-0.9 s)
+    from scipy.special import stdtr
 
     judged = [s for s in c.slices if s.n_items >= rule.min_items]
     skipped = tuple(s.slice for s in c.slices if s.n_items < rule.min_items)
@@ -163,7 +165,7 @@ def _slices(c: Comparison, rule: NoSliceRegression) -> RuleResult:
     for s in judged:
         d, se, n = s.delta.value or 0.0, s.delta.se, s.n_items
         if se and se > 0:
-            pvals.append(float(stats.t.cdf((d + rule.margin) / se, n - 1)))  # H1: delta < -margin
+            pvals.append(float(stdtr(n - 1, (d + rule.margin) / se)))  # H1: delta < -margin
         else:
             pvals.append(0.0 if d < -rule.margin else 1.0)
     adjusted = (adjust_by if rule.adjust == "by" else adjust_bh)(np.array(pvals))
