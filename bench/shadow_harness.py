@@ -50,8 +50,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+STREAM_OFFSET = 1_000_000
+
+
 def request_body(i: int, stream: bool, pad: int = 0) -> tuple[str, bytes]:
-    """The path and body bytes of request ``i`` (``pad`` extra bytes of user text)."""
+    """The path and body bytes of request ``i`` (``pad`` extra bytes of user text).
+
+    A streamed request ``i`` asks about ``STREAM_OFFSET + i``: the proxy keys a request without its
+    ``stream`` flag, so the same text streamed would be a repeat (recorded once, not mirrored again).
+    """
+    if stream:
+        i += STREAM_OFFSET
     text = f"request {i}: summarise the numbers {i * 7919 % 10007} and {i * 104729 % 65521}." + "x" * pad
     if i % 4 == 3:
         path, body = "/v1/completions", {"model": "mock", "prompt": text, "max_tokens": 64, "temperature": 0.0}
@@ -360,51 +369,70 @@ def prom_counters(text: str) -> dict[str, float]:
 
 # -- the proxy's accounting (its /metrics and its store) -------------------------------------
 
-# The proxy's counters, by what they count (names from docs/shadow.md of the proxy).
-OUTCOMES = ("mirrored", "dropped", "failed", "skipped")
-
 
 @dataclass(frozen=True)
 class Accounting:
-    """The proxy's request and mirror counters at one moment."""
+    """The proxy's request and mirror counters at one moment (its ``/metrics`` and ``/healthz``).
+
+    Every mirrorable request ends in exactly one of: not sampled, skipped (by reason: a repeat,
+    tools, ...), dropped (queue or intake full), mirrored; a mirrored request's candidate call then
+    succeeds or fails (``failed`` counts the failures among ``calls``, the finished candidate calls).
+    """
 
     requests: float
-    outcomes: dict[str, float]
-    in_flight: float
+    not_sampled: float
+    skipped: float
+    dropped: float
+    mirrored: float
+    calls: float
+    failed: float
+    pending: float
 
     def minus(self, other: Accounting) -> Accounting:
-        outcomes = {k: v - other.outcomes.get(k, 0.0) for k, v in self.outcomes.items()}
-        return Accounting(self.requests - other.requests, outcomes, self.in_flight)
+        fields = ("requests", "not_sampled", "skipped", "dropped", "mirrored", "calls", "failed")
+        return Accounting(**{f: getattr(self, f) - getattr(other, f) for f in fields}, pending=self.pending)
 
     @property
     def balanced(self) -> bool:
-        return self.in_flight == 0 and sum(self.outcomes.values()) == self.requests
+        """Nothing pending, every request accounted for once, every mirror's call finished."""
+        ends = self.not_sampled + self.skipped + self.dropped + self.mirrored
+        return self.pending == 0 and ends == self.requests and self.calls == self.mirrored
 
     def as_dict(self) -> dict[str, float]:
-        return {"requests": self.requests, **self.outcomes, "in_flight": self.in_flight}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 def read_accounting(base: str) -> Accounting:
     samples = prom_counters(get_text(f"{base}/metrics"))
-    requests = sum(v for k, v in samples.items() if k.startswith(REQUESTS_METRIC))
-    outcomes = {
-        o: sum(v for k, v in samples.items() if k.startswith(OUTCOME_METRIC) and f'="{o}"' in k) for o in OUTCOMES
-    }
-    in_flight = sum(v for k, v in samples.items() if k.startswith(IN_FLIGHT_METRIC))
-    return Accounting(requests, outcomes, in_flight)
+    health = get_json(f"{base}/healthz")
+
+    def total(name: str, **labels: str) -> float:
+        want = [f'{k}="{v}"' for k, v in labels.items()]
+        return sum(
+            v for k, v in samples.items() if (k == name or k.startswith(name + "{")) and all(w in k for w in want)
+        )
+
+    counts = health.get("counts", {})
+    # not_sampled: /metrics has no counter for it (reported to the proxy helper); /healthz has it
+    not_sampled = total("tailgate_shadow_not_sampled_total") or float(counts.get("not_sampled", 0))
+    return Accounting(
+        requests=total("tailgate_shadow_requests_total", kind="mirrorable"),
+        not_sampled=not_sampled,
+        skipped=total("tailgate_shadow_skipped_total"),
+        dropped=total("tailgate_shadow_dropped_total"),
+        mirrored=total("tailgate_shadow_mirrored_total"),
+        calls=total("tailgate_shadow_mirror_calls_total", target="candidate"),
+        failed=total("tailgate_shadow_failed_total", target="candidate"),
+        pending=float(health.get("queue", 0)) + float(health.get("in_flight_mirrors", 0)),
+    )
 
 
-REQUESTS_METRIC = "tailgate_shadow_requests_total"
-OUTCOME_METRIC = "tailgate_shadow_mirror_total"
-IN_FLIGHT_METRIC = "tailgate_shadow_mirror_in_flight"
-
-
-def drain(base: str, timeout: float = 15.0) -> Accounting:
-    """Wait until the proxy has no mirror in flight (or ``timeout``); the last counters read."""
+def drain(base: str, timeout: float = 30.0) -> Accounting:
+    """Wait until the proxy has no mirror queued or in flight (or ``timeout``); the counters then."""
     deadline = time.monotonic() + timeout
     while True:
         acc = read_accounting(base)
-        if acc.in_flight == 0 or time.monotonic() > deadline:
+        if acc.pending == 0 or time.monotonic() > deadline:
             return acc
         time.sleep(0.05)
 
