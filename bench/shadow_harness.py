@@ -118,11 +118,13 @@ class Services:
         wait_http(f"{base}/stats", proc, name)
         return base
 
-    def proxy(self, name: str, primary: str, candidate: str, *extra: str) -> str:
+    def proxy(self, name: str, primary: str, candidate: str, *extra: str, prelude: str = "") -> str:
+        """Start ``tailgate shadow``; ``prelude``: Python run before the CLI (diagnostics only)."""
         port = free_port()
         store = self.workdir / f"{name}-store"
-        cmd = [sys.executable, "-m", "tailgate", "shadow", "--primary", f"{primary}/v1", "--candidate"]
-        cmd += [f"{candidate}/v1", "--listen", f"127.0.0.1:{port}", "--run-id", name, *extra]
+        launcher = ["-c", f"{prelude}\nfrom tailgate.cli import main\nmain()"] if prelude else ["-m", "tailgate"]
+        cmd = [sys.executable, *launcher, "shadow", "--primary", primary, "--candidate"]
+        cmd += [candidate, "--listen", f"127.0.0.1:{port}", "--run-id", name, "--quiet", *extra]
         env = {
             "PYTHONPATH": str(self.proxy_src),
             "TAILGATE_STORE": str(store),
