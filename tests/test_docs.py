@@ -77,6 +77,8 @@ def _commands(group: click.Group, prefix: str = "tailgate") -> Iterator[tuple[st
         assert command is not None
         path = f"{prefix} {name}"
         if isinstance(command, click.Group):
+            if command.invoke_without_command:  # a group that is a command too (tailgate shadow)
+                yield path, command
             yield from _commands(command, path)
         else:
             yield path, command

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"providers", "store", "dataset"},
     {"traffic"},
     {"scorers", "perturb", "testing"},
-    {"runner"},
+    {"runner", "shadow"},
     {"analysis"},
     {"gate"},
     {"report"},
@@ -46,6 +46,11 @@ FORBIDDEN = {
     ("gate", "store"),
     ("gate", "providers"),
     ("report", "runner"),
+    ("analysis", "shadow"),
+    ("gate", "shadow"),
+    ("report", "shadow"),
+    ("shadow", "runner"),
+    ("runner", "shadow"),
 }
 UI_LIBRARIES = {"click", "rich"}
 
