@@ -96,9 +96,12 @@ def _wait_idle(base: str, timeout: float = 120) -> None:
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     folder = tmp_path_factory.mktemp("shadow-llama")
     result = Session(store=folder / "store")
+    # --interrupt_requests False: by default llama_cpp.server cuts a running stream short when the
+    # next request arrives (mirrors and noise calls overlap the client's next request)
+    common = ("--interrupt_requests", "False")
     with (
-        llama_server("smollm2-135m", "smollm2", "--api_key", CLIENT_KEY, n_ctx=2048) as primary,
-        llama_server("gemma3-270m", "gemma", "--chat_format", "gemma", "--api_key", CANDIDATE_KEY, n_ctx=2048) as cand,
+        llama_server("smollm2-135m", "smollm2", "--api_key", CLIENT_KEY, *common, n_ctx=2048) as primary,
+        llama_server("gemma3-270m", "gemma", "--chat_format", "gemma", "--api_key", CANDIDATE_KEY, *common) as cand,
     ):
         port = free_port()
         log = folder / "proxy.log"
@@ -109,7 +112,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
             "TAILGATE_CANDIDATE_API_KEY": CANDIDATE_KEY,
         }
         env.pop("OPENAI_API_KEY", None)
-        cmd = [sys.executable, "-m", "tailgate", "shadow", "--primary", primary, "--candidate", cand]
+        # base URLs without /v1: the proxy appends the client's path (/v1/chat/completions)
+        cmd = [sys.executable, "-m", "tailgate", "shadow", "--primary", primary.removesuffix("/v1")]
+        cmd += ["--candidate", cand.removesuffix("/v1")]
         cmd += ["--listen", f"127.0.0.1:{port}", "--sample", "1.0", "--noise", "0.25", "--run-id", RUN]
         with log.open("w") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=folder)
@@ -187,9 +192,12 @@ def test_every_request_is_recorded_for_both_models(session: Session) -> None:
         # the candidate refuses any key but its own: an error here would say the proxy sent the client's
         assert row["error_class"] is None, (row["model"], row["error_class"], row["error_message"])
         assert row["output"], row
+        assert row["finish_reason"] in {"stop", "length"}, row  # a whole answer, streamed or not
         assert row["latency_ms"] > 0
-        assert (row["tokens_out"] or 0) > 0
     assert {r["mode"] for r in primary} == {"chat"}
+    # usage comes with the non-streamed answers (llama_cpp.server sends none in a stream)
+    for rows in (primary, candidate):
+        assert sum((r["tokens_out"] or 0) > 0 for r in rows) >= N_REQUESTS // 2
     noise = store.read_records(f"{RUN}-noise").to_pylist()
     assert 0 < len(noise) < N_REQUESTS  # --noise 0.25 of 20 keys: 1 to 19 with probability > 0.99
     assert all(r["error_class"] is None for r in noise)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,8 @@ def llama_server(alias: str, model_alias: str, *extra: str, n_ctx: int = 4096) -
                 with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
                     if resp.status == 200:
                         break
+            except urllib.error.HTTPError:
+                break  # it answers (401: started with --api_key)
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"llama_cpp.server did not start: {log.read_text()[-2000:]}") from None
