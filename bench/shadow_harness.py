@@ -159,6 +159,19 @@ class Services:
                 proc.wait(5)
         self.procs.clear()
 
+    def pids(self, name: str) -> list[int]:
+        """The process ``name`` started here and its children (nginx's workers)."""
+        roots = [proc.pid for n, proc in self.procs if n == name]
+        out = list(roots)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid in roots:
+                out.append(int(stat.parent.name))
+        return out
+
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -236,6 +249,7 @@ class Phase:
     done: list[bool]
     wall_s: float
     cpu_s: float
+    server_cpu_s: float = 0.0  # CPU of the target's own process(es) during the phase (not the mock's)
 
     @property
     def n(self) -> int:
@@ -243,15 +257,26 @@ class Phase:
 
 
 def run_load(
-    url: str, target: str, start: int, n: int, concurrency: int, stream: bool, workdir: Path, pad: int = 0
+    url: str,
+    target: str,
+    start: int,
+    n: int,
+    concurrency: int,
+    stream: bool,
+    workdir: Path,
+    pad: int = 0,
+    pids: list[int] | None = None,
 ) -> Phase:
+    """Send requests ``start .. start+n-1`` in a load-generator process; ``pids``: whose CPU to count."""
     out = workdir / f"load-{target}-{start}-{int(stream)}.json"
+    cpu0 = cpu_seconds(pids or [])
     cmd = [sys.executable, str(HERE / "shadow_harness.py"), "load", url, str(start), str(n), str(concurrency)]
     cmd += ["--out", str(out), "--pad", str(pad)] + (["--stream"] if stream else [])
     subprocess.run(cmd, check=True)
+    server_cpu = cpu_seconds(pids or []) - cpu0
     data = json.loads(out.read_text())
     out.unlink()
-    return Phase(target=target, stream=stream, start=start, **data)
+    return Phase(target=target, stream=stream, start=start, server_cpu_s=server_cpu, **data)
 
 
 async def _load(url: str, start: int, n: int, concurrency: int, stream: bool, pad: int) -> dict[str, Any]:
@@ -351,6 +376,17 @@ def spread(values: list[float]) -> dict[str, float | int]:
         "max": round(max(values), 3),
         "rounds": len(values),
     }
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (all their threads), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def load_average() -> list[float]:

@@ -132,15 +132,18 @@ def measure(urls: dict[str, str], svc: Services, args: argparse.Namespace) -> tu
     phases: list[Phase] = []
     meta: list[dict[str, Any]] = []
     names = list(urls)
+    pids = {name: svc.pids("primary" if name == "direct" else name) for name in names}
     for r in range(args.rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         modes = (False, True) if r % 2 == 0 else (True, False)
         t0 = time.monotonic()
         for stream in modes:
             for name in order:
-                phases.append(
-                    run_load(urls[name], name, r * per_round, per_round, args.concurrency, stream, svc.workdir)
+                start = r * per_round
+                phase = run_load(
+                    urls[name], name, start, per_round, args.concurrency, stream, svc.workdir, pids=pids[name]
                 )
+                phases.append(phase)
                 if name.startswith("shadow"):
                     drain(urls[name])
         meta.append({"round": r, "order": order, "seconds": round(time.monotonic() - t0, 1), "load": load_average()})
@@ -266,6 +269,8 @@ def latency_table(phases: list[Phase]) -> dict[str, Any]:
             row: dict[str, Any] = {
                 "requests": sum(p.n for p in mine),
                 "errors": sum(s != 200 for p in mine for s in p.status),
+                # the target's own process(es): the mock for direct, the proxy, nginx's master + worker
+                "server_cpu_ms_per_request": spread([p.server_cpu_s / p.n * 1000 for p in mine]),
             }
             for metric in ("ttfb", "total"):
                 per_round = [percentiles(getattr(p, f"{metric}_ms")) for p in mine]
@@ -338,6 +343,12 @@ def render(result: dict[str, Any]) -> None:
                     a = row[f"added_{metric}"]
                     line += f"   {_fmt(a['p50'])}   {_fmt(a['p99'])}"
                 print(line)
+    cpu = {
+        f"{n} {m}": row["server_cpu_ms_per_request"]["median"]
+        for n, modes in result["latency"].items()
+        for m, row in modes.items()
+    }
+    print("server CPU ms per request: " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items()))
     lg = result["load_generator"]
     print(
         f"load generator: {lg['cpu_us_per_request']['median']:.0f} us CPU per request, "
