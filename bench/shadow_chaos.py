@@ -35,6 +35,7 @@ from typing import Any
 from shadow_harness import (
     REPO,
     Phase,
+    failures_by_class,
     free_port,
     load_average,
     percentiles,
@@ -46,6 +47,7 @@ from shadow_harness import (
 
 MODES = ("refuse", "error500", "hang", "slow_sse", "reset", "garbage")
 TOLERANCE = 0.05
+FAILING = ("refuse", "error500", "reset", "garbage")  # modes whose every mirror call must fail
 
 
 def main() -> int:
@@ -61,7 +63,13 @@ def main() -> int:
             for stream in (False, True):
                 run_load(url, name, 50_000_000, 128, args.concurrency, stream, svc.workdir)
         phases, meta = measure(urls, svc.workdir, args)
-        counters = {name: read_accounting(url).as_dict() for name, url in urls.items() if name != "direct"}
+        counters = {}
+        for name, url in urls.items():
+            if name != "direct":
+                acc = read_accounting(url)
+                ends = acc.not_sampled + acc.skipped + acc.dropped + acc.mirrored
+                counters[name] = acc.as_dict() | {"every_request_accounted": ends == acc.requests}
+                counters[name]["failed_by_class"] = failures_by_class(url)
     result = summarise(args, phases, meta, counters)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
@@ -138,6 +146,13 @@ def summarise(
             if name != "direct":
                 checks[f"{name} {'stream' if stream else 'plain'}: 0 primary errors"] = differ == 0
             table.setdefault(name, {})["stream" if stream else "plain"] = row
+    for name, c in counters.items():
+        checks[f"{name}: every request accounted for (not sampled, skipped, dropped or mirrored)"] = c[
+            "every_request_accounted"
+        ]
+        if name in FAILING:
+            # every finished call to a candidate that cannot answer is a counted failure
+            checks[f"{name}: every finished mirror counted as failed"] = c["calls"] > 0 and c["failed"] == c["calls"]
     return {
         "benchmark": "shadow_chaos",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -168,7 +183,7 @@ def render(result: dict[str, Any]) -> None:
                 f"{row['total']['p99']['median']:9.2f} {row['p99_vs_unshadowed_total']['median']:7.3f}"
             )
     for name, c in result["proxy_counters"].items():
-        print(f"{name:12} {c}")
+        print(f"{name:12} " + ", ".join(f"{k} {v}" for k, v in c.items()))
     failed = [k for k, ok in result["checks"].items() if not ok]
     print(f"checks: {len(result['checks']) - len(failed)}/{len(result['checks'])} hold")
     for k in failed:

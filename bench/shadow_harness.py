@@ -465,6 +465,16 @@ def read_accounting(base: str) -> Accounting:
     )
 
 
+def failures_by_class(base: str) -> dict[str, float]:
+    """The candidate's failed mirror calls by error class (``tailgate_shadow_failed_total``)."""
+    out: dict[str, float] = {}
+    for key, value in prom_counters(get_text(f"{base}/metrics")).items():
+        if key.startswith("tailgate_shadow_failed_total{") and 'target="candidate"' in key:
+            cls = key.split('error_class="', 1)[1].split('"', 1)[0]
+            out[cls] = out.get(cls, 0.0) + value
+    return out
+
+
 def drain(base: str, timeout: float = 30.0) -> Accounting:
     """Wait until the proxy has no mirror queued or in flight (or ``timeout``); the counters then."""
     deadline = time.monotonic() + timeout
