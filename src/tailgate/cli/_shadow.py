@@ -32,6 +32,24 @@ def _status_line(proxy: Any) -> str:
     )
 
 
+def _serve(config: Any, *, live: bool) -> dict[str, Any]:
+    """Serve until SIGTERM / Ctrl-C, with a live status line on a terminal (rich)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from tailgate.shadow import serve
+
+    console = Console(stderr=True)
+
+    def started(proxy: Any) -> None:
+        click.echo(f"tailgate shadow {proxy.run_id}: listening on {proxy.url}", err=True)
+
+    if not live:
+        return serve(config, on_start=started)
+    with console.status("starting") as status:
+        return serve(config, on_start=started, on_status=lambda proxy: status.update(Text(_status_line(proxy))))
+
+
 @cli.group("shadow", invoke_without_command=True)
 @click.option("--primary", metavar="URL", help="Base URL of the primary (the client's path is appended).")
 @click.option("--candidate", "candidates", metavar="URL", multiple=True, help="Base URL of a candidate (repeatable).")
@@ -55,6 +73,13 @@ def _status_line(proxy: Any) -> str:
 @click.option("--candidate-model", metavar="NAME", help="The model name sent to the candidates.")
 @click.option("--grace", type=float, default=10.0, show_default=True, help="Seconds in-flight calls get at shutdown.")
 @click.option("--max-body", type=int, default=64, show_default=True, metavar="MIB", help="Largest request body, MiB.")
+@click.option(
+    "--traffic-rows",
+    type=click.Choice(["all", "mirrored", "none"]),
+    default="all",
+    show_default=True,
+    help="Which proxied requests get a traffic-table row.",
+)
 @click.option("--quiet", is_flag=True, help="No status line on stderr.")
 @store_option
 @click.pass_context
@@ -64,7 +89,7 @@ def shadow(ctx: click.Context, /, **opts: Any) -> None:
     front of the primary), storing RUN-primary / RUN-candidate / RUN-noise runs."""
     if ctx.invoked_subcommand is not None:
         return
-    from tailgate.shadow import ShadowConfig, serve
+    from tailgate.shadow import ShadowConfig
 
     if not opts["primary"] or not opts["candidates"]:
         raise UsageError("tailgate shadow needs --primary URL and at least one --candidate URL")
@@ -86,20 +111,12 @@ def shadow(ctx: click.Context, /, **opts: Any) -> None:
         candidate_model=opts["candidate_model"],
         grace=opts["grace"],
         max_body=opts["max_body"] << 20,
+        traffic_rows=opts["traffic_rows"],
     )
-    quiet = opts["quiet"]
-
-    def started(proxy: Any) -> None:
-        click.echo(f"tailgate shadow {proxy.run_id}: listening on {proxy.url}", err=True)
-
-    def status(proxy: Any) -> None:
-        if not quiet and sys.stderr.isatty():
-            click.echo("\r" + _status_line(proxy) + "\x1b[K", err=True, nl=False)
-
-    summary = serve(config, on_start=started, on_status=status)
+    summary = _serve(config, live=not opts["quiet"] and sys.stderr.isatty())
     records = summary.get("records", {})
     click.echo(
-        f"\ntailgate shadow: stopped; records {records}; traffic rows {summary.get('traffic_rows', 0)}"
+        f"tailgate shadow: stopped; records {records}; traffic rows {summary.get('traffic_rows', 0)}"
         + (f"; {summary['write_errors']} WRITE ERRORS" if summary.get("write_errors") else ""),
         err=True,
     )

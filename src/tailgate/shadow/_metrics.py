@@ -45,6 +45,11 @@ class Metrics:
             "tailgate_shadow_mirror_calls", "Mirror calls that finished, by target.", ["target"], registry=r
         )
         self.write_errors = PCounter("tailgate_shadow_write_errors", "Records or traffic rows not written.", registry=r)
+        self.traffic_dropped = Gauge(
+            "tailgate_shadow_traffic_rows_dropped",
+            "Traffic rows of unmirrored requests not written (the writer was 50,000 behind).",
+            registry=r,
+        )
         self.queue_depth = Gauge("tailgate_shadow_queue_depth", "Mirrors waiting for a worker.", registry=r)
         self.added = Histogram(
             "tailgate_shadow_added_latency_seconds",

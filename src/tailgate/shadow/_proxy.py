@@ -18,6 +18,7 @@ import logging
 import os
 import secrets as _secrets
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -89,6 +90,9 @@ class ShadowConfig:
         grace: seconds in-flight primaries (and then in-flight mirrors) get at shutdown.
         max_body: largest request body accepted, in bytes.
         primary_connections: connections to the primary, at most.
+        traffic_rows: which proxied requests get a traffic-table row: ``all`` mirrorable ones,
+            only the ``mirrored`` ones, or ``none``.
+        intake: requests the mirror thread may fall behind by before they are dropped (``intake_full``).
     """
 
     primary: str
@@ -108,6 +112,7 @@ class ShadowConfig:
     grace: float = 10.0
     max_body: int = 64 << 20
     primary_connections: int = 1024
+    traffic_rows: str = "all"
     intake: int = field(default=10_000)
 
     def check(self) -> None:
@@ -120,6 +125,8 @@ class ShadowConfig:
             parsed = URL(url)
             if parsed.scheme not in ("http", "https") or not parsed.host:
                 raise UsageError(f"'{safe_url(url)}' is not an http(s) base URL")
+        if self.traffic_rows not in ("all", "mirrored", "none"):
+            raise UsageError(f"--traffic-rows must be all, mirrored or none, got {self.traffic_rows!r}")
         if self.queue < 1 or self.mirror_concurrency < 1 or self.mirror_timeout <= 0:
             raise UsageError("--queue, --mirror-concurrency and --mirror-timeout must be positive")
 
@@ -149,12 +156,13 @@ def _join(base: str, raw_path: str) -> URL:
 
 def forward_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     """The headers a hop forwards: all but hop-by-hop ones (and those ``Connection`` names),
-    ``Host`` (the upstream's own) and ``Content-Length`` (recomputed for the same bytes)."""
+    ``Host`` (the upstream's own), ``Content-Length`` (recomputed for the same bytes) and
+    ``Expect`` (the proxy answered the client's ``100-continue`` itself, and sends the body whole)."""
     named = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in headers.items():
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower in named or lower in ("host", "content-length"):
+        if lower in HOP_BY_HOP or lower in named or lower in ("host", "content-length", "expect"):
             continue
         out.add(name, value)
     return out
@@ -229,6 +237,7 @@ class ShadowProxy:
             "mirror_tools": c.mirror_tools,
             "candidate_model": c.candidate_model,
             "candidate_key_env": c.candidate_key_env,
+            "traffic_rows": c.traffic_rows,
             "primary": safe_url(c.primary),
             "candidates": [safe_url(u) for u in c.candidates],
         }
@@ -248,6 +257,8 @@ class ShadowProxy:
         targets.append(RunTarget("noise", "primary", safe_url(self.config.primary)))
         self._recorder = Recorder(Store(self.config.store), self.run_id, targets, self.settings())
         self._recorder.on_error = lambda _: self.metrics.write_errors.inc()
+        recorder = self._recorder
+        self.metrics.traffic_dropped.set_function(lambda: recorder.traffic_dropped)
         seen = self._recorder.open()
         try:
             ready = threading.Event()
@@ -302,6 +313,7 @@ class ShadowProxy:
             summary["records"] = dict(recorder.records)
             summary["traffic_rows"] = recorder.traffic_rows
             summary["write_errors"] = recorder.write_errors
+            summary["traffic_dropped"] = recorder.traffic_dropped
         return summary
 
     def health(self) -> dict[str, Any]:
@@ -314,6 +326,8 @@ class ShadowProxy:
             "in_flight_mirrors": self._mstate.in_flight if self._mstate is not None else 0,
             "records": dict(recorder.records) if recorder is not None else {},
             "write_errors": recorder.write_errors if recorder is not None else 0,
+            "traffic_dropped": recorder.traffic_dropped if recorder is not None else 0,
+            "writer_backlog": recorder.pending() if recorder is not None else 0,
         }
 
     # -- the primary path -------------------------------------------------------------------------
@@ -498,13 +512,15 @@ class _MirrorSide:
         reason = skip_reason(body, CIMultiDict(captured.headers), mirror_tools=self.config.mirror_tools)
         if reason is None and mirror_share(key) >= self.config.sample:
             self.metrics.count("not_sampled")
-            self.recorder.traffic(mode, body, captured, self._columns(key, captured))
+            if self.config.traffic_rows == "all":
+                self.recorder.traffic(mode, body, captured, self._columns(key, captured))
             return
         if reason is None and key in self.seen:
             reason = "repeat"
         if reason is not None:
             self._skip(reason)
-            self.recorder.traffic(mode, body, captured, self._columns(key, captured, skipped=reason))
+            if self.config.traffic_rows == "all":
+                self.recorder.traffic(mode, body, captured, self._columns(key, captured, skipped=reason))
             return
         noise = self.config.noise > 0 and noise_share(key) < self.config.noise
         try:
@@ -523,7 +539,8 @@ class _MirrorSide:
     def _drop(self, reason: str, mode: str, body: dict[str, Any], captured: Captured, key: str) -> None:
         self.metrics.dropped.labels(reason).inc()
         self.metrics.count(f"dropped.{reason}")
-        self.recorder.traffic(mode, body, captured, self._columns(key, captured, dropped=reason))
+        if self.config.traffic_rows != "none":
+            self.recorder.traffic(mode, body, captured, self._columns(key, captured, dropped=reason))
 
     async def _worker(self) -> None:
         while True:
@@ -698,4 +715,11 @@ def serve(
             summary = await proxy.stop()
         return summary
 
-    return asyncio.run(main())
+    # the mirror and writer threads share the interpreter lock with the primary path: a shorter
+    # switch interval (default 5 ms) bounds how long a relay waits for it behind their work
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        return asyncio.run(main())
+    finally:
+        sys.setswitchinterval(interval)

@@ -47,6 +47,7 @@ log = logging.getLogger("tailgate.shadow")
 _TRAFFIC_BATCH = 500
 _TRAFFIC_EVERY_S = 2.0
 _SPOOL = "traffic-spool.jsonl"
+_BACKLOG = 50_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Recorder:
         self.records = dict.fromkeys(self.targets, 0)
         self.errors = dict.fromkeys(self.targets, 0)
         self.traffic_rows = 0
+        self.traffic_dropped = 0
         self.write_errors = 0
         self.on_error: Callable[[str], None] | None = None
 
@@ -183,7 +185,11 @@ class Recorder:
         self._queue.put(("record", (key, mode, body, captured, calls, columns)))
 
     def traffic(self, mode: str, body: dict[str, Any], captured: Captured, columns: dict[str, Any]) -> None:
-        """Queue the traffic row of a proxied request that was not mirrored."""
+        """Queue the traffic row of a proxied request that was not mirrored (dropped, and counted,
+        when the writer is :data:`_BACKLOG` operations behind: memory stays bounded)."""
+        if self._queue.qsize() >= _BACKLOG:
+            self.traffic_dropped += 1
+            return
         self._queue.put(("traffic", (mode, body, captured, columns)))
 
     def pending(self) -> int:
@@ -218,7 +224,7 @@ class Recorder:
         text = input_text(mode, body)
         messages = body.get("messages") if mode == "chat" else None
         turns = max(1, sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")) if messages else 1
-        return derive_request_attributes(text, tokens, turns, self._detect)
+        return _derive(text, tokens, turns, self._detect)
 
     def _write_records(
         self, key: str, mode: str, body: dict[str, Any], captured: Captured, calls: dict[str, Call], columns: Any
@@ -240,16 +246,10 @@ class Recorder:
             self._samples[role].add(record["sample_id"])
             self.records[role] += 1
             self.errors[role] += record["error_class"] is not None
-        self._add_traffic(mode, body, captured, columns, primary_attributes=attributes)
+        if self.settings.get("traffic_rows", "all") != "none":
+            self._add_traffic(mode, body, captured, columns)
 
-    def _add_traffic(
-        self,
-        mode: str,
-        body: dict[str, Any],
-        captured: Captured,
-        columns: dict[str, Any],
-        primary_attributes: dict[str, Any] | None = None,
-    ) -> None:
+    def _add_traffic(self, mode: str, body: dict[str, Any], captured: Captured, columns: dict[str, Any]) -> None:
         from tailgate.shadow._parse import Outcome, parse_response
 
         if captured.error is not None:
@@ -314,7 +314,7 @@ class Recorder:
             seen.add(rid)
             self._line += 1
             text = request.input_text()
-            attrs = derive_request_attributes(text, request.prompt_tokens, request.turns(), self._detect)
+            attrs = _derive(text, request.prompt_tokens, request.turns(), self._detect)
             from tailgate.traffic import input_id
 
             values = {
@@ -334,6 +334,19 @@ class Recorder:
             for name, column in columns.items():
                 column.append(values[name] if name in values else getattr(request, name))
         return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in schema], schema=schema)
+
+
+_DERIVE_CHARS = 65_536
+
+
+def _derive(text: str, tokens: int | None, turns: int, detect: LanguageDetector) -> dict[str, Any]:
+    """The traffic attributes, of the input's first 64 Ki characters (the token bucket of all of
+    it): the derivation's regexes hold the interpreter lock for their whole run, and on an 8 MiB
+    prompt that is half a second the proxy's event loop would wait for."""
+    if len(text) > _DERIVE_CHARS:
+        tokens = tokens if tokens is not None else round(len(text) / 4.0)
+        text = text[:_DERIVE_CHARS]
+    return derive_request_attributes(text, tokens, turns, detect)
 
 
 def _append_item(path: Path, item: Item) -> None:

@@ -57,7 +57,12 @@ TRAFFIC_COLUMNS: tuple[Column, ...] = (
     Column("prompt_tokens", "int64", True, "Input tokens as logged (usage)."),
     Column("completion_tokens", "int64", True, "Output tokens as logged (usage)."),
     Column("finish_reason", "string", True, "Finish reason of the first choice."),
-    Column("columns", "string", False, "Canonical JSON object of the user-declared columns (`--column`)."),
+    Column(
+        "columns",
+        "string",
+        False,
+        "Canonical JSON object of the user-declared columns (`--column`); the shadow proxy's per-target timings.",
+    ),
     Column("input_tokens", "string", False, "Derived: bucket of the input tokens (usage, else chars / 4)."),
     Column("lang", "string", False, "Derived: ISO 639-1 language of the input text (fastText), `und` if no letters."),
     Column("names", "string", False, "Derived: `none`, `english` or `non_english` proper names (as the report)."),
@@ -66,9 +71,14 @@ TRAFFIC_COLUMNS: tuple[Column, ...] = (
     Column("asks_json", "bool", False, "Derived: the input mentions JSON."),
     Column("has_code", "bool", False, "Derived: a code block or several lines of code."),
     Column("turns", "int32", False, "Derived: user turns in the messages (1 for a prompt)."),
-    Column("source", "string", False, "File the request was first imported from (as given)."),
+    Column(
+        "source",
+        "string",
+        False,
+        "File the request was first imported from (as given); `shadow:RUN` for the shadow proxy.",
+    ),
     Column("source_line", "int64", False, "Line (JSONL, CSV) or row (Parquet) in that file, 1-based."),
-    Column("format", "string", False, "`openai-jsonl`, `otel`, `csv` or `parquet`."),
+    Column("format", "string", False, "`openai-jsonl`, `otel`, `csv`, `parquet` or `shadow` (`tailgate shadow`)."),
     Column("imported_at", "timestamp[us, UTC]", False, "When the import wrote the row."),
 )
 

@@ -1,0 +1,119 @@
+"""SIGTERM shuts down gracefully; kill -9 loses only the mirrors in flight (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tailgate.store import Store
+from tailgate.traffic import TrafficTable
+from tests.shadow._servers import Behaviour, Upstream, chat_body, free_port, request, wait_for
+from tests.support.cli import REPO
+
+
+def _start(store: Path, primary: str, candidate: str, run_id: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tailgate",
+            "--store",
+            str(store),
+            "shadow",
+            "--primary",
+            primary,
+            "--candidate",
+            candidate,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--sample",
+            "1",
+            "--run-id",
+            run_id,
+            "--quiet",
+            *extra,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert "listening on" in line, line + proc.stderr.read()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def test_sigterm_finishes_in_flight_primaries_and_counts_pending_mirrors(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with (
+        Upstream("primary", Behaviour(delay_s=0.0)) as primary,
+        Upstream("candidate", Behaviour(kind="hang", hang_s=30)) as cand,
+    ):
+        proc, url = _start(store, primary.url, cand.url, "term", "--mirror-concurrency", "1", "--grace", "3")
+        for i in range(4):
+            assert request(url, "/v1/chat/completions", chat_body(f"q{i}"))[0] == 200
+        wait_for(lambda: len(cand.seen) == 1)  # one mirror hangs in flight, three wait in the queue
+        primary.behaviour.delay_s = 1.0
+        result: list[int] = []
+        slow = threading.Thread(
+            target=lambda: result.append(request(url, "/v1/chat/completions", chat_body("slow"))[0])
+        )
+        slow.start()
+        time.sleep(0.3)  # the slow primary is in flight
+        proc.send_signal(signal.SIGTERM)
+        slow.join(10)
+        assert result == [200]  # the in-flight primary finished after SIGTERM
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    s = Store(store)
+    for role in ("primary", "candidate", "noise"):
+        manifest = s.manifest(f"term-{role}")
+        assert manifest.status == "completed"
+        session = manifest.sessions[-1]
+    # 5 mirrored: 1 cut in flight after the grace + 4 queued (the slow one too) = 5 dropped(shutdown)
+    assert (session["mirrored"], session["dropped.shutdown"]) == (5, 5), session
+    assert s.read_records("term-candidate").num_rows == 0
+    rows = TrafficTable(s.traffic_dir).read().to_pylist()
+    assert len(rows) == 5  # every proxied request is in the traffic table, the drops marked
+    assert all('"dropped":"shutdown"' in r["columns"] for r in rows)
+
+
+def test_kill_9_loses_only_in_flight_mirrors_and_the_run_reopens(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    s = Store(store)
+    with Upstream("primary") as primary, Upstream("candidate") as cand:
+        proc, url = _start(store, primary.url, cand.url, "killed")
+        for i in range(20):
+            assert request(url, "/v1/chat/completions", chat_body(f"q{i}"))[0] == 200
+        journal = store / "runs" / "killed-candidate" / "journal-000001.jsonl"
+        wait_for(lambda: journal.is_file() and journal.read_bytes().count(b"\n") == 20)
+        cand.behaviour = Behaviour(kind="hang", hang_s=30)
+        for i in range(20, 23):
+            request(url, "/v1/chat/completions", chat_body(f"q{i}"))
+        wait_for(lambda: len(cand.seen) == 23)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert proc.stderr is not None
+        proc.stderr.close()
+        assert s.read_records("killed-candidate").num_rows == 20  # the 3 in flight are lost, no more
+        assert s.read_records("killed-primary").num_rows == 20
+        assert s.run_info("killed-primary").status == "interrupted"
+        cand.behaviour = Behaviour()
+        proc, url = _start(store, primary.url, cand.url, "killed")
+        for i in range(20, 25):
+            assert request(url, "/v1/chat/completions", chat_body(f"q{i}"))[0] == 200
+        wait_for(lambda: len(cand.seen) == 28)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    assert s.read_records("killed-candidate").num_rows == 25
+    assert s.manifest("killed-candidate").status == "completed"
+    # the killed session's spooled traffic rows were committed when the run reopened
+    assert len(TrafficTable(s.traffic_dir).read()) >= 20 + 5
