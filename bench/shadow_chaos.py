@@ -61,7 +61,7 @@ def main() -> int:
             urls[mode] = svc.proxy(mode, primary, candidate, "--sample", "1.0")
         for name, url in urls.items():
             for stream in (False, True):
-                run_load(url, name, 50_000_000, 128, args.concurrency, stream, svc.workdir)
+                run_load(url, name, 50_000_000, args.warmup, args.concurrency, stream, svc.workdir)
         phases, meta = measure(urls, svc.workdir, args)
         counters = {}
         for name, url in urls.items():
@@ -84,6 +84,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=4000, help="per target and mode, over all rounds")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=128, help="unmeasured requests per target and mode first")
     parser.add_argument("--modes", default=",".join(MODES), help="a subset of " + ",".join(MODES))
     parser.add_argument("--proxy-src", type=Path, default=REPO / "src", help="the tailgate sources to run")
     parser.add_argument("--out", type=Path, default=None)

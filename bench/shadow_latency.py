@@ -71,7 +71,7 @@ def main() -> int:
     args = parse_args()
     with services(args.proxy_src, keep=args.keep) as svc:
         urls, mocks = start(svc, args)
-        warm_up(urls, svc.workdir, args.concurrency)
+        warm_up(urls, svc.workdir, args.concurrency, args.warmup)
         before = {name: read_accounting(urls[name]) for name in urls if name.startswith("shadow")}
         phases, rounds_meta = measure(urls, svc, args)
         large = large_bodies(urls, mocks, svc.workdir)
@@ -92,6 +92,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=10_000, help="per target and mode, over all rounds")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=256, help="unmeasured requests per target and mode first")
     parser.add_argument("--proxy-src", type=Path, default=REPO / "src", help="the tailgate sources to run")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
@@ -118,10 +119,10 @@ def start(svc: Services, args: argparse.Namespace) -> tuple[dict[str, str], dict
     return urls, mocks
 
 
-def warm_up(urls: dict[str, str], workdir: Path, concurrency: int) -> None:
+def warm_up(urls: dict[str, str], workdir: Path, concurrency: int, n: int) -> None:
     for name, url in urls.items():
         for stream in (False, True):
-            run_load(url, name, 50_000_000 + 1000 * stream, 256, concurrency, stream, workdir)
+            run_load(url, name, 50_000_000, n, concurrency, stream, workdir)
     for name, url in urls.items():
         if name.startswith("shadow"):
             drain(url)
