@@ -136,6 +136,8 @@ class Services:
         return base
 
     def nginx(self, name: str, primary: str, mirror: str) -> str:
+        if not Path(NGINX).is_file():
+            raise SystemExit(f"{NGINX} not found: apt-get install nginx-light (or leave nginx out of --targets)")
         port = free_port()
         prefix = self.workdir / name
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"):

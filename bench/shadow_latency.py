@@ -96,6 +96,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--proxy-src", type=Path, default=REPO / "src", help="the tailgate sources to run")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
+    parser.add_argument(
+        "--proxy-arg",
+        action="append",
+        default=[],
+        help="an extra option for both proxies (repeatable), e.g. --proxy-arg=--traffic-rows=mirrored",
+    )
     parser.add_argument("--targets", default=",".join(TARGETS), help="a subset of " + ",".join(TARGETS))
     args = parser.parse_args()
     args.targets = ["direct"] + [t for t in args.targets.split(",") if t in TARGETS[1:]]
@@ -115,7 +121,7 @@ def start(svc: Services, args: argparse.Namespace) -> tuple[dict[str, str], dict
             urls[name] = svc.nginx("nginx", primary, mocks["nginx"])
         else:
             sample = "1.0" if name == "shadow" else "0.05"
-            urls[name] = svc.proxy(name, primary, mocks[name], "--sample", sample)
+            urls[name] = svc.proxy(name, primary, mocks[name], "--sample", sample, *args.proxy_arg)
     return urls, mocks
 
 
@@ -242,6 +248,7 @@ def summarise(
             "concurrency": args.concurrency,
             "mock_latency_ms": NOMINAL_MS,
             "proxy_src": str(args.proxy_src),
+            "proxy_args": args.proxy_arg,
         },
         "rounds": meta,
         "latency": latency,
