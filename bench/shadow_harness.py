@@ -247,6 +247,7 @@ class Phase:
     status: list[int]
     ttfb_ms: list[float]
     total_ms: list[float]
+    server_ms: list[float]  # the mock's own time (X-Mock-Elapsed-Us), -1 when not sent
     sha: list[str]
     done: list[bool]
     wall_s: float
@@ -289,6 +290,7 @@ async def _load(url: str, start: int, n: int, concurrency: int, stream: bool, pa
     total = [0.0] * n
     sha = [""] * n
     done = [False] * n
+    server = [-1.0] * n
     next_index = iter(range(n))
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {CLIENT_KEY}"}
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
@@ -310,6 +312,7 @@ async def _load(url: str, start: int, n: int, concurrency: int, stream: bool, pa
                             h.update(chunk)
                             tail = (tail + chunk)[-16:]
                         status[k] = resp.status
+                        server[k] = float(resp.headers.get("X-Mock-Elapsed-Us", -1000)) / 1000
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     status[k] = -1
                     h.update(type(exc).__name__.encode())
@@ -329,6 +332,7 @@ async def _load(url: str, start: int, n: int, concurrency: int, stream: bool, pa
         "status": status,
         "ttfb_ms": ttfb,
         "total_ms": total,
+        "server_ms": server,
         "sha": sha,
         "done": done,
         "wall_s": wall,

@@ -10,7 +10,8 @@ Every answer is a pure function of the request body's bytes (ids, ``created``, t
 so the same request gives byte-identical responses, which is what the byte-identity check of
 ``bench/shadow_latency.py`` needs. A request header ``X-Mock-Bytes: N`` makes the answer's text N
 bytes long (large responses). The fixed latency is the time from the request to the last byte;
-a streamed answer sends its first event at 40% of it and the rest evenly spaced.
+a streamed answer sends its first event at 40% of it and the rest evenly spaced. A non-streamed
+answer says in ``X-Mock-Elapsed-Us`` how long the mock took from reading the request to answering.
 
 Chaos modes (``--chaos``, for a candidate; the primary always runs ``none``):
 
@@ -34,6 +35,7 @@ import hashlib
 import json
 import socket
 import struct
+import time
 from typing import Any
 
 from aiohttp import web
@@ -93,6 +95,7 @@ class Mock:
         return web.json_response({"ok": True})
 
     async def generate(self, request: web.Request) -> web.StreamResponse:
+        request["t0"] = time.perf_counter()
         raw = await request.read()
         self.requests[request.path] = self.requests.get(request.path, 0) + 1
         self.bytes_in += len(raw)
@@ -142,7 +145,9 @@ class Mock:
             await resp.write_eof()
             return resp
         await asyncio.sleep(self.latency)
-        return web.Response(body=data, content_type="application/json")
+        # the mock's own time for this answer, so a client can subtract it (its overhead on the direct path)
+        elapsed = f"{(time.perf_counter() - request['t0']) * 1e6:.0f}"
+        return web.Response(body=data, content_type="application/json", headers={"X-Mock-Elapsed-Us": elapsed})
 
     async def _sse(
         self, request: web.Request, payloads: list[dict[str, Any]], body: dict[str, Any]
