@@ -81,3 +81,44 @@ def test_traffic_rows_mirrored_only(tmp_path: Path) -> None:
     rows = TrafficTable(store.traffic_dir).read().to_pylist()
     assert len(rows) == mirrored
     assert all(json.loads(r["columns"])["mirrored"] for r in rows)
+
+
+def test_a_client_that_goes_away_mid_stream_is_counted() -> None:
+    import http.client
+    import threading
+
+    hold = threading.Event()
+    with (
+        Upstream("primary", Behaviour(chunks=3, hold_last=hold)) as primary,
+        Upstream("candidate") as cand,
+        shadowed(primary, [cand]) as proxy,
+    ):
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.proxy.port, timeout=20)
+        conn.request("POST", "/v1/chat/completions", chat_body("bye", stream=True))
+        resp = conn.getresponse()
+        assert resp.read1(65536).startswith(b"data: ")
+        conn.sock.close()
+        conn.close()
+        hold.set()
+        wait_for(lambda: proxy.proxy.health()["counts"].get("skipped.client_disconnected", 0) == 1)
+        assert request(proxy.url, "/v1/chat/completions", chat_body("still fine"))[0] == 200
+        wait_for(lambda: len(cand.seen) == 1)
+
+
+def test_a_port_in_use_and_a_locked_session_are_clean_errors(tmp_path: Path) -> None:
+    import pytest
+
+    from tailgate.errors import RunLocked, UsageError
+    from tailgate.shadow import ShadowConfig
+    from tests.shadow._servers import ProxyThread
+
+    store = str(tmp_path / "store")
+    with Upstream("primary") as primary, Upstream("candidate") as cand:
+        with shadowed(primary, [cand], store=store, run_id="busy") as first:
+            clash = ShadowConfig(primary.url, (cand.url,), port=first.proxy.port, store=store, run_id="other")
+            with pytest.raises(UsageError, match="cannot listen"), ProxyThread(clash):
+                pass
+            again = ShadowConfig(primary.url, (cand.url,), port=0, store=store, run_id="busy")
+            with pytest.raises(RunLocked), ProxyThread(again):
+                pass
+        assert Store(store).manifest("other-primary").status == "failed"

@@ -160,3 +160,17 @@ def test_keys_go_where_they_belong_and_are_stored_nowhere(
     for text in texts:
         assert CANARY_CLIENT not in text
         assert CANARY_CANDIDATE not in text
+
+
+def test_an_endless_answer_is_cut_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tailgate.shadow._mirror as mirror
+
+    monkeypatch.setattr(mirror, "_MAX_ANSWER", 1000)
+    huge = Behaviour(kind="status", status=200, body=b"x" * 50_000)
+    with (
+        Upstream("primary") as primary,
+        Upstream("candidate", huge) as cand,
+        shadowed(primary, [cand]) as proxy,
+    ):
+        assert request(proxy.url, "/v1/chat/completions", chat_body("q"))[0] == 200
+        wait_for(lambda: proxy.proxy.health()["counts"].get("failed.candidate.malformed_response") == 1)

@@ -109,6 +109,14 @@ def test_report_and_compare_read_the_runs(tmp_path: Path) -> None:
     compared = tailgate("--store", str(store.root), "compare", "sess-primary", "sess-candidate")
     assert compared.returncode == 0, compared.stderr
     assert "paired on 4 items" in compared.stdout  # (the embedding has no score: not paired)
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(
+        "name: shadow\nrules:\n  - overall_delta: {min_lower_bound: -0.5}\n  - min_items: {min: 4}\n"
+        "  - latency: {percentile: 95, max_ms: 20000}\n",
+        encoding="utf-8",
+    )
+    gated = tailgate("--store", str(store.root), "gate", "sess-primary", "sess-candidate", "--policy", str(policy))
+    assert gated.returncode == 0, gated.stdout + gated.stderr  # the same answers: the gate passes
 
 
 def test_the_same_run_id_appends_and_a_repeat_is_recorded_once(tmp_path: Path) -> None:

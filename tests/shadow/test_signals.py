@@ -15,10 +15,17 @@ from tailgate.traffic import TrafficTable
 from tests.shadow._servers import Behaviour, Upstream, chat_body, free_port, request, wait_for
 from tests.support.cli import REPO
 
+CANARY_CLIENT = "sk-client-CANARY-sigterm-5e1f0c"
+CANARY_CANDIDATE = "sk-cand-CANARY-sigterm-93ab77"
+
 
 def _start(store: Path, primary: str, candidate: str, run_id: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
+        "TAILGATE_CANDIDATE_API_KEY": CANARY_CANDIDATE,
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -58,7 +65,8 @@ def test_sigterm_finishes_in_flight_primaries_and_counts_pending_mirrors(tmp_pat
     ):
         proc, url = _start(store, primary.url, cand.url, "term", "--mirror-concurrency", "1", "--grace", "3")
         for i in range(4):
-            assert request(url, "/v1/chat/completions", chat_body(f"q{i}"))[0] == 200
+            auth = {"Authorization": f"Bearer {CANARY_CLIENT}"}
+            assert request(url, "/v1/chat/completions", chat_body(f"q{i}"), auth)[0] == 200
         wait_for(lambda: len(cand.seen) == 1)  # one mirror hangs in flight, three wait in the queue
         primary.behaviour.delay_s = 1.0
         result: list[int] = []
@@ -72,6 +80,14 @@ def test_sigterm_finishes_in_flight_primaries_and_counts_pending_mirrors(tmp_pat
         assert result == [200]  # the in-flight primary finished after SIGTERM
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
+    assert cand.seen[0].headers["Authorization"] == f"Bearer {CANARY_CANDIDATE}"
+    import pyarrow.parquet as pq
+
+    files = [p.read_bytes() for p in store.rglob("*") if p.is_file() and p.suffix != ".parquet"]
+    files += [str(pq.read_table(p).to_pylist()).encode() for p in store.rglob("*.parquet")]
+    for canary in (CANARY_CLIENT, CANARY_CANDIDATE):
+        assert canary not in err
+        assert not any(canary.encode() in data for data in files)
     s = Store(store)
     for role in ("primary", "candidate", "noise"):
         manifest = s.manifest(f"term-{role}")

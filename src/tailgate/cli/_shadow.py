@@ -122,3 +122,15 @@ def shadow(ctx: click.Context, /, **opts: Any) -> None:
     )
     if summary.get("write_errors"):
         sys.exit(1)
+
+
+def _add_report() -> None:
+    """``tailgate shadow report`` lives in its own module (issue 13, part 2); joined here when present."""
+    try:
+        from tailgate.cli._shadow_report import report_command  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return
+    shadow.add_command(report_command, "report")
+
+
+_add_report()

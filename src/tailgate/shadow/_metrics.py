@@ -66,6 +66,11 @@ class Metrics:
             registry=r,
         )
 
+    def skip(self, reason: str) -> None:
+        """A mirrorable request not mirrored, for ``reason``."""
+        self.skipped.labels(reason).inc()
+        self.count(f"skipped.{reason}")
+
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
             self.counts[name] += n

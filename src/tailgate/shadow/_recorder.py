@@ -5,7 +5,7 @@ thread through a queue. Records follow the store's journal rules (one ``write`` 
 flushed to the OS before the next; fsync when a writer closes, as the runner does), so a
 ``kill -9`` loses only what was still in flight. Items are appended to ``items.jsonl`` (one
 ``write`` per item, before its first record). Traffic rows go first to a spool file in the
-primary run's folder (one ``write`` each) and are committed to the traffic table in batches;
+primary run's folder (one ``write`` each) and are committed to the traffic table in batches (5,000 rows or 30 s);
 a spool left by a killed session is committed when the same run id is opened again (the table
 drops rows it already holds, by request id).
 """
@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from tailgate.errors import StoreError
 from tailgate.records import (
     DatasetInfo,
     Item,
@@ -44,8 +45,8 @@ __all__ = ["Recorder", "RunTarget", "run_ids"]
 
 log = logging.getLogger("tailgate.shadow")
 
-_TRAFFIC_BATCH = 500
-_TRAFFIC_EVERY_S = 2.0
+_TRAFFIC_BATCH = 5_000
+_TRAFFIC_EVERY_S = 30.0
 _SPOOL = "traffic-spool.jsonl"
 _BACKLOG = 50_000
 
@@ -82,6 +83,7 @@ class Recorder:
         self._detect = LanguageDetector()
         self._traffic: list[Request] = []
         self._traffic_since = 0.0
+        self._table_writer: Any = None
         self._spool: Any = None
         self._line = 0
         self.started_at = utc_now()
@@ -97,25 +99,39 @@ class Recorder:
     def open(self) -> set[str]:
         """Create the runs, or take them over to append (same session id); returns the request
         keys already recorded in the primary run (a repeated request is recorded once)."""
-        for role, run_id in self.runs.items():
-            if self.store.exists(run_id):
-                writer = self.store.open_run(run_id)
-                _repair_items(writer.run_dir / "items.jsonl")
-                self._items[role] = {row["item_id"] for row in self.store.read_items(run_id)}
-                self._samples[role] = set(self.store.sample_status(run_id))
-                manifest = writer.manifest()
-                writer.write_manifest(manifest.updated(status="running"))
-            else:
-                writer = self.store.create_run(run_id, self._manifest(role), [])
-                self._items[role], self._samples[role] = set(), set()
-            self._writers[role] = writer
-        self._open_spool()
+        try:
+            for role, run_id in self.runs.items():
+                self._writers[role] = self._open_run(role, run_id)
+            self._open_spool()
+        except BaseException:  # a run locked by another proxy: release the ones taken
+            for writer in self._writers.values():
+                writer.close()
+            self._writers = {}
+            raise
         self._thread = threading.Thread(target=self._loop, name="tailgate-shadow-writer", daemon=True)
         self._thread.start()
         return set(self._items.get("primary", set()))
 
-    def close(self, session: dict[str, Any]) -> None:
-        """Flush everything, write the manifests (``completed``, the session's counters), release."""
+    def _open_run(self, role: str, run_id: str) -> RunWriter:
+        if not self.store.exists(run_id):
+            self._items[role], self._samples[role] = set(), set()
+            return self.store.create_run(run_id, self._manifest(role), [])
+        writer = self.store.open_run(run_id)
+        try:
+            manifest = writer.manifest()
+            if "shadow" not in manifest.extra:
+                raise StoreError(f"run '{run_id}' exists and is not a shadow run: choose another --run-id")
+            _repair_items(writer.run_dir / "items.jsonl")
+            self._items[role] = {row["item_id"] for row in self.store.read_items(run_id)}
+            self._samples[role] = set(self.store.sample_status(run_id))
+            writer.write_manifest(manifest.updated(status="running"))
+        except BaseException:
+            writer.close()
+            raise
+        return writer
+
+    def close(self, session: dict[str, Any], status: str = "completed") -> None:
+        """Flush everything, write the manifests (``status``, the session's counters), release."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
@@ -123,20 +139,23 @@ class Recorder:
         self._flush_traffic()
         if self._spool is not None:
             self._spool.close()
+        if self._table_writer is not None:
+            self._table_writer.close()
+            self._table_writer = None
         ended = utc_now()
         for role, writer in self._writers.items():
             manifest = writer.manifest()
             entry = {
                 "started_at": self.started_at,
                 "ended_at": ended,
-                "status": "completed",
                 **session,
+                "status": status,
                 "records": self.records[role],
             }
             samples = self._samples[role]
             writer.write_manifest(
                 manifest.updated(
-                    status="completed",
+                    status=status,
                     ended_at=ended,
                     sessions=[*manifest.sessions, entry],
                     plan=Plan(items=len(self._items[role]), variants=1, repeats=1, samples=len(samples)),
@@ -293,8 +312,9 @@ class Recorder:
             "rows": len(rows),
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        with TrafficTable(self.store.traffic_dir).writer() as writer:
-            writer.commit(table, entry)
+        if self._table_writer is None:  # one for the session: it remembers the parts it has read
+            self._table_writer = TrafficTable(self.store.traffic_dir).writer()
+        self._table_writer.commit(table, entry)
         self.traffic_rows += len(rows)
         if truncate and self._spool is not None:
             self._spool.truncate(0)

@@ -1,0 +1,104 @@
+"""HTTP plumbing of the proxy: which headers a hop forwards, URLs, bodies, the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import secrets
+import time
+from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+__all__ = [
+    "HOP_BY_HOP",
+    "SKIP_AUTO",
+    "client_secret",
+    "default_run_id",
+    "forward_headers",
+    "join",
+    "new_loop",
+    "payload",
+    "response_headers",
+    "safe_url",
+]
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+SKIP_AUTO = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+"""Headers aiohttp's client would add on its own: not added, so the primary gets what the client sent."""
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop when installed (a dependency on Linux and macOS), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def default_run_id() -> str:
+    return time.strftime("shadow-%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+def safe_url(url: str) -> str:
+    """A URL without user, password, query or fragment (what may be stored or printed)."""
+    try:
+        parsed = URL(url)
+        return str(parsed.with_user(None).with_query(None).with_fragment(None))
+    except (ValueError, TypeError):
+        return "<unparsable URL>"
+
+
+def payload(body: bytes | None) -> Any:
+    """A body aiohttp sends with its length: large ones as a file object (aiohttp would warn
+    that writing a large ``bytes`` at once can hold the loop; a file object is written in parts)."""
+    return io.BytesIO(body) if body is not None and len(body) >= 1 << 20 else body
+
+
+def join(base: str, raw_path: str) -> URL:
+    return URL(base.rstrip("/") + raw_path, encoded=True)
+
+
+def forward_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    """The headers a hop forwards: all but hop-by-hop ones (and those ``Connection`` names),
+    ``Host`` (the upstream's own), ``Content-Length`` (recomputed for the same bytes) and
+    ``Expect`` (the proxy answered the client's ``100-continue`` itself, and sends the body whole)."""
+    named = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower in named or lower in ("host", "content-length", "expect"):
+            continue
+        out.add(name, value)
+    return out
+
+
+def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    named = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers.items():
+        if name.lower() not in HOP_BY_HOP and name.lower() not in named:
+            out.add(name, value)
+    return out
+
+
+def client_secret(headers: CIMultiDictProxy[str]) -> str | None:
+    auth = headers.get("Authorization") or headers.get("api-key") or headers.get("x-api-key")
+    if not auth:
+        return None
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if token and scheme.lower() in ("bearer", "basic", "token") else auth.strip()
