@@ -3,71 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tailgate.providers import resolve_local_model
 from tailgate.store import Store
 from tests.support.cli import tailgate
+from tests.support.llama_server import llama_server
 
 pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    model = resolve_local_model("smollm2-135m").path
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"llama-server-{port}.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                # llama_cpp.server, with the local provider's safe loading (no extra weight buffers:
-                # they crash llama.cpp on AMX CPUs)
-                "import runpy; from tailgate.providers._local import without_extra_buffers; "
-                "without_extra_buffers(); runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)",
-                "--model",
-                str(model),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "4096",
-                "--model_alias",
-                "smollm2",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"llama_cpp.server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.3)
+    with llama_server("smollm2-135m", "smollm2") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def test_chat_through_a_real_server(server: str) -> None:
