@@ -77,6 +77,11 @@ def test_traffic_rows_mirrored_only(tmp_path: Path) -> None:
         )
         mirrored = proxy.proxy.health()["counts"]["mirrored"]
         wait_for(lambda: proxy.proxy.health()["records"].get("candidate", 0) == mirrored)
+        # /metrics alone accounts for every mirrorable request: sampled out + mirrored
+        text = request(proxy.url, "/metrics", method="GET")[3].decode()
+        assert 'tailgate_shadow_requests_total{kind="mirrorable"} 40.0' in text
+        assert f"tailgate_shadow_mirrored_total {float(mirrored)}" in text
+        assert f"tailgate_shadow_not_sampled_total {float(40 - mirrored)}" in text
     assert 0 < mirrored < 40
     rows = TrafficTable(store.traffic_dir).read().to_pylist()
     assert len(rows) == mirrored

@@ -27,6 +27,12 @@ class Metrics:
         self.primary_errors = PCounter(
             "tailgate_shadow_primary_errors", "Primary calls the proxy could not complete.", ["reason"], registry=r
         )
+        self.not_sampled = PCounter(
+            "tailgate_shadow_not_sampled",
+            "Mirrorable requests outside the sample (requests{kind=mirrorable} = not_sampled + skipped"
+            " + dropped(intake_full) + mirrored).",
+            registry=r,
+        )
         self.mirrored = PCounter("tailgate_shadow_mirrored", "Requests mirrored (sampled and queued).", registry=r)
         self.noise = PCounter("tailgate_shadow_noise", "Mirrored requests also re-sent to the primary.", registry=r)
         self.dropped = PCounter(

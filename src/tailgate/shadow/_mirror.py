@@ -115,6 +115,7 @@ class MirrorSide:
         reason = skip_reason(body, CIMultiDict(captured.headers), mirror_tools=self.config.mirror_tools)
         if reason is None and mirror_share(key) >= self.config.sample:
             self.metrics.count("not_sampled")
+            self.metrics.not_sampled.inc()
             if self.config.traffic_rows == "all":
                 self.recorder.traffic(mode, body, captured, self._columns(key, captured))
             return
