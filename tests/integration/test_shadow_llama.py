@@ -226,3 +226,52 @@ def test_canary_keys_are_nowhere(session: Session) -> None:
         assert text, name
         assert CLIENT_KEY not in text, name
         assert CANDIDATE_KEY not in text, name
+
+
+def test_the_shadow_report_sees_gemma_differ(session: Session) -> None:
+    """At temperature 0 the primary answers the same twice (noise agreement 1): Gemma, a different
+    model, must come out "differs" -- and `compare` on the pair carries the same verdict."""
+    env = {"TAILGATE_STORE": str(session.store)}
+    report = tailgate("shadow", "report", RUN, "--json", "-", env=env, timeout=300)
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert data["n_noise_items"] > 0
+    (candidate,) = data["candidates"]
+    assert candidate["verdict"] == "differs", candidate
+    compare = tailgate("compare", f"{RUN}-primary", f"{RUN}-candidate", "--json", "-", env=env, timeout=300)
+    assert compare.returncode == 0, compare.stderr
+    assert json.loads(compare.stdout)["shadow"]["candidates"][0]["verdict"] == "differs"
+
+
+def test_a_primary_mirrored_to_itself_shows_no_difference(tmp_path: Path) -> None:
+    """The issue's A/A setup end to end: SmolLM2 behind the proxy, mirrored to itself, with a noise
+    share; at temperature 0 candidate and noise answers are the primary's: "no difference"."""
+    store = tmp_path / "store"
+    run = "shadow-aa"
+    with llama_server("smollm2-135m", "smollm2", "--interrupt_requests", "False", n_ctx=2048) as primary:
+        port = free_port()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
+               "TAILGATE_STORE": str(store)}  # fmt: skip
+        root = primary.removesuffix("/v1")
+        cmd = [sys.executable, "-m", "tailgate", "shadow", "--primary", root, "--candidate", root, "--quiet",
+               "--listen", f"127.0.0.1:{port}", "--sample", "1.0", "--noise", "0.5", "--run-id", run]  # fmt: skip
+        log = tmp_path / "proxy.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(base, proc, log)
+            for i in range(16):
+                body = {"model": "smollm2", "max_tokens": 12, "temperature": 0.0, "stream": i % 2 == 1,
+                        "messages": [{"role": "user", "content": f"Name a fruit and the number {i}."}]}  # fmt: skip
+                assert _post(f"{base}/v1/chat/completions", body).status == 200
+            _wait_idle(base)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0, log.read_text()[-2000:]
+    report = tailgate("shadow", "report", run, "--json", "-", env={"TAILGATE_STORE": str(store)}, timeout=300)
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert data["n_items"] == 16
+    assert data["n_noise_items"] > 0
+    assert data["candidates"][0]["verdict"] == "no difference beyond noise", data["candidates"][0]
