@@ -160,6 +160,14 @@ def test_frozen_json(tmp_path: Path) -> None:
         FROZEN.write_text(text, "utf-8")
     assert text == FROZEN.read_text("utf-8")
     assert data["schema"] == "tailgate.shadow_report/1"
+    # no agreement interval is a point: exact match is 0 on every pair of this pool, and chrF of
+    # identical pairs has no spread, yet finite data never gives [x, x] (issue 9)
+    for cand in data["candidates"]:
+        for block in (cand["agreement"], cand["exact_match"]):
+            for key in ("candidate", "noise", "difference"):
+                est = block[key]
+                if est is not None and est["low"] is not None:
+                    assert est["low"] < est["high"], (block["measure"], key, est)
 
 
 def test_session_with_faults_and_slices(tmp_path: Path) -> None:

@@ -276,6 +276,10 @@ def agreement_difference(
     se = math.sqrt(g / (g - 1) * float(np.sum(psi * psi)))
     df = m - 1
     method = f"mean_A(a) - mean_B(b), SE with their covariance (items as clusters), t({df})"
+    if se <= 1e-12:  # every pair equally similar (up to rounding): no finite data makes a point interval honest
+        why = "no variation in the agreement over items (identical similarity everywhere): no interval"
+        diff = Estimate.no_interval(why, value=value, n_items=g, n_samples=samples, confidence=confidence)
+        return AgreementDifference(measure, cand, noise, diff, _t_p(value, se, df), n, m)
     diff = Estimate.t_interval(value, se, df, n_items=g, n_samples=samples, method=method, confidence=confidence)
     p = _t_p(value, se, df)
     return AgreementDifference(measure, cand, noise, diff, p, n, m)
@@ -296,7 +300,12 @@ def _mean(x: np.ndarray, confidence: float, method: str) -> Estimate:
     mean = float(x.mean())
     if n < 2:
         return Estimate.no_interval("one item: no interval", value=mean, n_items=1, n_samples=1, confidence=confidence)
+    if np.isin(x, (0.0, 1.0)).all():  # exact match: a share, never a point interval at 0 or 1
+        return Estimate.wilson(float(x.sum()), n, method=f"{method}, Wilson", confidence=confidence)
     se = float(x.std(ddof=1)) / math.sqrt(n)
+    if se <= 1e-12:  # equal up to rounding
+        return Estimate.no_interval(f"{method}: every item equally similar, no interval", value=mean, n_items=n,
+                                    n_samples=n, confidence=confidence)  # fmt: skip
     return Estimate.t_interval(
         mean, se, n - 1, n_items=n, n_samples=n, method=f"{method}, t({n - 1})", confidence=confidence, clip=(0, 1)
     )
