@@ -16,7 +16,13 @@ def test_healthz_and_metrics() -> None:
         for i in range(3):
             request(proxy.url, "/v1/chat/completions", chat_body(f"q{i}"))
         request(proxy.url, "/v1/chat/completions", chat_body("t", tools=[{"type": "function"}]))
-        wait_for(lambda: proxy.proxy.health()["records"].get("noise", 0) == 3)
+        # the mirror thread decides on each request after its answer: wait for all four decisions
+        wait_for(
+            lambda: (
+                proxy.proxy.health()["records"].get("noise", 0) == 3
+                and proxy.proxy.health()["counts"].get("skipped.tools", 0) == 1
+            )
+        )
         for prefix in ("", "/_tailgate"):
             status, _, headers, body = request(proxy.url, f"{prefix}/healthz", method="GET")
             health = json.loads(body)
