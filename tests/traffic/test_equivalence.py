@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tailgate.records import _derive as derive
-from tailgate.records import canonical_json, content_hash
+from tailgate.records import canonical_json, content_hash, fast_content_hash
 from tailgate.traffic import Request
-from tailgate.traffic._schema import fast_content_hash, request_keys
+from tailgate.traffic._schema import request_keys
 
 CHARS = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
 

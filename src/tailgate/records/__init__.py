@@ -6,7 +6,9 @@ from tailgate.records._hashing import (
     cache_key_hasher,
     canonical_json,
     content_hash,
+    fast_content_hash,
     file_sha256,
+    floats_agree,
     item_id,
 )
 from tailgate.records._manifest import (
@@ -68,7 +70,9 @@ __all__ = [
     "derive_text_attributes",
     "detect_language",
     "detect_names",
+    "fast_content_hash",
     "file_sha256",
+    "floats_agree",
     "has_code",
     "item_arrow_schema",
     "item_id",

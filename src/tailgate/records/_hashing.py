@@ -20,7 +20,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cache_key_hasher", "canonical_json", "content_hash", "file_sha256", "item_id"]
+import orjson
+
+__all__ = [
+    "cache_key_hasher",
+    "canonical_json",
+    "content_hash",
+    "fast_content_hash",
+    "file_sha256",
+    "floats_agree",
+    "item_id",
+]
 
 HASH_HEX_DIGITS = 16
 
@@ -34,6 +44,33 @@ def content_hash(value: Any) -> str:
     """First 16 hex digits of the SHA-256 of ``value``'s canonical JSON."""
     digest = hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
     return digest[:HASH_HEX_DIGITS]
+
+
+def floats_agree(value: Any) -> bool:
+    """Whether orjson writes every float in ``value`` as ``json.dumps`` does (they differ only in
+    exponent forms, e.g. ``1e16`` against ``1e+16``, ``1e-05`` against ``1e-5``)."""
+    if type(value) is float:
+        return orjson.dumps(value) == repr(value).encode()
+    if isinstance(value, dict):
+        return all(floats_agree(v) for v in value.values())
+    if isinstance(value, list):
+        return all(floats_agree(v) for v in value)
+    return True
+
+
+def fast_content_hash(value: Any, *, floats_in: tuple[Any, ...] | None = None) -> str:
+    """:func:`content_hash`, byte for byte, about ten times faster: orjson with sorted keys writes
+    the same canonical JSON for strings, ints, booleans, null, lists and dicts with string keys
+    (tests check every code point), and floats are checked one by one (``floats_in``: the parts of
+    ``value`` that can hold floats; default all of it). Falls back to :func:`content_hash` for an
+    int past 64 bits, a non-string key or a float orjson writes differently."""
+    try:
+        if all(floats_agree(part) for part in ((value,) if floats_in is None else floats_in)):
+            data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+            return hashlib.sha256(data).hexdigest()[:HASH_HEX_DIGITS]
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    return content_hash(value)
 
 
 def item_id(input_fields: dict[str, Any], reference: Any) -> str:

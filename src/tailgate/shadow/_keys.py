@@ -18,9 +18,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from tailgate.records import HASH_HEX_DIGITS, content_hash
+from tailgate.records import fast_content_hash
 
 __all__ = [
     "MIRRORABLE_PATHS",
@@ -48,25 +46,7 @@ _NOISE_SALT = b"tailgate-noise:"
 def request_key(path: str, body: Mapping[str, Any]) -> str:
     """The stable key of a request (its item id in the shadow runs)."""
     value = {"path": path, "body": {k: v for k, v in body.items() if k not in _KEY_DROPS}}
-    if _floats_agree(value):  # orjson writes the same canonical bytes, 5-10 times faster (8 MiB bodies)
-        try:
-            data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-            return hashlib.sha256(data).hexdigest()[:HASH_HEX_DIGITS]
-        except (TypeError, orjson.JSONEncodeError):  # an int past 64 bits
-            pass
-    return content_hash(value)
-
-
-def _floats_agree(value: Any) -> bool:
-    """Whether orjson writes every float in ``value`` as ``json.dumps`` does (they differ in
-    exponent forms only, ``1e-05`` against ``1e-5``)."""
-    if type(value) is float:
-        return orjson.dumps(value) == repr(value).encode()
-    if isinstance(value, dict):
-        return all(_floats_agree(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_floats_agree(v) for v in value)
-    return True
+    return fast_content_hash(value)  # orjson's canonical bytes, 5-10 times faster on 8 MiB bodies
 
 
 def mirror_share(key: str) -> float:

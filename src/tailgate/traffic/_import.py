@@ -213,7 +213,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _json_text(value: Any) -> str:
-    """Canonical JSON text (orjson's, the same bytes for these values; see fast_content_hash)."""
+    """Canonical JSON text (orjson's, the same bytes for these values; see records.fast_content_hash)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     except (TypeError, orjson.JSONEncodeError):
