@@ -67,6 +67,20 @@ def test_run_of_field_substitution_templates_imports_no_jinja2(tmp_path: Path) -
     assert _heavy_after(*args, heavy=("jinja2",)) == ["jinja2"]
 
 
+def test_run_without_a_terminal_imports_no_rich(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a terminal (CI logs, a pipe: subprocess output here) the run's progress is plain
+    lines and rich is not imported (~15 ms of start-up); with FORCE_COLOR rich is asked, and
+    draws the bar."""
+    suite = make_suite(tmp_path / "suite", repeats=2)
+    model = "python:tests.support.models:oracle"
+    args = ("run", str(suite), "--model", model, "--json", "--no-cache")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    assert _heavy_after(*args, heavy=("rich",)) == []
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert _heavy_after(*args, heavy=("rich",)) == ["rich"]
+
+
 def test_openai_run_path_imports_no_array_library() -> None:
     modules = "tailgate.cli._commands, tailgate.runner, tailgate.providers._openai"
     code = f"import sys, {modules}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -124,12 +125,17 @@ def run(
 
 
 def _progress(model: str) -> Any:
-    """A bar on a terminal; without one (CI logs, a pipe) a plain line every 10 seconds."""
-    from tailgate.report import LineProgress, RichProgress, console
+    """A bar on a terminal; without one (CI logs, a pipe) a plain line every 10 seconds. rich
+    (and its ~15 ms import) is asked only when stderr can be a terminal for it: a TTY, or the
+    variables rich reads to force one (TTY_COMPATIBLE, FORCE_COLOR)."""
+    from tailgate.report import LineProgress
 
-    err = console(stderr=True)
-    if err.is_terminal:
-        return RichProgress(err, description=model)
+    if sys.stderr.isatty() or "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        from tailgate.report import RichProgress, console
+
+        err = console(stderr=True)
+        if err.is_terminal:
+            return RichProgress(err, description=model)
     return LineProgress(sys.stderr, description=model)
 
 

@@ -5,21 +5,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tailgate.providers import Fault
 from tailgate.text import neutralize
+
+if TYPE_CHECKING:  # rich is imported by the bar alone: a run in a CI log never loads it (~15 ms)
+    from rich.console import Console
+    from rich.progress import TaskID
 
 __all__ = ["LineProgress", "RichProgress", "StepProgress"]
 
@@ -28,6 +21,15 @@ class RichProgress:
     """Implements :class:`tailgate.runner.ProgressSink` on a rich console (stderr)."""
 
     def __init__(self, console: Console, description: str = "run") -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.console = console
         self.description = description
         self.errors = 0
