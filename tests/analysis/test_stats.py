@@ -145,24 +145,51 @@ def test_variance_components_equal_one_way_anova_estimators() -> None:
 
 
 @pytest.mark.parametrize(("n", "q"), [(100, 50), (400, 99), (80, 95), (1000, 90)])
-def test_percentile_interval_of_independent_samples_is_the_exact_order_statistic_one(n: int, q: float) -> None:
-    """One sample per item: the interval is a pair of order statistics [X_(r), X_(s)], whose
-    coverage of the true quantile is exactly P(r <= B < s) with B ~ Binomial(n, q) for any
-    continuous distribution (Conover 1999, "Practical Nonparametric Statistics", sec. 3.2); it
-    must be at least 95% and not wasteful. For the median of 100 Conover's table gives
-    [X_(40), X_(61)]."""
-    from scipy import stats
+def test_percentile_interval_of_independent_samples_is_hutsons_fractional_one(n: int, q: float) -> None:
+    """One sample per item: the interval is Hutson's (1999, "Calculating nonparametric confidence
+    intervals for quantiles using fractional order statistics", J. Applied Statistics 26(3)) pair
+    of fractional order statistics X_(u), u real, linear between neighbours, with u_l and u_u the
+    ranks where the Beta(u, n - u + 1) law of the u-th uniform order statistic puts 1 - alpha/2 and
+    alpha/2 below q. Checked against scipy's beta CDF solved by brentq, and nested in the classical
+    integer-rank interval (Conover 1999, "Practical Nonparametric Statistics", sec. 3.2; for the
+    median of 100 his table gives [X_(40), X_(61)])."""
+    from scipy import optimize, stats
 
     values = np.arange(1.0, n + 1)  # the sample's order statistics are their own ranks
     (p,) = bootstrap_percentiles(values, np.arange(n), [q])
     assert p.low is not None
     assert p.high is not None
-    r, s = int(p.low), int(p.high)
-    coverage = stats.binom.cdf(s - 1, n, q / 100) - stats.binom.cdf(r - 1, n, q / 100)
-    assert 0.95 <= coverage <= 0.98
+    share = q / 100
+
+    def rank(level: float) -> float:
+        return float(optimize.brentq(lambda u: stats.beta.cdf(share, u, n - u + 1) - level, 1.0, float(n), xtol=1e-12))
+
+    assert p.low == pytest.approx(rank(0.975), abs=1e-6)
+    assert p.high == pytest.approx(rank(0.025), abs=1e-6)
+    r = int(stats.binom.ppf(0.025, n, share))  # the classical ranks, P(r <= B < s) >= 0.95
+    s = int(stats.binom.ppf(0.975, n, share)) + 1
+    assert r <= p.low < p.high <= s
+    assert stats.binom.cdf(s - 1, n, share) - stats.binom.cdf(r - 1, n, share) >= 0.95
     if (n, q) == (100, 50):
-        assert r == 40
-        assert s == 61
+        assert (r, s) == (40, 61)
+
+
+@pytest.mark.parametrize(("n", "q"), [(100, 95), (100, 5), (300, 50)])
+def test_independent_percentile_intervals_cover_neither_more_nor_less(n: int, q: float) -> None:
+    """The integer-rank interval covered 0.982 at p95 of 100 (discreteness: its coverage is
+    P(r <= B < s) >= 0.95, up to 0.98 at small n); the fractional one covers 0.95 +- 0.02
+    (normal samples, 2,000 replications, MC SE 0.005)."""
+    rng = np.random.default_rng(n + int(q))
+    from statistics import NormalDist
+
+    truth = NormalDist().inv_cdf(q / 100)
+    covered = 0
+    for _ in range(2000):
+        (p,) = bootstrap_percentiles(rng.standard_normal(n), np.arange(n), [q])
+        assert p.low is not None
+        assert p.high is not None
+        covered += p.low <= truth <= p.high
+    assert 0.93 <= covered / 2000 <= 0.97
 
 
 def test_percentile_without_enough_samples_has_no_interval() -> None:

@@ -253,7 +253,6 @@ def _order_statistic_need(p: float, confidence: float) -> float:
 def _quantile_interval(
     order: np.ndarray, p: float, n_eff: float, clustered: str, confidence: float
 ) -> tuple[float | None, float | None, str]:
-    from tailgate.analysis._distributions import binom_ppf
 
     alpha = 1.0 - confidence
     total = order.size
@@ -267,15 +266,49 @@ def _quantile_interval(
             f"too few samples for p{100 * p:g}: a distribution-free {confidence:.0%} interval needs "
             f"n_eff >= {math.ceil(need)}, this run has {clustered}",
         )
-    # the exact ranks for m = floor(n_eff) independent samples, P(r <= B < s) >= confidence with
-    # B ~ Binomial(m, p), scaled to the N samples (exactly the classical interval when N = n_eff)
-    m = max(int(n_eff), 1)
-    r = max(int(binom_ppf(alpha / 2, m, p)), 1)
-    s = min(int(binom_ppf(1 - alpha / 2, m, p)) + 1, m)
-    lo_index = max(math.floor(r / m * total) - 1, 0)
-    hi_index = min(math.ceil(s / m * total) - 1, total - 1)
-    method = f"order-statistic interval (binomial ranks) inverted through the sample (Woodruff), {clustered}"
-    return float(order[lo_index]), float(order[hi_index]), method
+    # fractional ranks (Hutson 1999): u_l, u_u with P(U_(u) <= p) = 1 - alpha/2 and alpha/2 for
+    # U_(u) ~ Beta(u, m - u + 1), the law of the u-th of m uniform order statistics continued to
+    # real u, and m = n_eff itself; their positions u N / m in the N samples, interpolated.
+    m = max(n_eff, 1.0)
+    lower = _fractional_rank(p, m, 1.0 - alpha / 2)
+    upper = _fractional_rank(p, m, alpha / 2)
+    if lower is None or upper is None:  # (excluded by ``need`` but for rounding at its edge)
+        return None, None, f"too few samples for p{100 * p:g}: this run has {clustered}"
+    low = _fractional_order_statistic(order, lower / m * total)
+    high = _fractional_order_statistic(order, upper / m * total)
+    method = f"fractional order-statistic interval (Hutson) inverted through the sample (Woodruff), {clustered}"
+    return low, high, method
+
+
+def _fractional_rank(p: float, m: float, level: float) -> float | None:
+    """The real u in [1, m] with I_p(u, m - u + 1) = ``level`` (the regularized incomplete beta,
+    decreasing in u), or None when none is: bisection to 1e-9 of a rank."""
+    from scipy.special import betainc
+
+    def chance(u: float) -> float:
+        return float(betainc(u, m - u + 1.0, p))
+
+    lo, hi = 1.0, m
+    if chance(lo) < level or chance(hi) > level:
+        return None
+    while hi - lo > 1e-9:
+        mid = (lo + hi) / 2
+        if chance(mid) >= level:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _fractional_order_statistic(order: np.ndarray, position: float) -> float:
+    """X_(position) for a 1-based real position, linear between the neighbouring order statistics
+    (clipped to the sample)."""
+    position = min(max(position, 1.0), float(order.size))
+    below = math.floor(position)
+    weight = position - below
+    if weight == 0.0 or below >= order.size:
+        return float(order[below - 1])
+    return float((1.0 - weight) * order[below - 1] + weight * order[below])
 
 
 def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
