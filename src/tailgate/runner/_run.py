@@ -212,15 +212,17 @@ async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunR
             fingerprint(suite, dataset, identity, mode, repeats, [v.name for v in plan.variants]),
         )
         started = utc_now()
-        writer, run_id, todo, resumed = _open(setup, started)
+        writer, run_id, todo, resumed, states = _open(setup, started)
         with writer:
-            return await _session(setup, writer, run_id, todo, resumed, started, progress)
+            return await _session(setup, writer, run_id, todo, resumed, started, progress, states)
     finally:
         await provider.aclose()
 
 
-def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bool]:
-    """Create the run, or take the lock of the existing one and find its missing samples."""
+def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bool, dict[str, bool]]:
+    """Create the run, or take the lock of the existing one and find its missing samples; also
+    returns the run's sample states (:meth:`Store.sample_status`: none for a new run), which the
+    session keeps current as it writes so that closing it need not read the journals again."""
     options, store, plan = setup.options, setup.store, setup.plan
     if options.run_id is not None and store.exists(options.run_id):
         run_id = options.run_id
@@ -239,7 +241,7 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
         todo = [
             s for s in plan.samples if s.sample_id not in states or (options.retry_errors and not states[s.sample_id])
         ]
-        return writer, run_id, todo, True
+        return writer, run_id, todo, True, states
     run_id = options.run_id or _new_run_id(setup.suite.config.name, options.model)
     manifest = build_manifest(
         run_id=run_id,
@@ -266,7 +268,7 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
         argv=options.argv,
         started_at=started,
     )
-    return store.create_run(run_id, manifest, setup.dataset.items), run_id, plan.samples, False
+    return store.create_run(run_id, manifest, setup.dataset.items), run_id, plan.samples, False, {}
 
 
 async def _session(
@@ -277,6 +279,7 @@ async def _session(
     resumed: bool,
     started: str,
     progress: ProgressSink | None,
+    states: dict[str, bool],
 ) -> RunResult:
     """Execute ``todo`` into the run, then compact and record the session in the manifest.
 
@@ -297,6 +300,7 @@ async def _session(
 
     def write(record: dict[str, Any]) -> None:
         writer.append(record)
+        states[record["sample_id"]] = record["error_class"] is None  # (last record wins, as on disk)
         if cache is not None and tracker is not None and record["error_class"] is None and not record["cached"]:
             cache.put(
                 record["cache_key"],
@@ -351,7 +355,7 @@ async def _session(
         hint = queueing_hint(stats)
         if hint is not None:
             session["latency_note"] = hint
-        done = _finish(setup.store, writer, run_id, status, session, stats)
+        done = _finish(writer, status, session, stats, states)
     warnings = [*setup.dataset.warnings, *([hint] if hint else [])]
     problem = _measured_nothing(writer.manifest(), stats)
     if problem is not None:
@@ -409,18 +413,22 @@ _CACHED_FIELDS = ("tokens_in", "tokens_out", "finish_reason", "latency_ms")
 
 
 def _finish(
-    store: Store,
     writer: RunWriter,
-    run_id: str,
     status: str,
     session: dict[str, Any],
     stats: ExecutionStats,
+    states: dict[str, bool],
 ) -> int:
+    """Compact a completed run and record the session; ``states`` is every sample's state (the
+    store's at the start, then each record this session wrote)."""
     if status == "completed":
         # Small runs stay as JSONL (an open format DuckDB reads directly): importing pyarrow and
-        # writing Parquet would cost more than reading them ever will.
-        writer.compact(min_records=COMPACT_MIN_RECORDS)
-    states = store.sample_status(run_id)
+        # writing Parquet would cost more than reading them ever will. (The journals hold at most
+        # ``len(states)`` distinct samples: below the bound there is nothing to read.)
+        if len(states) >= COMPACT_MIN_RECORDS:
+            writer.compact(min_records=COMPACT_MIN_RECORDS)
+        else:
+            writer.seal()
     manifest = writer.manifest()
     planned = manifest.plan.samples
     session.update(

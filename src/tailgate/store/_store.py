@@ -471,13 +471,17 @@ class RunWriter:
             self._journal = Journal(self.run_dir / f"journal-{self._segment:06d}.jsonl")
         self._journal.append(record)
 
-    def compact(self, min_records: int = 0) -> bool:
-        """Fold every journal into one Parquet part (and the items into Parquet), if the journals
-        hold at least ``min_records`` records. Returns whether it compacted."""
+    def seal(self) -> None:
+        """Close the journal being written (fsynced); a later record starts the next one."""
         if self._journal is not None:
             self._journal.close()
             self._journal = None
             self._segment += 1
+
+    def compact(self, min_records: int = 0) -> bool:
+        """Fold every journal into one Parquet part (and the items into Parquet), if the journals
+        hold at least ``min_records`` records. Returns whether it compacted."""
+        self.seal()
         files = scan_run_files(self.run_dir)
         if sum(_count_lines(path) for _, path in files.journals) < min_records:
             return False  # (lines bound the records from above: no need to parse them)
