@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shlex
 import sys
 import time
@@ -302,6 +303,54 @@ def score_quantiles(cell: Cell) -> np.ndarray:
         return np.percentile(x, list(REPORT.percentiles))
 
     return np.asarray(_memo(("scoreq", cell.het, cell.mean), compute))
+
+
+BOUNDARY_EDGE = 1e-3
+"""A truth this close to 0 or 1 is at the boundary: see :func:`boundary_edge`."""
+
+
+def boundary_edge(measure: str, regime: str) -> float | None:
+    """How far a row's truth is from 0 or 1, for the measures whose truth can sit there
+    (pass@k, pass^k, the never-pass share, percentiles of [0, 1] scores); None for the others.
+
+    When the truth is within :data:`BOUNDARY_EDGE` of an edge the data almost never contradict it
+    (every item passes all k, or none does; continuous scores pile up at 1.0 in floating point), so
+    every interval that is valid on such data covers nearly always: 0.95 cannot be reached without
+    excluding, at random, a value the data support. Those rows are judged on validity alone
+    (coverage >= 0.95 - tolerance) and marked ``boundary`` (docs/calibration.md)."""
+    fields = dict(part.split("=", 1) for part in regime.split() if "=" in part)
+    if "n" not in fields or "K" not in fields:
+        return None
+    n, k, het, mean = int(fields["n"]), int(fields["K"]), fields.get("het", "low"), float(fields.get("mean", 0.7))
+    passes = re.fullmatch(r"pass([@^])(\d+)", measure)
+    percentile = re.fullmatch(r"score p([\d.]+) \(continuous\)", measure)
+    if passes is not None:
+        a, b = Cell("run", n, k, het, mean).ab
+        j = int(passes.group(2))
+        truth = 1.0 - beta_moment(b, a, j) if passes.group(1) == "@" else beta_moment(a, b, j)
+    elif measure == "never-pass share":
+        a, b = Cell("run", n, k, het, mean).ab
+        truth = beta_moment(b, a, k)
+    elif percentile is not None:
+        qs = [float(q) for q in REPORT.percentiles]
+        q = float(percentile.group(1))
+        if q not in qs:
+            return None
+        truth = float(score_quantiles(Cell("continuous", n, k, het, mean))[qs.index(q)])
+    else:
+        return None
+    return min(truth, 1.0 - truth)
+
+
+def at_boundary(row: Row) -> Row:
+    """``row`` with a ``conservative`` coverage verdict turned ``boundary`` when its truth is at
+    an edge (:func:`boundary_edge`); every other row unchanged."""
+    if row.kind != "coverage" or not row.status.startswith("conservative"):
+        return row
+    edge = boundary_edge(row.measure, row.regime)
+    if edge is None or edge >= BOUNDARY_EDGE:
+        return row
+    return replace(row, status="boundary" + row.status[len("conservative") :])
 
 
 def template_effects(cell: Cell) -> np.ndarray:
@@ -822,7 +871,7 @@ def verdict(measure: str, regime: str, tally: Tally) -> Row:
         status = "PASS" if rate >= 0.99 else "FAIL"
     if warned > 0 and status != "FAIL":
         status += f" (warning in {warned:.0%})"
-    return Row(measure, regime, tally.kind, rate, se, tally.printed, warned, status, note, tally.total)
+    return at_boundary(Row(measure, regime, tally.kind, rate, se, tally.printed, warned, status, note, tally.total))
 
 
 def _order(key: tuple[str, str]) -> tuple[str, int, int, str]:
@@ -892,7 +941,7 @@ class Study:
     @classmethod
     def load(cls, path: Path) -> Study:
         data = json.loads(path.read_text(encoding="utf-8"))
-        rows = [Row.from_dict(r) for r in data["rows"]]
+        rows = [at_boundary(Row.from_dict(r)) for r in data["rows"]]
         # a file from before merges existed: its header describes the one full study
         legacy = data["header"].split(". ", 1)[-1]  # without its row counts, which merges change
         runs = data.get("runs") or [{"kind": "full", "description": legacy, "seconds": data.get("seconds")}]
