@@ -5,8 +5,9 @@ request to this process's end of a Unix socketpair (``_wire.py`` frames), never 
 everything else, off the primary path's interpreter: parsing the body, the key, the sampling
 decision, the candidate and noise calls (:class:`~tailgate.shadow._mirror.MirrorSide`, on this
 process's event loop), the records and the traffic rows (the
-:class:`~tailgate.shadow._recorder.Recorder`'s thread). It runs at a lower CPU priority (nice
-:data:`NICE`), so that on a busy machine the primary path gets the CPU first.
+:class:`~tailgate.shadow._recorder.Recorder`'s thread). It runs at the lowest CPU priority (nice
+:data:`NICE`), so that on a busy machine the primary path gets the CPU first and the worker
+catches up when there is CPU to spare (or, past its intake, requests are dropped and counted).
 
 Lifecycle:
 
@@ -66,7 +67,7 @@ from tailgate.shadow._wire import (
 
 __all__ = ["ABANDON_S", "NICE", "SNAPSHOT_EVERY", "Worker", "main"]
 
-NICE = 10
+NICE = 19
 SNAPSHOT_EVERY = 0.05
 HEARTBEAT_EVERY = 1.0
 ABANDON_S = 5.0
