@@ -497,6 +497,14 @@ def failures_by_class(base: str) -> dict[str, float]:
     return out
 
 
+def decided(base: str, timeout: float = 30.0) -> None:
+    """Wait until the proxy's mirror worker has taken every request handed to it (its counters
+    then include every decision, even while mirrors stay queued, as behind a hanging candidate)."""
+    deadline = time.monotonic() + timeout
+    while get_json(f"{base}/healthz").get("worker", {}).get("intake", 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def drain(base: str, timeout: float = 30.0) -> Accounting:
     """Wait until the proxy has no mirror queued or in flight (or ``timeout``); the counters then."""
     deadline = time.monotonic() + timeout

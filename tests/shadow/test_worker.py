@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import tailgate
 from tailgate.shadow import mirror_share, request_key
 from tailgate.shadow._metrics import Metrics
 from tailgate.shadow._wire import HEADER, captured_frame, read_captured
@@ -149,14 +150,21 @@ def test_counters_are_exact_across_the_process_boundary(tmp_path: Path) -> None:
     assert store.read_records("exact-candidate").num_rows == done
 
 
-def test_a_dead_worker_is_noticed_and_the_primary_path_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_dead_worker_is_noticed_and_the_primary_path_goes_on(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.ERROR, "tailgate.shadow")
+    monkeypatch.setenv("PYTHONPATH", "/nonexistent")  # the worker must find this package anyway
     with Upstream("primary") as primary, Upstream("candidate") as cand, shadowed(primary, [cand]) as proxy:
         assert request(proxy.url, "/v1/chat/completions", chat_body("before"))[0] == 200
         wait_for(lambda: proxy.proxy.health()["records"].get("candidate", 0) == 1)
         pid = proxy.proxy.worker_pid
         assert pid is not None
         assert pid != os.getpid()
+        # the worker runs this very tailgate package (not another checkout's or installed copy)
+        environ = dict(v.split(b"=", 1) for v in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in v)
+        here = Path(tailgate.__file__).resolve().parents[1]
+        assert environ[b"PYTHONPATH"].decode().split(os.pathsep) == [str(here), "/nonexistent"]
         # the worker yields the CPU to the primary path
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 19)
         os.kill(pid, signal.SIGKILL)

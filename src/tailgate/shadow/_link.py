@@ -227,8 +227,9 @@ def worker_env(candidate_key_env: str, candidate_key: str | None) -> dict[str, s
     """The worker's environment: this one, the candidate key as read at construction, and the
     path of this very tailgate package first (the worker runs the same code as the proxy)."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # (the folder holding this tailgate package)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    root = Path(__file__).resolve().parents[2]  # (the folder holding this tailgate package)
+    if root.name not in ("site-packages", "dist-packages"):  # (an installed one is found as here)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     if candidate_key:
         env[candidate_key_env] = candidate_key
     else:
