@@ -35,6 +35,7 @@ from typing import Any
 from shadow_harness import (
     REPO,
     Phase,
+    decided,
     failures_by_class,
     free_port,
     load_average,
@@ -66,6 +67,7 @@ def main() -> int:
         counters = {}
         for name, url in urls.items():
             if name != "direct":
+                decided(url)
                 acc = read_accounting(url)
                 ends = acc.not_sampled + acc.skipped + acc.dropped + acc.mirrored
                 counters[name] = acc.as_dict() | {"every_request_accounted": ends == acc.requests}

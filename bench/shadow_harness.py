@@ -253,6 +253,8 @@ class Phase:
     wall_s: float
     cpu_s: float
     server_cpu_s: float = 0.0  # CPU of the target's own process(es) during the phase (not the mock's)
+    # the first of them alone (tailgate: the proxy's process, without its mirror worker)
+    server_main_cpu_s: float = 0.0
 
     @property
     def n(self) -> int:
@@ -269,17 +271,26 @@ def run_load(
     workdir: Path,
     pad: int = 0,
     pids: list[int] | None = None,
+    settle: Any = None,
 ) -> Phase:
-    """Send requests ``start .. start+n-1`` in a load-generator process; ``pids``: whose CPU to count."""
+    """Send requests ``start .. start+n-1`` in a load-generator process; ``pids``: whose CPU to count;
+    ``settle``: called after the load and before the CPU is read again (a proxy's ``drain``, so
+    that the work its mirror worker does after the last answer is the phase's too)."""
     out = workdir / f"load-{target}-{start}-{int(stream)}.json"
+    main0 = cpu_seconds((pids or [])[:1])
     cpu0 = cpu_seconds(pids or [])
     cmd = [sys.executable, str(HERE / "shadow_harness.py"), "load", url, str(start), str(n), str(concurrency)]
     cmd += ["--out", str(out), "--pad", str(pad)] + (["--stream"] if stream else [])
     subprocess.run(cmd, check=True)
+    if settle is not None:
+        settle()
     server_cpu = cpu_seconds(pids or []) - cpu0
+    server_main = cpu_seconds((pids or [])[:1]) - main0
     data = json.loads(out.read_text())
     out.unlink()
-    return Phase(target=target, stream=stream, start=start, server_cpu_s=server_cpu, **data)
+    return Phase(
+        target=target, stream=stream, start=start, server_cpu_s=server_cpu, server_main_cpu_s=server_main, **data
+    )
 
 
 async def _load(url: str, start: int, n: int, concurrency: int, stream: bool, pad: int) -> dict[str, Any]:
@@ -467,7 +478,12 @@ def read_accounting(base: str) -> Accounting:
         mirrored=total("tailgate_shadow_mirrored_total"),
         calls=total("tailgate_shadow_mirror_calls_total", target="candidate"),
         failed=total("tailgate_shadow_failed_total", target="candidate"),
-        pending=float(health.get("queue", 0)) + float(health.get("in_flight_mirrors", 0)),
+        # mirrors queued or in flight, requests handed to the mirror worker and not yet taken, and
+        # what its writer still holds (records, traffic rows)
+        pending=float(health.get("queue", 0))
+        + float(health.get("in_flight_mirrors", 0))
+        + float(health.get("worker", {}).get("intake", 0))
+        + float(health.get("writer_backlog", 0)),
     )
 
 
@@ -479,6 +495,14 @@ def failures_by_class(base: str) -> dict[str, float]:
             cls = key.split('error_class="', 1)[1].split('"', 1)[0]
             out[cls] = out.get(cls, 0.0) + value
     return out
+
+
+def decided(base: str, timeout: float = 30.0) -> None:
+    """Wait until the proxy's mirror worker has taken every request handed to it (its counters
+    then include every decision, even while mirrors stay queued, as behind a hanging candidate)."""
+    deadline = time.monotonic() + timeout
+    while get_json(f"{base}/healthz").get("worker", {}).get("intake", 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def drain(base: str, timeout: float = 30.0) -> Accounting:

@@ -15,7 +15,9 @@ The load generator is a separate process (uvloop, one aiohttp session, ``--concu
 For every target, mode and round it reports time to first body byte (TTFB) and total time,
 p50/p95/p99, and the added latency (target minus direct, same round and mode); the figures are the
 median over rounds with the smallest and largest round. The machine's load average is recorded at
-every round: on a shared machine the rounds' spread is the honest uncertainty.
+every round: on a shared machine the rounds' spread is the honest uncertainty. CPU is the target's
+process(es) per request, from the start of a phase until a proxy has drained (no mirror pending,
+its writer idle: the mirror worker's deferred work is counted), and the proxy's own process alone.
 
 Checks (the command exits 1 if one fails, 0 if all hold):
 
@@ -147,12 +149,19 @@ def measure(urls: dict[str, str], svc: Services, args: argparse.Namespace) -> tu
         for stream in modes:
             for name in order:
                 start = r * per_round
+                settle = (lambda url=urls[name]: drain(url)) if name.startswith("shadow") else None
                 phase = run_load(
-                    urls[name], name, start, per_round, args.concurrency, stream, svc.workdir, pids=pids[name]
+                    urls[name],
+                    name,
+                    start,
+                    per_round,
+                    args.concurrency,
+                    stream,
+                    svc.workdir,
+                    pids=pids[name],
+                    settle=settle,
                 )
                 phases.append(phase)
-                if name.startswith("shadow"):
-                    drain(urls[name])
         meta.append({"round": r, "order": order, "seconds": round(time.monotonic() - t0, 1), "load": load_average()})
         print(f"round {r + 1}/{args.rounds}: {meta[-1]['seconds']} s, load average {meta[-1]['load']}", flush=True)
     return phases, meta
@@ -279,6 +288,8 @@ def latency_table(phases: list[Phase]) -> dict[str, Any]:
                 "errors": sum(s != 200 for p in mine for s in p.status),
                 # the target's own process(es): the mock for direct, the proxy, nginx's master + worker
                 "server_cpu_ms_per_request": spread([p.server_cpu_s / p.n * 1000 for p in mine]),
+                # tailgate: the proxy's own process (the primary path), without its mirror worker
+                "server_main_cpu_ms_per_request": spread([p.server_main_cpu_s / p.n * 1000 for p in mine]),
             }
             for metric in ("ttfb", "total"):
                 per_round = [percentiles(getattr(p, f"{metric}_ms")) for p in mine]
@@ -368,6 +379,16 @@ def render(result: dict[str, Any]) -> None:
         for m, row in modes.items()
     }
     print("server CPU ms per request: " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items()))
+    main = {
+        f"{n} {m}": row["server_main_cpu_ms_per_request"]["median"]
+        for n, modes in result["latency"].items()
+        if n.startswith("shadow")
+        for m, row in modes.items()
+    }
+    print(
+        "of which the proxy's own process (without its mirror worker): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in main.items())
+    )
     lg = result["load_generator"]
     print(
         f"load generator: {lg['cpu_us_per_request']['median']:.0f} us CPU per request, "

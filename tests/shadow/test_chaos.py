@@ -162,15 +162,12 @@ def test_keys_go_where_they_belong_and_are_stored_nowhere(
         assert CANARY_CANDIDATE not in text
 
 
-def test_an_endless_answer_is_cut_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tailgate.shadow._mirror as mirror
-
-    monkeypatch.setattr(mirror, "_MAX_ANSWER", 1000)
+def test_an_endless_answer_is_cut_and_counted() -> None:
     huge = Behaviour(kind="status", status=200, body=b"x" * 50_000)
     with (
         Upstream("primary") as primary,
         Upstream("candidate", huge) as cand,
-        shadowed(primary, [cand]) as proxy,
+        shadowed(primary, [cand], max_answer=1000) as proxy,
     ):
         assert request(proxy.url, "/v1/chat/completions", chat_body("q"))[0] == 200
         wait_for(lambda: proxy.proxy.health()["counts"].get("failed.candidate.malformed_response") == 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -55,6 +56,15 @@ def _start(store: Path, primary: str, candidate: str, run_id: str, *extra: str) 
     line = proc.stderr.readline()
     assert "listening on" in line, line + proc.stderr.read()
     return proc, f"http://127.0.0.1:{port}"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its reaper is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def test_sigterm_finishes_in_flight_primaries_and_counts_pending_mirrors(tmp_path: Path) -> None:
@@ -114,10 +124,13 @@ def test_kill_9_loses_only_in_flight_mirrors_and_the_run_reopens(tmp_path: Path)
         for i in range(20, 23):
             request(url, "/v1/chat/completions", chat_body(f"q{i}"))
         wait_for(lambda: len(cand.seen) == 23)
+        worker = json.loads(request(url, "/healthz", method="GET")[3])["worker"]["pid"]
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         assert proc.stderr is not None
         proc.stderr.close()
+        # the worker sees its socket end, exits promptly and releases the runs' locks
+        wait_for(lambda: not _running(worker), 10)
         assert s.read_records("killed-candidate").num_rows == 20  # the 3 in flight are lost, no more
         assert s.read_records("killed-primary").num_rows == 20
         assert s.run_info("killed-primary").status == "interrupted"
@@ -133,3 +146,28 @@ def test_kill_9_loses_only_in_flight_mirrors_and_the_run_reopens(tmp_path: Path)
     assert s.manifest("killed-candidate").status == "completed"
     # the killed session's spooled traffic rows were committed when the run reopened
     assert len(TrafficTable(s.traffic_dir).read()) >= 20 + 5
+
+
+def test_a_run_locked_by_another_proxy_is_a_clean_error_of_the_command(tmp_path: Path) -> None:
+    """The worker opens the runs; its start-up error still ends the command with a message and 2."""
+    store = tmp_path / "store"
+    with Upstream("primary") as primary, Upstream("candidate") as cand:
+        first, _ = _start(store, primary.url, cand.url, "locked")
+        try:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+            args = ["--primary", primary.url, "--candidate", cand.url, "--run-id", "locked", "--quiet"]
+            second = subprocess.run(
+                [sys.executable, "-m", "tailgate", "--store", str(store), "shadow", *args, "--listen", "127.0.0.1:0"],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            first.send_signal(signal.SIGTERM)
+            first.communicate(timeout=30)
+    assert second.returncode == 2, second.stderr
+    assert "is being written by another process" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert first.returncode == 0

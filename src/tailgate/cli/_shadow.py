@@ -115,12 +115,14 @@ def shadow(ctx: click.Context, /, **opts: Any) -> None:
     )
     summary = _serve(config, live=not opts["quiet"] and sys.stderr.isatty())
     records = summary.get("records", {})
+    lost = "; THE MIRROR WORKER DIED (records and counts after it are missing)" if summary.get("worker_lost") else ""
     click.echo(
         f"tailgate shadow: stopped; records {records}; traffic rows {summary.get('traffic_rows', 0)}"
-        + (f"; {summary['write_errors']} WRITE ERRORS" if summary.get("write_errors") else ""),
+        + (f"; {summary['write_errors']} WRITE ERRORS" if summary.get("write_errors") else "")
+        + lost,
         err=True,
     )
-    if summary.get("write_errors"):
+    if summary.get("write_errors") or summary.get("worker_lost"):
         sys.exit(1)
 
 

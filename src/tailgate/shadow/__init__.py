@@ -1,10 +1,11 @@
 """The shadow proxy: mirror a sample of live OpenAI-compatible traffic to candidates, never
 touching the primary path, and store the pairs as ordinary runs (docs/shadow.md)."""
 
+from tailgate.shadow._config import ShadowConfig
 from tailgate.shadow._http import default_run_id, safe_url
 from tailgate.shadow._keys import MIRRORABLE_PATHS, mirror_share, noise_share, request_key, skip_reason
 from tailgate.shadow._parse import Outcome, parse_response
-from tailgate.shadow._proxy import ShadowConfig, ShadowProxy, serve
+from tailgate.shadow._proxy import ShadowProxy, serve
 from tailgate.shadow._recorder import run_ids
 
 __all__ = [

@@ -1,9 +1,17 @@
-"""The proxy's own counters, shared by its threads, and their Prometheus form (``/metrics``)."""
+"""The proxy's own counters and their Prometheus form (``/metrics``).
+
+The proxy process and its mirror worker each keep a :class:`Metrics` of the same layout, each
+counting what happens on its side. The worker sends :meth:`Metrics.export` to the proxy
+periodically and at the end; the proxy's :attr:`Metrics.peer` returns the newest, and its
+:meth:`Metrics.snapshot` and :meth:`Metrics.text` are the sums of both sides (the two count
+disjoint events: no count is on both).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["Metrics"]
@@ -21,6 +29,10 @@ class Metrics:
 
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.version = 0
+        """Bumped by every :meth:`count` (the worker sends a snapshot when its state changed)."""
+        self.peer: Callable[[], dict[str, Any] | None] | None = None
+        """The other process's newest :meth:`export` (the proxy's view of its worker), or None."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = PCounter("tailgate_shadow_requests", "Requests proxied to the primary.", ["kind"], registry=r)
@@ -57,6 +69,11 @@ class Metrics:
             registry=r,
         )
         self.queue_depth = Gauge("tailgate_shadow_queue_depth", "Mirrors waiting for a worker.", registry=r)
+        self.worker_up = Gauge(
+            "tailgate_shadow_worker_up",
+            "1 while the mirror worker process (mirrors, records, traffic rows) runs, else 0.",
+            registry=r,
+        )
         self.added = Histogram(
             "tailgate_shadow_added_latency_seconds",
             "The proxy's own time on the primary path: through the proxy minus upstream, as observed.",
@@ -80,12 +97,57 @@ class Metrics:
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
             self.counts[name] += n
+            self.version += 1
+
+    def own(self) -> dict[str, int]:
+        """This process's counts alone."""
+        with self._lock:
+            return dict(self.counts)
 
     def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return dict(sorted(self.counts.items()))
+        """The counts of both processes, summed."""
+        merged = Counter(self.own())
+        peer = self.peer() if self.peer is not None else None
+        if peer is not None:
+            merged.update(peer["counts"])
+        return dict(sorted(merged.items()))
+
+    def export(self) -> dict[str, Any]:
+        """This process's counts and Prometheus samples, as JSON-able data (for the other side)."""
+        families = [
+            [f.name, f.type, f.documentation, f.unit, [[s.name, s.labels, s.value] for s in f.samples]]
+            for f in self.registry.collect()
+        ]
+        return {"counts": self.own(), "families": families}
 
     def text(self) -> bytes:
         from prometheus_client import generate_latest
 
-        return bytes(generate_latest(self.registry))
+        peer = self.peer() if self.peer is not None else None
+        return bytes(generate_latest(_Merged(self.registry, peer["families"] if peer else [])))
+
+
+class _Merged:
+    """A collector of this process's families plus the peer's samples (summed per label set;
+    a ``_created`` timestamp is this side's)."""
+
+    def __init__(self, registry: Any, peer: list[Any]) -> None:
+        self.registry = registry
+        self.peer = {name: samples for name, _type, _doc, _unit, samples in peer}
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.metrics_core import Metric
+
+        for family in self.registry.collect():
+            values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+            for s in family.samples:
+                values[(s.name, tuple(sorted(s.labels.items())))] = s.value
+            for name, labels, value in self.peer.get(family.name, ()):
+                key = (name, tuple(sorted(labels.items())))
+                if value is None or (name.endswith("_created") and key in values):
+                    continue
+                values[key] = values.get(key, 0.0) + value
+            merged = Metric(family.name, family.documentation, family.type, family.unit)
+            for (name, labels), value in values.items():
+                merged.add_sample(name, dict(labels), value)
+            yield merged

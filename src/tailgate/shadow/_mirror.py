@@ -1,8 +1,9 @@
-"""The mirror thread: decides each finished primary's fate and calls the candidates (and the
-primary again, for the noise share) on its own event loop, then hands the calls to the recorder.
+"""The mirror side: decides each finished primary's fate and calls the candidates (and the
+primary again, for the noise share) on the worker process's event loop, then hands the calls to
+the recorder (the worker's writer thread).
 
-Nothing here runs on the primary path: the proxy hands a finished request over with one
-``call_soon_threadsafe`` and never waits for this side.
+Nothing here runs in the proxy's process: the proxy writes each finished request to the worker's
+socket without waiting (``_worker.py``), and never waits for this side.
 """
 
 from __future__ import annotations
@@ -28,15 +29,11 @@ from tailgate.shadow._records import Call, Captured
 from tailgate.store import utc_now
 
 if TYPE_CHECKING:
-    from tailgate.shadow._proxy import ShadowConfig
+    from tailgate.shadow._config import ShadowConfig
 
 __all__ = ["MirrorSide"]
 
 log = logging.getLogger("tailgate.shadow")
-
-_MAX_ANSWER = 64 << 20
-"""A mirror answer longer than this is not read further (a malformed_response): a candidate that
-streams without end cannot fill the proxy's memory."""
 
 
 @dataclass
@@ -49,7 +46,7 @@ class _Job:
 
 
 class MirrorSide:
-    """The mirror thread's state: the queue, the workers, the candidate and noise sessions."""
+    """The mirror side's state: the queue, the workers, the candidate and noise sessions."""
 
     def __init__(
         self,
@@ -75,6 +72,7 @@ class MirrorSide:
         self.in_flight = 0
         self.workers: list[asyncio.Task[None]] = []
         self.sessions: dict[str, aiohttp.ClientSession] = {}
+        self.max_answer = config.max_answer
 
     async def start(self) -> None:
         limit = self.config.mirror_concurrency * 2
@@ -246,12 +244,12 @@ class MirrorSide:
                             ttft = (time.perf_counter() - t0) * 1000
                         chunks.append(chunk)
                         size += len(chunk)
-                        if size > _MAX_ANSWER:
+                        if size > self.max_answer:
                             break
             total = (time.perf_counter() - t0) * 1000
-            if size > _MAX_ANSWER:
+            if size > self.max_answer:
                 outcome = Outcome.fault(
-                    "malformed_response", f"an answer over {_MAX_ANSWER >> 20} MiB (not read further)"
+                    "malformed_response", f"an answer over {self.max_answer / (1 << 20):g} MiB (not read further)"
                 )
             else:
                 outcome = parse_response(mode, status, b"".join(chunks))
@@ -273,6 +271,14 @@ class MirrorSide:
             if ttft is not None:
                 self.metrics.upstream.labels(target, "ttfb").observe(ttft / 1000)
         return Call(label, outcome, started, utc_now(), total, ttft, status)
+
+    async def abandon(self) -> None:
+        """The proxy is gone (killed): queued and in-flight mirrors are cut, nothing is counted."""
+        for worker in self.workers:
+            worker.cancel()
+        await asyncio.gather(*self.workers, return_exceptions=True)
+        for session in self.sessions.values():
+            await session.close()
 
     async def shutdown(self, grace: float) -> None:
         """Queued mirrors are dropped (shutdown); in-flight ones get ``grace`` seconds, then are cut."""

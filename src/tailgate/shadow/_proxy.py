@@ -1,35 +1,35 @@
-"""The mirroring reverse proxy: the primary path on one event loop, the mirrors on another.
+"""The mirroring reverse proxy: the primary path in this process, the mirrors in another.
 
-The primary path (the server's loop, the caller's thread) reads the request, forwards its bytes
-to the primary, relays the status, the headers (minus hop-by-hop ones, RFC 9110 section 7.6.1)
-and the body chunk by chunk as they arrive, and only then copies what the mirror needs to the
-mirror thread (one ``call_soon_threadsafe``; a full intake is counted as a drop, never awaited).
-Everything else — parsing the request, the key, sampling, the candidate and noise calls, the
-records — runs on the mirror thread's own loop and the recorder's thread, so a candidate that is
-down, slow, hanging or answering garbage cannot change what a client sees or when.
+The primary path (this process's event loop) reads the request, forwards its bytes to the
+primary, relays the status, the headers (minus hop-by-hop ones, RFC 9110 section 7.6.1) and the
+body chunk by chunk as they arrive, and only then writes what the mirror needs to the mirror
+worker's socket (``_link.py``: one non-blocking write; a full intake is counted as a drop, never
+awaited). Everything else — parsing the request, the key, sampling, the candidate and noise calls,
+the records and traffic rows — runs in the worker process (``_worker.py``), so neither a candidate
+that is down, slow, hanging or answering garbage nor the cost of recording can change what a
+client sees or when: the two processes share no interpreter lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import gc
 import logging
 import os
 import signal
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 from aiohttp import web
-from yarl import URL
 
 from tailgate.errors import UsageError
+from tailgate.shadow._config import ShadowConfig
 from tailgate.shadow._http import (
     SKIP_AUTO,
     client_secret,
@@ -42,13 +42,12 @@ from tailgate.shadow._http import (
     safe_url,
 )
 from tailgate.shadow._keys import MIRRORABLE_PATHS
+from tailgate.shadow._link import WorkerLink, worker_env
 from tailgate.shadow._metrics import Metrics
-from tailgate.shadow._mirror import MirrorSide
-from tailgate.shadow._recorder import Recorder, RunTarget
-from tailgate.shadow._records import Captured
-from tailgate.store import Store, utc_now
+from tailgate.shadow._wire import captured_frame
+from tailgate.store import utc_now
 
-__all__ = ["ShadowConfig", "ShadowProxy", "serve"]
+__all__ = ["ShadowProxy", "serve"]
 
 log = logging.getLogger("tailgate.shadow")
 
@@ -60,69 +59,6 @@ ADMIN_PATHS = {
 }
 _MAX_CAPTURE = 64 << 20
 """A mirrorable response longer than this is relayed whole but not mirrored (skipped: too_large)."""
-
-
-@dataclass(frozen=True)
-class ShadowConfig:
-    """What ``tailgate shadow`` serves (the CLI options; see docs/shadow.md).
-
-    Attributes:
-        primary: base URL of the primary (the client's path, e.g. ``/v1/chat/completions``, is appended).
-        candidates: base URLs of the candidates (one run each: ``candidate``, ``candidate-2``, ...).
-        host: address to listen on.
-        port: port to listen on (0: any free port; see :attr:`ShadowProxy.port`).
-        sample: share of mirrorable requests mirrored (by the request key's hash).
-        noise: share of mirrored requests also re-sent to the primary (by an independent hash).
-        run_id: the session id (runs ``RUN-primary``, ``RUN-candidate``, ``RUN-noise``); the same id appends.
-        store: the records store (default: ``TAILGATE_STORE`` or ``./.tailgate``).
-        queue: mirrors waiting for a worker, at most (past it a mirror is dropped and counted).
-        mirror_concurrency: mirrors in flight at once.
-        mirror_timeout: seconds a mirror call may take, in all.
-        mirror_tools: mirror requests with tools / functions / tool_choice too.
-        candidate_key_env: environment variable holding the candidates' API key (may be unset).
-        candidate_model: the ``model`` the candidates are asked for (None: the client's).
-        grace: seconds in-flight primaries (and then in-flight mirrors) get at shutdown.
-        max_body: largest request body accepted, in bytes.
-        primary_connections: connections to the primary, at most.
-        traffic_rows: which proxied requests get a traffic-table row: ``all`` mirrorable ones,
-            only the ``mirrored`` ones, or ``none``.
-        intake: requests the mirror thread may fall behind by before they are dropped (``intake_full``).
-    """
-
-    primary: str
-    candidates: tuple[str, ...]
-    host: str = "127.0.0.1"
-    port: int = 8080
-    sample: float = 0.05
-    noise: float = 0.0
-    run_id: str | None = None
-    store: str | Path | None = None
-    queue: int = 1000
-    mirror_concurrency: int = 16
-    mirror_timeout: float = 30.0
-    mirror_tools: bool = False
-    candidate_key_env: str = "TAILGATE_CANDIDATE_API_KEY"
-    candidate_model: str | None = None
-    grace: float = 10.0
-    max_body: int = 64 << 20
-    primary_connections: int = 1024
-    traffic_rows: str = "all"
-    intake: int = field(default=10_000)
-
-    def check(self) -> None:
-        if not self.candidates:
-            raise UsageError("shadow needs at least one --candidate URL")
-        for name, value in (("sample", self.sample), ("noise", self.noise)):
-            if not 0.0 <= value <= 1.0:
-                raise UsageError(f"--{name} must be between 0 and 1, got {value}")
-        for url in (self.primary, *self.candidates):
-            parsed = URL(url)
-            if parsed.scheme not in ("http", "https") or not parsed.host:
-                raise UsageError(f"'{safe_url(url)}' is not an http(s) base URL")
-        if self.traffic_rows not in ("all", "mirrored", "none"):
-            raise UsageError(f"--traffic-rows must be all, mirrored or none, got {self.traffic_rows!r}")
-        if self.queue < 1 or self.mirror_concurrency < 1 or self.mirror_timeout <= 0:
-            raise UsageError("--queue, --mirror-concurrency and --mirror-timeout must be positive")
 
 
 @dataclass
@@ -168,8 +104,9 @@ class _HotMetrics:
 
 
 class ShadowProxy:
-    """The proxy. ``await start()`` binds and opens the runs; ``await stop()`` shuts down
-    gracefully (in-flight primaries finish, pending mirrors are counted as dropped).
+    """The proxy. ``await start()`` starts the mirror worker (which opens the runs) and binds;
+    ``await stop()`` shuts down gracefully (in-flight primaries finish, pending mirrors are counted
+    as dropped, the worker closes the runs).
 
     Example:
         >>> proxy = ShadowProxy(ShadowConfig("http://127.0.0.1:8001", ("http://127.0.0.1:8002",), port=0))
@@ -187,18 +124,19 @@ class ShadowProxy:
         self.port = config.port
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._mloop: asyncio.AbstractEventLoop | None = None
-        self._mthread: threading.Thread | None = None
-        self._mstate: MirrorSide | None = None
-        self._recorder: Recorder | None = None
-        self._intake_lock = threading.Lock()
-        self._intake_pending = 0
+        self._link: WorkerLink | None = None
+        self._closed = False
         self._candidate_key = os.environ.get(config.candidate_key_env) or None
         self.labels = ["candidate" if i == 0 else f"candidate-{i + 1}" for i in range(len(config.candidates))]
 
     @property
     def url(self) -> str:
         return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The mirror worker process's id (None before start)."""
+        return self._link.pid if self._link is not None else None
 
     def settings(self) -> dict[str, Any]:
         c = self.config
@@ -224,23 +162,23 @@ class ShadowProxy:
             from tailgate.providers import register_secret
 
             register_secret(self._candidate_key)
-        targets = [RunTarget("primary", "primary", safe_url(self.config.primary))]
-        targets += [
-            RunTarget(label, label, safe_url(u)) for label, u in zip(self.labels, self.config.candidates, strict=True)
-        ]
-        targets.append(RunTarget("noise", "primary", safe_url(self.config.primary)))
-        recorder = Recorder(Store(self.config.store), self.run_id, targets, self.settings())
-        recorder.on_error = lambda _: self.metrics.write_errors.inc()
-        self.metrics.traffic_dropped.set_function(lambda: recorder.traffic_dropped)
-        seen = recorder.open()  # (a run locked by another proxy raises here, nothing left open)
-        self._recorder = recorder
+        config = dataclasses.asdict(self.config)
+        config["store"] = None if self.config.store is None else str(self.config.store)
+        spec = {
+            "config": config,
+            "run_id": self.run_id,
+            "labels": self.labels,
+            "settings": self.settings(),
+            "log_level": log.getEffectiveLevel(),
+        }
+        link = WorkerLink(
+            spec, worker_env(self.config.candidate_key_env, self._candidate_key), intake=self.config.intake
+        )
+        await link.start()  # (a run locked by another proxy raises here, nothing left open)
+        self._link = link
+        self.metrics.peer = link.metrics
+        self.metrics.worker_up.set_function(lambda: 1.0 if link.alive else 0.0)
         try:
-            ready = threading.Event()
-            self._mthread = threading.Thread(
-                target=self._mirror_main, args=(ready, seen), name="tailgate-shadow-mirror", daemon=True
-            )
-            self._mthread.start()
-            ready.wait()
             connector = aiohttp.TCPConnector(limit=self.config.primary_connections, limit_per_host=0)
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -280,35 +218,40 @@ class ShadowProxy:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._mloop is not None and self._mstate is not None:
-            future = asyncio.run_coroutine_threadsafe(self._mstate.shutdown(self.config.grace), self._mloop)
-            await asyncio.wrap_future(future)
-            self._mloop.call_soon_threadsafe(self._mloop.stop)
-            if self._mthread is not None:
-                await asyncio.to_thread(self._mthread.join)
-            self._mloop = None
+        final: dict[str, Any] | None = None
+        link = self._link
+        if link is not None and not self._closed:
+            self._closed = True
+            final = await link.stop(self.metrics.own(), status, self.config.grace)
         summary = {**self.metrics.snapshot(), **extra}
-        if self._recorder is not None:
-            recorder, self._recorder = self._recorder, None
-            await asyncio.to_thread(recorder.close, summary, status)
-            summary["records"] = dict(recorder.records)
-            summary["traffic_rows"] = recorder.traffic_rows
-            summary["write_errors"] = recorder.write_errors
-            summary["traffic_dropped"] = recorder.traffic_dropped
+        last = final or (link.latest() if link is not None else None) or {}
+        summary["records"] = dict(last.get("records", {}))
+        summary["traffic_rows"] = last.get("traffic_rows", 0)
+        summary["write_errors"] = last.get("write_errors", 0)
+        summary["traffic_dropped"] = last.get("traffic_dropped", 0)
+        if link is not None and link.lost:
+            summary["worker_lost"] = True
         return summary
 
     def health(self) -> dict[str, Any]:
-        recorder = self._recorder
+        link = self._link
+        last = (link.latest() if link is not None else None) or {}
+        alive = link is not None and link.alive
         return {
-            "status": "ok",
+            "status": "ok" if alive else ("stopped" if self._closed else "degraded"),
             "run_id": self.run_id,
             "counts": self.metrics.snapshot(),
-            "queue": self._mstate.queue.qsize() if self._mstate is not None else 0,
-            "in_flight_mirrors": self._mstate.in_flight if self._mstate is not None else 0,
-            "records": dict(recorder.records) if recorder is not None else {},
-            "write_errors": recorder.write_errors if recorder is not None else 0,
-            "traffic_dropped": recorder.traffic_dropped if recorder is not None else 0,
-            "writer_backlog": recorder.pending() if recorder is not None else 0,
+            "queue": last.get("queue", 0),
+            "in_flight_mirrors": last.get("in_flight", 0),
+            "records": dict(last.get("records", {})),
+            "write_errors": last.get("write_errors", 0),
+            "traffic_dropped": last.get("traffic_dropped", 0),
+            "writer_backlog": last.get("writer_backlog", 0),
+            "worker": {
+                "pid": link.pid if link is not None else None,
+                "alive": alive,
+                "intake": link.sent - link.taken if link is not None else 0,
+            },
         }
 
     # -- the primary path -------------------------------------------------------------------------
@@ -390,72 +333,38 @@ class ShadowProxy:
         hot.primary_total.observe(r.last - r.sent)
 
     def _capture(self, mode: str, request: web.Request, body: bytes, headers: Any, relay: _Relay) -> None:
-        """Copy what the mirror needs of a finished primary and hand it over."""
+        """Hand what the mirror needs of a finished primary to the worker, never waiting."""
         if relay.client_gone:
-            self._skip("client_disconnected")
+            self._not_handed("skipped", "client_disconnected")
             return
         if relay.size > _MAX_CAPTURE:
-            self._skip("too_large")
+            self._not_handed("skipped", "too_large")
             return
-        captured = Captured(
-            path=request.path,
-            body=body,
-            headers=dict(headers),
-            status=relay.status,
-            response=b"".join(relay.chunks),
-            encoding=relay.encoding,
-            started_at=relay.started_at,
-            ended_at=utc_now(),
-            timestamp_us=relay.timestamp_us,
-            ttft_ms=relay.ttfb * 1000,
-            latency_ms=(relay.last - relay.sent) * 1000,
-            secret=client_secret(request.headers),
-        )
-        self._handoff(mode, captured)
-
-    def _skip(self, reason: str) -> None:
-        self.metrics.skip(reason)
-
-    def _handoff(self, mode: str, captured: Captured) -> None:
-        """Copy a finished primary to the mirror thread, never waiting: a full intake is a drop."""
-        with self._intake_lock:
-            full = self._intake_pending >= self.config.intake
-            if not full:
-                self._intake_pending += 1
-        if full or self._mloop is None or self._mstate is None:
-            self.metrics.dropped.labels("intake_full").inc()
-            self.metrics.count("dropped.intake_full")
+        link = self._link
+        refusal = link.refusal() if link is not None else "worker_down"
+        if refusal is not None:
+            self._not_handed("dropped", refusal)
             return
-        self._mloop.call_soon_threadsafe(self._mstate.intake, mode, captured)
+        assert link is not None
+        head = [
+            mode,
+            request.path,
+            dict(headers),
+            relay.status,
+            relay.encoding,
+            relay.started_at,
+            utc_now(),
+            relay.timestamp_us,
+            relay.ttfb * 1000,
+            (relay.last - relay.sent) * 1000,
+            client_secret(request.headers),
+            None,
+        ]
+        link.hand(captured_frame(head, body, relay.chunks, relay.size))
 
-    def _taken(self) -> None:
-        with self._intake_lock:
-            self._intake_pending -= 1
-
-    # -- the mirror thread ------------------------------------------------------------------------
-
-    def _mirror_main(self, ready: threading.Event, seen: set[str]) -> None:
-        loop = new_loop()
-        asyncio.set_event_loop(loop)
-        self._mloop = loop
-        assert self._recorder is not None
-        self._mstate = MirrorSide(
-            self.config,
-            self.metrics,
-            self._recorder,
-            run_id=self.run_id,
-            labels=self.labels,
-            candidate_key=self._candidate_key,
-            seen=seen,
-            taken=self._taken,
-        )
-        loop.run_until_complete(self._mstate.start())
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+    def _not_handed(self, kind: str, reason: str) -> None:
+        (self.metrics.skipped if kind == "skipped" else self.metrics.dropped).labels(reason).inc()
+        self.metrics.count(f"{kind}.{reason}")
 
 
 def serve(
@@ -474,6 +383,9 @@ def serve(
     async def main() -> dict[str, Any]:
         proxy = ShadowProxy(config)
         await proxy.start()
+        # this process's start-up objects (modules, classes: ~35k) leave the collector's view: a full
+        # collection scanned them in ~6 ms, a stall every request in flight would wait for
+        gc.freeze()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -492,12 +404,5 @@ def serve(
             summary = await proxy.stop()
         return summary
 
-    # the mirror and writer threads share the interpreter lock with the primary path: a shorter
-    # switch interval (default 5 ms) bounds how long a relay waits for it behind their work
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, 0.0005))
-    try:
-        with asyncio.Runner(loop_factory=new_loop) as runner:
-            return runner.run(main())
-    finally:
-        sys.setswitchinterval(interval)
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        return runner.run(main())

@@ -1,13 +1,14 @@
-"""The shadow session's writer: one thread that owns every run writer and the traffic table.
+"""The shadow session's writer: one thread of the mirror worker process that owns every run
+writer and the traffic table.
 
-Disk work never runs on the proxy's event loops: the mirror loop hands finished calls to this
-thread through a queue. Records follow the store's journal rules (one ``write`` per record,
-flushed to the OS before the next; fsync when a writer closes, as the runner does), so a
-``kill -9`` loses only what was still in flight. Items are appended to ``items.jsonl`` (one
-``write`` per item, before its first record). Traffic rows go first to a spool file in the
-primary run's folder (one ``write`` each) and are committed to the traffic table in batches (5,000 rows or 30 s);
-a spool left by a killed session is committed when the same run id is opened again (the table
-drops rows it already holds, by request id).
+Disk work never runs on an event loop: the worker's mirror loop hands finished calls to this
+thread through a queue (and the proxy's own process never touches the store). Records follow the
+store's journal rules (one ``write`` per record, flushed to the OS before the next; fsync when a
+writer closes, as the runner does), so a ``kill -9`` loses only what was still in flight. Items
+are appended to ``items.jsonl`` (one ``write`` per item, before its first record). Traffic rows
+go first to a spool file in the primary run's folder (one ``write`` each) and are committed to the
+traffic table in batches (5,000 rows or 30 s); a spool left by a killed session is committed when
+the same run id is opened again (the table drops rows it already holds, by request id).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Recorder:
         self.traffic_dropped = 0
         self.write_errors = 0
         self.on_error: Callable[[str], None] | None = None
+        self._abandoned = False
 
     # -- lifecycle (the caller's thread) ----------------------------------------------------------
 
@@ -166,6 +168,26 @@ class Recorder:
             writer.close()
         self._writers = {}
 
+    def abandon(self, timeout: float) -> bool:
+        """The proxy is gone (killed): write what is queued (for at most ``timeout`` seconds; traffic
+        rows only to the spool, committed when the session is opened again), then release the runs
+        without touching their manifests, which then read ``interrupted`` as after a kill -9.
+        Returns whether everything queued was written (else the caller exits: the kernel releases
+        the locks, and a torn last line is what the journal rules already allow)."""
+        self._abandoned = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return False
+            self._thread = None
+        if self._spool is not None:
+            self._spool.close()
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+        return True
+
     def _counts(self, role: str) -> dict[str, int]:
         states = self.store.sample_status(self.runs[role])
         return {"planned": len(states), "done": len(states), "errors": sum(not ok for ok in states.values())}
@@ -229,8 +251,13 @@ class Recorder:
                     self._write_records(*op[1])
                 elif op[0] == "traffic":
                     self._add_traffic(*op[1])
-                if self._traffic and (
-                    len(self._traffic) >= _TRAFFIC_BATCH or time.monotonic() - self._traffic_since > _TRAFFIC_EVERY_S
+                if (
+                    self._traffic
+                    and not self._abandoned
+                    and (
+                        len(self._traffic) >= _TRAFFIC_BATCH
+                        or time.monotonic() - self._traffic_since > _TRAFFIC_EVERY_S
+                    )
                 ):
                     self._flush_traffic()
             except Exception as exc:  # a full disk must not stop the proxy: counted and said
