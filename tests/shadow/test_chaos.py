@@ -68,7 +68,9 @@ def test_a_full_queue_drops_and_counts() -> None:
         Upstream("candidate", hold) as cand,
         shadowed(primary, [cand], queue=2, mirror_concurrency=1, mirror_timeout=5.0, grace=0.5) as proxy,
     ):
-        for i in range(10):
+        assert request(proxy.url, "/v1/chat/completions", chat_body("q0"))[0] == 200
+        wait_for(lambda: len(cand.seen) == 1)  # the first mirror is in flight (its call hangs 3 s)
+        for i in range(1, 10):  # (the worker may read these in one burst: the outcome is the same)
             assert request(proxy.url, "/v1/chat/completions", chat_body(f"q{i}"))[0] == 200
         wait_for(
             lambda: sum(proxy.proxy.health()["counts"].get(k, 0) for k in ("mirrored", "dropped.queue_full")) == 10
