@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tailgate.errors import RunFailed
+from tailgate.errors import RunFailed, TailgateError
 from tailgate.registry import build
 from tailgate.runner import RunOptions, run_sync
 from tailgate.scorers._judge import fill, parse_checklist, parse_choice, parse_scale
@@ -225,3 +225,50 @@ def test_rubric_and_checklist_normalise_to_unit_interval(tmp_path: Path, monkeyp
 def test_rubric_params_are_checked(params: dict[str, Any], message: str) -> None:
     with pytest.raises(Exception, match=message):
         build("scorers", "judge_rubric", params)
+
+
+def test_rescore_judges_a_stored_run_without_calling_the_target(tmp_path: Path) -> None:
+    import tailgate
+    from tests.support.cli import tailgate as cli
+    from tests.support.entry_points import checkout_env
+
+    suite = make_suite(tmp_path / "suite", extra={"run": FAST_RETRY})
+    store = Store(tmp_path / "store")
+    source = run_sync(
+        RunOptions(suite=str(suite), model="python:tests.support.models:oracle", store=str(store.root))
+    ).run_id
+    judge = {"type": "judge_reference", "judge": JUDGE + "fair"}
+    result = tailgate.judge_run(source, judges=[judge], store=store)
+    assert result.run_id == f"{source}.judged"
+    assert (result.done, result.issued, result.stats.cached) == (4, 4, 4)  # 4 judge calls, 4 outputs replayed
+    rows = store.read_records(result.run_id).to_pylist()
+    assert all(r["cached"] and r["scorer"] == "judge_reference" and r["score"] == 1.0 for r in rows)
+    # the suite's own scorer stays on every record, after the judge: the truth the card compares with
+    assert sorted(len(json.loads(r["scores"])) for r in rows) == [2, 2, 2, 2]
+    manifest = store.manifest(result.run_id)
+    assert manifest.extra["judged_from"] == source
+    assert manifest.suite.config is not None
+    assert manifest.suite.config["scorers"][0]["type"] == "judge_reference"
+    # judged again under the same id: nothing left to judge; under another id: every verdict cached
+    assert tailgate.judge_run(source, judges=[judge], store=store).issued == 0
+    again = tailgate.judge_run(source, judges=[judge], run_id="again", store=store)
+    assert again.issued == 0
+    assert all(_cached_flags(store.read_records("again").to_pylist()))
+    # the command line
+    entry = "{type: judge_reference, judge: " + JUDGE + "fair}"
+    args = ("rescore", source, "--judge", entry, "--run-id", "cli", "--store", str(store.root))
+    out = cli(*args, env=checkout_env(tmp_path / "ep"))
+    assert out.returncode == 0, out.stderr
+    assert "judged run cli: 4 samples, 0 judge calls" in out.stdout
+
+
+def test_rescore_refuses_a_judge_list_without_a_judge(tmp_path: Path) -> None:
+    import tailgate
+
+    suite = make_suite(tmp_path / "suite")
+    store = Store(tmp_path / "store")
+    source = run_sync(
+        RunOptions(suite=str(suite), model="python:tests.support.models:oracle", store=str(store.root))
+    ).run_id
+    with pytest.raises(TailgateError, match="at least one judge"):
+        tailgate.judge_run(source, judges=[{"type": "exact", "name": "x"}], store=store)
