@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from tailgate.cli import cli
 from tailgate.cli._common import handle_errors, json_option, open_store, store_option, write_outputs
+
+if TYPE_CHECKING:
+    from tailgate.runner import RunResult
 
 
 @cli.command()
@@ -96,15 +101,9 @@ def rescore(
     from tailgate.report import console, render_parsers
 
     if judges:
-        result = judge_run(run_ref, judges=_judge_entries(judges), run_id=new_run_id, store=open_store(ctx))
-        write_outputs(result.as_dict(), json_out)
-        if json_out != "-":
-            console().print(
-                f"judged run {result.run_id}: {result.done} samples, {result.issued} judge calls"
-                f" ({result.stats.cached} outputs replayed)\nnext: tailgate report {result.run_id}"
-            )
-            for warning in result.warnings:
-                console().print(f"warning: {warning}")
+        _print_judged(
+            judge_run(run_ref, judges=_judge_entries(judges), run_id=new_run_id, store=open_store(ctx)), json_out
+        )
         return
 
     result = rescore_run(
@@ -137,3 +136,17 @@ def _judge_entries(values: tuple[str, ...]) -> list[dict[str, object]]:
                 )
             entries.append(entry)
     return entries
+
+
+def _print_judged(result: RunResult, json_out: str | None) -> None:
+    from tailgate.report import console
+
+    write_outputs(result.as_dict(), json_out)
+    if json_out != "-":
+        console().print(
+            f"judged run {result.run_id}: {result.done} samples, {result.issued} judge calls"
+            f" ({result.stats.cached} outputs replayed)\nnext: tailgate report {result.run_id}",
+            markup=False,
+        )
+        for warning in result.warnings:
+            console().print(f"warning: {warning}", markup=False)
