@@ -78,7 +78,8 @@ def test_self_consistency_is_the_share_of_agreeing_repeat_pairs() -> None:
     for v in rows:
         parsed = [x for x in v if x is not None]
         value = sum(parsed) / len(parsed) if parsed else None
-        details = {"kind": "judge_reference", "judge": "j", "prompt_sha": "s", "verdicts": v, "samples": [{}] * 3}
+        samples = [{"raw": "reply", "verdict": x} for x in v]
+        details = {"kind": "judge_reference", "judge": "j", "prompt_sha": "s", "verdicts": v, "samples": samples}
         scores.append(json.dumps({"judge_reference": _score(value, details, None if parsed else "unparseable")}))
     (card,) = judge_cards(["a", "b", "c", "d"], ["o"] * 4, scores)
     assert card.repeats == 3
@@ -87,6 +88,10 @@ def test_self_consistency_is_the_share_of_agreeing_repeat_pairs() -> None:
     # pairs agreeing: 3/3, 1/3, 1/1 (the output with one parsed verdict has no pair)
     assert consistency.value == pytest.approx((1 + 1 / 3 + 1) / 3)
     assert consistency.n_items == 3
+    # 4 of the 12 replies stated no verdict; one output has none at all
+    assert card.unparseable_replies.value == pytest.approx(4 / 12)
+    assert (card.unparseable_replies.n_samples, card.unparseable_replies.n_items) == (12, 4)
+    assert card.n_unparseable == 1
 
 
 def test_agreement_with_the_truth_equals_sklearn() -> None:

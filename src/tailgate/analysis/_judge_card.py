@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,8 @@ class JudgeCard(JsonResult):
     """Judge samples per output (per order, for pairwise)."""
     unscored: Estimate
     """Share of outputs left without a verdict."""
+    unparseable_replies: Estimate
+    """Share of the judge's replies (every repeat, and order) that stated no verdict."""
     n_unparseable: int
     """Outputs none of whose replies parsed."""
     n_call_failures: int
@@ -68,7 +70,8 @@ class JudgeCard(JsonResult):
     length_slope: Estimate | None
     """Score per 100 characters of output (None when lengths do not vary or too few items)."""
     truth: str | None
-    """The non-judge scorer the judge is compared with (None: no truth on these records)."""
+    """The non-judge scorers the judge is compared with, comma-separated: on each record the first
+    one with a 0/1 verdict, the suite's headline order (None: no truth on these records)."""
     agreement: Agreement | None
     accuracy: JudgeAccuracy | None
     warnings: tuple[str, ...] = ()
@@ -128,7 +131,12 @@ class _Rows:
     errors: list[str | None]
     details: list[dict[str, Any]]
     truth: list[float | None]
-    truth_label: str | None = None
+    truth_labels: list[str] = field(default_factory=list)
+    """The non-judge scorers that gave the truth, in order of first appearance."""
+
+    @property
+    def truth_label(self) -> str | None:
+        return ", ".join(self.truth_labels) or None
 
 
 def _collect(item_ids: Sequence[str], outputs: Sequence[str | None], scores: Sequence[str]) -> dict[str, _Rows]:
@@ -152,7 +160,8 @@ def _collect(item_ids: Sequence[str], outputs: Sequence[str | None], scores: Seq
             r.errors.append(score.get("error"))
             r.details.append(details)
             r.truth.append(truth)
-            r.truth_label = r.truth_label or truth_label
+            if truth_label is not None and truth_label not in r.truth_labels:
+                r.truth_labels.append(truth_label)
     return rows
 
 
@@ -188,6 +197,9 @@ def _card(label: str, r: _Rows, confidence: float) -> JudgeCard:
         multi = [(item, v) for item, v in zip(r.items, verdicts, strict=True) if len(v) >= 2]
         if multi:
             consistency = mean_estimate([_share_equal(v) for _, v in multi], [i for i, _ in multi], confidence)
+        else:
+            why = "self-consistency: no output has 2 or more parsed verdicts"
+            consistency = Estimate.no_interval(why, confidence=confidence)
     scored = [i for i, v in enumerate(r.values) if v is not None]
     slope = None
     if scored:
@@ -204,6 +216,7 @@ def _card(label: str, r: _Rows, confidence: float) -> JudgeCard:
         n_items=len(set(r.items)),
         repeats=repeats,
         unscored=mean_estimate(unscored, keys, confidence),
+        unparseable_replies=_unparseable_replies(r, confidence),
         n_unparseable=unparseable,
         n_call_failures=failures,
         swap_flip=flips,
@@ -214,6 +227,18 @@ def _card(label: str, r: _Rows, confidence: float) -> JudgeCard:
         accuracy=accuracy,
         warnings=tuple(warnings),
     )
+
+
+def _unparseable_replies(r: _Rows, confidence: float) -> Estimate:
+    values, items = [], []
+    for item, d in zip(r.items, r.details, strict=True):
+        for sample in d["samples"]:
+            if sample.get("raw") is not None:  # a failed call is no reply
+                values.append(float(sample.get("verdict") is None))
+                items.append(item)
+    if not values:
+        return Estimate.no_interval("unparseable replies: no reply", confidence=confidence)
+    return mean_estimate(values, items, confidence)
 
 
 def _against_truth(

@@ -36,6 +36,7 @@ def judge_card_rows(card: JudgeCard) -> list[tuple[str, str]]:
             "unscored",
             f"{_n(card.unscored)}; {card.n_unparseable} unparseable, {card.n_call_failures} call failures",
         ),
+        ("unparseable replies", _n(card.unparseable_replies) + " (of every reply, repeats included)"),
     ]
     if card.swap_flip is not None:
         rows.append(("swap-flip rate", _n(card.swap_flip) + " (verdict changed when A and B swapped: a tie)"))
