@@ -205,3 +205,22 @@ def test_a_run_without_judges_has_no_card(tmp_path: Path) -> None:
     report = tailgate.report_run(run_id, store=store)
     assert report.judges == []
     assert report.as_dict()["judges"] == []
+
+
+def test_a_position_biased_pairwise_judge_flips_every_verdict(tmp_path: Path) -> None:
+    import tailgate
+
+    scorer = {"type": "judge_pairwise", "judge": "python:tests.support.judges:first_position", "baseline": "question"}
+    suite = make_suite(tmp_path / "suite", scorers=[scorer])
+    store = Store(tmp_path / "store")
+    run_id = run_sync(
+        RunOptions(suite=str(suite), model="python:tests.support.models:oracle", store=str(store.root))
+    ).run_id
+    (card,) = tailgate.report_run(run_id, store=store).judges
+    flip = card.swap_flip
+    assert flip is not None
+    assert (flip.value, flip.n_samples, flip.n_items) == (1.0, 4, 4)
+    low, high = proportion_confint(4, 4, method="wilson")
+    assert (flip.low, flip.high) == pytest.approx((low, high))
+    assert card.agreement is None
+    assert card.unscored.value == 0.0  # every repeat a tie: scored 0.5, not unscored
