@@ -56,6 +56,7 @@ def test_the_entry_points_examples_run(api_page: dict[str, object], monkeypatch:
         "compare_runs",
         "gate_runs",
         "rescore_run",
+        "judge_run",
         "quality_under_drift",
         "sample_suite",
         "drift",

@@ -94,7 +94,7 @@ def test_a_plugin_without_a_declared_member_is_refused() -> None:
 
     registry.register("scorers", "bare_for_test")(Bare)
     try:
-        expected = r"does not declare default_extract; subclass tailgate\.scorers\.BaseScorer"
+        expected = r"does not declare default_extract, needs_model, score_async; subclass tailgate\.scorers\.BaseScorer"
         with pytest.raises(PluginError, match=expected):
             build("scorers", "bare_for_test", {})
     finally:

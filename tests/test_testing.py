@@ -27,6 +27,9 @@ SCORER_PARAMS: dict[str, dict[str, Any]] = {
     "regex": {"pattern": r"\b4\b"},
     "json_schema": {"schema": {"type": "object"}},
     "python": {"function": "tests.support.scorers:close_enough"},
+    "judge_reference": {"judge": "fake:echo", "repeats": 2},
+    "judge_rubric": {"judge": "fake:echo", "rubric": "Right and short.", "repeats": 6},
+    "judge_pairwise": {"judge": "fake:echo", "baseline_run": "check", "repeats": 3},
 }
 PERTURBATION_PARAMS: dict[str, dict[str, Any]] = {
     "column": {"column": "question_v2"},

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     )
     from tailgate.gate import Decision, Policy
     from tailgate.records import Manifest
+    from tailgate.runner import RunResult
     from tailgate.store import RunInfo, Store
     from tailgate.traffic import Every, SampledSuite, SampleOptions, Span, TableOrder, WindowSpec
 
@@ -42,6 +43,7 @@ __all__ = [
     "drift",
     "gate_drift",
     "gate_runs",
+    "judge_run",
     "quality_under_drift",
     "report_run",
     "rescore_run",
@@ -321,6 +323,43 @@ def rescore_run(
         delta = comparison.overall.estimate.value
     result = parser_sensitivity(rescored.label, rescored.parsers, rescored.scores, rescored.output, delta=delta)
     return {"run_id": run_id, **result}
+
+
+def judge_run(
+    run: str = "latest",
+    *,
+    judges: Sequence[Mapping[str, Any]],
+    run_id: str | None = None,
+    cache: bool = True,
+    store: Store | str | Path | None = None,
+) -> RunResult:
+    """Score a run's stored outputs with judge scorers into a new run, calling no model under test
+    (``tailgate rescore RUN --judge ...``); docs/judges.md.
+
+    Args:
+        run: the run whose outputs are judged.
+        judges: scorer entries as in a suite's ``scorers:`` (``{"type": "judge_reference", "judge":
+            "local:smollm2-135m"}``); they come first (the first is the headline), the suite's own
+            scorers after them.
+        run_id: the judged run's id (default ``<run>.judged``); an existing one is resumed.
+        cache: replay judge replies from the response cache (False: ask again, store nothing).
+        store: the records store.
+
+    Returns:
+        The judged run's ``RunResult`` (``issued``: judge calls made).
+
+    Example:
+        >>> judge = {"type": "judge_reference", "judge": "fake:constant=yes"}
+        >>> tailgate.judge_run("cand", judges=[judge], store=folder).run_id
+        'cand.judged'
+    """
+    import asyncio
+
+    from tailgate.runner import judge_stored_run
+
+    opened = _open(store)
+    source = opened.resolve(run)
+    return asyncio.run(judge_stored_run(opened, source, [dict(j) for j in judges], run_id, cache=cache))
 
 
 def quality_under_drift(

@@ -54,7 +54,7 @@ __all__ = [
 KINDS = ("providers", "scorers", "extractors", "perturbations")
 
 DECLARES: dict[str, tuple[str, ...]] = {
-    "scorers": ("Params", "default_extract", "score"),
+    "scorers": ("Params", "default_extract", "needs_model", "score", "score_async"),
     "perturbations": (
         "Params",
         "changes_reference",

@@ -37,7 +37,7 @@ from tailgate.records import Item, Prompt, canonical_json
 from tailgate.registry import DECLARES
 from tailgate.scorers import Score
 
-__all__ = ["ANSWERS", "ITEM", "check_perturbation", "check_provider", "check_scorer"]
+__all__ = ["ANSWERS", "ITEM", "JUDGE_REPLIES", "check_perturbation", "check_provider", "check_scorer"]
 
 ITEM = Item(
     item_id="tailgate-check",
@@ -100,7 +100,9 @@ def check_scorer(
     or an extractor's name) and ``score``; it builds from ``params``; for each answer, ``score``
     returns a :class:`~tailgate.scorers.Score` whose value is a finite number in [0, 1] (or None
     with an error), the same Score twice (deterministic), without changing the item. A scorer
-    may raise on an item it cannot score (no reference): tailgate records that as unscored.
+    may raise on an item it cannot score (no reference): tailgate records that as unscored. A
+    judge (``needs_model``) is scored through ``score_async`` with a scripted judge that replies
+    with :data:`JUDGE_REPLIES` (its ``baseline`` is one fixed output).
 
     Raises:
         AssertionError: what is wrong, naming the scorer.
@@ -157,8 +159,32 @@ def _check_score(what: str, scorer: Any, answer: str, item: Item) -> bool:
     return True
 
 
+JUDGE_REPLIES = ("yes", "No.", "Verdict: A", "B", "tie", "Score: 3", "1: yes", "It depends.", "")
+"""What the scripted judge of :func:`check_scorer` replies (one per prompt and seed, by hash)."""
+
+
+class _ScriptedJudge:
+    """A :class:`~tailgate.scorers.JudgeContext` for checks: a reply picked from
+    :data:`JUDGE_REPLIES` by the prompt's hash (deterministic), and one baseline output."""
+
+    async def ask(self, call: Any) -> Any:
+        import hashlib
+
+        from tailgate.scorers import JudgeReply
+
+        digest = hashlib.sha256(f"{call.prompt}|{call.seed}".encode()).digest()
+        return JudgeReply(JUDGE_REPLIES[digest[0] % len(JUDGE_REPLIES)], attempts=1)
+
+    def baseline(self, run_id: str, item_id: str) -> str | None:
+        return "The answer is 4."
+
+
 def _score(what: str, scorer: Any, answer: str, item: Item) -> Any:
     try:
+        if scorer.needs_model:
+            import asyncio
+
+            return asyncio.run(scorer.score_async(answer, item, _ScriptedJudge()))
         return scorer.score(answer, item)
     except (ValueError, TypeError, KeyError, LookupError, TailgateError):
         return None  # unscored, not wrong (BoundScorer records the error)

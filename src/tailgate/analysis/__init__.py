@@ -85,6 +85,7 @@ if TYPE_CHECKING:
         mmd_test,
     )
     from tailgate.analysis._estimate import Estimate, clustered_mean, format_estimate, mean_estimate, wilson_interval
+    from tailgate.analysis._judge_card import JudgeCard, judge_cards, length_slope
     from tailgate.analysis._monitor import (
         DriftMonitor,
         MonitorResult,
@@ -206,6 +207,7 @@ __all__ = [
     "FormatSpread",
     "ItemsNeeded",
     "JudgeAccuracy",
+    "JudgeCard",
     "LatencyChange",
     "LatencyHistogram",
     "LevelChange",
@@ -286,7 +288,9 @@ __all__ = [
     "item_request_attributes",
     "jensen_shannon",
     "judge_accuracy",
+    "judge_cards",
     "krippendorff_alpha",
+    "length_slope",
     "load_comparison",
     "load_drift",
     "load_run",
@@ -475,6 +479,9 @@ _LAZY = {
     "agreement": "tailgate.analysis._agreement",
     "cohen_kappa": "tailgate.analysis._agreement",
     "judge_accuracy": "tailgate.analysis._agreement",
+    "JudgeCard": "tailgate.analysis._judge_card",
+    "judge_cards": "tailgate.analysis._judge_card",
+    "length_slope": "tailgate.analysis._judge_card",
     "krippendorff_alpha": "tailgate.analysis._agreement",
     "scott_pi": "tailgate.analysis._agreement",
     "PPIMean": "tailgate.analysis._ppi",

@@ -26,6 +26,7 @@ from tailgate.analysis._discovery import (
     sliceline_topk,
 )
 from tailgate.analysis._estimate import Estimate
+from tailgate.analysis._judge_card import JudgeCard, judge_cards
 from tailgate.analysis._profile import Concentration, FailureProfile, failure_profile
 from tailgate.analysis._report_sections import (
     DiscoveredSlice,
@@ -121,6 +122,8 @@ class Report:
     """Across variants (templates, formats, perturbations); None with one variant."""
     notes: SectionNotes = field(default_factory=SectionNotes)
     """Why a section is empty or missing (``consistency``, ``robustness``)."""
+    judges: list[JudgeCard] = field(default_factory=list)
+    """The report card of each judge scorer that scored the run (docs/judges.md); empty without."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +145,7 @@ class Report:
             "profile": self.profile.as_dict(),
             "robustness": None if self.robustness is None else self.robustness.as_dict(),
             "notes": self.notes.as_dict(),
+            "judges": [j.as_dict() for j in self.judges],
             "plots": self.plots.as_dict(),
         }
 
@@ -181,6 +185,8 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         worst = _worst_items(data, options.worst_items)
         plots = _plot_data(data, latency_sample)
         clock.lap("items and plots")
+        judges = _judges(data, options.confidence)
+        clock.lap("judges")
     finally:
         data.close()
     return Report(
@@ -201,7 +207,17 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         timings=clock.laps,
         robustness=robust,
         notes=notes,
+        judges=judges,
     )
+
+
+def _judges(data: RunData, confidence: float) -> list[JudgeCard]:
+    """The judge cards, from the records whose scores carry a judge's details (none: no cost beyond
+    one filtered scan)."""
+    cols = data.query("SELECT item_id, output, scores FROM records WHERE scores LIKE '%\"details\"%'")
+    if not len(cols["item_id"]):
+        return []
+    return judge_cards(list(cols["item_id"]), list(cols["output"]), list(cols["scores"]), confidence)
 
 
 def _section_notes(data: RunData, cons: Consistency, robust: Robustness | None) -> SectionNotes:

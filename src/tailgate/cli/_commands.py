@@ -218,6 +218,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.argument("run_ref", metavar="RUN")
 @json_option("the report as JSON")
 @click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML report (plots included).")
+@click.option("--markdown", "md_out", metavar="FILE", help="Write the headline and the judge cards as Markdown.")
 @click.option(
     "--slo-ms", type=click.FloatRange(min=0, min_open=True), help="Latency objective for 'correct and within the SLO'."
 )
@@ -241,6 +242,7 @@ def report(
     run_ref: str,
     json_out: str | None,
     html_out: str | None,
+    md_out: str | None,
     slo_ms: float | None,
     pass_threshold: float | None,
     percentiles: str | None,
@@ -255,14 +257,18 @@ def report(
 ) -> None:
     """Distributions, tails, slices, discovered failing slices, consistency and failure profile of a run."""
     from tailgate._api import report_run
-    from tailgate.report import console, render_html, render_report
+    from tailgate.report import console, render_html, render_report, report_markdown
 
     result = report_run(
         run_ref, store=open_store(ctx), slo_ms=slo_ms, pass_threshold=pass_threshold,
         percentiles=_floats(percentiles), latency_percentiles=_floats(latency_percentiles), min_support=min_support,
         max_depth=max_depth, fdr=fdr, confidence=confidence, bootstrap=bootstrap, seed=seed, semantic=semantic,
     )  # fmt: skip
-    write_outputs(result.as_dict(), json_out, (html_out, render_html(result)) if html_out else None)
+    files = [
+        (html_out, render_html(result)) if html_out else None,
+        (md_out, report_markdown(result)) if md_out else None,
+    ]
+    write_outputs(result.as_dict(), json_out, *files)
     if json_out != "-":
         console().print(render_report(result))
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from tailgate.cli import cli
 from tailgate.cli._common import handle_errors, json_option, open_store, store_option, write_outputs
+
+if TYPE_CHECKING:
+    from tailgate.runner import RunResult
 
 
 @cli.command()
@@ -66,6 +71,15 @@ def contamination(
 @click.option(
     "--vs", "versus", metavar="BASE", help="Warn when the parser spread is as large as the delta BASE -> RUN."
 )
+@click.option(
+    "--judge",
+    "judges",
+    multiple=True,
+    metavar="SCORER",
+    help="Judge the outputs into a new run instead: a scorer entry as YAML, e.g. "
+    "'{type: judge_reference, judge: local:smollm2-135m}', or a YAML file of entries (repeatable).",
+)
+@click.option("--run-id", "new_run_id", metavar="ID", help="With --judge: the judged run's id (default RUN.judged).")
 @json_option()
 @store_option
 @click.pass_context
@@ -77,11 +91,20 @@ def rescore(
     scorers: tuple[str, ...],
     llm: str | None,
     versus: str | None,
+    judges: tuple[str, ...],
+    new_run_id: str | None,
     json_out: str | None,
 ) -> None:
-    """Re-score RUN's stored outputs with other answer parsers (no model call): is a gap the parser?"""
-    from tailgate._api import rescore_run
+    """Re-score RUN's stored outputs with other answer parsers (no model call): is a gap the parser?
+    With --judge: score them with judges into a new run (the model under test is not called)."""
+    from tailgate._api import judge_run, rescore_run
     from tailgate.report import console, render_parsers
+
+    if judges:
+        _print_judged(
+            judge_run(run_ref, judges=_judge_entries(judges), run_id=new_run_id, store=open_store(ctx)), json_out
+        )
+        return
 
     result = rescore_run(
         run_ref, extractors=extractors or None, scorers=scorers, llm=llm, versus=versus, store=open_store(ctx)
@@ -89,3 +112,41 @@ def rescore(
     write_outputs(result, json_out)
     if json_out != "-":
         console().print(render_parsers(result))
+
+
+def _judge_entries(values: tuple[str, ...]) -> list[dict[str, object]]:
+    """``--judge`` values: YAML mappings, or YAML files of a mapping or a list of them."""
+    from pathlib import Path
+
+    import yaml
+
+    from tailgate.errors import UsageError
+
+    entries: list[dict[str, object]] = []
+    for value in values:
+        path = Path(value)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8") if path.is_file() else value)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--judge {value!r} is not YAML: {exc}") from None
+        for entry in loaded if isinstance(loaded, list) else [loaded]:
+            if not isinstance(entry, dict) or "type" not in entry:
+                raise UsageError(
+                    f"--judge {value!r}: give a scorer entry with a type, e.g. '{{type: judge_reference, ...}}'"
+                )
+            entries.append(entry)
+    return entries
+
+
+def _print_judged(result: RunResult, json_out: str | None) -> None:
+    from tailgate.report import console
+
+    write_outputs(result.as_dict(), json_out)
+    if json_out != "-":
+        console().print(
+            f"judged run {result.run_id}: {result.done} samples, {result.issued} judge calls"
+            f" ({result.stats.cached} outputs replayed)\nnext: tailgate report {result.run_id}",
+            markup=False,
+        )
+        for warning in result.warnings:
+            console().print(f"warning: {warning}", markup=False)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tailgate.report._drift_html import drift_html
     from tailgate.report._drift_terminal import render_drift
     from tailgate.report._html import render_html
+    from tailgate.report._judge_card import report_markdown
     from tailgate.report._progress import LineProgress, RichProgress, StepProgress
     from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
     from tailgate.report._shadow import render_shadow, shadow_html, shadow_markdown
@@ -43,6 +44,7 @@ __all__ = [
     "render_run_summary",
     "render_runs",
     "render_shadow",
+    "report_markdown",
     "shadow_html",
     "shadow_markdown",
 ]
@@ -59,6 +61,7 @@ _LAZY = {
     "drift_html": "tailgate.report._drift_html",
     "render_drift": "tailgate.report._drift_terminal",
     "render_html": "tailgate.report._html",
+    "report_markdown": "tailgate.report._judge_card",
     "StepProgress": "tailgate.report._progress",
     "LineProgress": "tailgate.report._progress",
     "RichProgress": "tailgate.report._progress",

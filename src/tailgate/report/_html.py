@@ -11,6 +11,7 @@ from html import escape
 from tailgate.analysis import REPORT_SCHEMA_VERSION, Estimate, FormatSpread, Percentile, Report
 from tailgate.report import _format as fmt
 from tailgate.report import _svg
+from tailgate.report._judge_card import judge_cards_html
 from tailgate.report._provenance import cache_line, withheld_line
 
 __all__ = ["render_html"]
@@ -80,6 +81,7 @@ def render_html(report: Report) -> str:
     parts.append(_discovery_section(r))
     parts.append(_consistency_section(r))
     parts.append(_robustness_section(r))
+    parts.append(judge_cards_html(r.judges))
     parts.append(_profile_section(r))
     parts.append(_worst_items_section(r))
     parts.append(

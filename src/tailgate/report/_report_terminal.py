@@ -10,6 +10,7 @@ from rich.text import Text
 
 from tailgate.analysis import Contamination, Estimate, Report, Robustness, VariantScore, format_estimate
 from tailgate.report import _format as fmt
+from tailgate.report._judge_card import render_judge_cards
 from tailgate.report._provenance import cache_line, withheld_line
 
 __all__ = ["render_report"]
@@ -141,6 +142,7 @@ def render_report(report: Report, top: int = 6) -> Group:
         parts += [Text(f"{section}: {why}", style="dim"), Text("")]
 
     parts += _robustness(r.robustness, top)
+    parts += render_judge_cards(r.judges)
     parts += [*_worst_items(r, top), Text(prof.advice, style="dim")]
     return Group(*parts)
 

@@ -9,6 +9,7 @@ from tailgate.runner._execute import (
     execute,
 )
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
+from tailgate.runner._rejudge import judge_stored_run
 from tailgate.runner._rescore import DEFAULT_EXTRACTORS, Rescored, default_extractors, rescore
 from tailgate.runner._run import RunOptions, RunResult, run, run_sync
 
@@ -27,6 +28,7 @@ __all__ = [
     "build_plan",
     "default_extractors",
     "execute",
+    "judge_stored_run",
     "rescore",
     "run",
     "run_sync",

@@ -29,6 +29,7 @@ from tailgate.config import RetryConfig
 from tailgate.errors import RunFailed
 from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact, redact_output
 from tailgate.records import SCHEMA_VERSION, WITHHELD_ERROR_CLASSES
+from tailgate.runner._judges import RunJudges, judge_scores
 from tailgate.runner._plan import Sample
 from tailgate.scorers import BoundScorer, Score
 from tailgate.store import utc_now
@@ -166,6 +167,7 @@ async def execute(
     cached: dict[str, dict[str, Any]] | None = None,
     seed: int = 0,
     withheld: str = "unscored",
+    judges: RunJudges | None = None,
 ) -> ExecutionStats:
     """Run ``samples`` and hand each finished record to ``write`` (in completion order).
 
@@ -178,6 +180,9 @@ async def execute(
     ``finish_reason``, ``latency_ms``): those samples are replayed without a call.
     ``withheld`` (the suite's ``run.filtered``): ``fail`` scores an output the endpoint filtered
     or refused 0 with the first applicable scorer; ``unscored`` leaves it unscored.
+    ``judges``: the call path of the judge scorers (see :mod:`tailgate.runner._judges`), awaited
+    after the target's answer and before its record is written (a kill loses the sample, and
+    resuming replays the answer and the verdicts from the cache).
     Cancelling the calling task stops everything; samples still in flight are not written.
     """
     progress = progress or NullProgress()
@@ -202,9 +207,10 @@ async def execute(
         latency_ms: float | None,
         fault: Fault | None,
         from_cache: bool = False,
+        judged: dict[str, Score] | None = None,
     ) -> None:
         nonlocal streak
-        record = _record(base, state, response, latency_ms, fault, scorers, from_cache, withheld == "fail")
+        record = _record(base, state, response, latency_ms, fault, scorers, from_cache, withheld == "fail", judged)
         write(record)
         stats.completed += 1
         if fault is None and not from_cache and latency_ms is not None:
@@ -230,6 +236,8 @@ async def execute(
     queue: asyncio.PriorityQueue[tuple[int, int, _State | None]] = asyncio.PriorityQueue()
     sequence = itertools.count()
     pending = 0
+    judging = any(s.needs_model for s in scorers)
+    replays: list[tuple[_State, Response, Any]] = []
     for sample in samples:
         hit = cached.get(sample.cache_key)
         if hit is not None:
@@ -241,10 +249,17 @@ async def execute(
                 tokens_out=hit.get("tokens_out"),
                 finish_reason=hit.get("finish_reason"),
             )
-            finish(state, replay, hit.get("latency_ms"), None, from_cache=True)
+            if judging:
+                replays.append((state, replay, hit.get("latency_ms")))
+            else:
+                finish(state, replay, hit.get("latency_ms"), None, from_cache=True)
             continue
         queue.put_nowait((1, next(sequence), _State(sample)))
         pending += 1
+    if replays:  # the judges still have to read the replayed answers (their verdicts may be cached too)
+        verdicts = await asyncio.gather(*(judge_scores(scorers, judges, r.text, s.sample.item) for s, r, _ in replays))
+        for (state, replay, latency), judged in zip(replays, verdicts, strict=True):
+            finish(state, replay, latency, None, from_cache=True, judged=judged)
 
     limiter = RateLimiter(rps, burst=max(1, min(concurrency, int(rps)))) if rps else None
     rng = random.Random(seed)
@@ -310,7 +325,8 @@ async def execute(
                     stats.solo_ms = latency
                 if (text := redact_output(response.text)) != response.text:
                     response = dataclasses.replace(response, text=text)
-                finish(state, response, latency, None)
+                judged = await judge_scores(scorers, judges, response.text, state.sample.item) if judging else None
+                finish(state, response, latency, None, judged=judged)
                 settle()
                 alone.set()
                 continue
@@ -384,6 +400,7 @@ def _record(
     scorers: list[BoundScorer],
     from_cache: bool,
     withheld_fails: bool = False,
+    judged: dict[str, Score] | None = None,
 ) -> dict[str, Any]:
     sample = state.sample
     scores: dict[str, Any] = {}
@@ -396,7 +413,10 @@ def _record(
     if response is not None:
         for scorer in scorers:
             if scorer.applies_to(sample.item):
-                result = scorer(response.text, sample.item)
+                if scorer.needs_model:
+                    result = (judged or {}).get(scorer.label) or Score(None, None, "the judge was not asked")
+                else:
+                    result = scorer(response.text, sample.item)
                 scores[scorer.label] = result.as_dict()
                 if headline is None:
                     headline = (scorer.label, result)

@@ -24,6 +24,7 @@ from tailgate.errors import Interrupted, RunFailed, RunMismatch, TailgateError
 from tailgate.providers import Provider, ProviderOptions, create_provider, redact
 from tailgate.records import Counts, Manifest, Mode
 from tailgate.runner._execute import NOT_APPLICABLE, ExecutionStats, ProgressSink, execute
+from tailgate.runner._judges import RunJudges
 from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
 from tailgate.runner._paraphrases import prepare_paraphrases
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
@@ -313,6 +314,11 @@ async def _session(
         progress.start(plan.size, plan.size - len(todo))
     status = "failed"
     stats = ExecutionStats()
+    judges = (
+        RunJudges(setup.store, cache, setup.retry, setup.timeout_s, min(setup.concurrency, 8))
+        if any(s.needs_model for s in setup.scorers)
+        else None
+    )
     try:
         if cached:  # a remote model may have changed behind its name: check before replaying
             probe = next(s for s in todo if s.cache_key in cached).request
@@ -336,6 +342,7 @@ async def _session(
             progress=progress,
             cached=cached,
             withheld=setup.suite.config.run.filtered,
+            judges=judges,
         )
         status = "completed"
     except asyncio.CancelledError:
@@ -350,6 +357,9 @@ async def _session(
     finally:
         if progress is not None:
             progress.finish()
+        if judges is not None:
+            session["judge_calls"] = {"calls": judges.calls, "cached": judges.cached, "retries": judges.retries}
+            await judges.aclose()
         if cache is not None:
             cache.close()
         hint = queueing_hint(stats)

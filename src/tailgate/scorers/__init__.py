@@ -3,6 +3,9 @@
 from tailgate.scorers._base import (
     BaseScorer,
     BoundScorer,
+    JudgeCall,
+    JudgeContext,
+    JudgeReply,
     NoParams,
     Score,
     ScorerType,
@@ -20,10 +23,18 @@ from tailgate.scorers._extract import (
     normalize_text,
     parse_number,
 )
+from tailgate.scorers._judge import BaseJudge, JudgePairwise, JudgeReference, JudgeRubric
 
 __all__ = [
+    "BaseJudge",
     "BaseScorer",
     "BoundScorer",
+    "JudgeCall",
+    "JudgeContext",
+    "JudgePairwise",
+    "JudgeReference",
+    "JudgeReply",
+    "JudgeRubric",
     "NoParams",
     "Score",
     "ScorerType",

@@ -5,11 +5,15 @@ rejected) and ``score(answer, item) -> Score`` (:class:`ScorerType`); :class:`Ba
 the defaults, and :func:`tailgate.testing.check_scorer` checks a plugin against the contract.
 A :class:`BoundScorer` adds the suite's label, extractor and ``when`` filter, and turns any
 exception into an *unscored* result: a scorer that fails never records a wrong answer.
+
+A judge (``needs_model``) scores through ``score_async(answer, item, context)``: it asks a model
+through the :class:`JudgeContext` the runner passes (the runner's cache, retries and seeds), so
+its calls are recorded like samples; ``score`` is not used for it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -20,7 +24,18 @@ from tailgate.records import Item
 from tailgate.registry import build, fail_at, lookup
 from tailgate.scorers import _extract
 
-__all__ = ["BaseScorer", "BoundScorer", "NoParams", "Score", "ScorerType", "build_scorers", "parse_extractor"]
+__all__ = [
+    "BaseScorer",
+    "BoundScorer",
+    "JudgeCall",
+    "JudgeContext",
+    "JudgeReply",
+    "NoParams",
+    "Score",
+    "ScorerType",
+    "build_scorers",
+    "parse_extractor",
+]
 
 
 @dataclass(frozen=True)
@@ -30,9 +45,54 @@ class Score:
     value: float | None
     answer: str | None = None
     error: str | None = None
+    details: dict[str, Any] | None = field(default=None, compare=False)
+    """What a judge said (its raw replies and parsed verdicts, see docs/judges.md), or None."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "answer": self.answer, "error": self.error}
+        out: dict[str, Any] = {"value": self.value, "answer": self.answer, "error": self.error}
+        if self.details is not None:  # only judges have some: other records keep their form
+            out["details"] = self.details
+        return out
+
+
+@dataclass(frozen=True)
+class JudgeCall:
+    """One call a judge asks the runner to make: the prompt as one user message (or as the text of
+    a completion), with its decoding parameters."""
+
+    judge: str
+    """The judge's model spec (``local:smollm2-135m``, ``openai:gpt-4o-mini``, ``python:m:f``)."""
+    prompt: str
+    temperature: float
+    max_tokens: int
+    seed: int | None
+
+
+@dataclass(frozen=True)
+class JudgeReply:
+    """What came back: the text, or (``text`` None) the fault that remained after the retries."""
+
+    text: str | None
+    cached: bool = False
+    attempts: int = 0
+    attempt_errors: tuple[dict[str, Any], ...] = ()
+    """The faults retried before the answer (class, status, message, wait)."""
+    error_class: str | None = None
+    error: str | None = None
+
+
+class JudgeContext(Protocol):
+    """What the runner gives a judge: its one call path, and stored outputs of other runs."""
+
+    async def ask(self, call: JudgeCall) -> JudgeReply:
+        """Make the call through the response cache with the run's retry policy; a fault that
+        remains is returned (``text`` None), never raised: the judge leaves the output unscored."""
+        ...
+
+    def baseline(self, run_id: str, item_id: str) -> str | None:
+        """The output of stored run ``run_id`` for the item (its ``original`` variant, repeat 0), or
+        None when it has none."""
+        ...
 
 
 class NoParams(BaseModel):
@@ -46,12 +106,18 @@ class ScorerType(Protocol):
     """Its suite keys (``extra="forbid"``: a typo is an error that names the key)."""
     default_extract: ClassVar[str | None]
     """The extractor applied when the suite names none (``last_number``), or None: the raw output."""
+    needs_model: ClassVar[bool]
+    """True for a judge: the runner awaits ``score_async`` with a :class:`JudgeContext`."""
 
     def __init__(self, params: Any) -> None: ...
 
     def score(self, answer: str, item: Item) -> Score:
         """The verdict on one extracted answer: a value in [0, 1]. Raising makes it unscored (an
         item without a reference, a scorer bug), never wrong."""
+        ...
+
+    async def score_async(self, answer: str, item: Item, context: JudgeContext) -> Score:
+        """The verdict of a scorer that ``needs_model``, asking through ``context``."""
         ...
 
 
@@ -73,12 +139,16 @@ class BaseScorer:
 
     Params: ClassVar[type[BaseModel]] = NoParams
     default_extract: ClassVar[str | None] = None
+    needs_model: ClassVar[bool] = False
 
     def __init__(self, params: Any) -> None:
         self.params = params
 
     def score(self, answer: str, item: Item) -> Score:
         raise NotImplementedError(f"{type(self).__name__}.score")
+
+    async def score_async(self, answer: str, item: Item, context: JudgeContext) -> Score:
+        return self.score(answer, item)
 
 
 Extractor = Any  # Callable[[str, str | None], str | None]
@@ -114,16 +184,35 @@ class BoundScorer:
     def applies_to(self, item: Item) -> bool:
         return self.config.applies_to(item.attributes)
 
+    @property
+    def needs_model(self) -> bool:
+        """A judge: score it with :meth:`score_async`."""
+        return self.impl.needs_model
+
+    def _answer(self, output: str) -> str | None:
+        if self._extractor is None:
+            return output
+        func, arg = self._extractor
+        answer: str | None = func(output, arg)
+        return answer
+
     def __call__(self, output: str, item: Item) -> Score:
         try:
-            answer: str | None = output
-            if self._extractor is not None:
-                func, arg = self._extractor
-                answer = func(output, arg)
+            answer = self._answer(output)
             if answer is None:
                 return Score(0.0, None, None)
             return self.impl.score(answer, item)
         except Exception as exc:  # a scorer bug or a bad reference: unscored, not wrong
+            return Score(None, None, f"{type(exc).__name__}: {exc}")
+
+    async def score_async(self, output: str, item: Item, context: JudgeContext) -> Score:
+        """As calling it, for a judge: its model calls go through ``context``."""
+        try:
+            answer = self._answer(output)
+            if answer is None:
+                return Score(0.0, None, None)
+            return await self.impl.score_async(answer, item, context)
+        except Exception as exc:  # a judge bug or a bad prompt: unscored, not wrong
             return Score(None, None, f"{type(exc).__name__}: {exc}")
 
     def spec(self) -> dict[str, Any]:
