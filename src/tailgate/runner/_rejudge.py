@@ -139,7 +139,12 @@ async def judge_stored_run(
             extra={**source.extra, "judged_from": run_id},
         )
         writer = store.create_run(target, manifest, items)
+        states = {}
         todo = samples
+
+    def write(record: dict[str, Any]) -> None:
+        writer.append(record)
+        states[record["sample_id"]] = record["error_class"] is None  # (kept for _finish)
     retry = suite.config.run.retry
     session: dict[str, Any] = {"started_at": utc_now(), "argv": ["rescore", run_id, "--judge"], "to_issue": len(todo)}
     with writer:
@@ -152,7 +157,7 @@ async def judge_stored_run(
                 todo,
                 _NoCalls(source.model.spec, (source.mode or "chat")),  # type: ignore[arg-type]
                 scorers,
-                writer.append,
+                write,
                 run_id=target,
                 model=source.model.spec,
                 mode=source.mode or "chat",
@@ -169,7 +174,7 @@ async def judge_stored_run(
                 responses.close()
         stats.calls = context.calls
         stats.retries = context.retries
-        done = _finish(store, writer, target, status, session, stats)
+        done = _finish(writer, status, session, stats, states)
     warnings = []
     if stats.unscored_reasons:
         top = max(stats.unscored_reasons.items(), key=lambda kv: kv[1])
