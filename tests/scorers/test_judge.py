@@ -272,3 +272,19 @@ def test_rescore_refuses_a_judge_list_without_a_judge(tmp_path: Path) -> None:
     ).run_id
     with pytest.raises(TailgateError, match="at least one judge"):
         tailgate.judge_run(source, judges=[{"type": "exact", "name": "x"}], store=store)
+
+
+def test_a_judge_that_cannot_be_made_stops_the_run_before_any_call(tmp_path: Path) -> None:
+    """An unknown judge (here a ``python:`` module that does not exist) is an error naming it
+    before the target is called, not a run whose every output is unscored."""
+    from tailgate.errors import TailgateError
+
+    suite = make_suite(tmp_path / "suite", scorers=[{"type": "judge_reference", "judge": "python:no_such_module:f"}])
+    with pytest.raises(TailgateError, match="no_such_module"):
+        run_sync(
+            RunOptions(suite=str(suite), model="python:tests.support.models:oracle", store=str(tmp_path / "store"))
+        )
+    records = Store(tmp_path / "store")
+    run = records.list_runs()
+    assert len(run) == 1
+    assert records.read_records(run[0].run_id).num_rows == 0  # not one sample was issued

@@ -59,6 +59,13 @@ class RunJudges:
         self.cached = 0
         self.retries = 0
 
+    def prepare(self, specs: list[str]) -> None:
+        """Make the provider of every judge spec now, so that a judge that cannot be made (an
+        unknown provider, a missing model, a ``python:`` function that does not import) stops
+        the run before its first call instead of leaving every output unscored."""
+        for spec in specs:
+            self._provider(spec)
+
     def _provider(self, spec: str) -> tuple[Provider, asyncio.Semaphore]:
         if spec not in self._providers:
             provider = create_provider(spec, ProviderOptions(timeout_s=self.timeout_s, concurrency=self.concurrency))

@@ -145,6 +145,7 @@ async def judge_stored_run(
     def write(record: dict[str, Any]) -> None:
         writer.append(record)
         states[record["sample_id"]] = record["error_class"] is None  # (kept for _finish)
+
     retry = suite.config.run.retry
     session: dict[str, Any] = {"started_at": utc_now(), "argv": ["rescore", run_id, "--judge"], "to_issue": len(todo)}
     with writer:

@@ -30,7 +30,7 @@ from tailgate.runner._paraphrases import prepare_paraphrases
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
 from tailgate.runner._queueing import queueing_hint
 from tailgate.runner._served import ServedTracker, verify_hits
-from tailgate.scorers import BoundScorer, build_scorers
+from tailgate.scorers import BaseJudge, BoundScorer, build_scorers
 from tailgate.store import RunWriter, Store, utc_now
 
 __all__ = ["RunOptions", "RunResult", "run", "run_sync"]
@@ -320,6 +320,8 @@ async def _session(
         else None
     )
     try:
+        if judges is not None:
+            judges.prepare(sorted({s.impl.params.judge for s in setup.scorers if isinstance(s.impl, BaseJudge)}))
         if cached:  # a remote model may have changed behind its name: check before replaying
             probe = next(s for s in todo if s.cache_key in cached).request
             if setup.provider.verify_served:
