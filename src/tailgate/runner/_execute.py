@@ -27,8 +27,9 @@ import orjson
 
 from tailgate.config import RetryConfig
 from tailgate.errors import RunFailed
-from tailgate.providers import Fault, Provider, Response, TimeoutFault, redact, redact_output
+from tailgate.providers import Fault, Provider, Response, redact, redact_output
 from tailgate.records import SCHEMA_VERSION, WITHHELD_ERROR_CLASSES
+from tailgate.runner._calls import call_once, fault_entry
 from tailgate.runner._judges import RunJudges, judge_scores
 from tailgate.runner._plan import Sample
 from tailgate.scorers import BoundScorer, Score
@@ -311,14 +312,9 @@ async def execute(
             stats.calls += 1
             request = state.sample.request
             t0 = time.perf_counter()
-            try:
-                async with asyncio.timeout(request.timeout_s):
-                    response = await provider.generate(request)
-            except TimeoutError:
-                fault: Fault = TimeoutFault(f"no answer within {request.timeout_s:g} s")
-            except Fault as exc:
-                fault = exc
-            else:
+            outcome = await call_once(provider, request, request.timeout_s)
+            if not isinstance(outcome, Fault):
+                response = outcome
                 call_streak, answered_calls, fault_streak = 0, answered_calls + 1, 0
                 latency = (time.perf_counter() - t0) * 1000.0
                 if not alone.is_set():
@@ -331,6 +327,7 @@ async def execute(
                 alone.set()
                 continue
             alone.set()
+            fault = outcome
             fault_streak = fault_streak + 1 if fault.retryable else 0
             if fault.error_class in WITHHELD_ERROR_CLASSES:
                 call_streak = 0  # the endpoint answered: it withheld this one answer
@@ -343,7 +340,7 @@ async def execute(
                     return
             if fault.retryable and state.attempts < retry.max_attempts:
                 wait = backoff_delay(min(state.attempts, fault_streak), retry, fault.retry_after, rng)
-                state.log.append(_fault_entry(fault, wait))
+                state.log.append(fault_entry(fault, wait))
                 stats.retries += 1
                 progress.retry(state.sample.sample_id, fault, wait)
                 loop.call_later(wait, queue.put_nowait, (0, next(sequence), state))
@@ -380,15 +377,6 @@ def _streak_message(what: str, answered: int, stats: ExecutionStats) -> str:
         f"last error: {stats.last_error}. The endpoint looks down or misconfigured: nothing more was "
         "sent. Completed samples are stored; fix the endpoint and resume with the same command and --run-id"
     )
-
-
-def _fault_entry(fault: Fault, wait: float | None) -> dict[str, Any]:
-    return {
-        "class": fault.error_class,
-        "status": fault.status,
-        "message": redact(str(fault))[:500],
-        "wait_s": None if wait is None else round(wait, 3),
-    }
 
 
 def _record(

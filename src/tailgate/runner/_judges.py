@@ -20,12 +20,12 @@ from tailgate.providers import (
     Provider,
     ProviderOptions,
     Request,
-    TimeoutFault,
     create_provider,
     redact,
     redact_output,
 )
 from tailgate.records import Prompt, cache_key_hasher
+from tailgate.runner._calls import call_once, fault_entry
 from tailgate.scorers import BoundScorer, JudgeCall, JudgeReply, Score
 from tailgate.store import ResponseCache, Store
 
@@ -101,31 +101,20 @@ class RunJudges:
         log: list[dict[str, Any]] = []
         for attempt in range(1, self.retry.max_attempts + 1):
             self.calls += 1
-            try:
-                async with gate, asyncio.timeout(self.timeout_s):
-                    response = await provider.generate(request)
-            except TimeoutError:
-                fault: Fault = TimeoutFault(f"no answer within {self.timeout_s:g} s")
-            except Fault as exc:
-                fault = exc
-            else:
-                text = redact_output(response.text)
+            async with gate:
+                outcome = await call_once(provider, request, self.timeout_s)
+            if not isinstance(outcome, Fault):
+                text = redact_output(outcome.text)
                 if self.cache is not None:
                     self.cache.put(key, {"text": text}, model=call.judge)
                 return JudgeReply(text=text, attempts=attempt, attempt_errors=tuple(log))
+            fault = outcome
             if not fault.retryable or attempt == self.retry.max_attempts:
                 return JudgeReply(None, False, attempt, tuple(log), fault.error_class, redact(str(fault))[:500])
             from tailgate.runner._execute import backoff_delay
 
             wait = backoff_delay(attempt, self.retry, fault.retry_after, self._rng)
-            log.append(
-                {
-                    "class": fault.error_class,
-                    "status": fault.status,
-                    "message": redact(str(fault))[:500],
-                    "wait_s": round(wait, 3),
-                }
-            )
+            log.append(fault_entry(fault, wait))
             self.retries += 1
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")
