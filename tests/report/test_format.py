@@ -55,3 +55,11 @@ def test_safe_neutralises_every_string_and_keeps_the_types() -> None:
     shown = [out.name, out.parts[0].text, out.parts[0].estimate.method, *out.by_key, *out.by_key.values()]
     assert all(s == "a␛[2Jb<U+202E>" for s in shown)
     assert out.n == 3
+
+
+def test_a_percentile_without_an_interval_says_what_it_lacks() -> None:
+    """The latency and score tables print "too few items" when the items rule withheld the
+    interval (the method says so), "too few samples" for every other reason."""
+    assert fmt.too_few("too few items for p95: with repeats an interval needs 5 items ...") == "too few items"
+    assert fmt.too_few("too few samples for p99: a distribution-free 95% interval needs ...") == "too few samples"
+    assert fmt.too_few("the sample minimum or maximum: no distribution-free interval") == "too few samples"

@@ -18,7 +18,7 @@ from tailgate.text import neutralize
 if TYPE_CHECKING:  # an Estimate formats itself: nothing here needs analysis (numpy) at run time
     from tailgate.analysis import Estimate
 
-__all__ = ["count", "estimate", "html_estimate", "interval", "number", "p_value", "percent", "safe"]
+__all__ = ["count", "estimate", "html_estimate", "interval", "number", "p_value", "percent", "safe", "too_few"]
 
 T = TypeVar("T")
 
@@ -43,6 +43,11 @@ def interval(low: float | None, high: float | None, digits: int = 3, missing: st
     if low is None or high is None:
         return missing
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def too_few(method: str) -> str:
+    """What a percentile without an interval lacks, from its ``method``: items or samples."""
+    return "too few items" if method.startswith("too few items") else "too few samples"
 
 
 def number(x: float | None, digits: int = 3) -> str:

@@ -113,7 +113,7 @@ def _scores_section(r: Report) -> str:
 
 
 def _pct_ci(p: Percentile, digits: int) -> str:
-    return fmt.interval(p.low, p.high, digits, "too few samples")
+    return fmt.interval(p.low, p.high, digits, fmt.too_few(p.method))
 
 
 def _pct_notes(rows: list[Percentile]) -> str:
@@ -183,7 +183,7 @@ def _discovery_section(r: Report) -> str:
     if disc.note:
         out.append(f"<p class='note'>{escape(disc.note)}</p>")
     out.append(
-        f"<p class='note'>{escape(disc.method or '')}. {disc.family} slices with at least "
+        f"<p class='note'>{escape(disc.method) + '. ' if disc.method else ''}{disc.family} slices with at least "
         f"{disc.min_support} items tested; the top-k search looked at {disc.evaluated} candidates.</p>"
     )
     rows = [

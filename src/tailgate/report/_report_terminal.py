@@ -173,7 +173,7 @@ def _latency(r: Report) -> list[Any]:
         ("95% CI", "right"),
     )
     for p in lat:
-        t.add_row(f"p{p.q:g}", f"{p.value:.0f}", fmt.interval(p.low, p.high, 0, "too few samples"))
+        t.add_row(f"p{p.q:g}", f"{p.value:.0f}", fmt.interval(p.low, p.high, 0, fmt.too_few(p.method)))
     if r.slo:
         t.add_row(f"<= {r.slo.slo_ms:g} ms and correct", _est(r.slo.correct_within_slo), "")
     parts = _block(t)
