@@ -13,7 +13,7 @@ run in the query engine and only one row per item reaches Python:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -361,6 +361,57 @@ def pass_hat_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def beta_binomial_rho(n: np.ndarray, c: np.ndarray) -> float:
+    """The intra-unit correlation of passes, by moments: the spread of the units' pass rates
+    c / n beyond binomial noise, rho = (m Var(c / n) / (p (1 - p)) - 1) / (m - 1) with m the mean
+    number of samples per unit (exact for equal n: the beta-binomial's Var(c / n) =
+    p (1 - p) (1 + (n - 1) rho) / n), clipped to [0, 0.99]; 0 with one sample per unit or no
+    spread."""
+    n = np.asarray(n, dtype=float)
+    c = np.asarray(c, dtype=float)
+    p = float(c.sum() / n.sum()) if n.sum() > 0 else 0.0
+    m = float(n.mean()) if n.size else 0.0
+    if n.size < 2 or m <= 1.0 or not 0.0 < p < 1.0:
+        return 0.0
+    spread = float(np.var(c / n, ddof=1))
+    return min(0.99, max(0.0, (m * spread / (p * (1 - p)) - 1.0) / (m - 1.0)))
+
+
+def beta_binomial_estimator_variance(
+    n: np.ndarray, p: float, rho: float, k: int, estimator: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+) -> np.ndarray:
+    """The variance of a per-unit estimator (:func:`pass_at_k` or :func:`pass_hat_k`) of a unit
+    with ``n`` samples whose passes are beta-binomial with mean ``p`` and intra-unit correlation
+    ``rho`` (binomial at 0): sum over c of pmf(c) f(c)^2 minus the squared mean; units with
+    n < k give NaN.
+
+    It is the estimator's variance over items were the items' pass rates Beta-distributed with
+    the run's mean and spread: a model of the whole item population, fitted from every item's
+    pass count, where the plain variance of the per-item estimates rests on the few items away
+    from 0 or 1 (pass@5 at a high pass rate is 1 for most items)."""
+    n = np.asarray(n, dtype=float)
+    if not 0.0 < p < 1.0:
+        return np.where(n >= k, 0.0, np.nan)
+    from scipy.special import betaln
+
+    out = np.full(n.shape, np.nan)
+    spread = 1.0 / rho - 1.0 if rho > 0 else math.inf
+    for size in np.unique(n[n >= k]):
+        c = np.arange(int(size) + 1, dtype=float)
+        full = np.full(c.shape, size)
+        if math.isinf(spread):
+            log_pmf = _log_comb(full, c) + c * math.log(p) + (size - c) * math.log1p(-p)
+        else:
+            a, b = p * spread, (1 - p) * spread
+            log_pmf = _log_comb(full, c) + betaln(c + a, size - c + b) - betaln(a, b)
+        pmf = np.exp(log_pmf - log_pmf.max())
+        pmf /= pmf.sum()
+        f = estimator(full, c, k)
+        mean = float(pmf @ f)
+        out[n == size] = max(0.0, float(pmf @ (f * f)) - mean * mean)
+    return out
+
+
 def _trials(n: np.ndarray, c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -369,7 +420,7 @@ def _trials(n: np.ndarray, c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     return n, c, n >= k
 
 
-def _log_comb(n: np.ndarray, k: int) -> np.ndarray:
+def _log_comb(n: np.ndarray, k: int | np.ndarray) -> np.ndarray:
     from scipy.special import gammaln
 
     return np.asarray(gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1))
