@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     )
     from tailgate.analysis._estimate import Estimate, clustered_mean, format_estimate, mean_estimate, wilson_interval
     from tailgate.analysis._judge_card import JudgeCard, judge_cards, length_slope
+    from tailgate.analysis._judge_use import HeadlineJudge
     from tailgate.analysis._monitor import (
         DriftMonitor,
         MonitorResult,
@@ -205,6 +206,7 @@ __all__ = [
     "FlipSlice",
     "FlippingItem",
     "FormatSpread",
+    "HeadlineJudge",
     "ItemsNeeded",
     "JudgeAccuracy",
     "JudgeCard",
@@ -482,6 +484,7 @@ _LAZY = {
     "JudgeCard": "tailgate.analysis._judge_card",
     "judge_cards": "tailgate.analysis._judge_card",
     "length_slope": "tailgate.analysis._judge_card",
+    "HeadlineJudge": "tailgate.analysis._judge_use",
     "krippendorff_alpha": "tailgate.analysis._agreement",
     "scott_pi": "tailgate.analysis._agreement",
     "PPIMean": "tailgate.analysis._ppi",

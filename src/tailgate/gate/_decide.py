@@ -8,6 +8,7 @@ from typing import Any
 
 from tailgate.analysis import Comparison, DriftReport
 from tailgate.errors import UsageError
+from tailgate.gate._judge_rules import CORRECTED_RULES, JudgeConcern, judge_concerns, refuse
 from tailgate.gate._policy import Policy
 from tailgate.gate._registry import RULES, NotApplicable, RuleParams, RuleResult, Subject
 
@@ -42,8 +43,16 @@ class Decision:
     """The drift report the ``drift`` rules judged (None: the policy has none)."""
 
     @property
+    def refused(self) -> bool:
+        """Some rule was not decided: its score comes from a judge the policy does not trust."""
+        return any(r.refused for r in self.results)
+
+    @property
     def exit_code(self) -> int:
-        return 0 if self.passed else 1
+        """0 pass, 1 a rule failed, 3 no rule failed but some were refused (an untrusted judge)."""
+        if self.passed:
+            return 0
+        return 1 if any(r.status == "fail" for r in self.results) else 3
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,15 +91,29 @@ def decide(comparison: Comparison | None, policy: Policy, *, drift: DriftReport 
             kinds = ", ".join(e.only()[0] for e in policy.rules if RULES[e.only()[0]].subject == subject)
             how = "a drift report (tailgate gate --drift FILE)" if subject == "drift" else "two runs (BASE CAND)"
             raise UsageError(f"the policy's {kinds} rule(s) judge {how}, and none was given")
+    j = policy.judge
+    concerns = () if comparison is None else judge_concerns(comparison, j.min_kappa, j.bound, j.allow_poor,
+                                                            j.allow_unverified)  # fmt: skip
     results = []
     for entry in policy.rules:
         kind, rule = entry.only()
         spec = RULES[kind]
         try:
-            results.append(spec.check(given[spec.subject], rule))
+            result = spec.check(given[spec.subject], rule)
         except NotApplicable as na:
             results.append(_not_applicable(kind, rule, na))
+            continue
+        mine = _concerns_of(kind, concerns) if spec.scored else ()
+        results.append(refuse(result, mine) if mine else result)
     return Decision(policy.name, all(r.passed for r in results), tuple(results), comparison, drift)
+
+
+def _concerns_of(kind: str, concerns: tuple[JudgeConcern, ...]) -> tuple[JudgeConcern, ...]:
+    """The concerns that bear on rule ``kind``: a rule on the corrected judge metric minds only an
+    unverified candidate judge (the correction removes a poor judge's bias)."""
+    if kind in CORRECTED_RULES:
+        return tuple(c for c in concerns if c.kind == "unverified" and c.run == "cand")
+    return concerns
 
 
 def _not_applicable(kind: str, rule: RuleParams, na: NotApplicable) -> RuleResult:
