@@ -85,6 +85,7 @@ if TYPE_CHECKING:
         mmd_test,
     )
     from tailgate.analysis._estimate import Estimate, clustered_mean, format_estimate, mean_estimate, wilson_interval
+    from tailgate.analysis._judge_attack import AttackSuccess, JudgeAttackReport, attack_success_rates
     from tailgate.analysis._judge_card import JudgeCard, judge_cards, length_slope
     from tailgate.analysis._judge_use import HeadlineJudge
     from tailgate.analysis._monitor import (
@@ -176,6 +177,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "Agreement",
     "AgreementDifference",
+    "AttackSuccess",
     "AttributeDrift",
     "BeyondAccuracy",
     "BootstrapChange",
@@ -209,6 +211,7 @@ __all__ = [
     "HeadlineJudge",
     "ItemsNeeded",
     "JudgeAccuracy",
+    "JudgeAttackReport",
     "JudgeCard",
     "LatencyChange",
     "LatencyHistogram",
@@ -264,6 +267,7 @@ __all__ = [
     "adjust_by",
     "agreement",
     "analyse_drift",
+    "attack_success_rates",
     "attribute_drift",
     "bootstrap_percentiles",
     "build_cells",
@@ -485,6 +489,9 @@ _LAZY = {
     "judge_cards": "tailgate.analysis._judge_card",
     "length_slope": "tailgate.analysis._judge_card",
     "HeadlineJudge": "tailgate.analysis._judge_use",
+    "AttackSuccess": "tailgate.analysis._judge_attack",
+    "JudgeAttackReport": "tailgate.analysis._judge_attack",
+    "attack_success_rates": "tailgate.analysis._judge_attack",
     "krippendorff_alpha": "tailgate.analysis._agreement",
     "scott_pi": "tailgate.analysis._agreement",
     "PPIMean": "tailgate.analysis._ppi",
