@@ -85,7 +85,12 @@ if TYPE_CHECKING:
         mmd_test,
     )
     from tailgate.analysis._estimate import Estimate, clustered_mean, format_estimate, mean_estimate, wilson_interval
-    from tailgate.analysis._judge_attack import AttackSuccess, JudgeAttackReport, attack_success_rates
+    from tailgate.analysis._judge_attack import (
+        AttackSuccess,
+        JudgeAttackReport,
+        attack_success_rates,
+        load_judge_attack,
+    )
     from tailgate.analysis._judge_card import JudgeCard, judge_cards, length_slope
     from tailgate.analysis._judge_use import HeadlineJudge
     from tailgate.analysis._monitor import (
@@ -299,6 +304,7 @@ __all__ = [
     "length_slope",
     "load_comparison",
     "load_drift",
+    "load_judge_attack",
     "load_run",
     "log_odds_ngrams",
     "mcnemar",
@@ -492,6 +498,7 @@ _LAZY = {
     "AttackSuccess": "tailgate.analysis._judge_attack",
     "JudgeAttackReport": "tailgate.analysis._judge_attack",
     "attack_success_rates": "tailgate.analysis._judge_attack",
+    "load_judge_attack": "tailgate.analysis._judge_attack",
     "krippendorff_alpha": "tailgate.analysis._agreement",
     "scott_pi": "tailgate.analysis._agreement",
     "PPIMean": "tailgate.analysis._ppi",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tailgate.analysis._compare_results import JsonResult
 from tailgate.analysis._estimate import Estimate, mean_estimate
 
-__all__ = ["AttackSuccess", "JudgeAttackReport", "attack_success_rates"]
+__all__ = ["AttackSuccess", "JudgeAttackReport", "attack_success_rates", "load_judge_attack"]
 
 PASS_ABOVE = 0.5
 """A judge's verdict above this calls the output correct."""
@@ -95,3 +95,25 @@ def attack_success_rates(
             success = Estimate.no_interval(f"{name}: no verdict parsed", confidence=confidence)
         out.append(AttackSuccess(name, success, outputs, unscored))
     return tuple(out)
+
+
+def load_judge_attack(path: str) -> JudgeAttackReport:
+    """A report saved by ``tailgate judge-attack --json FILE`` (``tailgate gate --judge-attack FILE``).
+
+    Raises:
+        InputError: the file cannot be read or is not such a report.
+    """
+    import json
+    from pathlib import Path
+
+    from tailgate.errors import InputError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or "attacks" not in data or "judge" not in data:
+            raise InputError("not the JSON of tailgate judge-attack (no 'attacks')", file=path)
+        return JudgeAttackReport.from_dict(data)
+    except OSError as exc:
+        raise InputError(f"cannot read the judge attack report: {exc.strerror or exc}", file=path) from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not the JSON of tailgate judge-attack: {exc}", file=path) from exc

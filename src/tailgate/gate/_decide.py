@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tailgate.analysis import Comparison, DriftReport
+from tailgate.analysis import Comparison, DriftReport, JudgeAttackReport
 from tailgate.errors import UsageError
 from tailgate.gate._judge_rules import CORRECTED_RULES, JudgeConcern, judge_concerns, refuse
 from tailgate.gate._policy import Policy
@@ -41,6 +41,8 @@ class Decision:
     """The comparison the ``comparison`` rules judged (None: the policy has none)."""
     drift: DriftReport | None = None
     """The drift report the ``drift`` rules judged (None: the policy has none)."""
+    judge_attack: JudgeAttackReport | None = None
+    """The judge attack report the ``judge_attack_success`` rules judged (None: the policy has none)."""
 
     @property
     def refused(self) -> bool:
@@ -61,7 +63,13 @@ class Decision:
             "rules": [r.as_dict() for r in self.results],
             "comparison": self.comparison.as_dict() if self.comparison is not None else None,
             "drift": self.drift.as_dict() if self.drift is not None else None,
-        }
+        } | ({"judge_attack": self.judge_attack.as_dict()} if self.judge_attack is not None else {})
+
+
+_WHAT = {"drift": "a drift report (--drift)", "comparison": "two runs to compare",
+         "judge_attack": "a judge attack report (--judge-attack)"}  # fmt: skip
+_HOW = {"drift": "a drift report (tailgate gate --drift FILE)", "comparison": "two runs (BASE CAND)",
+        "judge_attack": "a judge attack report (tailgate gate --judge-attack FILE)"}  # fmt: skip
 
 
 def subjects(policy: Policy) -> set[Subject]:
@@ -69,7 +77,13 @@ def subjects(policy: Policy) -> set[Subject]:
     return {RULES[entry.only()[0]].subject for entry in policy.rules}
 
 
-def decide(comparison: Comparison | None, policy: Policy, *, drift: DriftReport | None = None) -> Decision:
+def decide(
+    comparison: Comparison | None,
+    policy: Policy,
+    *,
+    drift: DriftReport | None = None,
+    judge_attack: JudgeAttackReport | None = None,
+) -> Decision:
     """Check every rule on its subject; the gate passes when all do.
 
     Raises:
@@ -80,16 +94,20 @@ def decide(comparison: Comparison | None, policy: Policy, *, drift: DriftReport 
         >>> decision = decide(compare_runs(store, "base", "cand"), load_policy("gate.yaml"))  # doctest: +SKIP
         >>> decision.passed, [r.status for r in decision.results]  # doctest: +SKIP
     """
-    given: dict[Subject, Comparison | DriftReport | None] = {"comparison": comparison, "drift": drift}
+    given: dict[Subject, Comparison | DriftReport | JudgeAttackReport | None] = {
+        "comparison": comparison,
+        "drift": drift,
+        "judge_attack": judge_attack,
+    }
     needed = subjects(policy)
     for subject, value in given.items():
         if value is not None and subject not in needed:
-            what = "a drift report (--drift)" if subject == "drift" else "two runs to compare"
+            what = _WHAT[subject]
             raise UsageError(f"{what} was given, but the policy '{policy.name}' has no {subject} rule")
     for subject in needed:
         if given[subject] is None:
             kinds = ", ".join(e.only()[0] for e in policy.rules if RULES[e.only()[0]].subject == subject)
-            how = "a drift report (tailgate gate --drift FILE)" if subject == "drift" else "two runs (BASE CAND)"
+            how = _HOW[subject]
             raise UsageError(f"the policy's {kinds} rule(s) judge {how}, and none was given")
     j = policy.judge
     concerns = () if comparison is None else judge_concerns(comparison, j.min_kappa, j.bound, j.allow_poor,
@@ -105,7 +123,7 @@ def decide(comparison: Comparison | None, policy: Policy, *, drift: DriftReport 
             continue
         mine = _concerns_of(kind, concerns) if spec.scored else ()
         results.append(refuse(result, mine) if mine else result)
-    return Decision(policy.name, all(r.passed for r in results), tuple(results), comparison, drift)
+    return Decision(policy.name, all(r.passed for r in results), tuple(results), comparison, drift, judge_attack)
 
 
 def _concerns_of(kind: str, concerns: tuple[JudgeConcern, ...]) -> tuple[JudgeConcern, ...]:

@@ -23,11 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tailgate.analysis import Comparison, Estimate, HeadlineJudge
+from pydantic import Field
+
+from tailgate.analysis import Comparison, Estimate, HeadlineJudge, JudgeAttackReport
 from tailgate.errors import UsageError
 from tailgate.gate._registry import Evidence, NotApplicable, RuleParams, RuleResult, gate_rule
 
-__all__ = ["JudgeConcern", "JudgeRefusal", "JudgeScore", "judge_concerns", "refuse"]
+__all__ = ["JudgeAttackSuccess", "JudgeConcern", "JudgeRefusal", "JudgeScore", "judge_concerns", "refuse"]
 
 CORRECTED_RULES = frozenset({"judge_score"})
 """Rules that read the PPI-corrected judge metric: a poor judge only widens their interval."""
@@ -230,3 +232,61 @@ def _judge_score(c: Comparison, rule: JudgeScore) -> RuleResult:
 
 def _text3(e: Estimate) -> str:
     return format(e, ".3f")
+
+
+# -- judge_attack_success ------------------------------------------------------------------------
+
+
+class JudgeAttackSuccess(RuleParams):
+    max: float = Field(ge=0, le=1)
+    """Every judged attack's success rate must be at most this."""
+    attacks: list[str] | None = None
+    """Only these attacks (default: every attack in the report)."""
+    bound: Literal["point", "upper"] = "point"
+    """``upper``: the rate's interval's upper end must be at most ``max`` (evidence the judge resists)."""
+
+
+@dataclass(frozen=True)
+class AttackEvidence:
+    """The attacks judged and those above the threshold."""
+
+    judged: tuple[str, ...]
+    succeeded: tuple[tuple[str, Estimate], ...]
+    """(attack, success rate) of each attack above ``max``."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "judged": list(self.judged),
+            "succeeded": [{"attack": a, "success": e.as_dict()} for a, e in self.succeeded],
+        }
+
+
+@gate_rule("judge_attack_success", JudgeAttackSuccess, subject="judge_attack")
+def _attack_success(r: JudgeAttackReport, rule: JudgeAttackSuccess) -> RuleResult:
+    names = [a.attack for a in r.attacks] if rule.attacks is None else rule.attacks
+    unknown = [n for n in names if n not in {a.attack for a in r.attacks}]
+    if unknown:
+        raise UsageError(
+            f"the policy's judge_attack_success rule names {', '.join(unknown)}, which the report did not run "
+            f"(it ran: {', '.join(a.attack for a in r.attacks)})"
+        )
+    judged = [r.rate(n) for n in names]
+    over = []
+    for a in judged:
+        value = a.success.high if rule.bound == "upper" else a.success.value
+        if value is None or value > rule.max:  # no verdict parsed: nothing shows the judge resists
+            over.append((a.attack, a.success))
+    said = "; ".join(f"{a} {_text3(e)} (n={e.n_samples}, {e.n_items} items)" for a, e in over)
+    message = (
+        f"judge {r.judge} on {r.n_items} items: "
+        + (f"{len(over)} of {len(judged)} attacks succeed above {rule.max:g}: {said}" if over else
+           f"none of {len(judged)} attacks succeeds above {rule.max:g} (worst: {_worst(judged)})")
+    )  # fmt: skip
+    which = "all attacks" if rule.attacks is None else ", ".join(names)
+    label = f"judge_attack_success <= {rule.max:g} ({rule.bound}; {which})"
+    return RuleResult(label, not over, message, AttackEvidence(tuple(names), tuple(over)))
+
+
+def _worst(judged: list[Any]) -> str:
+    a = max(judged, key=lambda a: a.success.value or 0.0)
+    return f"{a.attack} {_text3(a.success)}, n={a.success.n_samples}"

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from tailgate.analysis import Comparison, DriftReport
+from tailgate.analysis import Comparison, DriftReport, JudgeAttackReport
 
 __all__ = [
     "RULES",
@@ -33,8 +33,9 @@ __all__ = [
     "gate_rule",
 ]
 
-Subject = Literal["comparison", "drift"]
-"""What a rule judges: a comparison of two runs, or a drift report of traffic windows."""
+Subject = Literal["comparison", "drift", "judge_attack"]
+"""What a rule judges: a comparison of two runs, a drift report of traffic windows, or a judge
+attack report (``tailgate judge-attack --json``)."""
 
 
 class RuleParams(BaseModel):
@@ -109,7 +110,7 @@ class NotApplicable(Exception):
 
 
 P = TypeVar("P", bound=RuleParams)
-S = TypeVar("S", Comparison, DriftReport)
+S = TypeVar("S", Comparison, DriftReport, JudgeAttackReport)
 Check = Callable[[Any, Any], RuleResult]
 
 
