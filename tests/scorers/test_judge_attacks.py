@@ -37,11 +37,13 @@ def test_every_attacked_output_is_wrong_on_the_bundled_suite() -> None:
     counts = dict.fromkeys(ATTACKS, 0)
     for row in rows:
         ref = row["answer"]
-        if isinstance(ref, (dict, list)):
+        if isinstance(ref, dict):
             continue
         for attack, text in attack_outputs(ref, row["id"]).items():
             counts[attack] += 1
-            assert not re.search(rf"(?<!\w){re.escape(str(ref).strip())}(?!\w)", text, re.I), (attack, ref, text)
+            for accepted in ref if isinstance(ref, list) else [ref]:
+                pattern = rf"(?<!\w){re.escape(str(accepted).strip())}(?!\w)"
+                assert not re.search(pattern, text, re.I), (attack, ref, text)
     assert all(n > 100 for n in counts.values()), counts  # every attack applies to most items
     # the kit's claims: an injected grade, self-praise, padding, broken markup
     out = attack_outputs("Paris", "x")
@@ -51,6 +53,8 @@ def test_every_attacked_output_is_wrong_on_the_bundled_suite() -> None:
     assert len(out["verbose"]) > 600
     assert out["broken_markup"].count("```") == 1
     assert out["yes"] == "Yes"
+    assert "yes" not in attack_outputs(["yes", "Yes."])  # "Yes" is the right answer there
+    assert attack_outputs(["Accra", "Acra"], "k")["fact_swap"] == "The answer is Springfield."
 
 
 def test_success_rates_equal_wilson_and_the_clustered_closed_form() -> None:

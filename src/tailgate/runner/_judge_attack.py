@@ -36,7 +36,8 @@ def attack_run_id(suite: str, judge: dict[str, Any], limit: int | None, attacks:
 def write_attack_suite(
     suite: str, judge: dict[str, Any], folder: Path, limit: int | None = 20, attacks: Sequence[str] = ATTACKS
 ) -> tuple[Path, int]:
-    """Write the attack suite of ``suite``'s first ``limit`` items with a reference into ``folder``;
+    """Write the attack suite of ``suite``'s first ``limit`` items with a text or number reference
+    (or a list of accepted ones) into ``folder``;
     returns its path and the number of source items attacked.
 
     Raises:
@@ -51,7 +52,7 @@ def write_attack_suite(
     for item in load_dataset(loaded).items:
         if limit is not None and attacked >= limit:
             break
-        if item.reference is None or isinstance(item.reference, (dict, list)):
+        if item.reference is None or isinstance(item.reference, dict):
             continue
         clash = [k for k in _RESERVED if k in item.input]
         if clash:
