@@ -667,21 +667,20 @@ def judge_attack(
     Args:
         judge: a model spec (judged with ``judge_reference``) or a judge scorer entry as in a suite.
         repeats: judge samples per attacked output (give ``temperature`` > 0 for them to differ).
-        attacks: a subset of ``tailgate.scorers._judge_attacks.ATTACKS`` (default: all).
+        attacks: a subset of ``tailgate.scorers.JUDGE_ATTACKS`` (default: all).
         run_id: the run's id (default: derived from the suite, judge, limit and attacks).
 
     Example:
-        >>> r = tailgate.judge_attack("basic", judge="fake:constant=yes", limit=5, store=folder)  # doctest: +SKIP
-        >>> r.rate("yes").success.value  # doctest: +SKIP
-        1.0
+        >>> r = tailgate.judge_attack("basic", judge="fake:constant=Yes", limit=3, store=folder)
+        >>> r.rate("yes").success.value, r.rate("yes").n_outputs
+        (1.0, 3)
     """
     import orjson
 
     from tailgate.analysis import JudgeAttackReport, attack_success_rates, load_run
     from tailgate.errors import RunFailed, UsageError
-    from tailgate.runner import RunOptions, run_sync
-    from tailgate.runner._judge_attack import attack_run_id, write_attack_suite
-    from tailgate.scorers._judge_attacks import ATTACKS
+    from tailgate.runner import RunOptions, attack_run_id, run_sync, write_attack_suite
+    from tailgate.scorers import JUDGE_ATTACKS as ATTACKS
 
     if repeats < 1:
         raise UsageError("--repeats must be at least 1")

@@ -19,7 +19,8 @@ from typing import Any
 from tailgate.config import load_suite
 from tailgate.dataset import load_dataset
 from tailgate.errors import UsageError
-from tailgate.scorers._judge_attacks import ATTACKS, attack_outputs
+from tailgate.scorers import JUDGE_ATTACKS as ATTACKS
+from tailgate.scorers import attack_outputs
 
 __all__ = ["attack_run_id", "write_attack_suite"]
 
