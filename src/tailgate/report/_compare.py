@@ -223,7 +223,7 @@ def render_gate(decision: Decision) -> Group:
         style="bold green" if decision.passed else "bold red",
     )
     t = Table(pad_edge=False, show_edge=False)
-    t.add_column("", width=4)
+    t.add_column("", width=7 if decision.refused else 4)
     t.add_column("rule", overflow="fold")
     t.add_column("evidence", overflow="fold")
     for r in decision.results:
