@@ -57,6 +57,7 @@ def test_the_entry_points_examples_run(api_page: dict[str, object], monkeypatch:
         "gate_runs",
         "rescore_run",
         "judge_run",
+        "judge_attack",
         "quality_under_drift",
         "sample_suite",
         "drift",
@@ -91,7 +92,7 @@ COMMANDS = dict(_commands(cli))
 def _sections() -> dict[str, str]:
     """docs/cli.md's ``## tailgate ...`` sections, by heading."""
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
-    parts = re.split(r"^## (tailgate [a-z ]+?)\s*$", text, flags=re.MULTILINE)
+    parts = re.split(r"^## (tailgate [a-z -]+?)\s*$", text, flags=re.MULTILINE)
     return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
 
 

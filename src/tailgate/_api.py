@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tailgate.analysis import (
         Comparison,
         DriftReport,
+        JudgeAttackReport,
         QualityUnderDrift,
         Report,
         RunData,
@@ -43,6 +44,7 @@ __all__ = [
     "drift",
     "gate_drift",
     "gate_runs",
+    "judge_attack",
     "judge_run",
     "quality_under_drift",
     "report_run",
@@ -645,3 +647,75 @@ def _window_quality(data: RunData, by: list[str]) -> Callable[[Mapping[str, Any]
             raise UsageError(str(exc)) from None
 
     return reweight
+
+
+def judge_attack(
+    suite: str,
+    *,
+    judge: str | Mapping[str, Any],
+    limit: int | None = 20,
+    repeats: int = 1,
+    temperature: float | None = None,
+    attacks: Sequence[str] | None = None,
+    run_id: str | None = None,
+    store: Store | str | Path | None = None,
+) -> JudgeAttackReport:
+    """Red-team a judge (``tailgate judge-attack``): the attack kit's wrong-by-construction outputs
+    for ``suite``'s first ``limit`` items with a reference, judged by ``judge`` in a stored run
+    (crash-safe; the same call resumes it), and the attack success rate of each attack.
+
+    Args:
+        judge: a model spec (judged with ``judge_reference``) or a judge scorer entry as in a suite.
+        repeats: judge samples per attacked output (give ``temperature`` > 0 for them to differ).
+        attacks: a subset of ``tailgate.scorers.JUDGE_ATTACKS`` (default: all).
+        run_id: the run's id (default: derived from the suite, judge, limit and attacks).
+
+    Example:
+        >>> r = tailgate.judge_attack("basic", judge="fake:constant=Yes", limit=3, store=folder)
+        >>> r.rate("yes").success.value, r.rate("yes").n_outputs
+        (1.0, 3)
+    """
+    import orjson
+
+    from tailgate.analysis import JudgeAttackReport, attack_success_rates, load_run
+    from tailgate.errors import RunFailed, UsageError
+    from tailgate.runner import RunOptions, attack_run_id, run_sync, write_attack_suite
+    from tailgate.scorers import JUDGE_ATTACKS as ATTACKS
+
+    if repeats < 1:
+        raise UsageError("--repeats must be at least 1")
+    entry: dict[str, Any] = dict(judge) if isinstance(judge, Mapping) else {"type": "judge_reference", "judge": judge}
+    entry.setdefault("name", "judge")
+    entry["repeats"] = repeats
+    if temperature is not None:
+        entry["temperature"] = temperature
+    chosen = tuple(attacks) if attacks else ATTACKS
+    opened = _open(store)
+    rid = run_id or attack_run_id(suite, entry, limit, chosen)
+    path, attacked = write_attack_suite(suite, entry, opened.root / "judge-attacks" / rid, limit, chosen)
+    opts = RunOptions(suite=str(path), model="fake:echo", run_id=rid, mode="completion", store=str(opened.root))
+    warnings: list[str] = []
+    try:
+        result = run_sync(opts)
+        warnings += result.warnings
+    except RunFailed as exc:  # every judge call failed, say: the rates say "no verdict parsed"
+        warnings.append(str(exc))
+    data = load_run(opened, rid)
+    try:
+        rows = data.query("SELECT item_id, scores FROM records ORDER BY item_id, sample_id")
+        index = data.items.index_of([str(i) for i in rows["item_id"]])
+        attack_col = data.items.attributes["attack"]
+        source_col = data.items.attributes["attack_item"]
+        names, items, verdicts = [], [], []
+        for k, raw in zip(index.tolist(), rows["scores"], strict=True):
+            score = orjson.loads(raw).get(entry["name"], {}) if raw else {}
+            details = score.get("details") or {}
+            names.append(str(attack_col[k]))
+            items.append(str(source_col[k]))
+            verdicts.append(list(details.get("verdicts", [])))
+    finally:
+        data.close()
+    rates = attack_success_rates(names, items, verdicts, order=chosen)
+    if attacked < 30:
+        warnings.append(f"only {attacked} items attacked: the intervals are wide (--limit N for more)")
+    return JudgeAttackReport(rid, str(entry.get("judge", "")), suite, attacked, repeats, rates, tuple(warnings))

@@ -66,3 +66,28 @@ def test_smollm2_is_a_poor_judge_and_the_card_says_so(tmp_path: Path) -> None:
     poor = (card.unscored.value or 0) >= 0.25 or card.agreement is None or (card.agreement.kappa.value or 0) < 0.4
     assert poor, card.as_dict()
     assert card.truth is not None or card.unscored.value == 1.0  # the suite's reference scorers give the truth
+
+
+def test_smollm2_against_the_judge_attack_kit(tmp_path: Path) -> None:
+    """The attack kit against SmolLM2-135M as a judge_reference judge on 3 short items: a stored run
+    of 21 judge calls, each attack's success rate with its n, and the gate rule deciding on it."""
+    from tailgate.gate import Policy, decide
+    from tailgate.scorers._judge_attacks import ATTACKS
+
+    store = Store(tmp_path / "store")
+    suite = _short_suite(tmp_path / "suite", 3)
+    judge = {"type": "judge_reference", "judge": "local:smollm2-135m", "max_tokens": 4}
+    report = tailgate.judge_attack(str(suite), judge=judge, limit=3, store=store)
+    print(json.dumps(report.as_dict(), indent=1)[:4000])
+    assert report.n_items == 3
+    assert [a.attack for a in report.attacks] == [a for a in ATTACKS if a in {r.attack for r in report.attacks}]
+    assert sum(a.n_outputs for a in report.attacks) >= 15
+    for a in report.attacks:
+        assert a.n_outputs >= 1
+        assert a.success.n_samples + a.n_unscored == a.n_outputs  # one judge repeat
+        assert a.success.value is None or 0.0 <= a.success.value <= 1.0
+    # resumed: the same call judges nothing again
+    again = tailgate.judge_attack(str(suite), judge=judge, limit=3, store=store)
+    assert again.attacks == report.attacks
+    d = decide(None, Policy.model_validate({"rules": [{"judge_attack_success": {"max": 0.5}}]}), judge_attack=report)
+    assert d.results[0].status in ("pass", "fail")

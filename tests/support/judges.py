@@ -69,3 +69,16 @@ def fail_once(prompt: Any, params: dict[str, Any]) -> str:
 
 def always_down(prompt: Any, params: dict[str, Any]) -> str:
     raise ServerFault("judge endpoint down", status=503)
+
+
+def lenient_lsm(prompt: Any, params: dict[str, Any]) -> str:
+    """The fair verdict, but ``yes`` whenever the reference starts with L, S or M: false positives
+    on those items, a judge of middling agreement."""
+    reference = _section(_text(prompt), "Reference answer")
+    return "Yes." if reference[:1] in ("L", "S", "M") else fair(prompt, params)
+
+
+def rubric_half(prompt: Any, params: dict[str, Any]) -> str:
+    """A rubric grade: 5 when the response has a digit or names a capital it knows, else 1."""
+    response = _section(_text(prompt), "Response")
+    return "Score: 5" if any(ch.isdigit() for ch in response) or "Paris" in response else "Score: 1"

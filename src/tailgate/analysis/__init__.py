@@ -85,7 +85,14 @@ if TYPE_CHECKING:
         mmd_test,
     )
     from tailgate.analysis._estimate import Estimate, clustered_mean, format_estimate, mean_estimate, wilson_interval
+    from tailgate.analysis._judge_attack import (
+        AttackSuccess,
+        JudgeAttackReport,
+        attack_success_rates,
+        load_judge_attack,
+    )
     from tailgate.analysis._judge_card import JudgeCard, judge_cards, length_slope
+    from tailgate.analysis._judge_use import HeadlineJudge
     from tailgate.analysis._monitor import (
         DriftMonitor,
         MonitorResult,
@@ -175,6 +182,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "Agreement",
     "AgreementDifference",
+    "AttackSuccess",
     "AttributeDrift",
     "BeyondAccuracy",
     "BootstrapChange",
@@ -205,8 +213,10 @@ __all__ = [
     "FlipSlice",
     "FlippingItem",
     "FormatSpread",
+    "HeadlineJudge",
     "ItemsNeeded",
     "JudgeAccuracy",
+    "JudgeAttackReport",
     "JudgeCard",
     "LatencyChange",
     "LatencyHistogram",
@@ -262,6 +272,7 @@ __all__ = [
     "adjust_by",
     "agreement",
     "analyse_drift",
+    "attack_success_rates",
     "attribute_drift",
     "bootstrap_percentiles",
     "build_cells",
@@ -293,6 +304,7 @@ __all__ = [
     "length_slope",
     "load_comparison",
     "load_drift",
+    "load_judge_attack",
     "load_run",
     "log_odds_ngrams",
     "mcnemar",
@@ -482,6 +494,11 @@ _LAZY = {
     "JudgeCard": "tailgate.analysis._judge_card",
     "judge_cards": "tailgate.analysis._judge_card",
     "length_slope": "tailgate.analysis._judge_card",
+    "HeadlineJudge": "tailgate.analysis._judge_use",
+    "AttackSuccess": "tailgate.analysis._judge_attack",
+    "JudgeAttackReport": "tailgate.analysis._judge_attack",
+    "attack_success_rates": "tailgate.analysis._judge_attack",
+    "load_judge_attack": "tailgate.analysis._judge_attack",
     "krippendorff_alpha": "tailgate.analysis._agreement",
     "scott_pi": "tailgate.analysis._agreement",
     "PPIMean": "tailgate.analysis._ppi",

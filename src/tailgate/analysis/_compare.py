@@ -31,6 +31,7 @@ from tailgate.analysis._compare_results import (
 from tailgate.analysis._compare_slices import aligned_features, slice_deltas, slice_warnings
 from tailgate.analysis._compare_tests import format_p, mcnemar, paired_delta
 from tailgate.analysis._data import RunData, load_run, references
+from tailgate.analysis._judge_use import headline_judges
 from tailgate.errors import InputError, UsageError
 from tailgate.store import Store
 
@@ -133,6 +134,8 @@ def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Compariso
         plots=ComparePlots(_thin_pairs(mean_b, mean_c)),
         newly_failing_count=newly_count,
         unavailable=unavailable,
+        judges=headline_judges(base, "base", options.confidence, options.seed)
+        + headline_judges(cand, "cand", options.confidence, options.seed),
     )
 
 

@@ -13,9 +13,12 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from tailgate.analysis._estimate import Estimate
+
+if TYPE_CHECKING:
+    from tailgate.analysis._judge_use import HeadlineJudge
 
 __all__ = [
     "BeyondAccuracy",
@@ -549,8 +552,12 @@ class Comparison:
     """All items that always passed in the base and not in the candidate (the list shows the worst)."""
     unavailable: dict[str, Unavailable] = field(default_factory=dict)
     """Beyond-accuracy measures not compared, by name, each with its reason and kind."""
+    judges: tuple[HeadlineJudge, ...] = ()
+    """The judge scorers behind either run's headline scores, with their agreement with the truth
+    and their corrected mean (empty: no judge gave a headline score; then not in the JSON)."""
 
     def as_dict(self) -> dict[str, Any]:
+        judges = {"judges": to_json(self.judges)} if self.judges else {}
         return {
             "schema_version": 1,
             "base": self.base.as_dict(),
@@ -566,11 +573,13 @@ class Comparison:
             "unavailable": to_json(self.unavailable),
             "power": self.power.as_dict(),
             "plots": self.plots.as_dict(),
-        }
+        } | judges
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comparison:
         """The comparison whose :meth:`as_dict` is ``data`` (``tailgate compare --json``'s output)."""
+        from tailgate.analysis._judge_use import HeadlineJudge
+
         return cls(
             RunInfo.from_dict(data["base"]),
             RunInfo.from_dict(data["cand"]),
@@ -585,4 +594,5 @@ class Comparison:
             ComparePlots.from_dict(data["plots"]),
             data["newly_failing_count"],
             {k: Unavailable.from_dict(v) for k, v in data["unavailable"].items()},
+            tuple(HeadlineJudge.from_dict(j) for j in data.get("judges", [])),
         )

@@ -1,6 +1,7 @@
 """The ``tailgate`` command: thin commands over the library.
 
-Exit codes are API: 0 ok, 1 gate failed, 2 usage or input error, 130 interrupted.
+Exit codes are API: 0 ok, 1 gate failed, 2 usage or input error, 3 a run that measured nothing or a gate
+that refused to decide (an untrusted judge gave the scores), 130 interrupted.
 """
 
 from __future__ import annotations

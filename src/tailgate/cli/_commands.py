@@ -358,6 +358,9 @@ def compare(
 @click.argument("cand", required=False)
 @click.option("--policy", required=True, metavar="FILE", help="Gate policy (YAML).")
 @click.option("--drift", "drift_file", metavar="FILE", help="A `tailgate drift --json FILE` report for drift rules.")
+@click.option(
+    "--judge-attack", "attack_file", metavar="FILE", help="A `tailgate judge-attack --json FILE` report to judge."
+)
 @click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML (one test case per rule).")
 @click.option("--comparison", "saved", metavar="FILE", help="Decide on a saved `compare --json FILE` of BASE and CAND.")
 @_with(_compare_options)
@@ -371,6 +374,7 @@ def gate(
     cand: str | None,
     policy: str,
     drift_file: str | None,
+    attack_file: str | None,
     junit_out: str | None,
     saved: str | None,
     json_out: str | None,
@@ -378,20 +382,21 @@ def gate(
     html_out: str | None,
     **given: Any,
 ) -> None:
-    """Decide a release: check CAND against BASE (and/or a drift report) with a policy. Exit 0
-    pass, 1 fail, 2 error."""
-    from tailgate.analysis import load_drift
+    """Decide a release: check CAND against BASE (and/or a drift or judge attack report) with a
+    policy. Exit 0 pass, 1 fail, 2 error, 3 refused (an untrusted judge gave the scores)."""
+    from tailgate.analysis import load_drift, load_judge_attack
     from tailgate.errors import UsageError
     from tailgate.gate import decide, load_policy
     from tailgate.report import compare_html, console, gate_junit, gate_markdown, render_gate
 
-    if (base is None) != (cand is None) or (base is None and drift_file is None):
-        raise UsageError("give BASE and CAND (two runs to compare), --drift FILE, or both")
+    if (base is None) != (cand is None) or (base is None and drift_file is None and attack_file is None):
+        raise UsageError("give BASE and CAND (two runs to compare), --drift FILE, --judge-attack FILE, or several")
     if html_out and base is None:
         raise UsageError("--html draws the comparison of BASE and CAND; for drift use tailgate drift --html")
     rules = load_policy(policy)
     comparison = _comparison(ctx, base, cand, saved, confidence=rules.confidence, **given) if base and cand else None
-    decision = decide(comparison, rules, drift=load_drift(drift_file) if drift_file else None)
+    attack = load_judge_attack(attack_file) if attack_file else None
+    decision = decide(comparison, rules, drift=load_drift(drift_file) if drift_file else None, judge_attack=attack)
     write_outputs(
         decision.as_dict(),
         json_out,

@@ -150,3 +150,43 @@ def _print_judged(result: RunResult, json_out: str | None) -> None:
         )
         for warning in result.warnings:
             console().print(f"warning: {warning}", markup=False)
+
+
+@cli.command("judge-attack")
+@click.argument("suite")
+@click.option(
+    "--judge", required=True, metavar="SPEC", help="The judge: a model spec, or a judge scorer entry as YAML."
+)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Items attacked.")
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Judge samples per output.")
+@click.option("--temperature", type=click.FloatRange(min=0), help="The judge's temperature (default: the scorer's, 0).")
+@click.option("--attack", "attacks", multiple=True, metavar="NAME", help="Only this attack (repeatable; default all).")
+@click.option(
+    "--run-id", "run_id", metavar="ID", help="The attack run's id (default: derived; the same command resumes)."
+)
+@json_option()
+@store_option
+@click.pass_context
+@handle_errors
+def judge_attack(
+    ctx: click.Context,
+    suite: str,
+    judge: str,
+    limit: int,
+    repeats: int,
+    temperature: float | None,
+    attacks: tuple[str, ...],
+    run_id: str | None,
+    json_out: str | None,
+) -> None:
+    """Red-team a judge: wrong answers dressed up ("Yes", padding, self-praise, an injected grade,
+    broken markup, one fact changed), judged in a stored run; the success rate of each attack."""
+    from tailgate._api import judge_attack as attack_judge
+    from tailgate.report import console, render_judge_attack
+
+    spec: str | dict[str, object] = _judge_entries((judge,))[0] if judge.lstrip().startswith("{") else judge
+    report = attack_judge(suite, judge=spec, limit=limit, repeats=repeats, temperature=temperature,
+                          attacks=attacks or None, run_id=run_id, store=open_store(ctx))  # fmt: skip
+    write_outputs(report.as_dict(), json_out)
+    if json_out != "-":
+        console().print(render_judge_attack(report))

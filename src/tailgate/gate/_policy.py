@@ -36,16 +36,16 @@ The keys a rule entry may have are the rules declared in :mod:`._rules` and :mod
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from tailgate.config import load_yaml
 from tailgate.errors import InputError
-from tailgate.gate import _drift_rules, _rules  # noqa: F401  (declare the built-in rules)
+from tailgate.gate import _drift_rules, _judge_rules, _rules  # noqa: F401  (declare the built-in rules)
 from tailgate.gate._registry import RULES, RuleParams
 
-__all__ = ["Policy", "RuleEntry", "load_policy"]
+__all__ = ["JudgePolicy", "Policy", "RuleEntry", "load_policy"]
 
 
 class _Entry(BaseModel):
@@ -67,6 +67,23 @@ else:
     RuleEntry = create_model("RuleEntry", __base__=_Entry, **_fields)
 
 
+class JudgePolicy(BaseModel):
+    """When a judge gives the score a rule decides on (docs/judges.md, "The gate and judges")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    min_kappa: float = Field(0.4, ge=-1, le=1)
+    """The judge's Cohen's kappa against the truth below this: the gate refuses to decide."""
+    bound: Literal["point", "upper", "lower"] = "point"
+    """Which kappa is held to ``min_kappa``: ``point`` (the estimate: refuse a judge estimated poor),
+    ``upper`` (refuse only a judge clearly poor: even the interval's upper end is below) or
+    ``lower`` (refuse a judge not shown good: the interval's lower end is below)."""
+    allow_poor: bool = False
+    """Decide anyway on a judge below ``min_kappa`` (the result says so)."""
+    allow_unverified: bool = False
+    """Decide anyway on a judge with no labelled item to check it against (the result says so)."""
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -74,6 +91,8 @@ class Policy(BaseModel):
     confidence: float = Field(0.95, gt=0, lt=1)
     """Confidence level of every interval the gate judges."""
     rules: Annotated[list[RuleEntry], Field(min_length=1)]
+    judge: JudgePolicy = JudgePolicy()
+    """How far a judge behind the scores must agree with the truth for the gate to decide."""
 
 
 def load_policy(path: str) -> Policy:

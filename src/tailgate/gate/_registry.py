@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from tailgate.analysis import Comparison, DriftReport
+from tailgate.analysis import Comparison, DriftReport, JudgeAttackReport
 
 __all__ = [
     "RULES",
@@ -33,8 +33,9 @@ __all__ = [
     "gate_rule",
 ]
 
-Subject = Literal["comparison", "drift"]
-"""What a rule judges: a comparison of two runs, or a drift report of traffic windows."""
+Subject = Literal["comparison", "drift", "judge_attack"]
+"""What a rule judges: a comparison of two runs, a drift report of traffic windows, or a judge
+attack report (``tailgate judge-attack --json``)."""
 
 
 class RuleParams(BaseModel):
@@ -75,10 +76,15 @@ class RuleResult:
     """What the rule judged (estimates, failing slices...)."""
     applicable: bool = True
     """False when the runs have nothing for the rule to judge (see ``message`` for why)."""
+    refused: bool = False
+    """True when the gate refused to decide: the score comes from a judge not shown to agree with
+    the truth (``passed`` is then False; the message says why)."""
 
     @property
     def status(self) -> str:
-        """``pass``, ``fail`` or ``not_applicable``."""
+        """``pass``, ``fail``, ``not_applicable`` or ``refused``."""
+        if self.refused:
+            return "refused"
         if not self.applicable and self.passed:
             return "not_applicable"
         return "pass" if self.passed else "fail"
@@ -91,7 +97,7 @@ class RuleResult:
             "evidence": self.evidence.as_dict(),
             "applicable": self.applicable,
             "status": self.status,
-        }
+        } | ({"refused": True} if self.refused else {})
 
 
 class NotApplicable(Exception):
@@ -104,7 +110,7 @@ class NotApplicable(Exception):
 
 
 P = TypeVar("P", bound=RuleParams)
-S = TypeVar("S", Comparison, DriftReport)
+S = TypeVar("S", Comparison, DriftReport, JudgeAttackReport)
 Check = Callable[[Any, Any], RuleResult]
 
 
@@ -116,6 +122,8 @@ class RuleSpec:
     params: type[RuleParams]
     check: Check
     subject: Subject = "comparison"
+    scored: bool = True
+    """The rule decides on the runs' scores (so on a judge's, when a judge gives them)."""
 
 
 RULES: dict[str, RuleSpec] = {}
@@ -123,15 +131,17 @@ RULES: dict[str, RuleSpec] = {}
 
 
 def gate_rule(
-    name: str, params: type[P], subject: Subject = "comparison"
+    name: str, params: type[P], subject: Subject = "comparison", scored: bool | None = None
 ) -> Callable[[Callable[[S, P], RuleResult]], Check]:
     """Declare the rule ``name``: a policy entry ``- name: {...}`` validated by ``params`` and
-    judged by the decorated check on its ``subject`` (a Comparison, or a DriftReport)."""
+    judged by the decorated check on its ``subject`` (a Comparison, or a DriftReport).
+    ``scored``: the rule decides on the comparison's scores (default: every comparison rule), so
+    the gate refuses it when a judge not shown to agree with the truth gave them."""
 
     def declare(check: Callable[[S, P], RuleResult]) -> Check:
         if name in RULES:
             raise ValueError(f"gate rule {name!r} is declared twice")
-        RULES[name] = RuleSpec(name, params, check, subject)
+        RULES[name] = RuleSpec(name, params, check, subject, subject == "comparison" if scored is None else scored)
         return check
 
     return declare

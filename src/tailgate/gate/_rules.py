@@ -274,7 +274,7 @@ def _level_rule(name: str, pick: Callable[[BeyondAccuracy], _Level | None], need
 gate_rule("consistency", MinRule)(
     _level_rule("consistency", lambda b: b.consistency, "needs 2+ samples per item in both runs")
 )
-gate_rule("json_validity", MinRule)(
+gate_rule("json_validity", MinRule, scored=False)(
     _level_rule("json_validity", lambda b: b.json_validity, "needs items that ask for JSON, with outputs")
 )
 gate_rule("never_pass", MaxRule)(_level_rule("never_pass", lambda b: b.never_pass, ""))
@@ -312,7 +312,7 @@ class Latency(RuleParams):
     """Optionally also: the increase over the base must not exceed this (point estimate)."""
 
 
-@gate_rule("latency", Latency)
+@gate_rule("latency", Latency, scored=False)
 def _latency(c: Comparison, rule: Latency) -> RuleResult:
     block = c.beyond.latency_p95 if rule.percentile == 95 else c.beyond.latency_p99
     if block is None:
@@ -332,7 +332,7 @@ class MinItems(RuleParams):
     """Shared items the comparison must have."""
 
 
-@gate_rule("min_items", MinItems)
+@gate_rule("min_items", MinItems, scored=False)
 def _min_items(c: Comparison, rule: MinItems) -> RuleResult:
     n = c.pairing.shared_items
     return RuleResult(f"shared items >= {rule.min}", n >= rule.min, f"{n} shared items", c.pairing)

@@ -84,14 +84,20 @@ def _beyond_rows(c: Comparison) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-_MARK = {"pass": "ok", "fail": "FAIL", "not_applicable": "n/a"}
-_ICON = {"pass": ":white_check_mark:", "fail": ":x:", "not_applicable": ":heavy_minus_sign:"}
+_MARK = {"pass": "ok", "fail": "FAIL", "not_applicable": "n/a", "refused": "REFUSED"}
+_ICON = {"pass": ":white_check_mark:", "fail": ":x:", "not_applicable": ":heavy_minus_sign:", "refused": ":no_entry:"}
 
 
 def _verdict(decision: Decision) -> str:
-    """PASS or FAIL, and how many rules did not apply (they are not evidence either way)."""
+    """PASS, FAIL or REFUSED (no rule failed, some were not decided: an untrusted judge), and how
+    many rules did not apply (they are not evidence either way) or were refused."""
     skipped = sum(r.status == "not_applicable" for r in decision.results)
-    return ("PASS" if decision.passed else "FAIL") + (f" ({skipped} rule(s) not applicable)" if skipped else "")
+    refused = sum(r.status == "refused" for r in decision.results)
+    head = "PASS" if decision.passed else "REFUSED" if decision.exit_code == 3 else "FAIL"
+    notes = ([f"{refused} rule(s) refused: untrusted judge"] if refused else []) + (
+        [f"{skipped} rule(s) not applicable"] if skipped else []
+    )
+    return head + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _unavailable(c: Comparison) -> list[tuple[str, str]]:
@@ -217,11 +223,11 @@ def render_gate(decision: Decision) -> Group:
         style="bold green" if decision.passed else "bold red",
     )
     t = Table(pad_edge=False, show_edge=False)
-    t.add_column("", width=4)
+    t.add_column("", width=7 if decision.refused else 4)
     t.add_column("rule", overflow="fold")
     t.add_column("evidence", overflow="fold")
     for r in decision.results:
-        style = {"pass": "green", "fail": "red", "not_applicable": "dim"}[r.status]
+        style = {"pass": "green", "fail": "red", "not_applicable": "dim", "refused": "bold yellow"}[r.status]
         t.add_row(Text(_MARK[r.status], style=style), Text(neutralize(r.rule)), Text(neutralize(r.message)))
     return Group(verdict, t)
 
@@ -243,7 +249,8 @@ def gate_markdown(decision: Decision) -> str:
 
 def gate_junit(decision: Decision) -> str:
     # control characters are not allowed in XML 1.0, even escaped: neutralised, they are shown
-    failures = sum(not r.passed for r in decision.results)
+    failures = sum(r.status == "fail" for r in decision.results)
+    errors = sum(r.status == "refused" for r in decision.results)
     skipped = sum(r.status == "not_applicable" for r in decision.results)
     cases = []
     policy = neutralize(decision.policy)
@@ -253,6 +260,7 @@ def gate_junit(decision: Decision) -> str:
             "pass": "",
             "fail": f"<failure message={quoteattr(message)}>{xml_escape(message)}</failure>",
             "not_applicable": f"<skipped message={quoteattr(message)}/>",
+            "refused": f'<error type="refused" message={quoteattr(message)}>{xml_escape(message)}</error>',
         }[r.status]
         cases.append(
             f"  <testcase classname={quoteattr('tailgate.gate.' + policy)} name={quoteattr(neutralize(r.rule))}>"
@@ -260,7 +268,7 @@ def gate_junit(decision: Decision) -> str:
         )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name={quoteattr("tailgate gate " + policy)} '
-        f'tests="{len(decision.results)}" failures="{failures}" skipped="{skipped}">\n'
+        f'tests="{len(decision.results)}" failures="{failures}" errors="{errors}" skipped="{skipped}">\n'
         + "\n".join(cases)
         + "\n</testsuite>\n"
     )

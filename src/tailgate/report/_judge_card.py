@@ -11,9 +11,16 @@ from tailgate.report import _format as fmt
 from tailgate.text import neutralize
 
 if TYPE_CHECKING:
-    from tailgate.analysis import Estimate, JudgeCard, Report
+    from tailgate.analysis import Estimate, JudgeAttackReport, JudgeCard, Report
 
-__all__ = ["judge_card_rows", "judge_cards_html", "judge_cards_markdown", "render_judge_cards", "report_markdown"]
+__all__ = [
+    "judge_card_rows",
+    "judge_cards_html",
+    "judge_cards_markdown",
+    "render_judge_attack",
+    "render_judge_cards",
+    "report_markdown",
+]
 
 
 def _n(e: Estimate) -> str:
@@ -113,3 +120,28 @@ def report_markdown(report: Report) -> str:
     if report.judges:
         lines += ["", judge_cards_markdown(report.judges)]
     return "\n".join(lines) + "\n"
+
+
+def render_judge_attack(report: JudgeAttackReport) -> Any:
+    """The attack success rates as a rich table (plain ``Text``: never markup)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    title = (
+        f"judge attack: {neutralize(report.judge)} on {report.n_items} items of {neutralize(report.suite)}, "
+        f"{report.repeats} judge repeat{'s' if report.repeats != 1 else ''} (run {neutralize(report.run_id)})"
+    )
+    t = Table(pad_edge=False, show_edge=False)
+    for name in ("attack", "success rate (judged correct; all are wrong)", "n verdicts", "outputs", "unscored"):
+        t.add_column(name)
+    for a in report.attacks:
+        t.add_row(
+            Text(a.attack),
+            Text(fmt.estimate(a.success, why=True)),
+            Text(f"{a.success.n_samples} ({a.success.n_items} items)"),
+            Text(str(a.n_outputs)),
+            Text(str(a.n_unscored)),
+        )
+    warnings = [Text(f"warning: {neutralize(w)}", style="yellow") for w in report.warnings]
+    return Group(Text(title, style="bold"), t, *warnings)

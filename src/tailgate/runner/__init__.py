@@ -8,6 +8,7 @@ from tailgate.runner._execute import (
     backoff_delay,
     execute,
 )
+from tailgate.runner._judge_attack import attack_run_id, write_attack_suite
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
 from tailgate.runner._rejudge import judge_stored_run
 from tailgate.runner._rescore import DEFAULT_EXTRACTORS, Rescored, default_extractors, rescore
@@ -24,6 +25,7 @@ __all__ = [
     "RunOptions",
     "RunResult",
     "Sample",
+    "attack_run_id",
     "backoff_delay",
     "build_plan",
     "default_extractors",
@@ -33,4 +35,5 @@ __all__ = [
     "run",
     "run_sync",
     "variants_of",
+    "write_attack_suite",
 ]

@@ -24,8 +24,11 @@ from tailgate.scorers._extract import (
     parse_number,
 )
 from tailgate.scorers._judge import BaseJudge, JudgePairwise, JudgeReference, JudgeRubric
+from tailgate.scorers._judge_attacks import ATTACKS as JUDGE_ATTACKS
+from tailgate.scorers._judge_attacks import attack_outputs, change_one_fact
 
 __all__ = [
+    "JUDGE_ATTACKS",
     "BaseJudge",
     "BaseScorer",
     "BoundScorer",
@@ -38,7 +41,9 @@ __all__ = [
     "NoParams",
     "Score",
     "ScorerType",
+    "attack_outputs",
     "build_scorers",
+    "change_one_fact",
     "choice_letter",
     "find_json",
     "first_line",
