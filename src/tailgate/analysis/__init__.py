@@ -132,7 +132,13 @@ if TYPE_CHECKING:
         robustness,
     )
     from tailgate.analysis._sample_power import DEFAULT_PLANNING_SD, SamplePower, SlicePower, sample_power
-    from tailgate.analysis._sequential import SequentialDecision, SequentialOptions, prpl_eb_cs, sequential_decision
+    from tailgate.analysis._sequential import (
+        SequentialDecision,
+        SequentialOptions,
+        prpl_eb_cs,
+        sequential_decision,
+        sequential_runs,
+    )
     from tailgate.analysis._shadow import (
         AgreementDifference,
         CandidateReport,
@@ -321,6 +327,7 @@ __all__ = [
     "sample_power",
     "scott_pi",
     "sequential_decision",
+    "sequential_runs",
     "shadow_pair",
     "shadow_report",
     "significance",
@@ -343,6 +350,7 @@ _LAZY = {
     "SequentialOptions": "tailgate.analysis._sequential",
     "prpl_eb_cs": "tailgate.analysis._sequential",
     "sequential_decision": "tailgate.analysis._sequential",
+    "sequential_runs": "tailgate.analysis._sequential",
     "DRIFT_SCHEMA_VERSION": "tailgate.analysis._traffic_drift",
     "DriftComparison": "tailgate.analysis._traffic_drift",
     "DriftExplanation": "tailgate.analysis._traffic_drift",

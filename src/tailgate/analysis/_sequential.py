@@ -38,13 +38,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from tailgate.analysis._compare_results import JsonResult
+from tailgate.analysis._compare_results import CompareOptions, JsonResult
+from tailgate.errors import UsageError
 
-__all__ = ["SequentialDecision", "SequentialOptions", "prpl_eb_cs", "sequential_decision"]
+if TYPE_CHECKING:
+    from tailgate.store import Store
+
+__all__ = ["SequentialDecision", "SequentialOptions", "prpl_eb_cs", "sequential_decision", "sequential_runs"]
 
 Verdict = Literal["better", "worse", "equivalent", "inconclusive"]
 
@@ -225,3 +229,36 @@ def sequential_decision(
         method=METHOD,
         path=tuple((float(a), float(b)) for a, b in zip(low[:n], high[:n], strict=True)),
     )
+
+
+def sequential_runs(
+    store: Store,
+    base_id: str,
+    cand_id: str,
+    options: SequentialOptions | None = None,
+    compare: CompareOptions | None = None,
+) -> SequentialDecision:
+    """The sequential decision on two stored runs, paired item by item as ``tailgate compare``
+    pairs them (each item's score averaged over its shared variants and repeats).
+
+    Raises:
+        UsageError: the runs do not pair (see ``compare_runs``), or a score is outside [0, 1].
+    """
+    from tailgate.analysis._compare_pairing import pair_units, template_check
+    from tailgate.analysis._data import load_run
+
+    compare = compare or CompareOptions()
+    base = load_run(store, base_id, compare.pass_threshold)
+    cand = load_run(store, cand_id, compare.pass_threshold)
+    try:
+        changed = template_check(base, cand)
+        if changed:
+            raise UsageError(f"the runs' suites define variant(s) {', '.join(changed)} differently")
+        paired, _, _ = pair_units(base, cand, compare)
+        mean_b, mean_c = paired.mean_b, paired.mean_c
+    finally:
+        base.close()
+        cand.close()
+    if min(mean_b.min(), mean_c.min()) < 0 or max(mean_b.max(), mean_c.max()) > 1:
+        raise UsageError("the sequential gate needs scores in [0, 1]; these runs have scores outside it")
+    return sequential_decision(mean_b, mean_c, options)
