@@ -263,11 +263,13 @@ def gate_sequential(
         margin: the equivalence margin delta.
         confidence: 1 - the total error of the decision at any stopping time.
         seed: seed of the item order (default 0).
-        **options: ``pass_threshold`` and ``allow_changed_items`` of :func:`compare_runs`.
+        **options: ``pass_threshold``, ``min_items`` (smallest slice judged) and ``allow_changed_items``
+            of :func:`compare_runs`.
 
     Returns:
         The decision with the items it needed (``n_items`` of ``n_available``); ``exit_code`` is
-        0 better or equivalent, 1 worse, 3 inconclusive.
+        0 better or equivalent with no slice flagged, 1 worse or a slice regressed (e-BH), 3
+        inconclusive.
 
     Example:
         >>> result = tailgate.gate_sequential("base", "cand", store=folder, margin=0.1)

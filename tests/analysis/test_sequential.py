@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tailgate.analysis import SequentialOptions, prpl_eb_cs, sequential_decision
-from tailgate.analysis._sequential import decide_path
+from tailgate.analysis import SequentialOptions, adjust_bh, prpl_eb_cs, sequential_decision
+from tailgate.analysis._sequential import decide_path, e_bh, regression_e_value
 
 
 def _loop_lower(x: list[float], alpha: float, c: float, horizon: int | None) -> list[float]:
@@ -156,3 +156,74 @@ def test_bad_input_is_refused() -> None:
         sequential_decision(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="alpha"):
         SequentialOptions(alpha=0)
+
+
+# --- per-slice rule: e-processes and e-BH --------------------------------------------------------
+
+
+def _loop_e_value(d: list[float]) -> float:
+    """The aGRAPA e-process against mean(d) >= 0, one item at a time."""
+    k, s_x, s_sq = 1.0, 0.0, 0.0
+    mhat_prev, sigma2_prev = 0.5, 0.25
+    for t, dt in enumerate(d, start=1):
+        x = (dt + 1) / 2
+        gap = 0.5 - mhat_prev
+        lam = min(max(gap / (sigma2_prev + gap * gap), 0.0), 1.0)
+        k *= 1 + lam * (0.5 - x)
+        s_x += x
+        mhat = (0.5 + s_x) / (t + 1)
+        s_sq += (x - mhat) ** 2
+        mhat_prev, sigma2_prev = mhat, (0.25 + s_sq) / (t + 1)
+    return k
+
+
+def test_the_slice_e_value_matches_a_loop_and_grows_under_a_regression() -> None:
+    rng = np.random.default_rng(12)
+    d = rng.binomial(3, 0.5, 200) / 3 - rng.binomial(3, 0.7, 200) / 3
+    assert regression_e_value(d) == pytest.approx(_loop_e_value(d.tolist()), rel=1e-10)
+    assert regression_e_value(d) > 1e3
+    assert regression_e_value(-d) <= 1  # an improvement: the bets stay at 0
+
+
+def test_the_slice_e_value_is_an_e_value_under_the_null() -> None:
+    """A/A: E[K] <= 1 (to Monte-Carlo error) and Ville's bound P(K >= 20) <= 0.05."""
+    d = _aa(np.random.default_rng(13), 2000, 150)
+    e = np.array([regression_e_value(row) for row in d])
+    assert e.mean() <= 1 + 3 * e.std() / math.sqrt(e.size)
+    assert (e >= 20).mean() <= 0.05
+
+
+def test_e_bh_is_bh_on_the_reciprocal_e_values() -> None:
+    """Wang & Ramdas (2022) section 3: e-BH rejects what BH rejects on p_i = min(1, 1/e_i)."""
+    rng = np.random.default_rng(14)
+    for _ in range(200):
+        e = np.exp(rng.normal(0, 3, rng.integers(1, 12)))
+        p = np.minimum(1, 1 / e)
+        assert np.array_equal(e_bh(e, 0.1), adjust_bh(p) <= 0.1)
+    assert e_bh(np.array([100.0, 45, 1, 0.5]), 0.05).tolist() == [True, True, False, False]
+    assert not e_bh(np.array([40.0, 30, 1, 0.5]), 0.05).any()
+
+
+def test_aa_slices_are_flagged_at_most_alpha_of_the_time() -> None:
+    """Global null (A/A), 5 overlapping slices: P(any flagged) = FDR <= alpha (+3 MC SE)."""
+    sims, n = 300, 300
+    rng = np.random.default_rng(15)
+    masks = {f"s{j}": rng.uniform(size=n) < 0.3 for j in range(5)}
+    flagged = 0
+    for row in _aa(rng, sims, n):
+        result = sequential_decision(np.zeros(n) + 0.5, 0.5 + row / 2, SequentialOptions(), masks)
+        flagged += bool(result.regressed_slices)
+    assert flagged / sims <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / sims)
+
+
+def test_a_regressed_slice_fails_the_gate_even_when_the_mean_is_better() -> None:
+    rng = np.random.default_rng(16)
+    n = 3000
+    base = rng.binomial(3, 0.5, n) / 3
+    bad = np.arange(n) < 600
+    cand = np.where(bad, 0.0, np.minimum(base + 0.5, 1.0))
+    result = sequential_decision(base, cand, SequentialOptions(), {"bad": bad, "rest": ~bad})
+    assert result.decision == "better"
+    assert [s.slice for s in result.regressed_slices] == ["bad"]
+    assert not result.passed
+    assert result.exit_code == 1

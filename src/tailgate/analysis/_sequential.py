@@ -30,13 +30,23 @@ any wrong decision, at any data-dependent stopping time, is at most alpha: one C
 alpha between the decisions. The guarantee needs items taken in an order fixed independently of
 their scores (a seeded random order by default), i.e. exchangeable draws from the suite.
 
-Per-slice rules (e-BH over per-slice e-values) are not implemented: the result judges the
-overall mean only.
+Per-slice rules at the stopping time: each slice s gets a one-sided e-process against "no
+regression" (H0_s: mean difference >= 0), the product over its items seen so far of
+1 + lambda_i (1/2 - x_i), with predictable bets lambda_i in [0, 1] (aGRAPA, WSR 2024 section 5:
+(1/2 - mhat) / (sigma2 + (1/2 - mhat)^2) on the slice's items before i, clipped to [0, 1]). Under
+H0_s it is a non-negative supermartingale, so its value at the overall stopping time is an
+e-value (optional stopping). The slices flagged as regressions are those that e-BH (Wang &
+Ramdas 2022, "False discovery rate control with e-values", JRSS-B 84(3)) rejects at level alpha:
+with m slices, the k largest e-values where k is the largest with e_(k) >= m / (alpha k); the
+false discovery rate is <= alpha under any dependence between the slices (they overlap). A
+flagged slice fails the gate. The overall decision's error (alpha) and the slices' FDR (alpha)
+are separate guarantees.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -46,9 +56,19 @@ from tailgate.analysis._compare_results import CompareOptions, JsonResult
 from tailgate.errors import UsageError
 
 if TYPE_CHECKING:
+    from tailgate.analysis._data import RunData
     from tailgate.store import Store
 
-__all__ = ["SequentialDecision", "SequentialOptions", "prpl_eb_cs", "sequential_decision", "sequential_runs"]
+__all__ = [
+    "SequentialDecision",
+    "SequentialOptions",
+    "SliceEvidence",
+    "e_bh",
+    "prpl_eb_cs",
+    "regression_e_value",
+    "sequential_decision",
+    "sequential_runs",
+]
 
 Verdict = Literal["better", "worse", "equivalent", "inconclusive"]
 
@@ -129,6 +149,48 @@ class SequentialOptions:
             raise ValueError("the margin must be in (0, 1], min_improvement and max_drop >= 0")
 
 
+def regression_e_value(d: np.ndarray) -> float:
+    """The e-process against "no regression" (mean of d >= 0, d in [-1, 1]) at the end of ``d``
+    (module docstring): aGRAPA bets on x = (d + 1) / 2 against the null mean 1/2."""
+    x = (np.asarray(d, dtype=float) + 1) / 2
+    t = np.arange(1, x.size + 1, dtype=float)
+    mhat = (0.5 + np.cumsum(x)) / (t + 1)
+    sigma2 = (0.25 + np.cumsum((x - mhat) ** 2)) / (t + 1)
+    mhat_prev = np.concatenate([[0.5], mhat[:-1]])
+    sigma2_prev = np.concatenate([[0.25], sigma2[:-1]])
+    gap = 0.5 - mhat_prev
+    lam = np.clip(gap / (sigma2_prev + gap**2), 0.0, 1.0)
+    return float(np.exp(np.sum(np.log1p(lam * (0.5 - x)))))
+
+
+def e_bh(e_values: np.ndarray, alpha: float) -> np.ndarray:
+    """e-BH (Wang & Ramdas 2022): which hypotheses are rejected at FDR level ``alpha``."""
+    e = np.asarray(e_values, dtype=float)
+    m = e.size
+    ranked = np.sort(e)[::-1]
+    ok = ranked >= m / (alpha * np.arange(1, m + 1))
+    if not ok.any():
+        return np.zeros(m, dtype=bool)
+    k = int(np.nonzero(ok)[0].max()) + 1
+    return np.asarray(e >= ranked[k - 1])
+
+
+@dataclass(frozen=True)
+class SliceEvidence(JsonResult):
+    """A slice's evidence of regression at the stopping time."""
+
+    slice: str
+    """The slice, e.g. ``topic=math``."""
+    n_items: int
+    """The slice's items among those seen when the gate stopped."""
+    mean: float | None
+    """Their mean difference (None: no item of the slice was seen)."""
+    e_value: float
+    """The e-process against "no regression" at the stopping time (1 when nothing was seen)."""
+    regression: bool
+    """Flagged by e-BH at FDR alpha across the slices."""
+
+
 @dataclass(frozen=True)
 class SequentialDecision(JsonResult):
     """The sequential paired gate's verdict on the mean per-item difference (candidate - base)."""
@@ -156,6 +218,8 @@ class SequentialDecision(JsonResult):
     method: str
     path: tuple[tuple[float, float], ...]
     """(low, high) of the CS after each item, up to the decision (for plots)."""
+    slices: tuple[SliceEvidence, ...] = ()
+    """Per-slice regression evidence at the stopping time (e-BH at FDR alpha), largest e-value first."""
 
     @property
     def savings(self) -> float:
@@ -163,13 +227,20 @@ class SequentialDecision(JsonResult):
         return 1.0 - self.n_items / self.n_available
 
     @property
+    def regressed_slices(self) -> tuple[SliceEvidence, ...]:
+        return tuple(s for s in self.slices if s.regression)
+
+    @property
     def passed(self) -> bool:
-        return self.decision in ("better", "equivalent")
+        """Better or equivalent overall, and no slice flagged as a regression."""
+        return self.decision in ("better", "equivalent") and not self.regressed_slices
 
     @property
     def exit_code(self) -> int:
-        """0 better or equivalent, 1 worse, 3 inconclusive (run more items)."""
-        return 0 if self.passed else 1 if self.decision == "worse" else 3
+        """0 passed, 1 worse or a slice regressed, 3 inconclusive (run more items)."""
+        if self.passed:
+            return 0
+        return 1 if self.decision == "worse" or self.regressed_slices else 3
 
 
 def decide_path(low: np.ndarray, high: np.ndarray, options: SequentialOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -189,9 +260,13 @@ _VERDICTS: tuple[Verdict, ...] = ("inconclusive", "better", "worse", "equivalent
 
 
 def sequential_decision(
-    base: np.ndarray, cand: np.ndarray, options: SequentialOptions | None = None
+    base: np.ndarray,
+    cand: np.ndarray,
+    options: SequentialOptions | None = None,
+    slices: Mapping[str, np.ndarray] | None = None,
 ) -> SequentialDecision:
-    """Decide on per-item mean scores in [0, 1] (paired, same order), taken in a seeded random order.
+    """Decide on per-item mean scores in [0, 1] (paired, same order), taken in a seeded random order;
+    ``slices`` maps a slice's name to its item mask (same order) for the per-slice rule.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -228,7 +303,25 @@ def sequential_decision(
         seed=options.seed,
         method=METHOD,
         path=tuple((float(a), float(b)) for a, b in zip(low[:n], high[:n], strict=True)),
+        slices=_slice_evidence(
+            d[:n], {k: np.asarray(v, dtype=bool)[order][:n] for k, v in (slices or {}).items()}, options
+        ),
     )
+
+
+def _slice_evidence(
+    d: np.ndarray, masks: Mapping[str, np.ndarray], options: SequentialOptions
+) -> tuple[SliceEvidence, ...]:
+    if not masks:
+        return ()
+    names = list(masks)
+    e = np.array([regression_e_value(d[masks[k]]) for k in names])
+    flagged = e_bh(e, options.alpha)
+    rows = [
+        SliceEvidence(k, int(masks[k].sum()), float(d[masks[k]].mean()) if masks[k].any() else None, float(ev), bool(f))
+        for k, ev, f in zip(names, e, flagged, strict=True)
+    ]
+    return tuple(sorted(rows, key=lambda r: (-r.e_value, r.slice)))
 
 
 def sequential_runs(
@@ -256,9 +349,25 @@ def sequential_runs(
             raise UsageError(f"the runs' suites define variant(s) {', '.join(changed)} differently")
         paired, _, _ = pair_units(base, cand, compare)
         mean_b, mean_c = paired.mean_b, paired.mean_c
+        masks = _slice_masks(base, paired.item_ids, compare)
     finally:
         base.close()
         cand.close()
     if min(mean_b.min(), mean_c.min()) < 0 or max(mean_b.max(), mean_c.max()) > 1:
         raise UsageError("the sequential gate needs scores in [0, 1]; these runs have scores outside it")
-    return sequential_decision(mean_b, mean_c, options)
+    return sequential_decision(mean_b, mean_c, options, masks)
+
+
+def _slice_masks(base: RunData, item_ids: np.ndarray, compare: CompareOptions) -> dict[str, np.ndarray]:
+    """The item masks of the slices ``tailgate compare`` tests (attribute values and pairs with at
+    least ``min_items`` items), one per distinct set of items."""
+    from tailgate.analysis._compare_slices import _attribute_slices, aligned_features
+
+    masks: dict[str, np.ndarray] = {}
+    seen: set[bytes] = set()
+    for _, label, mask in _attribute_slices(aligned_features(base, item_ids), compare):
+        key = np.packbits(mask).tobytes()
+        if key not in seen:
+            seen.add(key)
+            masks[label] = mask
+    return masks

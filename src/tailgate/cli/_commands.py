@@ -441,7 +441,7 @@ def _sequential_gate(
     unused = sorted(
         k
         for k, v in given.items()
-        if v not in (None, False) and k not in ("seed", "pass_threshold", "allow_changed_items")
+        if v not in (None, False) and k not in ("seed", "pass_threshold", "allow_changed_items", "min_items")
     )
     if unused:
         raise UsageError(f"--sequential does not use {', '.join('--' + k.replace('_', '-') for k in unused)}")
