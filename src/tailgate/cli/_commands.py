@@ -431,7 +431,7 @@ def _sequential_gate(
     from tailgate._api import gate_sequential
     from tailgate.errors import UsageError
     from tailgate.gate import load_policy
-    from tailgate.report import console, render_sequential
+    from tailgate.report import render_sequential
 
     if base is None or cand is None or other_output:
         raise UsageError(
@@ -451,7 +451,7 @@ def _sequential_gate(
     )
     write_outputs(result.as_dict(), json_out)
     if json_out != "-":
-        console().print(render_sequential(result))
+        click.echo(neutralize(render_sequential(result)))  # plain text: slice names are not Rich markup
     sys.exit(result.exit_code)
 
 

@@ -18,7 +18,7 @@ def render_sequential(result: SequentialDecision) -> str:
         f"(saved {result.savings:.0%} of the fixed-n count)",
         f"  mean difference (cand - base) {result.mean:+.4f}, anytime-valid {confidence:.0%} CS "
         f"[{result.low:+.4f}, {result.high:+.4f}] at n = {result.n_items} items",
-        f"  rules: better if low > {result.min_improvement:g}, worse if high < {-result.max_drop:g}, "
+        f"  rules: better if low > {result.min_improvement:g}, worse if high < {-result.max_drop + 0.0:g}, "
         f"equivalent if inside (-{result.margin:g}, {result.margin:g}); item order seed {result.seed}",
         f"  method: {result.method}",
     ]
