@@ -55,6 +55,7 @@ def test_the_entry_points_examples_run(api_page: dict[str, object], monkeypatch:
         "report_run",
         "compare_runs",
         "gate_runs",
+        "gate_sequential",
         "rescore_run",
         "judge_run",
         "judge_attack",

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         RunData,
         RunSummary,
         SamplePower,
+        SequentialDecision,
         ShadowReport,
     )
     from tailgate.gate import Decision, Policy
@@ -44,6 +45,7 @@ __all__ = [
     "drift",
     "gate_drift",
     "gate_runs",
+    "gate_sequential",
     "judge_attack",
     "judge_run",
     "quality_under_drift",
@@ -239,6 +241,49 @@ def gate_runs(
         raise TypeError("a gate's confidence is its policy's ('confidence:' in the policy file)")
     rules = policy if isinstance(policy, Policy) else load_policy(str(policy))
     return decide(compare_runs(base, cand, store=store, confidence=rules.confidence, **options), rules)
+
+
+def gate_sequential(
+    base: str,
+    cand: str,
+    *,
+    store: Store | str | Path | None = None,
+    margin: float = 0.02,
+    confidence: float = 0.95,
+    seed: int | None = None,
+    **options: Any,
+) -> SequentialDecision:
+    """The sequential paired gate (``tailgate gate --sequential``): the items of ``cand`` and
+    ``base`` taken in a seeded random order, an anytime-valid confidence sequence of the mean
+    difference re-checked after each, stopped at the first of better / worse / equivalent within
+    ``margin`` (docs/sequential.md).
+
+    Args:
+        base: the base run.
+        cand: the candidate run.
+        store: the records store.
+        margin: the equivalence margin delta.
+        confidence: 1 - the total error of the decision at any stopping time.
+        seed: seed of the item order (default 0).
+        **options: ``pass_threshold``, ``min_items`` (smallest slice judged) and ``allow_changed_items``
+            of :func:`compare_runs`.
+
+    Returns:
+        The decision with the items it needed (``n_items`` of ``n_available``); ``exit_code`` is
+        0 better or equivalent with no slice flagged, 1 worse or a slice regressed (e-BH), 3
+        inconclusive.
+
+    Example:
+        >>> result = tailgate.gate_sequential("base", "cand", store=folder, margin=0.1)
+        >>> result.decision in ("better", "worse", "equivalent", "inconclusive")
+        True
+    """
+    from tailgate.analysis import CompareOptions, SequentialOptions, sequential_runs
+
+    opened = _open(store)
+    chosen = CompareOptions(**_given(options, CompareOptions, "compare"))
+    rules = SequentialOptions(margin=margin, alpha=round(1 - confidence, 12), seed=0 if seed is None else seed)
+    return sequential_runs(opened, opened.resolve(base), opened.resolve(cand), rules, chosen)
 
 
 def gate_drift(

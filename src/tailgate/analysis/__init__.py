@@ -139,6 +139,13 @@ if TYPE_CHECKING:
         robustness,
     )
     from tailgate.analysis._sample_power import DEFAULT_PLANNING_SD, SamplePower, SlicePower, sample_power
+    from tailgate.analysis._sequential import (
+        SequentialDecision,
+        SequentialOptions,
+        prpl_eb_cs,
+        sequential_decision,
+        sequential_runs,
+    )
     from tailgate.analysis._shadow import (
         AgreementDifference,
         CandidateReport,
@@ -249,6 +256,8 @@ __all__ = [
     "SamplePower",
     "ScoreDifference",
     "SectionNotes",
+    "SequentialDecision",
+    "SequentialOptions",
     "ShadowOptions",
     "ShadowReport",
     "SliceAgreement",
@@ -322,12 +331,15 @@ __all__ = [
     "post_stratify",
     "power_for",
     "ppi_mean",
+    "prpl_eb_cs",
     "psi",
     "quality_under_drift",
     "report_options",
     "robustness",
     "sample_power",
     "scott_pi",
+    "sequential_decision",
+    "sequential_runs",
     "shadow_pair",
     "shadow_report",
     "significance",
@@ -346,6 +358,11 @@ __all__ = [
 # Submodules are imported on first use: `tailgate show` needs the summary only, not the report,
 # compare and discovery modules (and scipy, duckdb) that importing all of them would load.
 _LAZY = {
+    "SequentialDecision": "tailgate.analysis._sequential",
+    "SequentialOptions": "tailgate.analysis._sequential",
+    "prpl_eb_cs": "tailgate.analysis._sequential",
+    "sequential_decision": "tailgate.analysis._sequential",
+    "sequential_runs": "tailgate.analysis._sequential",
     "DRIFT_SCHEMA_VERSION": "tailgate.analysis._traffic_drift",
     "DriftComparison": "tailgate.analysis._traffic_drift",
     "DriftExplanation": "tailgate.analysis._traffic_drift",

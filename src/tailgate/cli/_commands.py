@@ -356,7 +356,9 @@ def compare(
 @cli.command()
 @click.argument("base", required=False)
 @click.argument("cand", required=False)
-@click.option("--policy", required=True, metavar="FILE", help="Gate policy (YAML).")
+@click.option("--policy", metavar="FILE", help="Gate policy (YAML); required unless --sequential.")
+@click.option("--sequential", is_flag=True, help="Anytime-valid sequential decision on the paired items.")
+@click.option("--margin", type=click.FloatRange(0, 1, min_open=True), help="Equivalence margin (--sequential; 0.02).")
 @click.option("--drift", "drift_file", metavar="FILE", help="A `tailgate drift --json FILE` report for drift rules.")
 @click.option(
     "--judge-attack", "attack_file", metavar="FILE", help="A `tailgate judge-attack --json FILE` report to judge."
@@ -372,7 +374,9 @@ def gate(
     /,
     base: str | None,
     cand: str | None,
-    policy: str,
+    policy: str | None,
+    sequential: bool,
+    margin: float | None,
     drift_file: str | None,
     attack_file: str | None,
     junit_out: str | None,
@@ -389,6 +393,21 @@ def gate(
     from tailgate.gate import decide, load_policy
     from tailgate.report import compare_html, console, gate_junit, gate_markdown, render_gate
 
+    if sequential:
+        _sequential_gate(
+            ctx,
+            base,
+            cand,
+            policy,
+            margin,
+            json_out,
+            md_out or html_out or junit_out or saved or drift_file or attack_file,
+            given,
+        )
+    if policy is None:
+        raise UsageError("give --policy FILE (or --sequential)")
+    if margin is not None:
+        raise UsageError("--margin is the --sequential gate's equivalence margin")
     if (base is None) != (cand is None) or (base is None and drift_file is None and attack_file is None):
         raise UsageError("give BASE and CAND (two runs to compare), --drift FILE, --judge-attack FILE, or several")
     if html_out and base is None:
@@ -408,6 +427,44 @@ def gate(
     if json_out != "-":
         console().print(render_gate(decision))
     sys.exit(decision.exit_code)
+
+
+def _sequential_gate(
+    ctx: click.Context,
+    base: str | None,
+    cand: str | None,
+    policy: str | None,
+    margin: float | None,
+    json_out: str | None,
+    other_output: str | None,
+    given: dict[str, Any],
+) -> None:
+    """``tailgate gate --sequential``: ``tailgate.gate_sequential``, rendered; exits 0/1/3."""
+    from tailgate._api import gate_sequential
+    from tailgate.errors import UsageError
+    from tailgate.gate import load_policy
+    from tailgate.report import render_sequential
+
+    if base is None or cand is None or other_output:
+        raise UsageError(
+            "--sequential takes BASE and CAND and writes --json only "
+            "(no --drift, --markdown, --html, --junit, --comparison)"
+        )
+    unused = sorted(
+        k
+        for k, v in given.items()
+        if v not in (None, False) and k not in ("seed", "pass_threshold", "allow_changed_items", "min_items")
+    )
+    if unused:
+        raise UsageError(f"--sequential does not use {', '.join('--' + k.replace('_', '-') for k in unused)}")
+    confidence = load_policy(policy).confidence if policy else 0.95
+    result = gate_sequential(
+        base, cand, store=open_store(ctx), margin=0.02 if margin is None else margin, confidence=confidence, **given
+    )
+    write_outputs(result.as_dict(), json_out)
+    if json_out != "-":
+        click.echo(neutralize(render_sequential(result)))  # plain text: slice names are not Rich markup
+    sys.exit(result.exit_code)
 
 
 @cli.group("import")

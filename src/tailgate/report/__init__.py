@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tailgate.report._judge_card import report_markdown
     from tailgate.report._progress import LineProgress, RichProgress, StepProgress
     from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
+    from tailgate.report._sequential import render_sequential
     from tailgate.report._shadow import render_shadow, shadow_html, shadow_markdown
     from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
@@ -44,6 +45,7 @@ __all__ = [
     "render_report",
     "render_run_summary",
     "render_runs",
+    "render_sequential",
     "render_shadow",
     "report_markdown",
     "shadow_html",
@@ -53,6 +55,7 @@ __all__ = [
 # Submodules are imported on first use: `tailgate runs` and `tailgate show` must not pay for the
 # report, compare and gate renderers (and the analysis and numpy under them) that they never use.
 _LAZY = {
+    "render_sequential": "tailgate.report._sequential",
     "compare_html": "tailgate.report._compare",
     "compare_markdown": "tailgate.report._compare",
     "gate_junit": "tailgate.report._compare",
