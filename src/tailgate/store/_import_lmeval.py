@@ -1,0 +1,206 @@
+"""lm-evaluation-harness ``--log_samples`` files (``samples_<task>_<date>.jsonl``) as samples.
+
+One line per (document, filter). Mapping (docs/importers.md):
+
+- item key ``<task>/<doc_id>``: two imports of the same task pair, whatever the model;
+- one filter is the run's answer (``--filter``, default the first filter in the file); every
+  filter's per-document metric values are kept in ``scores`` under lm-eval's own labels
+  (``exact_match,letter``), the headline being ``<metric>,<filter>`` (``--metric``, default the
+  line's first metric);
+- ``repeats: K`` in the task config: each document's K responses become repeats 0..K-1. lm-eval
+  scores a document once, after its filter has reduced the K responses, so every repeat carries
+  that document-level score (the mean is lm-eval's; repeats show the outputs' spread, not a
+  per-repeat score);
+- the sibling ``results_<date>.json``, when there, gives the model name, the lm-eval version
+  (0.4.x is read; another is refused) and the task config (kept in the manifest).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tailgate.errors import InputError
+from tailgate.store._import_rows import Place, SampleRows, iter_jsonl, load_json, number, read_file, require
+
+__all__ = ["LmEvalParsed", "parse_lmeval"]
+
+_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
+SUPPORTED_VERSION = "0.4."
+
+
+@dataclass(frozen=True)
+class LmEvalParsed:
+    rows: SampleRows
+    scorer: str
+    model: str | None
+    source: dict[str, Any]
+
+
+def parse_lmeval(files: list[str], *, filter_name: str | None = None, metric: str | None = None) -> LmEvalParsed:
+    """Every file's samples in one table (item keys carry the task, so tasks do not collide)."""
+    rows = SampleRows()
+    model: str | None = None
+    tasks: dict[str, Any] = {}
+    scorer = ""
+    for display in files:
+        task, results = _task_and_results(Path(display), display)
+        if results is not None:
+            model = model or results.get("model_name")
+            tasks[task] = {
+                "lm_eval_version": results.get("lm_eval_version"),
+                "config": (results.get("configs") or {}).get(task),
+                "results": (results.get("results") or {}).get(task),
+            }
+        else:
+            tasks[task] = {}
+        scorer = _read_samples(rows, Path(display), display, task, filter_name, metric) or scorer
+    return LmEvalParsed(rows, scorer, model, {"tool": "lm-eval", "tasks": tasks})
+
+
+def _task_and_results(path: Path, display: str) -> tuple[str, dict[str, Any] | None]:
+    match = _NAME.match(path.name)
+    if not match:
+        return path.name.split(".")[0], None
+    results_path = path.with_name(f"results_{match['date']}.json")
+    if not results_path.is_file():
+        return match["task"], None
+    shown = str(Path(display).with_name(results_path.name))
+    results = load_json(read_file(results_path, shown), shown)
+    if not isinstance(results, dict):
+        raise InputError("expected a JSON object (lm-eval's results file)", file=shown)
+    version = results.get("lm_eval_version")
+    if version is not None and not (isinstance(version, str) and version.startswith(SUPPORTED_VERSION)):
+        raise InputError(
+            f"unknown lm-eval version {version!r}: this importer reads lm-eval {SUPPORTED_VERSION}x",
+            file=shown,
+            field="lm_eval_version",
+        )
+    return match["task"], results
+
+
+def _read_samples(
+    rows: SampleRows, path: Path, display: str, task: str, filter_name: str | None, metric: str | None
+) -> str:
+    """Add one file's samples; returns the headline scorer label."""
+    docs: dict[int, dict[str, tuple[int, dict[str, Any]]]] = {}
+    order: list[int] = []
+    first_filter = filter_name
+    for line, obj in iter_jsonl(path, display):
+        place = Place(display, line)
+        doc_id = require(obj, "doc_id", int, place)
+        name = require(obj, "filter", str, place)
+        require(obj, "metrics", list, place)
+        require(obj, "resps", list, place)
+        require(obj, "filtered_resps", list, place)
+        first_filter = first_filter or name
+        by_filter = docs.get(doc_id)
+        if by_filter is None:
+            by_filter = docs[doc_id] = {}
+            order.append(doc_id)
+        if name in by_filter:
+            raise place.error(f"document {doc_id} appears twice under filter '{name}'", "doc_id")
+        by_filter[name] = (line, obj)
+    if not docs:
+        raise InputError("the file has no samples", file=display)
+    label = ""
+    for doc_id in order:
+        by_filter = docs[doc_id]
+        if first_filter not in by_filter:
+            line = min(entry[0] for entry in by_filter.values())
+            raise InputError(
+                f"document {doc_id} has no line for filter '{first_filter}' (it has: {', '.join(by_filter)})",
+                file=display,
+                line=line,
+                field="filter",
+            )
+        line, obj = by_filter[first_filter]
+        label = _add_doc(rows, Place(display, line), obj, task, first_filter or "", by_filter, metric)
+    return label
+
+
+def _metric_scores(obj: dict[str, Any], name: str, place: Place) -> dict[str, dict[str, Any]]:
+    """``metric,filter`` -> {value, answer, error} for the line's per-sample metric values."""
+    answer = _answer(obj["filtered_resps"])
+    out: dict[str, dict[str, Any]] = {}
+    for metric in obj["metrics"]:
+        if not isinstance(metric, str):
+            raise place.error("expected a list of metric names", "metrics")
+        if metric not in obj:
+            raise place.error("missing field (the line lists it in 'metrics')", metric)
+        value = number(obj[metric])
+        if value is not None:  # corpus-level metrics (bleu's [ref, pred]) have no per-sample value
+            out[f"{metric},{name}"] = {"value": value, "answer": answer, "error": None}
+    return out
+
+
+def _add_doc(
+    rows: SampleRows,
+    place: Place,
+    obj: dict[str, Any],
+    task: str,
+    name: str,
+    by_filter: dict[str, tuple[int, dict[str, Any]]],
+    metric: str | None,
+) -> str:
+    metrics: list[str] = obj["metrics"]
+    headline = metric or (metrics[0] if metrics else None)
+    if headline is None:
+        raise place.error("no metric on this line", "metrics")
+    if headline not in obj:
+        raise place.error(f"missing field (metrics: {', '.join(map(str, metrics))})", headline)
+    score = number(obj[headline])
+    if score is None:
+        raise place.error(f"expected a number or boolean, found {type(obj[headline]).__name__}", headline)
+    scores: dict[str, dict[str, Any]] = {}
+    for other, (other_line, other_obj) in by_filter.items():
+        scores |= _metric_scores(other_obj, other, Place(place.file, other_line))
+    outputs, answers = _outputs(obj)
+    prompt = _prompt(obj.get("arguments"))
+    item = f"{task}/{obj['doc_id']}"
+    for repeat, output in enumerate(outputs):
+        rows.add(
+            item=item,
+            row=place.line or 0,
+            repeat=repeat,
+            score=score,
+            scores=scores,
+            output=output,
+            answer=answers[repeat] if len(answers) == len(outputs) else answers[0],
+            input=prompt,
+            attributes={"task": task},
+        )
+    return f"{headline},{name}"
+
+
+def _outputs(obj: dict[str, Any]) -> tuple[list[str | None], list[str | None]]:
+    """The raw responses (one per repeat) and the filtered answers."""
+    resps = obj["resps"]
+    filtered = obj["filtered_resps"]
+    answers = [_answer([f]) for f in filtered] or [None]
+    if len(resps) == 1 and isinstance(resps[0], list) and all(isinstance(r, str) for r in resps[0]) and resps[0]:
+        return list(resps[0]), answers  # generate_until: one request, K responses
+    # loglikelihood / multiple choice: one request per choice; the document is one sample
+    return [orjson.dumps(resps).decode()], [_answer(filtered)]
+
+
+def _answer(filtered: list[Any]) -> str | None:
+    if not filtered:
+        return None
+    if len(filtered) == 1 and isinstance(filtered[0], str):
+        return filtered[0]
+    return orjson.dumps(filtered[0] if len(filtered) == 1 else filtered).decode()
+
+
+def _prompt(arguments: Any) -> str | None:
+    if not isinstance(arguments, dict):
+        return None
+    first = arguments.get("gen_args_0")
+    context = first.get("arg_0") if isinstance(first, dict) else None
+    if isinstance(context, list) and len(context) == 1:  # chat models: the rendered messages, as one string
+        context = context[0]
+    return context if isinstance(context, str) else None
