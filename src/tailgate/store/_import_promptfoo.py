@@ -91,9 +91,11 @@ def _add(
     repeat = run.seen.get((key, variant), 0)
     run.seen[(key, variant)] = repeat + 1
     response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
-    error = entry.get("error") or response.get("error")
-    if entry.get("failureReason") == _ERROR and not error:
-        error = "promptfoo reported an error for this test"
+    # a failed assertion also fills ``error``: only failureReason ERROR (or the provider's own
+    # error) means the test has no output to score
+    error = response.get("error")
+    if entry.get("failureReason") == _ERROR:
+        error = error or entry.get("error") or "promptfoo reported an error for this test"
     output = response.get("output")
     latency = number(entry.get("latencyMs"))
     prompt = entry.get("prompt") if isinstance(entry.get("prompt"), dict) else {}

@@ -101,7 +101,12 @@ def load_json(data: bytes, display: str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        line = data.count(b"\n", 0, exc.pos) + 1 if exc.pos is not None else None
+        pos = exc.pos
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:  # orjson checks the encoding first and reports no place
+            pos = bad.start
+        line = data.count(b"\n", 0, pos) + 1 if pos is not None else None
         raise _decode_error(exc, display, line) from None
 
 
