@@ -36,7 +36,8 @@ def _import(fmt: str, path: Path, run_id: str, **options: Any) -> list[Any]:
 
 
 def _mean(run_id: str) -> float:
-    value: float = build_report(Store(), run_id).overview.score.value
+    value = build_report(Store(), run_id).overview.score.value
+    assert value is not None
     return value
 
 
@@ -67,7 +68,8 @@ def test_lmeval_roundtrip_matches_lmevals_own_results() -> None:
     assert set(scores) == {"exact_match,letter", "exact_match,raw"}  # the other filter's metric kept
     assert (record["output"], record["answer"]) == ("The answer is B", "B")
     manifest = Store().manifest("lm")
-    assert manifest.imported is not None and manifest.imported.format == "lm-eval"
+    assert manifest.imported is not None
+    assert manifest.imported.format == "lm-eval"
     assert manifest.extra["import_source"]["tasks"]["tgfix"]["config"]["repeats"] == 3
 
 
@@ -101,7 +103,8 @@ def test_inspect_eval_roundtrip_matches_the_logs_results() -> None:
     scores = json.loads(record["scores"])
     assert set(scores) == {"match", "includes"}
     assert scores["match"]["explanation"] == "The answer is B"  # explanations kept
-    assert record["latency_ms"] is not None and record["latency_ms"] > 0
+    assert record["latency_ms"] is not None
+    assert record["latency_ms"] > 0
     _import("inspect", INSPECT_EVAL, "ie2", scorer="includes")
     assert _mean("ie2") == pytest.approx(by_name["includes"])
 
@@ -117,7 +120,17 @@ def test_inspect_json_roundtrip_matches_the_logs_results() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("C", 1.0), ("I", 0.0), ("P", 0.5), ("N", 0.0), (True, 1.0), (0.25, 0.25), ("yes", 1.0), ("0.5", 0.5), ("?", None)],
+    [
+        ("C", 1.0),
+        ("I", 0.0),
+        ("P", 0.5),
+        ("N", 0.0),
+        (True, 1.0),
+        (0.25, 0.25),
+        ("yes", 1.0),
+        ("0.5", 0.5),
+        ("?", None),
+    ],
 )
 def test_inspect_values_as_inspect_reads_them(value: object, expected: float | None) -> None:
     from tailgate.store._import_inspect import value_to_float
@@ -259,7 +272,9 @@ def _future_version(lines: list[str], folder: Path) -> None:
         (_future_version, None, "lm_eval_version", "unknown lm-eval version '0.5.0'"),
     ],
 )
-def test_bad_lmeval_files_name_file_line_field(tmp_path: Path, edit: Any, line: int | None, field: str | None, message: str) -> None:
+def test_bad_lmeval_files_name_file_line_field(
+    tmp_path: Path, edit: Any, line: int | None, field: str | None, message: str
+) -> None:
     path = _lmeval_copy(tmp_path, edit)
     with pytest.raises(InputError) as err:
         _import("lm-eval", path, "bad")
@@ -283,7 +298,11 @@ def _inspect_edit(tmp: Path, edit: Any) -> Path:
         (lambda log: log.update(version=9), "version", "unknown Inspect log version 9"),
         (lambda log: log["samples"][3].pop("epoch"), "samples[3].epoch", "missing field"),
         (lambda log: log["samples"][1].update(epoch="1"), "samples[1].epoch", "expected an integer"),
-        (lambda log: log["samples"][2]["scores"]["match"].update(value="maybe"), "samples[2].scores.match.value", "cannot read 'maybe'"),
+        (
+            lambda log: log["samples"][2]["scores"]["match"].update(value="maybe"),
+            "samples[2].scores.match.value",
+            "cannot read 'maybe'",
+        ),
         (lambda log: log["eval"].pop("task"), "eval.task", "missing field"),
     ],
 )
@@ -371,8 +390,10 @@ def test_cli_imports_and_reports_exit_codes(tmp_path: Path) -> None:
     assert failed.returncode == 2
     assert f"{bad}:2: not valid JSON" in failed.stderr
     again = tailgate("import", "lm-eval", str(LMEVAL), "--run-id", "a", "--store", store)
-    assert again.returncode == 2 and "already exists" in again.stderr
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
     foreign = tailgate("import", "inspect", str(INSPECT_JSON), "--filter", "x", "--store", store)
-    assert foreign.returncode == 2 and "no such option" in foreign.stderr.lower()
+    assert foreign.returncode == 2
+    assert "no such option" in foreign.stderr.lower()
     report = tailgate("report", "a", "--store", store)
     assert report.returncode == 0, report.stderr

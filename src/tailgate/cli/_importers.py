@@ -16,17 +16,14 @@ from tailgate.text import neutralize
 def _common(func: F) -> F:
     func = click.option("--model", help="Model name to record (default: the one the file names).")(func)
     func = click.option("--run-id", help="Name of the new run (promptfoo, several providers: NAME-<provider>).")(func)
-    func = click.argument("files", nargs=-1, required=True, metavar="FILE...")(func)
-    return func
+    return click.argument("files", nargs=-1, required=True, metavar="FILE...")(func)
 
 
 def _run(ctx: click.Context, fmt: str, files: tuple[str, ...], **options: Any) -> None:
     from tailgate.store import FormatOptions, import_format
 
     for run in import_format(open_store(ctx), fmt, list(files), FormatOptions(**options)):
-        click.echo(
-            f"imported {run.records} records of {run.items} items as run {run.run_id} ({neutralize(run.model)})"
-        )
+        click.echo(f"imported {run.records} records of {run.items} items as run {run.run_id} ({neutralize(run.model)})")
 
 
 def _command(name: str, doc: str, *extra: Callable[[F], F]) -> Callable[[Callable[..., None]], Any]:
@@ -45,11 +42,18 @@ def _command(name: str, doc: str, *extra: Callable[[F], F]) -> Callable[[Callabl
 @_command(
     "lm-eval",
     "Import lm-evaluation-harness --log_samples files (samples_<task>_<date>.jsonl) as one run.",
-    click.option("--filter", "filter_", metavar="NAME", help="Filter whose answers the run keeps (default: the first)."),
+    click.option(
+        "--filter", "filter_", metavar="NAME", help="Filter whose answers the run keeps (default: the first)."
+    ),
     click.option("--metric", metavar="NAME", help="Headline metric (default: each line's first)."),
 )
 def import_lmeval_cmd(
-    ctx: click.Context, files: tuple[str, ...], run_id: str | None, model: str | None, filter_: str | None, metric: str | None
+    ctx: click.Context,
+    files: tuple[str, ...],
+    run_id: str | None,
+    model: str | None,
+    filter_: str | None,
+    metric: str | None,
 ) -> None:
     _run(ctx, "lm-eval", files, run_id=run_id, model=model, filter=filter_, metric=metric)
 

@@ -90,7 +90,7 @@ def _read(rows: SampleRows, path: Path, display: str) -> tuple[dict[str, Any], A
                 input=prompt,
             )
     if spec is None:
-        raise InputError("empty log: expected a first line {\"spec\": ...}", file=display)
+        raise InputError('empty log: expected a first line {"spec": ...}', file=display)
     return spec, report
 
 

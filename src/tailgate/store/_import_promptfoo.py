@@ -46,7 +46,9 @@ def parse_promptfoo(files: list[str], *, provider: str | None = None) -> list[Pr
         results = require(data, "results", dict, place)
         version = require(results, "version", int, place.at("results"))
         if version not in SUPPORTED_VERSIONS:
-            raise place.error(f"unknown promptfoo results version {version}: this importer reads version 3", "results.version")
+            raise place.error(
+                f"unknown promptfoo results version {version}: this importer reads version 3", "results.version"
+            )
         entries = require(results, "results", list, place.at("results"))
         prompts = _prompt_names(results.get("prompts"))
         for i, entry in enumerate(entries):
@@ -116,7 +118,7 @@ def _add(
 
 def _item_key(entry: dict[str, Any], place: Place) -> str:
     """``promptfoo:`` + a hash of the test's description and vars (stable across runs)."""
-    test = entry.get("testCase") if isinstance(entry.get("testCase"), dict) else {}
+    test: dict[str, Any] = entry["testCase"] if isinstance(entry.get("testCase"), dict) else {}
     variables = test.get("vars", entry.get("vars"))
     if variables is None:
         raise place.error("missing field (the test has no vars)", "vars")
@@ -135,7 +137,7 @@ def _scores(entry: dict[str, Any], success: bool, place: Place) -> dict[str, dic
         for i, part in enumerate(grading.get("componentResults") or []):
             if not isinstance(part, dict):
                 continue
-            assertion = part.get("assertion") if isinstance(part.get("assertion"), dict) else {}
+            assertion: dict[str, Any] = part["assertion"] if isinstance(part.get("assertion"), dict) else {}
             label = f"assert[{i}]:{assertion.get('type', 'assertion')}"
             out[label] = {
                 "value": number(part.get("score")),

@@ -71,10 +71,18 @@ def number(value: Any) -> float | None:
     return None
 
 
+_KIND_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "an object",
+}
+
+
 def _name_of(kind: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}.get(
-        kind, {list: "a list", dict: "an object"}.get(kind, kind.__name__)
-    )
+    return _KIND_NAMES.get(kind, kind.__name__)
 
 
 def _name(value: Any) -> str:

@@ -95,7 +95,7 @@ def import_format(store: Store, fmt: str, files: list[str], options: FormatOptio
             answer="_answer",
             latency="_latency",
             input="_input",
-            slices=[c for c in part.rows.attributes],
+            slices=list(part.rows.attributes),
             run_id=run_id,
             model=model,
             scores="_scores",
@@ -144,5 +144,3 @@ def _refuse_foreign_options(fmt: str, options: FormatOptions) -> None:
     for option, owner in _OPTION_FORMAT.items():
         if getattr(options, option) is not None and owner != fmt:
             raise UsageError(f"--{option} applies to {owner} files, not {fmt}")
-
-
