@@ -31,6 +31,13 @@ __all__ = ["LmEvalParsed", "parse_lmeval"]
 
 _NAME = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
 SUPPORTED_VERSION = "0.4."
+_LINE_FIELDS: tuple[tuple[str, type], ...] = (
+    ("doc_id", int),
+    ("filter", str),
+    ("metrics", list),
+    ("resps", list),
+    ("filtered_resps", list),
+)
 
 
 @dataclass(frozen=True)
@@ -91,19 +98,27 @@ def _read_samples(
     order: list[int] = []
     first_filter = filter_name
     for line, obj in iter_jsonl(path, display):
-        place = Place(display, line)
-        doc_id = require(obj, "doc_id", int, place)
-        name = require(obj, "filter", str, place)
-        require(obj, "metrics", list, place)
-        require(obj, "resps", list, place)
-        require(obj, "filtered_resps", list, place)
+        # the common case checked inline (a large file is mostly this loop); the typed readers
+        # run only to say what is wrong
+        doc_id = obj.get("doc_id") if type(obj) is dict else None
+        name = obj.get("filter") if type(obj) is dict else None
+        if not (
+            type(doc_id) is int
+            and type(name) is str
+            and type(obj.get("metrics")) is list
+            and type(obj.get("resps")) is list
+            and type(obj.get("filtered_resps")) is list
+        ):
+            place = Place(display, line)
+            for key, kind in _LINE_FIELDS:
+                require(obj, key, kind, place)
         first_filter = first_filter or name
         by_filter = docs.get(doc_id)
         if by_filter is None:
             by_filter = docs[doc_id] = {}
             order.append(doc_id)
         if name in by_filter:
-            raise place.error(f"document {doc_id} appears twice under filter '{name}'", "doc_id")
+            raise Place(display, line).error(f"document {doc_id} appears twice under filter '{name}'", "doc_id")
         by_filter[name] = (line, obj)
     if not docs:
         raise InputError("the file has no samples", file=display)
@@ -162,13 +177,14 @@ def _add_doc(
     outputs, answers = _outputs(obj)
     prompt = _prompt(obj.get("arguments"))
     item = f"{task}/{obj['doc_id']}"
+    serialized = orjson.dumps(scores, option=orjson.OPT_SORT_KEYS).decode()  # once for all repeats
     for repeat, output in enumerate(outputs):
         rows.add(
             item=item,
             row=place.line or 0,
             repeat=repeat,
             score=score,
-            scores=scores,
+            scores=serialized,
             output=output,
             answer=answers[repeat] if len(answers) == len(outputs) else answers[0],
             input=prompt,

@@ -139,7 +139,7 @@ class SampleRows:
     """Parsed samples, column by column (one entry per sample), ready for :func:`import_table`.
 
     ``attributes`` are per-sample slice values (an item's value must not change across its
-    samples: the writer checks)."""
+    samples: the writer checks); ``scores`` may be given already serialised (canonical JSON)."""
 
     item: list[str] = field(default_factory=list)
     row: list[int] = field(default_factory=list)
@@ -161,7 +161,7 @@ class SampleRows:
         row: int,
         repeat: int,
         score: float | None,
-        scores: dict[str, dict[str, Any]],
+        scores: dict[str, dict[str, Any]] | str,
         variant: str = "original",
         output: str | None = None,
         answer: str | None = None,
@@ -178,7 +178,9 @@ class SampleRows:
         self.output.append(output)
         self.answer.append(answer)
         self.score.append(score)
-        self.scores.append(orjson.dumps(scores, option=orjson.OPT_SORT_KEYS).decode())
+        self.scores.append(
+            scores if isinstance(scores, str) else orjson.dumps(scores, option=orjson.OPT_SORT_KEYS).decode()
+        )
         self.latency.append(latency)
         self.input.append(input)
         self.error.append(error)
