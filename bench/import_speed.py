@@ -30,7 +30,9 @@ def synthesize(path: Path, docs: int, repeats: int, seed: int = 0) -> None:
     with path.open("w", encoding="utf-8") as out:
         for doc_id in range(docs):
             answer = rng.choice("ABCD")
-            question = f"Question {doc_id}: What is {rng.randint(1, 99)} + {rng.randint(1, 99)}?\nA) 1\nB) 2\nC) 3\nD) 4"
+            question = (
+                f"Question {doc_id}: What is {rng.randint(1, 99)} + {rng.randint(1, 99)}?\nA) 1\nB) 2\nC) 3\nD) 4"
+            )
             picked = answer if rng.random() < 0.7 else rng.choice("ABCD")
             messages = json.dumps([{"role": "user", "content": question}])
             line = {

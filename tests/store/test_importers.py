@@ -397,3 +397,23 @@ def test_cli_imports_and_reports_exit_codes(tmp_path: Path) -> None:
     assert "no such option" in foreign.stderr.lower()
     report = tailgate("report", "a", "--store", store)
     assert report.returncode == 0, report.stderr
+
+
+def test_lmeval_fast_path_and_parser_write_the_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain file goes through DuckDB's JSON reader; the Python parser (used for any other file,
+    and to say what is wrong with a bad one) must give the same run."""
+    import tailgate.store._import_lmeval as lmeval
+
+    fast = lmeval.fast_path([str(LMEVAL)])
+    assert fast is not None  # the fixture is a plain file: the fast path reads it
+    _import("lm-eval", LMEVAL, "fast")
+    monkeypatch.setattr(lmeval, "fast_path", lambda *a, **k: None)
+    _import("lm-eval", LMEVAL, "slow")
+    keep = ("item_id", "repeat", "variant", "output", "answer", "score", "scorer", "prompt")
+
+    def rows(run_id: str) -> list[tuple[Any, ...]]:
+        out = [(*(r[k] for k in keep), json.loads(r["scores"])) for r in _records(run_id)]
+        return sorted(out, key=lambda t: (t[0], t[1]))
+
+    assert rows("fast") == rows("slow")
+    assert Store().manifest("fast").extra == Store().manifest("slow").extra

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "MAX_OBJECT_BYTES",
     "ImportSpec",
     "derive_run_id",
+    "import_query",
     "import_records",
     "import_table",
 ]
@@ -157,6 +159,28 @@ def import_table(store: Store, table: Any, spec: ImportSpec) -> tuple[str, int, 
         con.register("parsed", table)
         con.execute("CREATE TEMP TABLE src AS SELECT * FROM parsed")
         con.unregister("parsed")
+        _check(con, spec, spec.file, 0)
+        return _write(con, store, spec, Path(spec.file), 0)
+    finally:
+        con.close()
+
+
+def import_query(store: Store, build: Callable[[Any], bool], spec: ImportSpec) -> tuple[str, int, int] | None:
+    """Import a table that ``build(con)`` makes as the temp table ``src`` in DuckDB (a format's
+    fast path: DuckDB parses the file); ``build`` returns False when the file needs the format's
+    own parser instead (then nothing is written and None is returned). The same checks and writer
+    as :func:`import_records`."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '2GB'")
+    con.execute(f"SET temp_directory = {sql_string(Path(tempfile.gettempdir()) / 'tailgate-duckdb')}")
+    try:
+        try:
+            if not build(con):
+                return None
+        except duckdb.Error:
+            return None  # the file is not what the fast path reads: the parser says what is wrong
         _check(con, spec, spec.file, 0)
         return _write(con, store, spec, Path(spec.file), 0)
     finally:

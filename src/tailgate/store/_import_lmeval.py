@@ -27,7 +27,7 @@ import orjson
 from tailgate.errors import InputError
 from tailgate.store._import_rows import Place, SampleRows, iter_jsonl, load_json, number, read_file, require
 
-__all__ = ["LmEvalParsed", "parse_lmeval"]
+__all__ = ["LmEvalFast", "LmEvalParsed", "fast_path", "parse_lmeval"]
 
 _NAME = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
 SUPPORTED_VERSION = "0.4."
@@ -220,3 +220,138 @@ def _prompt(arguments: Any) -> str | None:
     if isinstance(context, list) and len(context) == 1:  # chat models: the rendered messages, as one string
         context = context[0]
     return context if isinstance(context, str) else None
+
+
+# -- the fast path: DuckDB parses the file ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LmEvalFast:
+    """What the fast path needs besides the file: the build of ``src`` and the run's facts."""
+
+    build: Any  # Callable[[duckdb connection], bool]
+    scorer: str
+    model: str | None
+    source: dict[str, Any]
+
+
+def fast_path(files: list[str], *, filter_name: str | None = None, metric: str | None = None) -> LmEvalFast | None:
+    """The DuckDB reading of one generate_until samples file whose every line has one filtered
+    answer (``take_first``) and numeric metrics; None when the file is not plainly so (then the
+    Python parser reads it, and says what is wrong if anything is). Same table as the parser's."""
+    if len(files) != 1:
+        return None
+    display = files[0]
+    path = Path(display)
+    task, results = _task_and_results(path, display)  # an unknown version is an error here too
+    first = _first_line(path)
+    if first is None:
+        return None
+    metrics = first.get("metrics")
+    name = filter_name or first.get("filter")
+    if not (
+        isinstance(metrics, list) and metrics and all(isinstance(m, str) for m in metrics) and isinstance(name, str)
+    ):
+        return None
+    headline = metric or metrics[0]
+    if headline not in metrics:
+        return None
+    source: dict[str, Any] = {"tool": "lm-eval", "tasks": {task: {}}}
+    if results is not None:
+        source["tasks"][task] = {
+            "lm_eval_version": results.get("lm_eval_version"),
+            "config": (results.get("configs") or {}).get(task),
+            "results": (results.get("results") or {}).get(task),
+        }
+
+    def build(con: Any) -> bool:
+        return _build(con, path, task, name, headline, metrics)
+
+    model = results.get("model_name") if results is not None else None
+    return LmEvalFast(build, f"{headline},{name}", model, source)
+
+
+def _first_line(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as handle:
+            for raw in handle:
+                if raw.strip():
+                    obj = orjson.loads(raw)
+                    return obj if isinstance(obj, dict) else None
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return None
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _num(column: str) -> str:
+    return (
+        f"CASE json_type({column}) WHEN 'BOOLEAN' THEN CAST(CAST({column} AS BOOLEAN) AS DOUBLE) "
+        f"ELSE CAST({column} AS DOUBLE) END"
+    )
+
+
+def _build(con: Any, path: Path, task: str, name: str, headline: str, metrics: list[str]) -> bool:
+    from tailgate.store._import import MAX_OBJECT_BYTES
+    from tailgate.store._sql import sql_string
+
+    fixed = {"doc_id": "BIGINT", "filter": "VARCHAR", "metrics": "VARCHAR[]", "resps": "JSON"}
+    fixed |= {"filtered_resps": "JSON", "arguments": "JSON"}
+    columns = fixed | {m: "JSON" for m in metrics if m not in fixed}
+    spec = "{" + ", ".join(f"{sql_string(k)}: '{v}'" for k, v in columns.items()) + "}"
+    con.execute(
+        f"CREATE TEMP TABLE lines AS SELECT *, row_number() OVER () AS __line FROM read_json({sql_string(path)}, "
+        f"format='newline_delimited', columns={spec}, maximum_object_size={MAX_OBJECT_BYTES})"
+    )
+    numeric = " OR ".join(
+        f"{_q(m)} IS NULL OR json_type({_q(m)}) NOT IN ('DOUBLE', 'UBIGINT', 'BIGINT', 'BOOLEAN')" for m in metrics
+    )
+    plain = con.execute(
+        f"""SELECT count(*) = 0 FROM lines WHERE doc_id IS NULL OR filter IS NULL OR metrics IS NULL
+            OR metrics <> ? OR resps IS NULL OR filtered_resps IS NULL
+            OR json_array_length(filtered_resps) <> 1 OR json_array_length(resps) <> 1
+            OR json_type(resps -> 0) <> 'ARRAY' OR json_array_length(resps -> 0) = 0
+            OR json_type(resps -> '$[0][0]') <> 'VARCHAR' OR {numeric}""",
+        [metrics],
+    ).fetchone()[0]
+    counts = con.execute(
+        "SELECT count(*), count(DISTINCT (doc_id, filter)), count(DISTINCT doc_id), "
+        "count(*) FILTER (WHERE filter = ?) FROM lines",
+        [name],
+    ).fetchone()
+    lines, distinct, docs, chosen = (int(x) for x in counts)
+    if not plain or lines == 0 or distinct != lines or chosen != docs:
+        return False
+    pairs = ", ".join(f"{{'k': {sql_string(m + ',')} || filter, 'v': {_num(_q(m))}}}" for m in metrics)
+    context = "arguments -> '$.gen_args_0.arg_0'"
+    prompt = (
+        f"CASE WHEN json_type({context}) = 'ARRAY' AND json_array_length({context}) = 1 "
+        f"THEN arguments ->> '$.gen_args_0.arg_0[0]' WHEN json_type({context}) = 'VARCHAR' "
+        "THEN arguments ->> '$.gen_args_0.arg_0' END"
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE src AS
+        WITH ans AS (
+            SELECT *, CASE WHEN json_type(filtered_resps -> 0) = 'VARCHAR' THEN filtered_resps ->> 0
+                ELSE CAST(filtered_resps -> 0 AS VARCHAR) END AS a
+            FROM lines),
+        sc AS (
+            SELECT doc_id, CAST(json_group_object(k, json_object('answer', a, 'error', NULL, 'value', v)) AS VARCHAR)
+                AS scores
+            FROM (SELECT doc_id, a, unnest([{pairs}], recursive := true) FROM ans) GROUP BY doc_id),
+        head AS (
+            SELECT *, unnest(range(CAST(json_array_length(resps -> 0) AS BIGINT))) AS r FROM ans WHERE filter = ?)
+        SELECT ? || '/' || CAST(h.doc_id AS VARCHAR) AS _item, h.__line AS __row, CAST(h.r AS INTEGER) AS _repeat,
+            'original' AS _variant, json_extract_string(h.resps, '$[0][' || h.r || ']') AS _output,
+            h.a AS _answer, {_num("h." + _q(headline))} AS _score, sc.scores AS _scores,
+            CAST(NULL AS DOUBLE) AS _latency, {prompt.replace("arguments", "h.arguments")} AS _input,
+            CAST(NULL AS VARCHAR) AS _error, ? AS task
+        FROM head h JOIN sc USING (doc_id)
+        ORDER BY h.__line, h.r""",
+        [name, task, task],
+    )
+    con.execute("DROP TABLE lines")
+    return True

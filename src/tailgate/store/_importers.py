@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tailgate.errors import StoreError, UsageError
-from tailgate.store._import import ImportSpec, derive_run_id, import_table
+from tailgate.store._import import ImportSpec, derive_run_id, import_query, import_table
 from tailgate.store._import_rows import SampleRows
 from tailgate.store._store import Store, utc_now
 
@@ -76,8 +76,12 @@ def import_format(store: Store, fmt: str, files: list[str], options: FormatOptio
         raise UsageError(f"unknown format '{fmt}': use one of {', '.join(IMPORT_FORMATS)}")
     if not files:
         raise UsageError("give at least one FILE")
-    parsed = _parse(fmt, files, options)
     base = options.run_id or derive_run_id(Path(files[0]), utc_now())
+    if fmt == "lm-eval":
+        fast = _lmeval_fast(store, files, options, base)
+        if fast is not None:
+            return [fast]
+    parsed = _parse(fmt, files, options)
     ids = [base if len(parsed) == 1 else f"{base}-{_slug(p.name)}" for p in parsed]
     for run_id in ids:
         if store.exists(run_id):
@@ -85,29 +89,52 @@ def import_format(store: Store, fmt: str, files: list[str], options: FormatOptio
     done = []
     for run_id, part in zip(ids, parsed, strict=True):
         model = options.model or part.model
-        spec = ImportSpec(
-            file=files[0],
-            item="_item",
-            score="_score",
-            repeat="_repeat",
-            variant="_variant",
-            output="_output",
-            answer="_answer",
-            latency="_latency",
-            input="_input",
-            slices=list(part.rows.attributes),
-            run_id=run_id,
-            model=model,
-            scores="_scores",
-            scorer=part.scorer,
-            error="_error",
-            format=fmt,
-            files=tuple(files),
-            source=part.source,
-        )
+        spec = _spec(fmt, files, run_id, model, part.scorer, part.source, list(part.rows.attributes))
         new_id, records, items = import_table(store, part.rows.table(), spec)
         done.append(ImportedRun(new_id, model, records, items))
     return done
+
+
+def _lmeval_fast(store: Store, files: list[str], options: FormatOptions, run_id: str) -> ImportedRun | None:
+    """lm-eval through DuckDB's JSON reader (the common, plain file); None: use the parser."""
+    from tailgate.store._import_lmeval import fast_path
+
+    _refuse_foreign_options("lm-eval", options)
+    fast = fast_path(files, filter_name=options.filter, metric=options.metric)
+    if fast is None:
+        return None
+    if store.exists(run_id):
+        raise StoreError(f"run '{run_id}' already exists; choose another --run-id")
+    model = options.model or f"lm-eval:{fast.model or Path(files[0]).parent.name}"
+    spec = _spec("lm-eval", files, run_id, model, fast.scorer, fast.source, ["task"])
+    result = import_query(store, fast.build, spec)
+    return None if result is None else ImportedRun(result[0], model, result[1], result[2])
+
+
+def _spec(
+    fmt: str, files: list[str], run_id: str, model: str, scorer: str, source: dict[str, Any], slices: list[str]
+) -> ImportSpec:
+    """The parsed table's columns (tailgate.store._import_rows.ROW_COLUMNS) for the writer."""
+    return ImportSpec(
+        file=files[0],
+        item="_item",
+        score="_score",
+        repeat="_repeat",
+        variant="_variant",
+        output="_output",
+        answer="_answer",
+        latency="_latency",
+        input="_input",
+        slices=slices,
+        run_id=run_id,
+        model=model,
+        scores="_scores",
+        scorer=scorer,
+        error="_error",
+        format=fmt,
+        files=tuple(files),
+        source=source,
+    )
 
 
 def _slug(name: str) -> str:
