@@ -100,8 +100,8 @@ def _read_samples(
     for line, obj in iter_jsonl(path, display):
         # the common case checked inline (a large file is mostly this loop); the typed readers
         # run only to say what is wrong
-        doc_id = obj.get("doc_id") if type(obj) is dict else None
-        name = obj.get("filter") if type(obj) is dict else None
+        doc_id: Any = obj.get("doc_id") if type(obj) is dict else None
+        name: Any = obj.get("filter") if type(obj) is dict else None
         if not (
             type(doc_id) is int
             and type(name) is str
