@@ -93,7 +93,7 @@ COMMANDS = dict(_commands(cli))
 def _sections() -> dict[str, str]:
     """docs/cli.md's ``## tailgate ...`` sections, by heading."""
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
-    parts = re.split(r"^## (tailgate [a-z -]+?)\s*$", text, flags=re.MULTILINE)
+    parts = re.split(r"^## (tailgate [a-z][a-z -]*?)\s*$", text, flags=re.MULTILINE)
     return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
 
 

@@ -200,6 +200,8 @@ class ImportInfo:
         score: the score column.
         repeat, variant, output, answer, latency, input: the optional columns (None: not given).
         slices: the slice columns (item attributes).
+        format: the importer (``lm-eval``, ``inspect``, ``promptfoo``, ``openai-evals``); None
+            for ``tailgate import records`` (then not written).
     """
 
     file: str
@@ -212,10 +214,11 @@ class ImportInfo:
     latency: str | None = None
     input: str | None = None
     slices: tuple[str, ...] = ()
+    format: str | None = None
 
     @classmethod
     def from_dict(cls, data: _JSON) -> ImportInfo:
-        names = ("repeat", "variant", "output", "answer", "latency", "input")
+        names = ("repeat", "variant", "output", "answer", "latency", "input", "format")
         return cls(
             file=str(data.get("file", "")),
             item=str(data.get("item", "")),
@@ -225,7 +228,10 @@ class ImportInfo:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"slices": list(self.slices)}
+        out = dataclasses.asdict(self) | {"slices": list(self.slices)}
+        if self.format is None:
+            del out["format"]
+        return out
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,16 @@ from tailgate.records import (
 from tailgate.store._sql import sql_list, sql_string
 from tailgate.store._store import Store, utc_now
 
-__all__ = ["MAX_GZIP_LINE_BYTES", "MAX_LINE_BYTES", "MAX_OBJECT_BYTES", "ImportSpec", "derive_run_id", "import_records"]
+__all__ = [
+    "MAX_GZIP_LINE_BYTES",
+    "MAX_LINE_BYTES",
+    "MAX_OBJECT_BYTES",
+    "ImportSpec",
+    "derive_run_id",
+    "import_query",
+    "import_records",
+    "import_table",
+]
 
 MAX_LINE_BYTES = 2**30
 """Longest CSV line an import reads: 1 GiB."""
@@ -56,6 +66,20 @@ class ImportSpec:
     slices: list[str] = field(default_factory=list)
     run_id: str | None = None
     model: str | None = None
+    scores: str | None = None
+    """Column with each sample's ``scores`` JSON (scorer label -> {value, answer, error}); default:
+    the one score under the label ``scorer``."""
+    scorer: str | None = None
+    """Label of the headline scorer (default: ``imported``)."""
+    error: str | None = None
+    """Column with the tool's error message for a sample that has no output (its score is null)."""
+    format: str | None = None
+    """The importer (``lm-eval``, ``inspect``, ...); None for a plain records file."""
+    files: tuple[str, ...] = ()
+    """Every file that went into the run (``file`` is the first), for the manifest."""
+    source: dict[str, Any] | None = None
+    """What the tool's own files say of the run (tool version, task, its config), kept in the
+    manifest under ``import_source``."""
 
 
 def _reader(path: Path, display: str) -> str:
@@ -118,6 +142,47 @@ def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
                 )
         _check(con, spec, display, header_offset)
         return _write(con, store, spec, path, header_offset)
+    finally:
+        con.close()
+
+
+def import_table(store: Store, table: Any, spec: ImportSpec) -> tuple[str, int, int]:
+    """Import a table that a format's parser built (a pyarrow Table whose columns ``spec`` names,
+    plus ``__row``: the source line or position of each sample); the same checks and the same
+    writer as :func:`import_records`. Returns (run id, records, items)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '2GB'")
+    con.execute(f"SET temp_directory = {sql_string(Path(tempfile.gettempdir()) / 'tailgate-duckdb')}")
+    try:
+        con.register("parsed", table)
+        con.execute("CREATE TEMP TABLE src AS SELECT * FROM parsed")
+        con.unregister("parsed")
+        _check(con, spec, spec.file, 0)
+        return _write(con, store, spec, Path(spec.file), 0)
+    finally:
+        con.close()
+
+
+def import_query(store: Store, build: Callable[[Any], bool], spec: ImportSpec) -> tuple[str, int, int] | None:
+    """Import a table that ``build(con)`` makes as the temp table ``src`` in DuckDB (a format's
+    fast path: DuckDB parses the file); ``build`` returns False when the file needs the format's
+    own parser instead (then nothing is written and None is returned). The same checks and writer
+    as :func:`import_records`."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '2GB'")
+    con.execute(f"SET temp_directory = {sql_string(Path(tempfile.gettempdir()) / 'tailgate-duckdb')}")
+    try:
+        try:
+            if not build(con):
+                return None
+        except duckdb.Error:
+            return None  # the file is not what the fast path reads: the parser says what is wrong
+        _check(con, spec, spec.file, 0)
+        return _write(con, store, spec, Path(spec.file), 0)
     finally:
         con.close()
 
@@ -195,6 +260,8 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
         "c_answer": spec.answer or spec.output,
         "c_latency": spec.latency,
         "c_input": spec.input,
+        "c_scores": spec.scores,
+        "c_error": spec.error,
     }
     picks = [f"CAST({_q(spec.item)} AS VARCHAR) AS c_item", f"TRY_CAST({_q(spec.score)} AS DOUBLE) AS c_score"]
     picks += [f"{_q(col)} AS {name}" if col else f"NULL AS {name}" for name, col in optional.items()]
@@ -220,17 +287,18 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
             item_id || '/' || variant || '/' || CAST(repeat AS VARCHAR) AS sample_id,
             ? AS model, 'imported' AS mode, '{{}}' AS params,
             coalesce(CAST(c_input AS VARCHAR), '') AS prompt, CAST(c_output AS VARCHAR) AS output,
-            CAST(c_answer AS VARCHAR) AS answer, c_score AS score, 'imported' AS scorer,
-            json_object('imported', json_object('value', c_score, 'answer', CAST(c_answer AS VARCHAR), 'error', NULL))
-                ::VARCHAR AS scores,
+            CAST(c_answer AS VARCHAR) AS answer, c_score AS score, ? AS scorer,
+            coalesce(CAST(c_scores AS VARCHAR), json_object(?, json_object('value', c_score,
+                'answer', CAST(c_answer AS VARCHAR), 'error', NULL))::VARCHAR) AS scores,
             TRY_CAST(c_latency AS DOUBLE) AS latency_ms,
             CAST(NULL AS BIGINT) AS tokens_in, CAST(NULL AS BIGINT) AS tokens_out,
-            CAST(NULL AS VARCHAR) AS finish_reason, CAST(NULL AS VARCHAR) AS error_class,
-            CAST(NULL AS VARCHAR) AS error_message, 1::INTEGER AS attempts, '[]' AS attempt_errors,
+            CAST(NULL AS VARCHAR) AS finish_reason,
+            CASE WHEN c_error IS NULL THEN NULL ELSE 'provider_error' END AS error_class,
+            CAST(c_error AS VARCHAR) AS error_message, 1::INTEGER AS attempts, '[]' AS attempt_errors,
             CAST(? AS TIMESTAMPTZ) AS started_at, CAST(? AS TIMESTAMPTZ) AS ended_at, false AS cached,
             '' AS cache_key, __row
         FROM clean JOIN keys k USING (c_item)""",
-        [run_id, model, now, now],
+        [run_id, model, spec.scorer or "imported", spec.scorer or "imported", now, now],
     )
     dup = con.execute(
         "SELECT __row FROM (SELECT __row, row_number() OVER (PARTITION BY sample_id ORDER BY __row) AS nth "
@@ -265,17 +333,26 @@ def _write(con: Any, store: Store, spec: ImportSpec, path: Path, offset: int) ->
         "SELECT count(*), count(DISTINCT item_id), count(DISTINCT variant), max(repeat) + 1 FROM recs"
     ).fetchone()
     n, items, variants, repeats = (int(x) for x in records)
+    errors = int(con.execute("SELECT count(*) FROM recs WHERE error_class IS NOT NULL").fetchone()[0])
     variant_names = [r[0] for r in con.execute("SELECT DISTINCT variant FROM recs ORDER BY 1").fetchall()]
-    store.publish_run(_manifest(spec, run_id, path, model, now, (n, items, variants, repeats), variant_names))
+    sizes = (n, items, variants, repeats, errors)
+    store.publish_run(_manifest(spec, run_id, path, model, now, sizes, variant_names))
     return run_id, n, items
 
 
 def _manifest(
-    spec: ImportSpec, run_id: str, path: Path, model: str, now: str, sizes: tuple[int, int, int, int], names: list[str]
+    spec: ImportSpec,
+    run_id: str,
+    path: Path,
+    model: str,
+    now: str,
+    sizes: tuple[int, int, int, int, int],
+    names: list[str],
 ) -> Manifest:
     """An import's manifest: a completed run whose suite and dataset are the file."""
-    n, items, variants, repeats = sizes
+    n, items, variants, repeats, errors = sizes
     source = str(path.resolve())
+    files = [str(Path(f).resolve()) for f in spec.files] if len(spec.files) > 1 else []
     return Manifest(
         run_id=run_id,
         status="completed",
@@ -296,12 +373,14 @@ def _manifest(
             latency=spec.latency,
             input=spec.input,
             slices=tuple(spec.slices),
+            format=spec.format,
         ),
         plan=Plan(items=items, variants=variants, repeats=repeats, samples=n),
         tailgate_version=_version(),
         started_at=now,
         ended_at=now,
-        counts=Counts(planned=n, done=n, errors=0),
+        counts=Counts(planned=n, done=n, errors=errors),
+        extra=({"import_files": files} if files else {}) | ({"import_source": spec.source} if spec.source else {}),
     )
 
 

@@ -1,0 +1,239 @@
+"""Inspect AI logs (``.json``, and ``.eval``: a zip of JSON files) as samples, read with zipfile
+and json alone (inspect_ai is not imported).
+
+Mapping (docs/importers.md): item key ``<task>/<sample id>``; epoch ``e`` is repeat ``e - 1``;
+every scorer's value is kept in ``scores`` with its answer and explanation, the headline being
+``--scorer`` (default: the log's first scorer). Values become numbers as Inspect's own
+``value_to_float`` does: ``C`` 1, ``I`` 0, ``P`` 0.5, ``N`` 0, booleans, numbers, numeric strings,
+yes/no/true/false; a dict value (one scorer, several metrics) gives one score per key
+(``scorer/key``). The latency is the model call's (``output.time``).
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tailgate.errors import InputError
+from tailgate.store._import_rows import Place, SampleRows, load_json, read_file, require
+
+__all__ = ["InspectParsed", "parse_inspect", "value_to_float"]
+
+SUPPORTED_VERSIONS = (2,)
+_LETTERS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
+_WORDS = {"yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
+_ZSTD = 93  # the zip compression method newer Inspect versions write
+
+
+@dataclass(frozen=True)
+class InspectParsed:
+    rows: SampleRows
+    scorer: str
+    model: str
+    source: dict[str, Any]
+
+
+def value_to_float(value: Any) -> float | None:
+    """A scorer's value as a number (None: the value is not one)."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        if value in _LETTERS:
+            return _LETTERS[value]
+        if value.lower() in _WORDS:
+            return _WORDS[value.lower()]
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_inspect(files: list[str], *, scorer: str | None = None) -> InspectParsed:
+    rows = SampleRows()
+    models: list[str] = []
+    logs: list[dict[str, Any]] = []
+    headline = scorer
+    for display in files:
+        header, samples = _open(Path(display), display)
+        place = Place(display)
+        version = require(header, "version", int, place)
+        if version not in SUPPORTED_VERSIONS:
+            raise place.error(f"unknown Inspect log version {version}: this importer reads version 2", "version")
+        evaluation = require(header, "eval", dict, place)
+        task = require(evaluation, "task", str, place.at("eval"))
+        models.append(str(require(evaluation, "model", str, place.at("eval"))))
+        headline = headline or _first_scorer(header)
+        logs.append(
+            {
+                "file": display,
+                "task": task,
+                "status": header.get("status"),
+                "packages": evaluation.get("packages"),
+                "results": header.get("results"),
+            }
+        )
+        for sample_place, sample in samples:
+            _add(rows, sample_place, sample, task, headline)
+    if not rows:
+        raise InputError("no samples in the log (was it written with --no-log-samples?)", file=files[0])
+    model = models[0] if len(set(models)) == 1 else "+".join(sorted(set(models)))
+    return InspectParsed(rows, headline or "", f"inspect:{model}", {"tool": "inspect", "logs": logs})
+
+
+def _first_scorer(header: dict[str, Any]) -> str | None:
+    results = header.get("results")
+    scores = results.get("scores") if isinstance(results, dict) else None
+    if isinstance(scores, list) and scores and isinstance(scores[0], dict):
+        name = scores[0].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _open(path: Path, display: str) -> tuple[dict[str, Any], Iterator[tuple[Place, Any]]]:
+    """The log's header and its samples (with where each is)."""
+    data = read_file(path, display)
+    if data[:2] == b"PK":
+        return _open_eval(path, display)
+    log = load_json(data, display)
+    if not isinstance(log, dict):
+        raise InputError("expected a JSON object (an Inspect log)", file=display)
+    samples = log.get("samples")
+    if samples is None:
+        return log, iter(())
+    if not isinstance(samples, list):
+        raise Place(display).error("expected a list", "samples")
+    return log, ((Place(display, path=f"samples[{i}]"), s) for i, s in enumerate(samples))
+
+
+def _open_eval(path: Path, display: str) -> tuple[dict[str, Any], Iterator[tuple[Place, Any]]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not a readable .eval archive ({exc})", file=display) from None
+    names = archive.namelist()
+    if "header.json" not in names:
+        raise InputError("no header.json in the archive: the eval did not finish writing its log", file=display)
+    header = _member_json(archive, path, display, "header.json")
+    if not isinstance(header, dict):
+        raise InputError("header.json: expected a JSON object", file=display)
+    sample_names = sorted((n for n in names if n.startswith("samples/") and n.endswith(".json")), key=_sample_order)
+
+    def samples() -> Iterator[tuple[Place, Any]]:
+        for name in sample_names:
+            yield Place(f"{display}!{name}"), _member_json(archive, path, display, name)
+
+    return header, samples()
+
+
+def _sample_order(name: str) -> tuple[int, str]:
+    stem = name.removeprefix("samples/").removesuffix(".json")
+    sample, _, epoch = stem.rpartition("_epoch_")
+    return (int(epoch) if epoch.isdigit() else 0, sample)
+
+
+def _member_json(archive: zipfile.ZipFile, path: Path, display: str, name: str) -> Any:
+    info = archive.getinfo(name)
+    shown = f"{display}!{name}"
+    if info.compress_type == _ZSTD:
+        data = _zstd_member(path, info)
+    else:
+        try:
+            data = archive.read(name)
+        except (NotImplementedError, zipfile.BadZipFile) as exc:
+            raise InputError(f"cannot read this member ({exc})", file=shown) from None
+    return load_json(data, shown)
+
+
+def _zstd_member(path: Path, info: zipfile.ZipInfo) -> bytes:
+    """A zstd-compressed member (zipfile reads zstd only from Python 3.14): its raw bytes sit
+    after the local header, and pyarrow (a dependency already) decompresses them."""
+    import pyarrow as pa
+
+    with path.open("rb") as handle:
+        handle.seek(info.header_offset)
+        local = handle.read(30)
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        handle.seek(info.header_offset + 30 + name_len + extra_len)
+        raw = handle.read(info.compress_size)
+    out: bytes = pa.Codec("zstd").decompress(raw, decompressed_size=info.file_size, asbytes=True)
+    return out
+
+
+def _add(rows: SampleRows, place: Place, sample: Any, task: str, headline: str | None) -> None:
+    sample_id = require(sample, "id", (str, int), place)
+    epoch = require(sample, "epoch", int, place)
+    if epoch < 1:
+        raise place.error("expected an epoch from 1", "epoch")
+    scores = _scores(sample.get("scores"), place.at("scores"))
+    error = sample.get("error")
+    message = None
+    if error is not None:
+        message = str(error.get("message")) if isinstance(error, dict) else str(error)
+    label = headline if headline in scores else (headline or next(iter(scores), None))
+    if message is None and (label is None or label not in scores):
+        raise place.error(f"no score '{label}' (this sample has: {', '.join(scores) or 'none'})", "scores")
+    value = scores[label]["value"] if label in scores else None
+    output = sample.get("output") if isinstance(sample.get("output"), dict) else {}
+    completion = output.get("completion")
+    time = output.get("time")
+    rows.add(
+        item=f"{task}/{sample_id}",
+        row=len(rows) + 1,
+        repeat=epoch - 1,
+        score=None if message is not None else value,
+        scores=scores,
+        output=completion if isinstance(completion, str) and message is None else None,
+        answer=scores[label]["answer"] if label in scores else None,
+        latency=float(time) * 1000 if isinstance(time, int | float) and not isinstance(time, bool) else None,
+        input=_text(sample.get("input")),
+        error=message,
+        attributes={"task": task, **_metadata(sample.get("metadata"))},
+    )
+
+
+def _scores(raw: Any, place: Place) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise place.error("expected an object of scorer -> score")
+    out: dict[str, dict[str, Any]] = {}
+    for name, score in raw.items():
+        value = require(score, "value", (str, int, float, bool, dict, list, type(None)), place.at(name))
+        answer = score.get("answer")
+        entry = {"answer": None if answer is None else str(answer), "error": None}
+        entry["explanation"] = score.get("explanation")
+        values = value.items() if isinstance(value, dict) else [("", value)]
+        for key, one in values:
+            number = value_to_float(one)
+            if number is None and one is not None:
+                raise place.at(name).error(f"cannot read {one!r} as a score (C, I, P, N, a number)", "value")
+            out[f"{name}/{key}" if key else name] = entry | {"value": number}
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return None
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()  # chat messages
+
+
+def _metadata(metadata: Any) -> dict[str, Any]:
+    """A sample's short scalar metadata, as slice attributes."""
+    if not isinstance(metadata, dict):
+        return {}
+    return {
+        str(k): v
+        for k, v in metadata.items()
+        if k != "task" and isinstance(v, str | int | float | bool) and len(str(v)) <= 100
+    }

@@ -1,0 +1,218 @@
+"""What the format importers share: a columnar builder of parsed samples, typed field readers
+whose errors name the file, line (or JSON path) and field, and JSON reading with those errors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tailgate.errors import InputError
+
+__all__ = ["ROW_COLUMNS", "Place", "SampleRows", "iter_jsonl", "load_json", "number", "read_file", "require"]
+
+ROW_COLUMNS = (
+    "_item",
+    "__row",
+    "_repeat",
+    "_variant",
+    "_output",
+    "_answer",
+    "_score",
+    "_scores",
+    "_latency",
+    "_input",
+    "_error",
+)
+"""The fixed columns of a parsed table (slice attributes are the other columns)."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a value is: a file and a line (JSONL) or a JSON path (one JSON document)."""
+
+    file: str
+    line: int | None = None
+    path: str = ""
+
+    def at(self, key: str | int) -> Place:
+        step = f"[{key}]" if isinstance(key, int) else (f".{key}" if self.path else str(key))
+        return Place(self.file, self.line, self.path + step)
+
+    def error(self, message: str, key: str | int | None = None) -> InputError:
+        where = self.at(key).path if key is not None else self.path
+        return InputError(message, file=self.file, line=self.line, field=where or None)
+
+
+def require(obj: Any, key: str, kind: type | tuple[type, ...], place: Place) -> Any:
+    """``obj[key]``, which must exist and be of ``kind`` (bool is not a number here)."""
+    if not isinstance(obj, dict):
+        raise place.error(f"expected a JSON object, found {_name(obj)}")
+    if key not in obj:
+        raise place.error("missing field", key)
+    value = obj[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        wanted = " or ".join(_name_of(k) for k in kinds)
+        raise place.error(f"expected {wanted}, found {_name(value)}", key)
+    return value
+
+
+def number(value: Any) -> float | None:
+    """A finite JSON number or boolean as a float; None for anything else."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+_KIND_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "an object",
+}
+
+
+def _name_of(kind: type) -> str:
+    return _KIND_NAMES.get(kind, kind.__name__)
+
+
+def _name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return _name_of(type(value))
+
+
+def iter_jsonl(path: Path, display: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object) for every non-blank line; a broken line or bytes that are not
+    UTF-8 raise an :class:`InputError` naming the line."""
+    data = _read(path, display)
+    for number_, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield number_, orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _decode_error(exc, display, number_) from None
+
+
+def load_json(data: bytes, display: str) -> Any:
+    """One JSON document (the whole file); errors name the line."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        pos = exc.pos
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:  # orjson checks the encoding first and reports no place
+            pos = bad.start
+        line = data.count(b"\n", 0, pos) + 1 if pos is not None else None
+        raise _decode_error(exc, display, line) from None
+
+
+def read_file(path: Path, display: str) -> bytes:
+    return _read(path, display)
+
+
+def _read(path: Path, display: str) -> bytes:
+    if not path.is_file():
+        raise InputError("file not found", file=display)
+    return path.read_bytes()
+
+
+def _decode_error(exc: orjson.JSONDecodeError, display: str, line: int | None) -> InputError:
+    if "utf-8" in str(exc).lower():
+        return InputError("not UTF-8 text (save the file as UTF-8)", file=display, line=line)
+    return InputError(f"not valid JSON ({str(exc).split(':')[0]})", file=display, line=line)
+
+
+@dataclass
+class SampleRows:
+    """Parsed samples, column by column (one entry per sample), ready for :func:`import_table`.
+
+    ``attributes`` are per-sample slice values (an item's value must not change across its
+    samples: the writer checks); ``scores`` may be given already serialised (canonical JSON)."""
+
+    item: list[str] = field(default_factory=list)
+    row: list[int] = field(default_factory=list)
+    repeat: list[int] = field(default_factory=list)
+    variant: list[str] = field(default_factory=list)
+    output: list[str | None] = field(default_factory=list)
+    answer: list[str | None] = field(default_factory=list)
+    score: list[float | None] = field(default_factory=list)
+    scores: list[str] = field(default_factory=list)
+    latency: list[float | None] = field(default_factory=list)
+    input: list[str | None] = field(default_factory=list)
+    error: list[str | None] = field(default_factory=list)
+    attributes: dict[str, list[Any]] = field(default_factory=dict)
+
+    def add(
+        self,
+        *,
+        item: str,
+        row: int,
+        repeat: int,
+        score: float | None,
+        scores: dict[str, dict[str, Any]] | str,
+        variant: str = "original",
+        output: str | None = None,
+        answer: str | None = None,
+        latency: float | None = None,
+        input: str | None = None,
+        error: str | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        n = len(self.item)
+        self.item.append(item)
+        self.row.append(row)
+        self.repeat.append(repeat)
+        self.variant.append(variant)
+        self.output.append(output)
+        self.answer.append(answer)
+        self.score.append(score)
+        self.scores.append(
+            scores if isinstance(scores, str) else orjson.dumps(scores, option=orjson.OPT_SORT_KEYS).decode()
+        )
+        self.latency.append(latency)
+        self.input.append(input)
+        self.error.append(error)
+        for key, value in (attributes or {}).items():
+            if key.startswith("_"):
+                continue
+            column = self.attributes.setdefault(key, [None] * n)
+            column.append(None if value is None else str(value))
+        for column in self.attributes.values():
+            if len(column) == n:
+                column.append(None)
+
+    def __len__(self) -> int:
+        return len(self.item)
+
+    def table(self) -> Any:
+        """The samples as a pyarrow Table with the columns :data:`ROW_COLUMNS` and the attributes."""
+        import pyarrow as pa
+
+        columns: dict[str, Any] = {
+            "_item": pa.array(self.item, pa.string()),
+            "__row": pa.array(self.row, pa.int64()),
+            "_repeat": pa.array(self.repeat, pa.int32()),
+            "_variant": pa.array(self.variant, pa.string()),
+            "_output": pa.array(self.output, pa.string()),
+            "_answer": pa.array(self.answer, pa.string()),
+            "_score": pa.array(self.score, pa.float64()),
+            "_scores": pa.array(self.scores, pa.string()),
+            "_latency": pa.array(self.latency, pa.float64()),
+            "_input": pa.array(self.input, pa.string()),
+            "_error": pa.array(self.error, pa.string()),
+        }
+        for key, values in self.attributes.items():
+            columns[key] = pa.array(values, pa.string())
+        return pa.table(columns)
