@@ -96,10 +96,9 @@ def make_openai_evals(path: Path, total: int) -> None:
         buf.write(ln + "\n")
     event_id = 0
     for i in range(total):
-        for e in groups[i % len(groups)]:
-            e = dict(e, sample_id=f"tgfix-match.dev.v0.{i}", event_id=event_id)
+        for event in groups[i % len(groups)]:
+            buf.write(json.dumps(dict(event, sample_id=f"tgfix-match.dev.v0.{i}", event_id=event_id)) + "\n")
             event_id += 1
-            buf.write(json.dumps(e) + "\n")
     path.write_text(buf.getvalue())
 
 
