@@ -185,7 +185,7 @@ def test_hostile_outputs_run_nothing_and_fetch_nothing(hostile_store: Store, bro
         page.goto(server.url)
         page.wait_for_selector("#tag-flaky")
         ids: list[str] = []
-        for offset in (0, 200):
+        for offset in range(0, 300, 100):
             page.goto(f"{server.url}?filter=&offset={offset}")
             page.wait_for_selector("#items tbody tr")
             ids += page.eval_on_selector_all(
@@ -245,3 +245,42 @@ def test_the_report_screen_of_one_run(browser: Any, known_pair: tuple[Store, str
         page.close()
     finally:
         server.stop()
+
+
+def test_the_static_export_shows_the_diff(
+    known_pair: tuple[Store, str, str], tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> None:
+    from tailgate.view import export_view
+
+    store, base, cand = known_pair
+    site = tmp_path_factory.mktemp("view-export") / "site"
+    export_view([base, cand], site, store=store)
+    command = [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(site), "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        port = re.search(r"port (\d+)", proc.stdout.readline())
+        assert port
+        url = f"http://127.0.0.1:{port.group(1)}/"
+        page = browser.new_page()
+        watch = Watch(page, url.rstrip("/"))
+        page.goto(url)
+        assert _tags(page) == EXPECTED_TAGS
+        page.click("#tag-regressed")
+        page.wait_for_selector("#items tbody tr")
+        assert page.locator("#items tbody tr").count() == 4
+        page.click("#items tbody tr td:first-child a")
+        page.wait_for_selector(".sides .output")
+        page.go_back()
+        page.wait_for_selector("#items tbody tr")
+        scan = page.evaluate(SCAN)
+        assert scan["loose"] == []
+        assert scan["bad"] == []
+        assert watch.outside() == []
+        assert not [m for m in watch.console if "Content Security Policy" in m]
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        assert proc.stdout is not None
+        proc.stdout.close()

@@ -132,14 +132,14 @@ def export_view(runs: list[str], folder: str | Path, *, store: Store | str | Pat
         else:
             report = state.report_data()
             write_json(data / "report.json", report)
-            filters += [row["filter"] for row in report.get("slices", [])]
+            filters += [row["filter"] for row in report.get("slices", []) if row.get("filter")]
         table: dict[str, str] = {}
         listed: set[str] = set()
         for text in dict.fromkeys(filters):
             page = state.items(text)
             name = f"items/{_file_key(page['filter'] or 'all')}.json"
             write_json(data / name, page)
-            table[page["filter"]] = name
+            table[page["filter"]] = table[text] = name  # (the page looks a filter up as its links spell it)
             listed.update(row["item_id"] for row in page["rows"])
         write_json(data / "filters.json", table)
         items: dict[str, str] = {}
@@ -148,6 +148,6 @@ def export_view(runs: list[str], folder: str | Path, *, store: Store | str | Pat
             write_json(data / name, state.item(item_id))
             items[item_id] = name
         write_json(data / "item-files.json", items)
-        return ExportResult(out, len(table), len(items))
+        return ExportResult(out, len(set(table.values())), len(items))
     finally:
         state.close()

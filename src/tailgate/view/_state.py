@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_TEXT", "PAGE", "ViewState", "slice_filter"]
 
-PAGE = 200
+PAGE = 100
 """Items per page of a list."""
 MAX_TEXT = 200_000
 """Characters of one output (or input) sent to the page; the rest is counted, not sent."""
@@ -135,6 +135,9 @@ class ViewState:
             raise
         self.confidence = confidence
         self._all = self.table.select(Filter())
+        self._diff: dict[str, Any] | None = None
+        if self.comparison is not None:
+            self.diff()
 
     def close(self) -> None:
         for data in self.data:
@@ -155,10 +158,16 @@ class ViewState:
         }
 
     def diff(self) -> dict[str, Any]:
-        """The paired diff: the comparison (without its plot data), the tag counts, each slice's levels."""
+        """The paired diff: the comparison (without its plot data), the tag counts, each slice's
+        levels (made once: the first screen of every visit)."""
         if self.comparison is None:
             raise UsageError("one run: there is no diff (give two runs)")
-        out = self.comparison.as_dict()
+        if self._diff is None:
+            self._diff = self._make_diff(self.comparison)
+        return self._diff
+
+    def _make_diff(self, comparison: Comparison) -> dict[str, Any]:
+        out = comparison.as_dict()
         out.pop("plots", None)
         out["tags"] = self._tag_shares(self._all)
         out["n_tagged"] = int(self._all.rows.size)

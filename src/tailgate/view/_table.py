@@ -158,6 +158,8 @@ class ViewTable:
         self.source_ids = owner.items.source_id[index]
         self.texts = [owner.items.text[k] for k in index.tolist()]
         self._lower: list[str] | None = None
+        self._every: tuple[ItemStats | None, ItemStats, np.ndarray | None, np.ndarray] | None = None
+        self._codes: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         self.binary = bool(owner.binary and (base is None or cand.binary))
         self.owner = owner
 
@@ -204,19 +206,29 @@ class ViewTable:
         Raises:
             FilterError: a term this table cannot answer (``tag:`` or ``base.*`` with one run).
         """
-        units = self.variant_mask(filt)
-        cand = self.stats(self.cand, units)
-        base = None if self.base is None else self.stats(self.base, units)
-        tags = None if base is None else item_tags(base, cand)
-        keep = (cand.n > 0) if base is not None else np.bincount(self.cand.item[units], minlength=self.size) > 0
-        if tags is not None:
-            keep &= tags >= 0
+        if filt.of("variant"):
+            base, cand, tags, keep = self._reduce(self.variant_mask(filt))
+        else:  # every unit counts: the reduction made once
+            if self._every is None:
+                self._every = self._reduce(np.ones(self.cand.variant.size, dtype=bool))
+            base, cand, tags, keep = self._every
+        keep = keep.copy()
         for term in filt.terms:
             if term.field == "variant":
                 continue
             hit = self._term(term, base, cand, tags)
             keep &= ~hit if term.negated else hit
         return Selection(self, np.flatnonzero(keep), base, cand, tags)
+
+    def _reduce(self, units: np.ndarray) -> tuple[ItemStats | None, ItemStats, np.ndarray | None, np.ndarray]:
+        """Both sides' item statistics over ``units``, the tags, and the items that have samples."""
+        cand = self.stats(self.cand, units)
+        base = None if self.base is None else self.stats(self.base, units)
+        tags = None if base is None else item_tags(base, cand)
+        keep = (cand.n > 0) if base is not None else np.bincount(self.cand.item[units], minlength=self.size) > 0
+        if tags is not None:
+            keep &= tags >= 0
+        return base, cand, tags, keep
 
     def _term(self, term: Term, base: ItemStats | None, cand: ItemStats, tags: np.ndarray | None) -> np.ndarray:
         if term.op in _OPS:
@@ -263,7 +275,15 @@ class ViewTable:
         if labels is None:
             known = ", ".join(sorted(self.features)) or "none"
             raise FilterError(f"slice: no attribute {name!r} (attributes: {known})", term.column)
-        return np.array([label is not None and str(label) == value for label in labels.tolist()], dtype=bool)
+        if name not in self._codes:
+            # each attribute's labels as codes, once: a slice is then one integer comparison
+            names = ["" if label is None else str(label) for label in labels.tolist()]
+            present = np.array([label is not None for label in labels.tolist()], dtype=bool)
+            values, codes = np.unique(np.array(names, dtype=object), return_inverse=True)
+            self._codes[name] = ({str(v): k for k, v in enumerate(values.tolist())}, np.where(present, codes, -1))
+        lookup, codes = self._codes[name]
+        code = lookup.get(value)
+        return np.zeros(self.size, dtype=bool) if code is None else np.asarray(codes == code)
 
     def _output(self, needle: str) -> np.ndarray:
         hit = np.zeros(self.size, dtype=bool)

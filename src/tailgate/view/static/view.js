@@ -11,6 +11,7 @@
   const errorBox = document.getElementById("error");
   const cache = {};
   let meta = null;
+  let submitted = null; // when the filter form was last submitted (performance.now())
 
   // -- data ---------------------------------------------------------------------------------
   async function fetchJSON(url) {
@@ -173,6 +174,7 @@
   }
 
   async function render() {
+    const begin = performance.now();
     const s = state();
     errorBox.hidden = true;
     input.value = s.filter || "";
@@ -184,7 +186,13 @@
       else if (s.item) screen = await itemScreen(s.item, s.filter);
       else if (s.filter !== null) screen = await itemsScreen(s.filter, s.offset);
       else screen = meta.mode === "diff" ? await diffScreen() : await reportScreen();
+      const fetched = performance.now();
       main.replaceChildren(screen);
+      // (timings for bench/view_speed.py: data fetched and screen built, then put in the page)
+      document.body.dataset.renderMs = (performance.now() - begin).toFixed(1);
+      document.body.dataset.buildMs = (fetched - begin).toFixed(1);
+      if (submitted !== null) document.body.dataset.roundTripMs = (performance.now() - submitted).toFixed(1);
+      submitted = null;
       document.title = "tailgate view" + (s.filter ? " · " + s.filter : "");
     } catch (err) {
       showError(err);
@@ -220,11 +228,9 @@
     if (d.overall.p_value !== null && d.overall.p_value !== undefined) {
       add(delta, el("span", "p", "p=" + Number(d.overall.p_value).toPrecision(2) + " (" + (d.overall.test || "") + ")"));
     }
-    add(root, table(["base", "candidate", "candidate − base", "paired"], [[
-      est(d.levels.base), est(d.levels.cand), delta,
-      add(el("span"), countEl(d.pairing.shared_items, "items"), el("span", "muted", " only in base: "),
-        countEl(d.pairing.only_in_base), el("span", "muted", " only in candidate: "), countEl(d.pairing.only_in_cand)),
-    ]]));
+    add(root, table(["base", "candidate", "candidate − base"], [[est(d.levels.base), est(d.levels.cand), delta]]));
+    add(root, add(el("p", "muted", "paired: "), countEl(d.pairing.shared_items, "items"), el("span", null, " · only in base: "),
+      countEl(d.pairing.only_in_base), el("span", null, " · only in candidate: "), countEl(d.pairing.only_in_cand)));
     add(root, el("h2", null, "Items by tag"));
     const tags = el("div", "tags");
     for (const [tag, s] of Object.entries(d.tags)) {
@@ -323,6 +329,7 @@
     add(root, head);
     add(root, el("h2", null, "Input"));
     for (const [field, value] of Object.entries(r.input)) add(root, el("div", "label", field), textOf(value));
+    if (!Object.keys(r.input).length) add(root, el("span", "muted", "(none recorded)"));
     add(root, el("h2", null, "Reference"), textOf(r.reference));
     const attrs = Object.entries(r.attributes);
     if (attrs.length) add(root, el("h2", null, "Attributes"), table(["attribute", "value"], attrs.map(([k, v]) => [el("span", "label", k), el("span", "label", v === null ? "—" : v)])));
@@ -375,6 +382,7 @@
   document.getElementById("filter-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     if (STATIC) return;
+    submitted = performance.now();
     navigate({ filter: input.value.trim() });
   });
   window.addEventListener("popstate", render);
