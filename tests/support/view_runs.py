@@ -88,8 +88,15 @@ def hostile_model(prompt: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 def hostile_items(count: int = 300) -> list[dict[str, Any]]:
     payloads = hostile_payloads(count)
+    # the attribute values are hostile too: they name the slices of the diff's table
+    langs = [f'<img src=x onerror="window.__pwned=1">{k}' for k in range(2)]
     return [
-        {"id": f"h{i}", "question": f"Say the code of item {i}. {payloads[i][:200]}", "answer": f"A{i}", "lang": "en"}
+        {
+            "id": f"h{i}",
+            "question": f"Say the code of item {i}. {payloads[i][:200]}",
+            "answer": f"A{i}",
+            "lang": langs[i % 2],
+        }
         for i in range(count)
     ]
 

@@ -184,6 +184,8 @@ def test_hostile_outputs_run_nothing_and_fetch_nothing(hostile_store: Store, bro
         watch = Watch(page, server.url.rstrip("/"))
         page.goto(server.url)
         page.wait_for_selector("#tag-flaky")
+        slices = page.locator("#slices tbody tr td:first-child").all_inner_texts()
+        assert any("<img src=x onerror=" in name for name in slices)  # a hostile slice name, as text
         ids: list[str] = []
         for offset in range(0, 300, 100):
             page.goto(f"{server.url}?filter=&offset={offset}")

@@ -68,6 +68,10 @@ async def _index(request: web.Request) -> web.Response:
     return web.Response(body=asset("index.html"), content_type="text/html", charset="utf-8")
 
 
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)  # (the browser asks for one; the page has none)
+
+
 async def _asset(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in ASSETS:
@@ -133,6 +137,7 @@ def make_app(state: ViewState, hosts: set[str] | None = None) -> web.Application
     app[HOSTS] = hosts or set()
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _asset)
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/api/meta", _meta)
     app.router.add_get("/api/diff", _diff)
     app.router.add_get("/api/report", _report)

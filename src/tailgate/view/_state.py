@@ -183,8 +183,12 @@ class ViewState:
             raise UsageError("two runs: the first screen is the diff")
         out = self.report.as_dict()
         out.pop("plots", None)
-        for row in out.get("slices", []):
-            row["filter"] = _report_slice_filter(row["feature"], row["value"], row["level"], self.table)
+        for key in ("slices", "worst_slices"):
+            for row in out.get(key, []):
+                row["filter"] = _report_slice_filter(row["feature"], row["value"], row["level"], self.table)
+        for row in out.get("worst_items", []):
+            k = self.table.row(str(row["item_id"]))
+            row["view"] = None if k is None else self._row(self._all, k)
         return dict(neutralize_data(out))
 
     def items(self, text: str, offset: int = 0, limit: int = PAGE) -> dict[str, Any]:

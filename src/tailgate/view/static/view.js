@@ -242,6 +242,16 @@
     }
     add(root, tags);
     add(root, el("p", "muted", "flaky: in either run some unit's repeats disagree; else regressed / improved / unchanged by the item's pass rate (docs/view.md)."));
+    const beyond = Object.entries(d.beyond_accuracy || {});
+    if (beyond.length) {
+      add(root, el("h2", null, "Beyond accuracy (paired)"));
+      add(root, table(["measure", "base", "candidate", "candidate − base"], beyond.map(([name, m]) => [
+        el("span", "label", name.replace(/_/g, " ")),
+        m.base_estimate ? est(m.base_estimate) : el("span", "muted", "(see the delta)"),
+        m.cand_estimate ? est(m.cand_estimate) : el("span", "muted", "(see the delta)"),
+        add(est(m.delta || m.estimate, true), el("span", "p", m.p_value === null || m.p_value === undefined ? "" : "p=" + Number(m.p_value).toPrecision(2))),
+      ])));
+    }
     add(root, el("h2", null, "Slices (largest drop first)"));
     const fdr = d.options.fdr;
     const rows = d.slices.map((s) => {
@@ -275,11 +285,29 @@
     ]));
     if (r.percentiles.score.length) add(root, el("h2", null, "Score percentiles"), percentiles(r.percentiles.score));
     if (r.percentiles.latency_ms.length) add(root, el("h2", null, "Latency percentiles (ms)"), percentiles(r.percentiles.latency_ms));
-    add(root, el("h2", null, "Slices"));
-    add(root, table(["slice", "mean score [CI]"], r.slices.map((s) => {
+    const sliceRows = (list) => list.map((s) => {
       const name = el("span", "label", s.feature + "=" + s.value);
       return [s.filter ? link({ filter: s.filter }, name) : name, s.filter ? est(s.estimate, false, link({ filter: s.filter })) : est(s.estimate)];
-    })));
+    });
+    if (r.worst_slices && r.worst_slices.length) add(root, el("h2", null, "Worst slices (by the upper end of their interval)"), table(["slice", "mean score [CI]"], sliceRows(r.worst_slices)));
+    if (r.pass_k && r.pass_k.length) {
+      add(root, el("h2", null, "pass@k and pass^k"));
+      add(root, table(["k", "pass@k", "pass^k"], r.pass_k.map((p) => [el("span", "label", String(p.k)), est(p.pass_at_k), est(p.pass_hat_k)])));
+    }
+    const prof = r.profile || {};
+    const parts = [["never passed (share of items)", prof.never_pass], ["intra-item correlation (ICC)", prof.icc], ["Gini of item failure rates", prof.gini]];
+    if (r.consistency) parts.push(["answer consistency (mean)", r.consistency.mean]);
+    add(root, el("h2", null, "Failure profile"), table(["measure", "value [CI]"], parts.filter(([, e]) => e).map(([name, e]) => [el("span", "label", name), est(e)])));
+    if (r.worst_items && r.worst_items.length) {
+      add(root, el("h2", null, "Worst items"));
+      add(root, table(["item", "mean score", "input"], r.worst_items.map((w) => [
+        link({ filter: "", item: w.item_id }, el("span", "label", w.source_id || w.item_id)),
+        w.view ? est(w.view.cand.score) : el("span", "muted", ""),
+        add(el("span", "snippet text"), document.createTextNode(w.input || "")),
+      ])));
+    }
+    add(root, el("h2", null, "Slices"));
+    add(root, table(["slice", "mean score [CI]"], sliceRows(r.slices)));
     return root;
   }
 
