@@ -63,7 +63,7 @@ def test_it_serves_on_127_0_0_1_until_interrupted(tmp_path: Path) -> None:
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         assert match, line
         with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}/api/meta", timeout=30) as response:
-            assert b'"mode": "report"' in response.read()  # no run given: the latest, its report
+            assert b'"mode":"report"' in response.read()  # no run given: the latest, its report
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
         assert "interrupted" in proc.stderr.read()
@@ -72,3 +72,23 @@ def test_it_serves_on_127_0_0_1_until_interrupted(tmp_path: Path) -> None:
             proc.kill()
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+def test_a_saved_comparison_is_read_not_computed(tmp_path: Path) -> None:
+    store = _pair(tmp_path)
+    saved = tmp_path / "cmp.json"
+    assert tailgate("--store", str(store.root), "compare", "base", "cand", "--json", str(saved)).returncode == 0
+    computed = tailgate("--store", str(store.root), "view", "base", "cand", "--export", str(tmp_path / "a"))
+    read = tailgate(
+        "--store", str(store.root), "view", "base", "cand", "--comparison", str(saved), "--export", str(tmp_path / "b")
+    )
+    assert computed.returncode == 0, computed.stderr
+    assert read.returncode == 0, read.stderr
+    first = (tmp_path / "a" / "data" / "diff.json").read_text(encoding="utf-8")
+    assert (tmp_path / "b" / "data" / "diff.json").read_text(encoding="utf-8") == first
+    swapped = tailgate("--store", str(store.root), "view", "cand", "base", "--comparison", str(saved), "--no-open")
+    assert swapped.returncode == 2
+    assert "compares base with cand, not cand with base" in swapped.stderr
+    one = tailgate("--store", str(store.root), "view", "base", "--comparison", str(saved), "--no-open")
+    assert one.returncode == 2
+    assert "give BASE and CAND" in one.stderr

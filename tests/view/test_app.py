@@ -133,3 +133,12 @@ def test_one_run_serves_the_report(run_state: ViewState) -> None:
         assert (await client.get("/api/diff")).status == 404
 
     _with_client(run_state, body)
+
+
+def test_json_has_no_nan() -> None:
+    from tailgate.view._state import finite
+
+    assert finite({"a": [float("nan"), 1.5, {"b": float("inf")}], "c": (float("-inf"), "x")}) == {
+        "a": [None, 1.5, {"b": None}],
+        "c": [None, "x"],
+    }

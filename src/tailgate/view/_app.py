@@ -17,6 +17,7 @@ is not the address the app serves is refused (a page elsewhere cannot reach it b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from tailgate.view._filter import FilterError
-from tailgate.view._state import PAGE, ViewState
+from tailgate.view._state import PAGE, ViewState, finite
 
 __all__ = ["SECURITY_HEADERS", "make_app"]
 
@@ -52,12 +53,12 @@ def asset(name: str) -> bytes:
 async def _secure(request: web.Request, handler: Handler) -> web.StreamResponse:
     allowed = request.app[HOSTS]
     if allowed and request.host not in allowed:
-        response: web.StreamResponse = web.json_response({"error": "unexpected Host header"}, status=421)
+        response: web.StreamResponse = _json({"error": "unexpected Host header"}, status=421)
     else:
         try:
             response = await handler(request)
         except web.HTTPException as exc:
-            response = web.json_response({"error": exc.reason}, status=exc.status)
+            response = _json({"error": exc.reason}, status=exc.status)
     response.headers.update(SECURITY_HEADERS)
     if request.path.startswith("/api/"):
         response.headers["Cache-Control"] = "no-store"
@@ -80,7 +81,8 @@ async def _asset(request: web.Request) -> web.Response:
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status)
+    text = json.dumps(finite(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return web.Response(text=text, status=status, content_type="application/json")
 
 
 async def _meta(request: web.Request) -> web.Response:

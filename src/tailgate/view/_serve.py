@@ -23,12 +23,15 @@ HOST = "127.0.0.1"
 STATIC_MARK = '<meta name="tailgate-data" content="api">'
 
 
-def open_state(runs: list[str], store: Store | str | Path | None = None) -> ViewState:
-    """The runs' view data (the comparison or the report, and the per-item table), loaded once."""
+def open_state(
+    runs: list[str], store: Store | str | Path | None = None, comparison: str | Path | None = None
+) -> ViewState:
+    """The runs' view data (the comparison or the report, and the per-item table), loaded once;
+    ``comparison``: a ``tailgate compare --json FILE`` of the two runs, read instead of computed."""
     from tailgate.store import Store
 
     opened = store if isinstance(store, Store) else Store(store)
-    return ViewState(opened, runs)
+    return ViewState(opened, runs, comparison)
 
 
 def serve_view(
@@ -38,6 +41,7 @@ def serve_view(
     port: int = 8765,
     open_browser: bool = True,
     announce: Callable[[str], None] = print,
+    comparison: str | Path | None = None,
 ) -> None:
     """Serve the viewer of ``runs`` (one: its report; two: BASE CAND, their paired diff) on
     http://127.0.0.1:PORT until interrupted (Ctrl-C raises KeyboardInterrupt).
@@ -45,7 +49,7 @@ def serve_view(
     Example:
         >>> tailgate.view.serve_view(["base", "cand"], store=".tailgate", port=8765)  # doctest: +SKIP
     """
-    state = open_state(runs, store)
+    state = open_state(runs, store, comparison)
     try:
         asyncio.run(_serve(state, port, open_browser, announce))
     finally:
@@ -105,7 +109,13 @@ def _file_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def export_view(runs: list[str], folder: str | Path, *, store: Store | str | Path | None = None) -> ExportResult:
+def export_view(
+    runs: list[str],
+    folder: str | Path,
+    *,
+    store: Store | str | Path | None = None,
+    comparison: str | Path | None = None,
+) -> ExportResult:
     """Write the viewer of ``runs`` as static files in ``folder``: the same page and script,
     reading precomputed JSON (the diff or report, the first page of items of every tag and every
     slice, and every item listed there) instead of the API. Serve the folder with any static
@@ -115,7 +125,7 @@ def export_view(runs: list[str], folder: str | Path, *, store: Store | str | Pat
         >>> tailgate.view.export_view(["base", "cand"], "diff-site", store=".tailgate")  # doctest: +SKIP
     """
     out = Path(folder)
-    state = open_state(runs, store)
+    state = open_state(runs, store, comparison)
     try:
         (out / "static").mkdir(parents=True, exist_ok=True)
         index = asset("index.html").decode("utf-8")

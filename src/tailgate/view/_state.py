@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tailgate.analysis import Comparison, Report, RunData
     from tailgate.store import Store
 
-__all__ = ["MAX_TEXT", "PAGE", "ViewState", "slice_filter"]
+__all__ = ["MAX_TEXT", "PAGE", "ViewState", "finite", "slice_filter", "write_json"]
 
 PAGE = 100
 """Items per page of a list."""
@@ -106,8 +106,9 @@ def share(count: int, total: int, what: str, confidence: float) -> dict[str, Any
 class ViewState:
     """The runs a viewer shows, loaded once; each method returns one API response's data."""
 
-    def __init__(self, store: Store, runs: list[str]) -> None:
+    def __init__(self, store: Store, runs: list[str], comparison: str | Path | None = None) -> None:
         from tailgate._api import compare_runs, report_run
+        from tailgate.analysis import CompareOptions, load_comparison
 
         if not 1 <= len(runs) <= 2:
             raise UsageError("tailgate view takes one run (its report) or two (BASE CAND: their paired diff)")
@@ -116,8 +117,14 @@ class ViewState:
         self.comparison: Comparison | None = None
         self.report: Report | None = None
         threshold: float | None = None
+        if comparison is not None and len(self.run_ids) != 2:
+            raise UsageError("--comparison is the comparison of two runs: give BASE and CAND")
+        if comparison is not None:
+            # tailgate compare --json FILE's output, checked to be of these runs with the default options
+            self.comparison = load_comparison(str(comparison), self.run_ids[0], self.run_ids[1], CompareOptions())
         if len(self.run_ids) == 2:
-            self.comparison = compare_runs(self.run_ids[0], self.run_ids[1], store=store)
+            if self.comparison is None:
+                self.comparison = compare_runs(self.run_ids[0], self.run_ids[1], store=store)
             threshold = self.comparison.options.pass_threshold
             confidence = self.comparison.options.confidence
         else:
@@ -336,6 +343,19 @@ class ViewState:
         }
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity as None: JSON has neither (the page's JSON.parse
+    would refuse the whole response)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False), encoding="utf-8")
+    text = json.dumps(finite(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    path.write_text(text, encoding="utf-8")
