@@ -10,9 +10,13 @@ attributes, log-normal latencies, the candidate worse on one planted slice), imp
 * ``server_ready_s``: from starting ``tailgate view BASE CAND --port 0 --no-open`` (a new process)
   to its URL on stderr: imports, the comparison (``tailgate compare``'s, with its bootstrap), the
   per-item table. This is the part of the first diff table a user waits for once.
+* ``state_open_s`` / ``state_open_cpu_s`` (in process): the same work without the process start,
+  wall and CPU time (the CPU time is what a quiet machine would take, or more with threads).
 * ``first_table_s``: from the page's navigation (server warm) to the slice table in the DOM.
 * ``first_table_from_start_s``: the two together (process start -> slice table; the browser is
   already open).
+* ``browser_saved_comparison``: the same with ``--comparison FILE`` (the comparison saved by
+  ``tailgate compare --json FILE``, read instead of computed).
 * ``filter_in_page_ms``: from the filter form's submit event to the new items table in the DOM, as
   the page measures it (``performance.now()``): request, server parse + numpy selection + JSON,
   and the render of its 100 rows; ``filter_playwright_ms``: the same seen from Playwright (press
@@ -74,9 +78,9 @@ def _in_process(store: str) -> dict[str, float]:
     from tailgate.store import Store
     from tailgate.view import ViewState
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     state = ViewState(Store(store), ["base", "cand"])
-    opened = time.perf_counter() - start
+    opened, opened_cpu = time.perf_counter() - start, time.process_time() - cpu
     try:
         start = time.perf_counter()
         json.dumps(state.diff())
@@ -91,6 +95,7 @@ def _in_process(store: str) -> dict[str, float]:
         state.close()
     return {
         "state_open_s": round(opened, 3),
+        "state_open_cpu_s": round(opened_cpu, 3),
         "api_diff_s": round(diff, 3),
         "api_items_ms": [round(t, 1) for t in times],
         "api_items_median_ms": round(statistics.median(times), 1),
@@ -98,7 +103,7 @@ def _in_process(store: str) -> dict[str, float]:
     }
 
 
-def _browser(store: str) -> dict[str, object]:
+def _browser(store: str, extra: list[str]) -> dict[str, object]:
     from playwright.sync_api import sync_playwright
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
@@ -169,7 +174,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = _import(Path(tmp), records, args.items)
         results["in_process"] = _in_process(store)
-        results["browser"] = _browser(store)
+        results["browser"] = _browser(store, [])
+        import tailgate
+
+        saved = Path(tmp) / "cmp.json"
+        saved.write_text(json.dumps(tailgate.compare_runs("base", "cand", store=store).as_dict(), default=str))
+        results["browser_saved_comparison"] = _browser(store, ["--comparison", str(saved)])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

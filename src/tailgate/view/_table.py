@@ -116,11 +116,27 @@ def _shared(ub: dict[str, np.ndarray] | None, uc: dict[str, np.ndarray]) -> tupl
     """The rows of the units both runs have (in the candidate's order); one run: all of its rows."""
     if ub is None:
         return None, np.arange(uc["item_id"].size)
+    if ub["item_id"].shape == uc["item_id"].shape and bool(
+        np.all(ub["item_id"] == uc["item_id"]) and np.all(ub["variant"] == uc["variant"])
+    ):  # the same units in the same order (runs of one suite): no dict of 100,000 tuples
+        every = np.arange(uc["item_id"].size, dtype=np.int64)
+        return every, every
     base_units = zip(ub["item_id"].tolist(), ub["variant"].tolist(), strict=True)
     key_b = {key: j for j, key in enumerate(base_units)}
     cand_units = zip(uc["item_id"].tolist(), uc["variant"].tolist(), strict=True)
     pairs = [(key_b[key], j) for j, key in enumerate(cand_units) if key in key_b]
     return np.array([b for b, _ in pairs], dtype=np.int64), np.array([c for _, c in pairs], dtype=np.int64)
+
+
+def _unique(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct item ids (sorted) and each unit's index among them; the units come sorted by
+    item id, so without sorting 100,000 strings again when they do."""
+    values = ids.astype(str).astype(object)
+    if values.size > 1 and bool(np.all(values[1:] >= values[:-1])):
+        first = np.concatenate([[True], values[1:] != values[:-1]])
+        return values[first], np.cumsum(first) - 1
+    unique, inverse = np.unique(values.astype(str), return_inverse=True)
+    return unique.astype(object), inverse
 
 
 def _side(data: RunData, units: dict[str, np.ndarray], rows: np.ndarray, item: np.ndarray) -> Side:
@@ -145,9 +161,7 @@ class ViewTable:
         uc = _units(cand, scored_only=base is not None)
         ub = _units(base, scored_only=True) if base is not None else None
         rows_b, rows_c = _shared(ub, uc)
-        unit_items = uc["item_id"][rows_c]
-        self.item_ids, item = np.unique(unit_items.astype(str), return_inverse=True)
-        self.item_ids = self.item_ids.astype(object)
+        self.item_ids, item = _unique(uc["item_id"][rows_c])
         self.cand = _side(cand, uc, rows_c, item)
         self.base = None if base is None or ub is None or rows_b is None else _side(base, ub, rows_b, item)
         self._rows = {str(i): k for k, i in enumerate(self.item_ids.tolist())}
@@ -277,10 +291,12 @@ class ViewTable:
             raise FilterError(f"slice: no attribute {name!r} (attributes: {known})", term.column)
         if name not in self._codes:
             # each attribute's labels as codes, once: a slice is then one integer comparison
-            names = ["" if label is None else str(label) for label in labels.tolist()]
-            present = np.array([label is not None for label in labels.tolist()], dtype=bool)
-            values, codes = np.unique(np.array(names, dtype=object), return_inverse=True)
-            self._codes[name] = ({str(v): k for k, v in enumerate(values.tolist())}, np.where(present, codes, -1))
+            lookup: dict[str, int] = {}
+            values = labels.tolist()
+            codes = np.fromiter(
+                (-1 if v is None else lookup.setdefault(str(v), len(lookup)) for v in values), np.int64, len(values)
+            )
+            self._codes[name] = (lookup, codes)
         lookup, codes = self._codes[name]
         code = lookup.get(value)
         return np.zeros(self.size, dtype=bool) if code is None else np.asarray(codes == code)
