@@ -28,6 +28,8 @@ from tailgate.view import Filter, FilterError, Term, parse_filter
         ('-"a \\"b\\" c"', (Term("text", "~", 'a "b" c', True, 1),)),
         ("output:sorry", (Term("output", ":", "sorry", False, 1),)),
         ("id:q1", (Term("id", ":", "q1", False, 1),)),
+        ("scores.judge_reference<1", (Term("scores.judge_reference", "<", 1.0, False, 1),)),
+        ("base.scores.exact>=0.5", (Term("base.scores.exact", ">=", 0.5, False, 1),)),
         (
             "score<0.5 slice:lang=fr variant:original latency>800 tag:regressed",
             (

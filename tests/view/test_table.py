@@ -83,6 +83,8 @@ def test_the_table_pairs_what_compare_pairs(pair_state: ViewState) -> None:
         ("samples=3", {f"v{i}" for i in range(12)}),
         ("latency>=0", {f"v{i}" for i in range(12)}),
         ("latency<0", set()),
+        ("scores.exact<1", {"v0", "v1", "v2", "v3", "v9", "v10", "v11"}),  # the scorer's own values
+        ("base.scores.exact=0", {"v4", "v5", "v9"}),
     ],
 )
 def test_filters_select_the_items_by_hand(pair_state: ViewState, text: str, expected: set[str]) -> None:
@@ -116,3 +118,8 @@ def test_one_run_lists_every_item_with_its_samples(run_state: ViewState) -> None
     item = run_state.item(page["rows"][0]["item_id"])
     assert [s["role"] for s in item["sides"]] == ["run"]
     assert len(item["sides"][0]["samples"]) == 3
+
+
+def test_an_unknown_scorer_is_named(pair_state: ViewState) -> None:
+    with pytest.raises(FilterError, match=r"no scorer 'judge' in the cand run \(scorers: exact\)"):
+        pair_state.items("scores.judge<1")

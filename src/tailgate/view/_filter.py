@@ -4,7 +4,7 @@ Grammar (terms are separated by white space and ANDed; ``-`` before a term negat
 
     filter     := term*
     term       := ["-"] (comparison | selector | word)
-    comparison := NUMBER_FIELD OP NUMBER        score<0.5  delta<=-0.2  cand.latency>800
+    comparison := NUMBER_FIELD OP NUMBER        score<0.5  delta<=-0.2  cand.latency>800  scores.judge<1
     selector   := KEY ":" VALUE                 slice:lang=fr  variant:original  tag:regressed,flaky
     word       := VALUE                         "capital of"  (a substring of the item's input)
     OP         := "<" | "<=" | ">" | ">=" | "=" | "!="
@@ -16,11 +16,22 @@ The parser is a hand-written scanner: every error names the column (1-based) and
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from tailgate.errors import UsageError
 
-__all__ = ["NUMBER_FIELDS", "SELECTORS", "TAGS", "Filter", "FilterError", "Term", "parse_filter", "quote"]
+__all__ = [
+    "NUMBER_FIELDS",
+    "SELECTORS",
+    "TAGS",
+    "Filter",
+    "FilterError",
+    "Term",
+    "parse_filter",
+    "quote",
+    "scorer_field",
+]
 
 NUMBER_FIELDS: dict[str, str] = {
     "score": "the item's mean score (the candidate's, with two runs)",
@@ -31,6 +42,7 @@ NUMBER_FIELDS: dict[str, str] = {
     "base.latency": "the base run's slowest sample of the item, in ms",
     "cand.latency": "the candidate's slowest sample of the item, in ms",
     "samples": "scored samples of the item (the candidate's, with two runs)",
+    "scores.LABEL": "the item's mean of scorer LABEL's values (a judge's verdicts); also base.scores.LABEL",
 }
 SELECTORS: dict[str, str] = {
     "tag": "regressed, improved, unchanged or flaky (two runs; a comma list means any of them)",
@@ -186,8 +198,19 @@ def _term(scan: _Scanner) -> Term:
     return Term("text", "~", word, negated, column)
 
 
+SCORER_FIELD = re.compile(r"(?:(base|cand)\.)?scores\.(\w[\w.]*)")
+"""``scores.LABEL`` (and ``base.`` / ``cand.``): the item's mean of one scorer's values (a judge's
+verdicts), from each sample's ``scores``."""
+
+
+def scorer_field(name: str) -> tuple[str, str] | None:
+    """(side, scorer label) of a ``scores.LABEL`` field, None for another name."""
+    match = SCORER_FIELD.fullmatch(name)
+    return None if match is None else (match.group(1) or "cand", match.group(2))
+
+
 def _comparison(name: str, op: str, scan: _Scanner, negated: bool, column: int) -> Term:
-    if name not in NUMBER_FIELDS:
+    if name not in NUMBER_FIELDS and scorer_field(name) is None:
         hint = f"; {name} is a selector: {name}:VALUE" if name in SELECTORS else ""
         raise FilterError(f"unknown number field {name!r} (known: {', '.join(NUMBER_FIELDS)}){hint}", column)
     at = scan.pos + 1

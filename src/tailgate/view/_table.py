@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tailgate.analysis import NORMALIZED_ANSWER, RunData, item_features
-from tailgate.view._filter import TAGS, Filter, FilterError, Term
+from tailgate.view._filter import TAGS, Filter, FilterError, Term, scorer_field
 
 __all__ = ["ItemStats", "Side", "ViewTable", "item_tags", "materialize"]
 
@@ -93,8 +93,8 @@ def materialize(data: RunData) -> None:
         return
     data.con.execute(
         f"""CREATE TEMP TABLE view_records AS
-            SELECT item_id, variant, "repeat", sample_id, prompt, output, answer, score, latency_ms, error_class,
-                   {NORMALIZED_ANSWER} AS answer_class
+            SELECT item_id, variant, "repeat", sample_id, prompt, output, answer, score, scores, latency_ms,
+                   error_class, {NORMALIZED_ANSWER} AS answer_class
             FROM records ORDER BY item_id"""
     )
     data.con.execute("CREATE TEMP TABLE view_items AS SELECT item_id, input, reference FROM items ORDER BY item_id")
@@ -174,6 +174,7 @@ class ViewTable:
         self._lower: list[str] | None = None
         self._every: tuple[ItemStats | None, ItemStats, np.ndarray | None, np.ndarray] | None = None
         self._codes: dict[str, tuple[dict[str, int], np.ndarray]] = {}
+        self._scorers: dict[tuple[str, str], np.ndarray] = {}
         self.binary = bool(owner.binary and (base is None or cand.binary))
         self.owner = owner
 
@@ -269,6 +270,9 @@ class ViewTable:
         return np.array([needle in t for t in self._lower], dtype=bool)
 
     def _numbers(self, term: Term, base: ItemStats | None, cand: ItemStats) -> np.ndarray:
+        scorer = scorer_field(term.field)
+        if scorer is not None:
+            return self._scorer(scorer[0], scorer[1], term)
         side_name, _, measure = term.field.rpartition(".")
         if (side_name == "base" or term.field == "delta") and base is None:
             raise FilterError(f"{term.field} needs two runs (tailgate view BASE CAND)", term.column)
@@ -282,6 +286,32 @@ class ViewTable:
         if measure == "latency":
             return stats.latency
         return stats.n.astype(float)
+
+    def _scorer(self, role: str, label: str, term: Term) -> np.ndarray:
+        """Per item, the mean of scorer ``label``'s values over the samples of run ``role`` (NaN
+        where it gave none): every sample counts, whatever the ``variant:`` terms."""
+        side = self.cand if role == "cand" else self.base
+        if side is None:
+            raise FilterError(f"{term.field} needs two runs (tailgate view BASE CAND)", term.column)
+        key = (role, label)
+        if key not in self._scorers:
+            materialize(side.data)
+            known = side.data.query("SELECT DISTINCT unnest(json_keys(scores)) AS k FROM view_records")["k"]
+            if label not in set(known.tolist()):
+                names = ", ".join(sorted(str(k) for k in known.tolist())) or "none"
+                raise FilterError(f"no scorer {label!r} in the {role} run (scorers: {names})", term.column)
+            rows = side.data.query(
+                "SELECT item_id, avg(TRY_CAST(json_extract_string(scores, ?) AS DOUBLE)) AS v "
+                "FROM view_records GROUP BY item_id",
+                [f'$."{label}".value'],
+            )
+            values = np.full(self.size, np.nan)
+            for item_id, value in zip(rows["item_id"].tolist(), rows["v"].tolist(), strict=True):
+                k = self._rows.get(str(item_id))
+                if k is not None and value is not None:
+                    values[k] = value
+            self._scorers[key] = values
+        return self._scorers[key]
 
     def _slice(self, term: Term) -> np.ndarray:
         name, _, value = str(term.value).partition("=")

@@ -396,6 +396,7 @@
       ["delta<=-0.2", "candidate − base mean score of the item"],
       ["latency>800", "the item's slowest sample in ms; also base.latency, cand.latency"],
       ["samples>=3", "scored samples of the item"],
+      ["scores.judge<1", "mean of one scorer's values (a judge's verdicts); also base.scores.NAME"],
       ["tag:regressed,flaky", "the item's tag (two runs); a comma list means any of them"],
       ["slice:lang=fr", "an attribute's value (derived ones: slice:auto:length=long)"],
       ["variant:original", "only these variants' samples count (scores and tags are recomputed on them)"],
