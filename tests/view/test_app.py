@@ -142,3 +142,15 @@ def test_json_has_no_nan() -> None:
         "a": [None, 1.5, {"b": None}],
         "c": [None, "x"],
     }
+
+
+def test_long_text_is_cut_and_counted() -> None:
+    from tailgate.view._state import MAX_TEXT, _text
+
+    cut = _text("\x1b[31m" + "x" * (MAX_TEXT + 10))
+    assert cut is not None
+    assert cut["length"] == MAX_TEXT + 15
+    assert len(cut["text"]) >= MAX_TEXT  # (the escape is shown as a visible stand-in)
+    assert "\x1b" not in cut["text"]
+    assert _text(None) is None
+    assert _text(float("nan")) is None

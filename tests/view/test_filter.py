@@ -52,6 +52,7 @@ def test_parses(text: str, terms: tuple[Term, ...]) -> None:
         "score<0.5 slice:lang=fr variant:original latency>800 tag:regressed",
         '-text:"a b" id:x output:"say \\"hi\\""',
         "delta<=-0.25 -tag:flaky,unchanged",
+        "score<0.123456789012 latency>=1e-3 samples!=1234567",
         'slice:"name=O\'Brien \\\\ co"',
     ],
 )

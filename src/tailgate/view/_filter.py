@@ -84,7 +84,7 @@ class Term:
             value = ",".join(self.value) if isinstance(self.value, tuple) else str(self.value)
             return f"{sign}{self.field}:{quote(value)}"
         number = self.value if isinstance(self.value, float) else float(str(self.value))
-        return f"{sign}{self.field}{self.op}{number:g}"
+        return f"{sign}{self.field}{self.op}{number:.15g}"
 
 
 @dataclass(frozen=True)

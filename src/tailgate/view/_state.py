@@ -214,9 +214,7 @@ class ViewState:
         }
         if chosen.tags is not None:
             out["tags"] = self._tag_shares(chosen)
-            out["levels"] = self._levels(chosen)
-        else:
-            out["levels"] = self._levels(chosen)
+        out["levels"] = self._levels(chosen)
         return out
 
     def item(self, item_id: str) -> dict[str, Any]:
@@ -310,7 +308,8 @@ class ViewState:
                 "error": _plain(rows["error_class"][k]),
             }
             samples.append(sample)
-            key = (sample["variant"], neutralize(str(rows["answer_class"][k])))
+            answer = str(rows["answer_class"][k])
+            key = (sample["variant"], neutralize(answer if len(answer) <= 500 else answer[:499] + "…"))
             entry = classes.setdefault(
                 key,
                 {
