@@ -101,13 +101,21 @@ def hostile_items(count: int = 300) -> list[dict[str, Any]]:
     ]
 
 
-def make_pair(folder: Path) -> tuple[Store, str, str]:
-    """The known pair in a new store under ``folder``: (store, base run id, candidate run id)."""
+TWO_TEMPLATES = [
+    {"name": "original", "messages": [{"role": "user", "content": "{{ question }}"}], "text": "Q: {{ question }}\nA:"},
+    {"name": "para", "messages": [{"role": "user", "content": "Please: {{ question }}"}], "text": "{{ question }}"},
+]
+
+
+def make_pair(folder: Path, templates: list[dict[str, Any]] | None = None) -> tuple[Store, str, str]:
+    """The known pair in a new store under ``folder``: (store, base run id, candidate run id);
+    ``templates``: the variants (default: one, ``original``; the models answer the same on any)."""
     store = Store(folder / "store")
     suite = make_suite(
         folder / "suite",
         pair_items(),
         repeats=3,
+        templates=templates,
         scorers=[{"type": "exact"}],
         extra={
             "dataset": {"path": "items.jsonl", "id": "id", "reference": "answer", "attributes": ["lang"]},

@@ -123,3 +123,28 @@ def test_one_run_lists_every_item_with_its_samples(run_state: ViewState) -> None
 def test_an_unknown_scorer_is_named(pair_state: ViewState) -> None:
     with pytest.raises(FilterError, match=r"no scorer 'judge' in the cand run \(scorers: exact\)"):
         pair_state.items("scores.judge<1")
+
+
+def test_two_variants_pair_like_compare(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tailgate.view import ViewState
+    from tests.support.view_runs import TWO_TEMPLATES, make_pair
+
+    store, base, cand = make_pair(tmp_path_factory.mktemp("two-variants"), TWO_TEMPLATES)
+    state = ViewState(store, [base, cand])
+    try:
+        diff = state.diff()
+        # the models answer alike on both variants: the same tags, on 12 items of 2 units each
+        assert {t: v["count"] for t, v in diff["tags"].items()} == EXPECTED_TAGS
+        variant_rows = [row for row in diff["slices"] if row["kind"] == "variant"]
+        assert sorted(row["filter"] for row in variant_rows) == ["variant:original", "variant:para"]
+        for row in diff["slices"]:
+            page = state.items(row["filter"])
+            assert page["matched"]["count"] == row["n_items"]
+            delta = page["levels"]["cand"]["value"] - page["levels"]["base"]["value"]
+            assert delta == pytest.approx(row["delta"]["value"])
+        page = state.items("variant:para tag:regressed")
+        assert sorted(r["source_id"] for r in page["rows"]) == ["v0", "v1", "v2", "v3"]
+        assert {r["cand"]["samples"] for r in page["rows"]} == {3}  # one variant's samples count
+        assert {r["cand"]["samples"] for r in state.items("tag:regressed")["rows"]} == {6}
+    finally:
+        state.close()
