@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -146,5 +149,39 @@ def test_two_variants_pair_like_compare(tmp_path_factory: pytest.TempPathFactory
         assert sorted(r["source_id"] for r in page["rows"]) == ["v0", "v1", "v2", "v3"]
         assert {r["cand"]["samples"] for r in page["rows"]} == {3}  # one variant's samples count
         assert {r["cand"]["samples"] for r in state.items("tag:regressed")["rows"]} == {6}
+    finally:
+        state.close()
+
+
+def test_one_run_with_unscored_samples(tmp_path: Path) -> None:
+    """An item none of whose samples was scored is listed (no score), and nothing warns."""
+    from tailgate.store import ImportSpec, Store, import_records
+    from tailgate.view import ViewState
+
+    rows = [
+        {"item": "i0", "r": 0, "score": 1.0, "out": "a"},
+        {"item": "i0", "r": 1, "score": 0.0, "out": "b"},
+        {"item": "i1", "r": 0, "score": 1.0, "out": "a"},
+        {"item": "i1", "r": 1, "score": 1.0, "out": "a"},
+        {"item": "i2", "r": 0, "score": None, "out": None},
+        {"item": "i2", "r": 1, "score": 0.0, "out": "c"},
+        {"item": "i3", "r": 0, "score": None, "out": None},
+        {"item": "i3", "r": 1, "score": None, "out": None},
+    ]
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    store = Store(tmp_path / "store")
+    spec = ImportSpec(file=str(path), item="item", score="score", repeat="r", output="out", run_id="imp")
+    import_records(store, spec)
+    state = ViewState(store, ["imp"])
+    try:
+        page = state.items("")
+        samples = {r["item_id"]: r["cand"]["samples"] for r in page["rows"]}
+        assert sorted(samples.values()) == [0, 1, 2, 2]
+        assert state.items("samples=0")["matched"]["count"] == 1
+        assert state.items("score<1")["matched"]["count"] == 2  # i0 (0.5) and i2 (0.0); i3 has no score
+        unscored = next(r for r in page["rows"] if r["cand"]["samples"] == 0)
+        assert unscored["cand"]["score"]["value"] is None
+        assert [s["output"] for s in state.item(unscored["item_id"])["sides"][0]["samples"]] == [None, None]
     finally:
         state.close()

@@ -106,7 +106,7 @@ def _units(data: RunData, scored_only: bool) -> dict[str, np.ndarray]:
     having = "HAVING count(score) > 0" if scored_only else ""
     return data.query(
         f"""SELECT item_id, variant, count(score) AS n, coalesce(sum(score), 0) AS s,
-                   coalesce(sum(score * score), 0) AS q, count_if(score >= {threshold!r}) AS p,
+                   coalesce(sum(score * score), 0) AS q, coalesce(count_if(score >= {threshold!r}), 0) AS p,
                    max(latency_ms) AS latency
             FROM records GROUP BY ALL {having} ORDER BY item_id, variant"""
     )
@@ -144,10 +144,10 @@ def _side(data: RunData, units: dict[str, np.ndarray], rows: np.ndarray, item: n
         data,
         item,
         units["variant"][rows],
-        units["n"][rows].astype(np.int64),
+        np.nan_to_num(units["n"][rows].astype(float)).astype(np.int64),
         units["s"][rows].astype(float),
         units["q"][rows].astype(float),
-        units["p"][rows].astype(np.int64),
+        np.nan_to_num(units["p"][rows].astype(float)).astype(np.int64),
         units["latency"][rows].astype(float),
     )
 
