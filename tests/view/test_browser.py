@@ -10,6 +10,7 @@ in its own process.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -288,3 +289,39 @@ def test_the_static_export_shows_the_diff(
         proc.wait(timeout=30)
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+def test_unscored_samples_leave_no_bare_number(tmp_path: Path, browser: Any) -> None:
+    from tailgate.store import ImportSpec, import_records
+
+    rows = [
+        {"item": f"i{k}", "r": r, "score": None if (k + r) % 3 == 0 else 1.0, "out": None if (k + r) % 3 == 0 else "x"}
+        for k in range(6)
+        for r in range(2)
+    ]
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    store = Store(tmp_path / "store")
+    import_records(
+        store, ImportSpec(file=str(path), item="item", score="score", repeat="r", output="out", run_id="imp")
+    )
+    server = Server(store, ["imp"])
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "?filter=")
+        page.wait_for_selector("#items tbody tr")
+        scans = [page.evaluate(SCAN)]
+        ids = page.eval_on_selector_all(
+            "#items tbody tr td:first-child a", "links => links.map(a => new URL(a.href).searchParams.get('item'))"
+        )
+        for item_id in ids:
+            page.goto(f"{server.url}?item={item_id}")
+            page.wait_for_selector(".sides")
+            page.click(".side details summary")
+            scans.append(page.evaluate(SCAN))
+        assert len(ids) == 6
+        assert [s["loose"] for s in scans] == [[]] * 7
+        assert [s["bad"] for s in scans] == [[]] * 7
+        page.close()
+    finally:
+        server.stop()

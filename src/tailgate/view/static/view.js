@@ -141,15 +141,12 @@
     return span;
   }
   function observed(value, n, unit, what) {
+    // no value (an unscored sample, no latency recorded): no number, so nothing to qualify
+    if (value === null || value === undefined) return el("span", "muted", "—");
     const span = el("span", "num");
     span.dataset.n = String(n);
     span.dataset.ci = "none: " + what;
     span.dataset.kind = "observation";
-    if (value === null || value === undefined) {
-      span.textContent = "—";
-      add(span, el("span", "n", "n=" + n));
-      return span;
-    }
     add(span, el("span", "v", fmt(value, false, unit === "ms" ? 0 : 3) + (unit ? " " + unit : "")));
     add(span, el("span", "ci", "[" + what + "]"));
     add(span, el("span", "n", "n=" + n));
