@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -325,11 +326,7 @@ class ViewState:
             entry["count"] += 1
             entry["passed"] += int(bool(sample["passed"]))
             entry["repeats"].append(sample["repeat"])
-        per_variant: dict[str, int] = {}
-        for variant, _ in classes:
-            per_variant[variant] = per_variant.get(variant, 0) + 0
-        for sample in samples:
-            per_variant[sample["variant"]] += 1
+        per_variant = Counter(sample["variant"] for sample in samples)
         grouped = sorted(classes.values(), key=lambda c: (c["variant"], -c["count"], c["answer"]))
         for entry in grouped:
             entry["share"] = share(entry["count"], per_variant[entry["variant"]], "samples", self.confidence)
