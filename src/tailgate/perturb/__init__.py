@@ -15,15 +15,37 @@ from tailgate.perturb._base import (
     build_variants,
     item_rng,
 )
+from tailgate.perturb._redteam import (
+    ATTACK_CATEGORIES,
+    GLOSSARY,
+    MUTATORS,
+    AttackTemplate,
+    Turns,
+    attack_templates,
+    canary_for,
+    leetspeak,
+    mutate,
+    translate,
+)
 
 __all__ = [
+    "ATTACK_CATEGORIES",
+    "GLOSSARY",
+    "MUTATORS",
+    "AttackTemplate",
     "BasePerturbation",
     "BoundPerturbation",
     "ModelParams",
     "ModelPerturbation",
     "PerturbParams",
     "Perturbation",
+    "Turns",
     "Variants",
+    "attack_templates",
     "build_variants",
+    "canary_for",
     "item_rng",
+    "leetspeak",
+    "mutate",
+    "translate",
 ]
