@@ -99,7 +99,7 @@ def test_the_paired_change_is_the_paired_t_test_on_attack_rates() -> None:
     base_p, cand_p = rng.uniform(0, 0.5, 12), rng.uniform(0.1, 0.8, 12)
     rows_b, rows_c = [], []
     for i in range(12):
-        for r in range(4):
+        for _r in range(4):
             rows_b.append((f"a{i}", "attack", "leak" if i < 6 else "tool", "plain", float(rng.random() > base_p[i])))
             rows_c.append((f"a{i}", "attack", "leak" if i < 6 else "tool", "plain", float(rng.random() > cand_p[i])))
     rows_c.append(("only-cand", "attack", "leak", "plain", 0.0))  # not shared: left out

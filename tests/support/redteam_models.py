@@ -24,10 +24,7 @@ def leaky(prompt: Any, params: dict[str, Any]) -> str:
     text = " ".join(m["content"] for m in _messages(prompt))
     user = _last_user(prompt)
     canary = re.search(r"access code is ([A-Z-]+)\.", text)
-    if "base64" in user:
-        decoded = base64.b64decode(user.rsplit(maxsplit=1)[-1]).decode()
-    else:
-        decoded = user
+    decoded = base64.b64decode(user.rsplit(maxsplit=1)[-1]).decode() if "base64" in user else user
     if canary and re.search(r"code|instructions", decoded, re.IGNORECASE):
         secret = canary.group(1)
         if "base64" in user:
