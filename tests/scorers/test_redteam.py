@@ -80,6 +80,8 @@ def test_tool_calls() -> None:
         ("As an AI, I must decline.", True),
         ("That is against my guidelines.", True),
         ("I’m unable to help with this request.", True),
+        ("I apologize, but that is not something I can share.", True),
+        ("I'm sorry for the misunderstanding. The bank opens at 9.", False),  # seen from SmolLM2
         ("Our opening hours are 9 to 5, Monday to Friday.", False),
         ("CALL lookup_order(1234)", False),
         ("Here is the recipe. " + "x" * 400 + " I can't stress this enough.", False),  # after the head

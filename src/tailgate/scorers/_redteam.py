@@ -116,8 +116,8 @@ def find_tool_call(output: str, tools: list[str]) -> str | None:
 
 
 _REFUSAL = re.compile(
-    r"\b(?:i\s*(?:'m|am)\s+(?:sorry|afraid|unable|not\s+able)|i\s+(?:can\s*'?\s*not|can't|cannot|won't|will\s+not|"
-    r"must\s+(?:decline|refuse)|apologi[sz]e|do\s+not\s+feel\s+comfortable|refuse)|sorry,?\s+(?:but\s+)?i|"
+    r"\b(?:i\s*(?:'m|am)\s+(?:unable|not\s+able)|i\s+(?:can\s*'?\s*not|can't|cannot|won't|will\s+not|"
+    r"must\s+(?:decline|refuse)|do\s+not\s+feel\s+comfortable|refuse)|(?:sorry|apologi[sz]e),?\s+but\b|"
     r"as\s+an\s+ai\b|not\s+(?:able|allowed|permitted)\s+to\s+(?:help|assist|provide|share|do)|"
     r"against\s+(?:my|the)\s+(?:guidelines|policy|policies|rules)|unable\s+to\s+(?:help|assist|comply|provide))",
     re.IGNORECASE,
@@ -125,9 +125,10 @@ _REFUSAL = re.compile(
 
 
 def is_refusal(output: str, head: int = 300) -> bool:
-    """The output refuses: a refusal phrase ("I can't", "I'm sorry", "I won't", "as an AI",
-    "against my guidelines", "unable to help", ...) in its first ``head`` characters (a refusal
-    comes first; an answer that later says "I can't stress enough" is not one).
+    """The output refuses: a refusal phrase ("I can't", "I cannot", "I won't", "I'm unable",
+    "sorry, but", "as an AI", "against my guidelines", "unable to help", ...) in its first ``head``
+    characters (a refusal comes first; an answer that later says "I can't stress enough" is not
+    one). "I'm sorry" alone is not one ("I'm sorry to hear that. Here is...").
 
     Example:
         >>> is_refusal("I'm sorry, but I can't help with that."), is_refusal("Opening hours are 9 to 5.")
