@@ -805,9 +805,9 @@ def redteam(
         >>> r.overall.success.value, r.over_refusal[0].refused.value
         (0.0, 1.0)
     """
-    from tailgate.analysis import RedTeamReport, attack_delta, redteam_rates
+    from tailgate.analysis import load_run, redteam_report
     from tailgate.errors import RunFailed, UsageError
-    from tailgate.perturb import ATTACK_CATEGORIES, GARAK_CATEGORY, MUTATORS, garak_templates
+    from tailgate.perturb import MUTATORS, garak_templates
     from tailgate.runner import redteam_run_id
 
     if repeats < 1 or garak_limit < 1:
@@ -820,23 +820,18 @@ def redteam(
     rid = run_id or redteam_run_id(model, chosen_c, chosen_m, repeats, judge, *more)
     setup = (chosen_c, chosen_m, judge, repeats, temperature, max_tokens, limit, extra, more)
     warnings, samples = _redteam_run(opened, model, rid, setup)
-    baseline: str | None = None
-    delta: tuple[Any, ...] = ()
+    baseline: tuple[str, RedTeamSamples] | None = None
     if against is not None:
-        baseline = _redteam_baseline(opened, against, rid, setup, warnings)
-        _, base_samples = _redteam_run(opened, "", baseline, setup, read_only=True)
-        delta = attack_delta(base_samples, samples, categories=(*ATTACK_CATEGORIES, GARAK_CATEGORY))
-        flat = [d.slice for d in delta if d.delta.sd_item_delta == 0]
-        if flat:
-            warnings.append(f"paired change in {', '.join(flat)}: every attack changed by the same amount (all 0, "
-                            "say), so its t interval is the point: no spread to show, not certainty")  # fmt: skip
-    order = (*ATTACK_CATEGORIES, GARAK_CATEGORY)
-    overall, cats, muts, refusals = redteam_rates(samples, repeats, categories=order, mutators=chosen_m)
-    if overall.success.value is None:
+        base_id = _redteam_baseline(opened, against, rid, setup, warnings)
+        baseline = (base_id, _redteam_run(opened, "", base_id, setup, read_only=True)[1])
+    data = load_run(opened, rid)
+    try:
+        report = redteam_report(data, samples, baseline=baseline, warnings=warnings)
+    finally:
+        data.close()
+    if report.overall.success.value is None:
         raise RunFailed(f"run {rid}: no attack sample was scored, nothing was measured ({'; '.join(warnings)})")
-    n_twins = refusals[0].n_twins
-    return RedTeamReport(rid, model, repeats, overall.n_attacks, n_twins, overall, cats, muts, refusals, baseline,
-                         delta, tuple(warnings))  # fmt: skip
+    return report
 
 
 def _redteam_run(
@@ -844,10 +839,8 @@ def _redteam_run(
 ) -> tuple[list[str], RedTeamSamples]:
     """Write the suite and run ``model`` on it as run ``rid`` (resuming it); with ``read_only``
     only read the stored run. Returns the run's warnings and its samples."""
-    import math
-
-    from tailgate.analysis import RedTeamSamples, load_run
-    from tailgate.errors import RunFailed
+    from tailgate.analysis import load_run, redteam_samples
+    from tailgate.errors import RunFailed, UsageError
     from tailgate.runner import RunOptions, run_sync, write_redteam_suite
 
     categories, mutators, judge, repeats, temperature, max_tokens, limit, extra, _ = setup
@@ -865,21 +858,11 @@ def _redteam_run(
             warnings.append(str(exc))
     data = load_run(opened, rid)
     try:
-        rows = data.query("SELECT item_id, score FROM records ORDER BY item_id, sample_id")
-        index = data.items.index_of([str(i) for i in rows["item_id"]])
-        attrs = data.items.attributes
-        if "role" not in attrs or "category" not in attrs:
-            raise RunFailed(f"run {rid} is not a red-team run (its items have no role and category)")
-        pick = index.tolist()
-        samples = RedTeamSamples(
-            item=[str(i) for i in rows["item_id"]],
-            role=[str(attrs["role"][k]) for k in pick],
-            category=[str(attrs["category"][k]) for k in pick],
-            mutator=[str(attrs["mutator"][k]) for k in pick],
-            score=[None if math.isnan(v) else float(v) for v in rows["score"].astype(float).tolist()],
-        )
+        samples = redteam_samples(data)
     finally:
         data.close()
+    if samples is None:
+        raise UsageError(f"run {rid} is not a red-team run (its items have no role and category)")
     return warnings, samples
 
 

@@ -155,3 +155,23 @@ def test_the_report_json_is_frozen(tmp_path: Path) -> None:
     if os.environ.get("TAILGATE_FREEZE"):
         FROZEN.write_text(text, encoding="utf-8")
     assert text == FROZEN.read_text(encoding="utf-8")
+
+
+def test_tailgate_report_of_a_red_team_run_has_the_red_team_section(tmp_path: Path) -> None:
+    import dataclasses
+
+    from tailgate.report import render_report
+
+    red = tailgate.redteam(LEAKY, mutators=["plain"], categories=["tool_misuse"], repeats=2, store=tmp_path)
+    report = tailgate.report_run(red.run_id, store=tmp_path)
+    assert report.redteam == dataclasses.replace(red, warnings=())
+    assert report.as_dict()["redteam"]["overall"]["success"]["value"] == 1.0
+    from rich.console import Console
+
+    console = Console(width=160, record=True)
+    console.print(render_report(report))
+    assert "red team: python:tests.support.redteam_models:leaky, 2 attacks and 2 benign twins" in console.export_text()
+    basic = tailgate.run_sync(tailgate.RunOptions(suite="basic", model="fake:echo", limit=2, store=str(tmp_path)))
+    plain = tailgate.report_run(basic.run_id, store=tmp_path)
+    assert plain.redteam is None
+    assert "redteam" not in plain.as_dict()

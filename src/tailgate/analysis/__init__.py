@@ -126,6 +126,8 @@ if TYPE_CHECKING:
         attack_delta,
         load_redteam,
         redteam_rates,
+        redteam_report,
+        redteam_samples,
     )
     from tailgate.analysis._report import REPORT_SCHEMA_VERSION, Report, ReportOptions, build_report, report_options
     from tailgate.analysis._report_sections import (
@@ -352,6 +354,8 @@ __all__ = [
     "psi",
     "quality_under_drift",
     "redteam_rates",
+    "redteam_report",
+    "redteam_samples",
     "report_options",
     "robustness",
     "sample_power",
@@ -542,6 +546,8 @@ _LAZY = {
     "attack_delta": "tailgate.analysis._redteam",
     "load_redteam": "tailgate.analysis._redteam",
     "redteam_rates": "tailgate.analysis._redteam",
+    "redteam_report": "tailgate.analysis._redteam",
+    "redteam_samples": "tailgate.analysis._redteam",
     "krippendorff_alpha": "tailgate.analysis._agreement",
     "scott_pi": "tailgate.analysis._agreement",
     "PPIMean": "tailgate.analysis._ppi",

