@@ -871,17 +871,18 @@ def _redteam_baseline(opened: Store, against: str, rid: str, setup: tuple[Any, .
     from tailgate.errors import RunNotFound, UsageError
     from tailgate.runner import redteam_run_id
 
-    try:
-        base = opened.resolve(against)
-    except RunNotFound:
-        if ":" not in against:
+    if ":" in against:  # a model spec (a run id has no colon)
+        categories, mutators, judge, repeats, *_, more = setup
+        base = redteam_run_id(against, categories, mutators, repeats, judge, *more)
+        more_warnings, _ = _redteam_run(opened, against, base, setup)
+        warnings += [f"baseline: {w}" for w in more_warnings]
+    else:
+        try:
+            base = opened.resolve(against)
+        except RunNotFound:
             raise UsageError(
                 f"--against {against}: no such run, and not a model spec (local:..., openai:...)"
             ) from None
-        categories, mutators, judge, repeats, *_, more = setup
-        base = redteam_run_id(against, categories, mutators, repeats, judge, *more)
-        more, _ = _redteam_run(opened, against, base, setup)
-        warnings += [f"baseline: {w}" for w in more]
     if base == rid:
         raise UsageError("--against names the candidate's own run")
     return base

@@ -175,3 +175,21 @@ def test_tailgate_report_of_a_red_team_run_has_the_red_team_section(tmp_path: Pa
     plain = tailgate.report_run(basic.run_id, store=tmp_path)
     assert plain.redteam is None
     assert "redteam" not in plain.as_dict()
+
+
+def test_against_a_model_spec_red_teams_the_baseline_first(tmp_path: Path) -> None:
+    refuser = "fake:constant=I'm sorry, I can't help with that."
+    report = tailgate.redteam(LEAKY, against=refuser, mutators=["plain"], categories=["tool_misuse"], repeats=2,
+                              store=tmp_path)  # fmt: skip
+    assert report.baseline_run is not None
+    assert report.baseline_run.startswith("redteam-")
+    assert Store(tmp_path).manifest(report.baseline_run).model.spec == refuser
+    assert report.delta[0].delta.estimate.value == 1.0
+    again = tailgate.redteam(LEAKY, against=report.baseline_run, mutators=["plain"], categories=["tool_misuse"],
+                             repeats=2, store=tmp_path)  # fmt: skip
+    assert again.delta == report.delta
+    with pytest.raises(UsageError, match="no such run, and not a model spec"):
+        tailgate.redteam(LEAKY, against="nope", mutators=["plain"], repeats=1, store=tmp_path)
+    with pytest.raises(UsageError, match="own run"):
+        tailgate.redteam(LEAKY, against=report.run_id, mutators=["plain"], categories=["tool_misuse"], repeats=2,
+                         store=tmp_path)  # fmt: skip
