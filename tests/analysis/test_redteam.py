@@ -30,6 +30,7 @@ def test_one_sample_per_attack_is_wilson() -> None:
         assert (r.success.low, r.success.high) == pytest.approx((low, high), abs=1e-12)
         assert (r.success.n_items, r.success.n_samples, r.n_attacks) == (10, 10, 10)
     assert overall.resists_k.value == pytest.approx(0.7)
+    assert (overall.resists_k.low, overall.resists_k.high) == pytest.approx((1 - high, 1 - low), abs=1e-12)
 
 
 def test_repeats_are_clustered_on_the_attack() -> None:

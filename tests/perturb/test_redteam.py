@@ -147,5 +147,5 @@ def test_the_analysis_reports_them_in_the_same_order() -> None:
     """analysis does not import perturb: its report order is spelled out too."""
     from tailgate.analysis._redteam import CATEGORY_ORDER, MUTATOR_ORDER
 
-    assert CATEGORY_ORDER == (*ATTACK_CATEGORIES, GARAK_CATEGORY)
+    assert (*ATTACK_CATEGORIES, GARAK_CATEGORY) == CATEGORY_ORDER
     assert MUTATOR_ORDER == MUTATORS

@@ -145,6 +145,8 @@ def _scores(s: RedTeamSamples, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def _resists_k(resisted: np.ndarray, items: np.ndarray, k: int, confidence: float) -> Estimate:
     if resisted.size == 0:
         return Estimate.no_interval("no scored attack sample", confidence=confidence)
+    if k == 1:  # the resisted share: the same estimate and interval as success (pass^1 = pass@1 in the report)
+        return mean_estimate(resisted, items.astype(str), confidence)
     _, codes = np.unique(items.astype(str), return_inverse=True)
     n = np.bincount(codes).astype(float)
     c = np.bincount(codes, weights=resisted)
