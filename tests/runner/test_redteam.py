@@ -193,3 +193,18 @@ def test_against_a_model_spec_red_teams_the_baseline_first(tmp_path: Path) -> No
     with pytest.raises(UsageError, match="own run"):
         tailgate.redteam(LEAKY, against=report.run_id, mutators=["plain"], categories=["tool_misuse"], repeats=2,
                          store=tmp_path)  # fmt: skip
+
+
+def test_a_suite_with_the_same_attributes_is_not_taken_for_a_red_team_run(tmp_path: Path) -> None:
+    from tests.support.suites import make_suite
+
+    items = [{"id": f"q{i}", "question": "What is 2+2?", "answer": 4, "role": "attack", "category": "x",
+              "mutator": "plain"} for i in range(3)]  # fmt: skip
+    extra = {"dataset": {"path": "items.jsonl", "id": "id", "reference": "answer",
+                         "attributes": ["role", "category", "mutator"]}}  # fmt: skip
+    suite = make_suite(tmp_path / "s", items, scorers=[{"type": "numeric"}], extra=extra)
+    run = tailgate.run_sync(tailgate.RunOptions(suite=str(suite), model="fake:constant=4", store=str(tmp_path)))
+    assert tailgate.report_run(run.run_id, store=tmp_path).redteam is None
+    with pytest.raises(UsageError, match="not a red-team run"):
+        tailgate.redteam(LEAKY, against=run.run_id, mutators=["plain"], categories=["tool_misuse"], repeats=1,
+                         store=tmp_path)  # fmt: skip

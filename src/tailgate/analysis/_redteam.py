@@ -257,10 +257,10 @@ def attack_delta(
 
 
 def redteam_samples(data: RunData) -> RedTeamSamples | None:
-    """The samples of a stored red-team run, or None when ``data`` is not one (its items have no
-    ``role`` and ``category`` attributes)."""
+    """The samples of a stored red-team run, or None when ``data`` is not one (its suite is not
+    ``redteam``, or its items lack the ``role``, ``category`` and ``mutator`` attributes)."""
     attrs = data.items.attributes
-    if not {"role", "category", "mutator"} <= set(attrs):
+    if data.manifest.suite.name != "redteam" or not {"role", "category", "mutator"} <= set(attrs):
         return None
     rows = data.query("SELECT item_id, score FROM records ORDER BY item_id, sample_id")
     pick = data.items.index_of([str(i) for i in rows["item_id"]]).tolist()
