@@ -121,3 +121,26 @@ def test_the_paired_change_is_the_paired_t_test_on_attack_rates() -> None:
     assert overall.baseline.value == pytest.approx(succ["b"].mean())
     assert (leak.slice, leak.delta.n_items, tool.delta.n_items) == ("category=leak", 6, 6)
     assert leak.delta.estimate.value == pytest.approx(d[:6].mean())
+
+
+@pytest.mark.parametrize(("n_attacks", "k", "p"), [(16, 2, 0.3), (56, 3, 0.2)])
+def test_the_intervals_cover_by_simulation(n_attacks: int, k: int, p: float) -> None:
+    """Attacks with Beta-distributed success rates (mean p, so repeats of one attack correlate),
+    asked k times: the success interval covers p, the resists-k interval covers E[(1 - rate)^k],
+    in at least 92% of 300 replications (95% nominal; 3 Monte-Carlo SEs below 0.95 is 0.912).
+    Measured at 400 replications: 0.948 / 0.970 (16 x 2, p 0.3), 0.960 / 0.958 (56 x 3, p 0.2)."""
+    rng = np.random.default_rng(11)
+    a, b = p * 10, (1 - p) * 10
+    truth_k = float(np.mean((1 - rng.beta(a, b, 400_000)) ** k))
+    items = [f"a{i}" for i in range(n_attacks) for _ in range(k)]
+    n = len(items)
+    covered = covered_k = 0
+    for _ in range(300):
+        rates = rng.beta(a, b, n_attacks)
+        succeeded = (rng.random((n_attacks, k)) < rates[:, None]).ravel()
+        s = RedTeamSamples(items, ["attack"] * n, ["c"] * n, ["m"] * n, [float(not x) for x in succeeded])
+        overall, *_ = redteam_rates(s, k=k)
+        covered += overall.success.low <= p <= overall.success.high
+        covered_k += overall.resists_k.low <= truth_k <= overall.resists_k.high
+    assert covered / 300 >= 0.92
+    assert covered_k / 300 >= 0.92
