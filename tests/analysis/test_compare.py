@@ -420,3 +420,26 @@ def test_a_comparison_reads_back_from_its_json(seed_runs: tuple[Store, dict[str,
     assert json.dumps(back.as_dict(), indent=2) == text
     assert back.overall.estimate == c.overall.estimate
     assert back.beyond.pass_hat_k == 5
+
+
+def test_identical_items_get_an_interval_not_a_point() -> None:
+    """Every item moved by the same amount (two identical runs; a red-team change where every
+    attack kept its outcome): the t interval has zero width. The interval is the exact binomial
+    bound on the share of items that could differ (Clopper-Pearson's 0 of n upper bound,
+    statsmodels ``proportion_confint(0, n, method="beta")``), scaled to the range of a difference;
+    the p-value of n equal signs is the sign test's 2 / 2^n (scipy ``binomtest``)."""
+    from scipy.stats import binomtest
+    from statsmodels.stats.proportion import proportion_confint
+
+    from tailgate.analysis._compare_tests import level_estimate, paired_delta
+
+    n = 40
+    _, upper = proportion_confint(0, n, alpha=0.05, method="beta")
+    same = paired_delta(np.zeros(n), np.zeros(n)).estimate
+    assert (same.low, same.high) == (pytest.approx(-upper), pytest.approx(upper))
+    level = level_estimate(np.ones(n), 0.95)
+    assert (level.low, level.high) == (pytest.approx(1 - upper), pytest.approx(1.0))
+    all_better = paired_delta(np.zeros(n), np.full(n, 0.5))
+    assert all_better.estimate.low == pytest.approx(0.5 - upper * 1.5)
+    assert all_better.estimate.high == pytest.approx(0.5 + upper * 0.5)
+    assert all_better.p_value == pytest.approx(binomtest(n, n, 0.5).pvalue)

@@ -48,7 +48,8 @@ def paired_delta(base: np.ndarray, cand: np.ndarray, confidence: float = 0.95) -
     sd = float(d.std(ddof=1))
     se = sd / math.sqrt(n)
     t = _t_quantile(confidence, n - 1)
-    p = ttest_rel_p(cand, base) if sd > 0 else (1.0 if mean == 0 else 0.0)
+    # every item moved by the same amount: no t; the sign test's p of n equal signs
+    p = ttest_rel_p(cand, base) if sd > 0 else (1.0 if mean == 0 else min(1.0, 2.0 * 0.5**n))
     unpaired = math.sqrt(float(base.var(ddof=1)) / n + float(cand.var(ddof=1)) / n)
     corr = float(np.corrcoef(base, cand)[0, 1]) if base.std() > 0 and cand.std() > 0 else None
     corr_ci = None
@@ -57,8 +58,12 @@ def paired_delta(base: np.ndarray, cand: np.ndarray, confidence: float = 0.95) -
         half = _z_quantile(confidence) / math.sqrt(n - 3)
         corr_ci = (math.tanh(math.atanh(corr) - half), math.tanh(math.atanh(corr) + half))
     method = f"paired mean difference over items, t({n - 1})"
+    low, high = mean - t * se, mean + t * se
+    if sd == 0:
+        low, high = constant_bounds(mean, n, -1.0, 1.0, confidence)
+        method = f"paired mean difference over items, all {n} equal: bound on the share of other items"
     return PairedDelta(
-        Estimate(mean, mean - t * se, mean + t * se, n, n, method, se, confidence),
+        Estimate(mean, low, high, n, n, method, se, confidence),
         p,
         n,
         test="paired t-test on item means (two-sided)",
@@ -92,10 +97,29 @@ def level_estimate(values: np.ndarray, confidence: float) -> Estimate:
     if n < 2:
         return Estimate(mean if n else None, None, None, n, n, "too few items", None, confidence)
     se = float(values.std(ddof=1)) / math.sqrt(n)
+    if se == 0:
+        low, high = constant_bounds(mean, n, 0.0, 1.0, confidence)
+        return Estimate(mean, low, high, n, n, f"mean over items, all {n} equal: bound on the share of other items",
+                        se, confidence)  # fmt: skip
     t = _t_quantile(confidence, n - 1)
     return Estimate(
         mean, max(0.0, mean - t * se), min(1.0, mean + t * se), n, n, f"mean over items, t({n - 1})", se, confidence
     )
+
+
+def constant_bounds(value: float, n: int, lowest: float, highest: float, confidence: float) -> tuple[float, float]:
+    """An interval for a mean when all ``n`` item values equal ``value`` (a t interval would be a
+    point). Items are drawn from a population whose values lie in [``lowest``, ``highest``]; seeing
+    n equal values, the share of the population that differs is below 1 - ((1 - confidence) / 2)^(1 / n)
+    with probability ``1 - (1 - confidence) / 2`` (the exact binomial bound behind the rule of three,
+    ~3.7 / n at 95%), and such items move the mean at most that share of the way to either end.
+
+    Example:
+        >>> [round(x, 3) for x in constant_bounds(0.0, 30, -1.0, 1.0, 0.95)]
+        [-0.116, 0.116]
+    """
+    share = 1.0 - ((1.0 - confidence) / 2.0) ** (1.0 / n)
+    return value - share * (value - lowest), value + share * (highest - value)
 
 
 def paired_levels(base: np.ndarray, cand: np.ndarray, confidence: float) -> LevelChange:

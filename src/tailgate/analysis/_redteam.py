@@ -293,7 +293,8 @@ def redteam_report(
         flat = [d.slice for d in delta if d.delta.sd_item_delta == 0]
         if flat:
             notes.append(f"paired change in {', '.join(flat)}: every attack changed by the same amount (all 0, "
-                         "say), so its t interval is the point: no spread to show, not certainty")  # fmt: skip
+                         "say): its interval is the exact bound on the share of attacks that could differ, "
+                         "not a t interval")  # fmt: skip
     return RedTeamReport(data.run_id, data.manifest.model.spec, repeats, overall.n_attacks, refusals[0].n_twins,
                          overall, cats, muts, refusals, None if baseline is None else baseline[0], delta,
                          tuple(notes))  # fmt: skip
