@@ -316,7 +316,7 @@ def test_calls_send_no_litellm_retries_no_cache_and_the_decoding(monkeypatch: py
 
 
 def test_faults_through_litellm_are_retried_recorded_and_never_scored_wrong(tmp_path: Path) -> None:
-    plan = FaultPlan(share=0.3, kinds=("429", "500", "reset", "malformed"), seed=11)
+    plan = FaultPlan(share=0.3, kinds=("429", "500", "reset", "malformed", "timeout"), seed=11, timeout_sleep_s=2.5)
     with FaultServer(plan) as server:
         result = run_sync(
             RunOptions(suite=str(_suite(tmp_path)), model=MODEL, base_url=server.base_url, repeats=2, concurrency=4)
@@ -324,9 +324,9 @@ def test_faults_through_litellm_are_retried_recorded_and_never_scored_wrong(tmp_
     assert result.status == "completed"
     rows = Store().read_records(result.run_id).to_pylist()
     assert len(rows) == 40
-    assert set(server.seen.faults) == {"429", "500", "reset", "malformed"}
+    assert set(server.seen.faults) == {"429", "500", "reset", "malformed", "timeout"}
     seen_classes = {e["class"] for r in rows for e in json.loads(r["attempt_errors"])}
-    assert seen_classes == {"rate_limit", "server_error", "connection", "malformed_response"}
+    assert seen_classes == {"rate_limit", "server_error", "connection", "malformed_response", "timeout"}
     # LiteLLM retried nothing itself: one request per attempt, every retry is tailgate's
     assert sum(r["attempts"] for r in rows) == len(server.seen.requests)
     assert sum(r["attempts"] - 1 for r in rows) == sum(server.seen.faults.values())
