@@ -443,3 +443,12 @@ def test_litellm_makes_no_outbound_connection(tmp_path: Path) -> None:
         )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["The answer is 4.", "outbound: []"]
+
+
+def test_the_provider_meets_the_plugin_contract() -> None:
+    from tailgate.testing import check_provider
+
+    with FaultServer() as server:
+        check_provider(LiteLLMProvider("openai/m", ProviderOptions(base_url=server.base_url)))
+        check_provider(LiteLLMProvider("openai/m", ProviderOptions(base_url=server.base_url, mode="completion")))
+    assert len(server.seen.requests) == 2

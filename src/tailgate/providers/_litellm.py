@@ -15,8 +15,9 @@ LiteLLM's exceptions map onto tailgate's faults as the ``openai:`` provider maps
 rejection is :class:`Filtered` (its own outcome, never a wrong answer); a refused key or an
 unknown model stops the run (:class:`~tailgate.errors.ProviderError`). Warnings LiteLLM or
 pydantic emit while a response is built (pydantic's ``serializer warnings`` on LiteLLM's own
-response objects) are LiteLLM's business, not the endpoint's: they are silenced for LiteLLM's
-modules and never turn a good answer into a fault, whatever the process's warning filters.
+response objects, ``ReadOnly`` notices from its lazy imports) are LiteLLM's business, not the
+endpoint's: from the provider's creation on they are ignored for LiteLLM's and pydantic's modules,
+so they never turn a good answer into a fault, whatever the process's warning filters.
 
 The API key comes from the environment only: from the variable named by ``--api-key-env`` /
 ``model.api_key_env``, else from ``<PROVIDER>_API_KEY`` (``OPENAI_API_KEY`` for ``openai/``),
