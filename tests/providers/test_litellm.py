@@ -452,3 +452,33 @@ def test_the_provider_meets_the_plugin_contract() -> None:
         check_provider(LiteLLMProvider("openai/m", ProviderOptions(base_url=server.base_url)))
         check_provider(LiteLLMProvider("openai/m", ProviderOptions(base_url=server.base_url, mode="completion")))
     assert len(server.seen.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"system_fingerprint": "fp_a"}, {"system_fingerprint": "fp_b"}),
+        ({"served_model": "m-2024-01"}, {"served_model": "m-2024-06"}),
+    ],
+    ids=["fingerprint", "served-model-id"],
+)
+def test_what_litellm_says_was_served_guards_the_cache(
+    tmp_path: Path, before: dict[str, str], after: dict[str, str]
+) -> None:
+    """LiteLLM passes the response's model and system_fingerprint through: a rerun is replayed
+    after one check call, a redeploy behind the same URL and name is answered live."""
+    suite = _suite(tmp_path)
+
+    def run(server: FaultServer) -> Any:
+        return run_sync(RunOptions(suite=str(suite), model=MODEL, base_url=server.base_url, limit=5))
+
+    with FaultServer(FaultPlan(**before)) as server:  # type: ignore[arg-type]
+        first = run(server)
+        again = run(server)
+        calls_again = len(server.seen.requests)
+        for name, value in after.items():
+            setattr(server.plan, name, value)
+        redeployed = run(server)
+    assert (first.stats.cached, again.stats.cached, redeployed.stats.cached) == (0, 5, 0)
+    assert (calls_again, len(server.seen.requests)) == (5 + 1, 5 + 1 + 1 + 5)
+    assert any("cached answers not replayed: the endpoint now serves" in w for w in redeployed.warnings)
