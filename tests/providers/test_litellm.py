@@ -140,6 +140,7 @@ def test_spec_and_options_make_the_identity() -> None:
         "llm_provider": "openai",
         "api_base": "http://127.0.0.1:8000/v1",
         "api_key_id": None,
+        "params_not_sent": [],
     }
     assert provider.default_mode() == "completion"
     assert _provider("litellm:openai/smollm2", base_url="http://127.0.0.1:8000/v1").default_mode() == "chat"
@@ -266,10 +267,22 @@ def _request(text: str = "What is 1+3?") -> Request:
     return Request(Prompt("chat", messages=({"role": "user", "content": text},)), 0.0, 1.0, 16, 0, (), 5.0)
 
 
+def _call(provider: LiteLLMProvider) -> Any:
+    """One generate and the provider's close, on one event loop (as a run does)."""
+    import asyncio
+
+    async def main() -> Any:
+        try:
+            return await provider.generate(_request())
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(main())
+
+
 def test_warnings_during_a_call_do_not_turn_an_answer_into_a_fault(monkeypatch: pytest.MonkeyPatch) -> None:
     """A previous attempt scored pydantic's serializer UserWarning (an error under this suite's
     ``filterwarnings = error``) as a malformed response."""
-    import asyncio
 
     warnings.simplefilter("error")
     provider = _provider(base_url="http://127.0.0.1:1/v1")
@@ -280,15 +293,12 @@ def test_warnings_during_a_call_do_not_turn_an_answer_into_a_fault(monkeypatch: 
         return _chat("The answer is 4.")
 
     monkeypatch.setattr(provider._litellm, "acompletion", acompletion)
-    response = asyncio.run(provider.generate(_request()))
-    assert response.text == "The answer is 4."
+    assert _call(provider).text == "The answer is 4."
     with pytest.raises(UserWarning):  # other warnings keep the process's filters
         warnings.warn("someone else's warning", UserWarning, stacklevel=1)
-    asyncio.run(provider.aclose())
 
 
 def test_calls_send_no_litellm_retries_no_cache_and_the_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
 
     seen: list[dict[str, Any]] = []
 
@@ -298,7 +308,7 @@ def test_calls_send_no_litellm_retries_no_cache_and_the_decoding(monkeypatch: py
 
     provider = _provider(base_url="http://127.0.0.1:1/v1")
     monkeypatch.setattr(provider._litellm, "acompletion", acompletion)
-    asyncio.run(provider.generate(_request()))
+    _call(provider)
     sent = seen[0]
     assert (sent["num_retries"], sent["max_retries"], sent["caching"], sent["no-log"]) == (0, 0, False, True)
     assert (sent["model"], sent["api_base"], sent["seed"], sent["max_tokens"]) == (
@@ -482,3 +492,22 @@ def test_what_litellm_says_was_served_guards_the_cache(
     assert (first.stats.cached, again.stats.cached, redeployed.stats.cached) == (0, 5, 0)
     assert (calls_again, len(server.seen.requests)) == (5 + 1, 5 + 1 + 1 + 5)
     assert any("cached answers not replayed: the endpoint now serves" in w for w in redeployed.warnings)
+
+
+def test_a_parameter_the_provider_does_not_take_is_not_sent_and_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anthropic takes no seed: the suite's default ``seed: 0`` must not stop every run."""
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
+    provider = _provider("litellm:anthropic/claude-3-5-haiku")
+    assert provider.identity()["params_not_sent"] == ["seed"]
+    seen: list[dict[str, Any]] = []
+
+    async def acompletion(**kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return _chat("4")
+
+    monkeypatch.setattr(provider._litellm, "acompletion", acompletion)
+    _call(provider)
+    assert "seed" not in seen[0]
+    assert (seen[0]["temperature"], seen[0]["top_p"]) == (0.0, 1.0)
+    assert _provider("litellm:openai/m", base_url="http://127.0.0.1:1/v1").identity()["params_not_sent"] == []

@@ -148,6 +148,7 @@ class LiteLLMProvider(BaseProvider):
             raise UsageError(str(exc)) from None
         self._litellm = import_litellm()
         self.llm_provider = self._resolve_provider()
+        self.not_sent = self._unsupported_params()
         self.key_env, key = self._find_key()
         if key:
             register_secret(key)
@@ -169,6 +170,20 @@ class LiteLLMProvider(BaseProvider):
         else:
             self.default_base = None
         return str(provider)
+
+    def _unsupported_params(self) -> tuple[str, ...]:
+        """The optional decoding parameters the provider does not take (Anthropic and Bedrock
+        take no ``seed``): not sent, and named in the identity, rather than a run that stops on
+        the suite's default ``seed: 0``. Temperature and max_tokens are always sent."""
+        try:
+            supported = self._litellm.get_supported_openai_params(
+                model=self.model.partition("/")[2] or self.model, custom_llm_provider=self.llm_provider
+            )
+        except Exception:  # LiteLLM cannot say: send everything, and let the provider answer
+            return ()
+        if not supported:
+            return ()
+        return tuple(p for p in ("seed", "top_p", "stop") if p not in supported)
 
     def _find_key(self) -> tuple[str | None, str | None]:
         if self.options.api_key_env:
@@ -201,6 +216,7 @@ class LiteLLMProvider(BaseProvider):
             "llm_provider": self.llm_provider,
             "api_base": self.api_base or self.default_base,
             "api_key_id": self.key_id,
+            "params_not_sent": list(self.not_sent),
         }
 
     def describe(self) -> dict[str, Any]:
@@ -232,6 +248,8 @@ class LiteLLMProvider(BaseProvider):
             args["seed"] = request.seed
         if request.stop:
             args["stop"] = list(request.stop)
+        for name in self.not_sent:
+            args.pop(name, None)
         return args
 
     async def generate(self, request: Request) -> Response:
