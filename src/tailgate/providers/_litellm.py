@@ -76,6 +76,18 @@ OFFLINE_ENV = {
 }
 
 
+_CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "input_callback",
+    "service_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "_async_input_callback",
+)
+
+
 class _Shared:
     """The HTTP client tailgate gives LiteLLM (``litellm.aclient_session``, used by its
     OpenAI-SDK providers) and the providers using it. Without it LiteLLM 1.110's
@@ -110,10 +122,7 @@ def import_litellm() -> Any:
     litellm.cache = None
     litellm.num_retries = None
     litellm.disable_hf_tokenizer_download = True
-    for hooks in ("callbacks", "success_callback", "failure_callback", "_async_success_callback"):
-        if isinstance(getattr(litellm, hooks, None), list):
-            getattr(litellm, hooks).clear()
-    for hooks in ("input_callback", "service_callback", "_async_failure_callback", "_async_input_callback"):
+    for hooks in _CALLBACK_LISTS:
         if isinstance(getattr(litellm, hooks, None), list):
             getattr(litellm, hooks).clear()
     _quiet_warnings()
@@ -147,7 +156,7 @@ class LiteLLMProvider(BaseProvider):
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         self._litellm = import_litellm()
-        self.llm_provider = self._resolve_provider()
+        self.llm_provider, self.default_base = self._resolve_provider()
         self.not_sent = self._unsupported_params()
         self.key_env, key = self._find_key()
         if key:
@@ -155,9 +164,9 @@ class LiteLLMProvider(BaseProvider):
         self._key = key
         self.key_id = api_key_id(key)
 
-    def _resolve_provider(self) -> str:
-        """The LiteLLM provider the model names (``openai`` for ``openai/smollm2``); an unknown
-        one is a usage error before any call."""
+    def _resolve_provider(self) -> tuple[str, str | None]:
+        """The LiteLLM provider the model names (``openai`` for ``openai/smollm2``) and its fixed
+        API base where it has one (Groq's); an unknown provider is a usage error before any call."""
         try:
             _, provider, _, default_base = self._litellm.get_llm_provider(self.model, api_base=self.api_base)
         except Exception as exc:
@@ -165,11 +174,8 @@ class LiteLLMProvider(BaseProvider):
                 f"litellm: LiteLLM does not know the provider of '{self.model}': name it as "
                 f"provider/model, e.g. litellm:openai/{self.model} ({redact(str(exc))[:300]})"
             ) from None
-        if self.api_base is None and isinstance(default_base, str):
-            self.default_base: str | None = default_base  # what answers, when the provider has a fixed one
-        else:
-            self.default_base = None
-        return str(provider)
+        fixed = default_base if self.api_base is None and isinstance(default_base, str) else None
+        return str(provider), fixed
 
     def _unsupported_params(self) -> tuple[str, ...]:
         """The optional decoding parameters the provider does not take (Anthropic and Bedrock
@@ -197,7 +203,10 @@ class LiteLLMProvider(BaseProvider):
             return conventional, key
         if self.api_base is None:
             # a cloud provider without its credentials would fail every call (as a retried 500)
-            needed = self._litellm.validate_environment(self.model)
+            try:
+                needed = self._litellm.validate_environment(self.model)
+            except Exception:  # LiteLLM cannot say: let the first call answer
+                needed = {}
             missing = [k for k in needed.get("missing_keys", []) if not k.endswith(("_API_BASE", "_BASE_URL"))]
             if missing and not needed.get("keys_in_environment"):
                 raise ProviderError(
