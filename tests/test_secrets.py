@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import tailgate
 from tests.support.fault_server import FaultPlan, FaultServer
 from tests.support.suites import make_suite
@@ -105,6 +107,7 @@ def test_redact_removes_keys_from_messages(monkeypatch: object) -> None:
     assert redact("Authorization: Bearer abc.def.ghijklmnop") == "Authorization: Bearer ***"
 
 
+@pytest.mark.timeout(300)
 def test_litellm_key_is_sent_but_never_written(tmp_path: Path) -> None:
     """The same through LiteLLM (``litellm:openai/m``): the key from the named variable reaches
     the endpoint, and neither its echo in error messages nor in answers is stored or printed."""
