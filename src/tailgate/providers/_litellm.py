@@ -172,7 +172,7 @@ class LiteLLMProvider(BaseProvider):
         except Exception as exc:
             raise UsageError(
                 f"litellm: LiteLLM does not know the provider of '{self.model}': name it as "
-                f"provider/model, e.g. litellm:openai/{self.model} ({redact(str(exc))[:300]})"
+                f"provider/model, e.g. litellm:openai/{self.model} ({redact(str(exc)).partition(chr(10))[0][:200]})"
             ) from None
         fixed = default_base if self.api_base is None and isinstance(default_base, str) else None
         return str(provider), fixed
