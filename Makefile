@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q src  # an editable install is not byte-compiled by pip
 	# a test oracle: confseq's pure-Python modules from its sdist (its C++ part does not build on 3.11)
 	mkdir -p $(VENV)/oracles && $(BIN)/pip download --quiet --disable-pip-version-check --no-deps \
-	  --no-binary :all: 'confseq==0.0.11' -d $(VENV)/oracles && tar -xzf $(VENV)/oracles/confseq-0.0.11.tar.gz -C $(VENV)/oracles
+	  --no-binary confseq 'confseq==0.0.11' -d $(VENV)/oracles && tar -xzf $(VENV)/oracles/confseq-0.0.11.tar.gz -C $(VENV)/oracles
 	touch $(STAMP)
 
 # Runs the bundled suite on the embedded default model, then reports on it (terminal + HTML).

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
         contamination,
         ngram_tokens,
     )
-    from tailgate.analysis._data import RunData, load_run
+    from tailgate.analysis._data import NORMALIZED_ANSWER, RunData, load_run, reference_text
     from tailgate.analysis._derive import derive_item_features
     from tailgate.analysis._discovery import build_cells, enumerate_slices, significance, sliceline_topk
     from tailgate.analysis._drift import (
@@ -156,7 +156,7 @@ if TYPE_CHECKING:
     )
     from tailgate.analysis._shadow_store import shadow_pair, shadow_report
     from tailgate.analysis._shadow_text import chrf
-    from tailgate.analysis._slices import SliceEstimate, slice_estimates, worst_slices
+    from tailgate.analysis._slices import SliceEstimate, item_features, slice_estimates, worst_slices
     from tailgate.analysis._spread import FormatSpread, SpreadTest, TemplateSpread, format_spread, template_spread
     from tailgate.analysis._stats import (
         Percentile,
@@ -185,6 +185,7 @@ __all__ = [
     "DEFAULT_MIN_ITEMS",
     "DEFAULT_PLANNING_SD",
     "DRIFT_SCHEMA_VERSION",
+    "NORMALIZED_ANSWER",
     "REPORT_SCHEMA_VERSION",
     "SUMMARY_COLUMNS",
     "Agreement",
@@ -305,6 +306,7 @@ __all__ = [
     "format_spread",
     "gini",
     "gini_weighted",
+    "item_features",
     "item_request_attributes",
     "jensen_shannon",
     "judge_accuracy",
@@ -334,6 +336,7 @@ __all__ = [
     "prpl_eb_cs",
     "psi",
     "quality_under_drift",
+    "reference_text",
     "report_options",
     "robustness",
     "sample_power",
@@ -358,6 +361,9 @@ __all__ = [
 # Submodules are imported on first use: `tailgate show` needs the summary only, not the report,
 # compare and discovery modules (and scipy, duckdb) that importing all of them would load.
 _LAZY = {
+    "NORMALIZED_ANSWER": "tailgate.analysis._data",
+    "item_features": "tailgate.analysis._slices",
+    "reference_text": "tailgate.analysis._data",
     "SequentialDecision": "tailgate.analysis._sequential",
     "SequentialOptions": "tailgate.analysis._sequential",
     "prpl_eb_cs": "tailgate.analysis._sequential",
