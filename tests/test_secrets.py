@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import tailgate
 from tests.support.fault_server import FaultPlan, FaultServer
 from tests.support.suites import make_suite
@@ -103,3 +105,36 @@ def test_redact_removes_keys_from_messages(monkeypatch: object) -> None:
     assert redact("error: custom-secret-value-42 is wrong") == "error: *** is wrong"
     assert "sk-abcdefghijklmnop" not in redact("key sk-abcdefghijklmnop rejected")
     assert redact("Authorization: Bearer abc.def.ghijklmnop") == "Authorization: Bearer ***"
+
+
+@pytest.mark.timeout(300)
+def test_litellm_key_is_sent_but_never_written(tmp_path: Path) -> None:
+    """The same through LiteLLM (``litellm:openai/m``): the key from the named variable reaches
+    the endpoint, and neither its echo in error messages nor in answers is stored or printed."""
+    from tests.support.entry_points import checkout_env
+
+    items = [{"id": str(i), "question": f"What is {i}+1?", "answer": i + 1, "task": "math"} for i in range(6)]
+    suite = make_suite(
+        tmp_path / "s", items, scorers=[{"type": "numeric"}], extra={"model": {"api_key_env": "MY_LLM_CREDENTIAL"}}
+    )
+    env = {**checkout_env(tmp_path / "components"), "MY_LLM_CREDENTIAL": SECRET}
+    plan = FaultPlan(share=0.5, kinds=("500",), seed=3, error_body=f"internal error for key {SECRET}")
+    plan.echo_authorization = True
+    with FaultServer(plan) as server:
+        args = ("run", str(suite), "--model", "litellm:openai/m", "--base-url", server.base_url)
+        proc = tailgate(*args, "--run-id", "l1", "--max-attempts", "3", "--json", env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert server.seen.requests[0]["headers"]["Authorization"] == f"Bearer {SECRET}"
+        assert server.seen.faults["500"] > 0
+        server.plan = FaultPlan(status_always=401, error_body=f"bad key {SECRET}")
+        refused = tailgate(*args, "--no-cache", env=env)
+    assert refused.returncode == 2
+    assert "refused the API key" in refused.stderr
+    exported = tailgate("export", "l1", "--format", "jsonl", env=env)
+    assert "(you sent Bearer ***)" in exported.stdout  # the output is kept, the key is not
+    for text in (proc.stdout, proc.stderr, refused.stdout, refused.stderr, exported.stdout):
+        assert SECRET not in text
+    written = _everything_written(tmp_path / "store")
+    assert b"internal error for key ***" in written
+    assert SECRET.encode() not in written
+    assert b"MY_LLM_CREDENTIAL" in written

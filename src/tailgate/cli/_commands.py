@@ -36,13 +36,13 @@ if TYPE_CHECKING:
     "-m",
     default=DEFAULT_MODEL,
     show_default=True,
-    help="provider:name, e.g. local:gemma3-270m, openai:gpt-4o-mini.",
+    help="provider:name, e.g. local:gemma3-270m, openai:gpt-4o-mini, litellm:anthropic/claude-3-5-haiku.",
 )
 @click.option("--repeats", "-k", type=click.IntRange(min=1), help="Samples per item and variant.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), help="Only the first N items.")
 @click.option("--variants", metavar="NAMES", help="Only these variants (comma-separated).")
 @click.option("--run-id", help="Name the run; an existing id resumes it (issues only missing samples).")
-@click.option("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--base-url", help="OpenAI-compatible base URL (litellm: its api_base), e.g. http://127.0.0.1:8000/v1.")
 @click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
 @click.option("--mode", type=click.Choice(["auto", "chat", "completion"]), help="Prompt form.")
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), help="Calls in flight at most.")
