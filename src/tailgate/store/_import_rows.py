@@ -13,7 +13,18 @@ import orjson
 
 from tailgate.errors import InputError
 
-__all__ = ["ROW_COLUMNS", "Place", "SampleRows", "iter_jsonl", "load_json", "number", "read_file", "require"]
+__all__ = [
+    "ROW_COLUMNS",
+    "Place",
+    "SampleRows",
+    "as_python",
+    "iter_jsonl",
+    "lazy_json",
+    "load_json",
+    "number",
+    "read_file",
+    "require",
+]
 
 ROW_COLUMNS = (
     "_item",
@@ -116,6 +127,27 @@ def load_json(data: bytes, display: str) -> Any:
             pos = bad.start
         line = data.count(b"\n", 0, pos) + 1 if pos is not None else None
         raise _decode_error(exc, display, line) from None
+
+
+def lazy_json(data: bytes, parser: Any = None) -> tuple[Any, type, type] | None:
+    """One JSON document parsed by simdjson, whose values stay in its buffer until read (a
+    large log's fields that are not imported never become Python objects): (the root value,
+    simdjson's Object and Array proxy types), or None when simdjson refuses the bytes (then
+    :func:`load_json` reads them and names what is wrong). ``parser`` reuses a
+    ``simdjson.Parser`` (its earlier document's proxies must be gone)."""
+    import simdjson
+
+    try:
+        root = (parser or simdjson.Parser()).parse(data)
+    except (ValueError, RuntimeError):  # malformed, not UTF-8 (a ValueError), beyond 64-bit numbers
+        return None
+    return root, simdjson.Object, simdjson.Array
+
+
+def as_python(value: Any) -> Any:
+    """A simdjson value as the Python object orjson would have made of it."""
+    convert = getattr(value, "as_dict", None) or getattr(value, "as_list", None)
+    return value if convert is None else convert()
 
 
 def read_file(path: Path, display: str) -> bytes:
