@@ -503,3 +503,18 @@ def test_a_nan_score_is_still_refused_by_the_writer(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="'nan' is not a finite number") as err:
         _import("inspect", path, "bad")
     assert (err.value.line, err.value.field) == (3, "_score")
+
+
+def test_the_garbage_collector_is_back_on_after_an_import(tmp_path: Path) -> None:
+    """Parsing runs with the cyclic collector off (BENCHMARKS.md); it must be on again after
+    an import, a failed one too."""
+    import gc
+
+    assert gc.isenabled()
+    _import("openai-evals", OAI_A, "ok")
+    assert gc.isenabled()
+    bad = tmp_path / "log.jsonl"
+    _write_lines(bad, _lines(OAI_A)[1:])
+    with pytest.raises(InputError):
+        _import("openai-evals", bad, "bad")
+    assert gc.isenabled()

@@ -118,7 +118,7 @@ def _lite(raw: bytes) -> dict[str, Any] | None:
     return out | {"results": head}
 
 
-def _lite_entry(entry: Any, obj: type) -> Any:
+def _lite_entry(entry: Any, obj: Any) -> Any:
     if type(entry) is not obj:
         return as_python(entry)
     out: dict[str, Any] = {}

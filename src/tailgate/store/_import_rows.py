@@ -129,7 +129,7 @@ def load_json(data: bytes, display: str) -> Any:
         raise _decode_error(exc, display, line) from None
 
 
-def lazy_json(data: bytes, parser: Any = None) -> tuple[Any, type, type] | None:
+def lazy_json(data: bytes, parser: Any = None) -> tuple[Any, Any, Any] | None:
     """One JSON document parsed by simdjson, whose values stay in its buffer until read (a
     large log's fields that are not imported never become Python objects): (the root value,
     simdjson's Object and Array proxy types), or None when simdjson refuses the bytes (then
