@@ -197,8 +197,8 @@ def _outputs(obj: dict[str, Any]) -> tuple[list[str | None], list[str | None]]:
     """The raw responses (one per repeat) and the filtered answers."""
     resps = obj["resps"]
     filtered = obj["filtered_resps"]
-    answers = [_answer([f]) for f in filtered] or [None]
     if len(resps) == 1 and isinstance(resps[0], list) and all(isinstance(r, str) for r in resps[0]) and resps[0]:
+        answers = [_answer([f]) for f in filtered] or [None]
         return list(resps[0]), answers  # generate_until: one request, K responses
     # loglikelihood / multiple choice: one request per choice; the document is one sample
     return [orjson.dumps(resps).decode()], [_answer(filtered)]
