@@ -518,3 +518,41 @@ def test_the_garbage_collector_is_back_on_after_an_import(tmp_path: Path) -> Non
     with pytest.raises(InputError):
         _import("openai-evals", bad, "bad")
     assert gc.isenabled()
+
+
+def test_lmeval_multiple_choice_file_goes_to_the_parser(tmp_path: Path) -> None:
+    """A loglikelihood task's lines (one [loglikelihood, is_greedy] list per choice) are what the
+    DuckDB fast path does not read: its first line sends the file to the parser, which keeps the
+    responses and filtered answers as JSON text, one sample per document."""
+    import tailgate.store._import_lmeval as lmeval
+
+    lines = []
+    for doc_id in range(3):
+        choices = [[f"-{doc_id + c}.5", "False"] for c in range(4)]
+        lines.append(
+            json.dumps(
+                {
+                    "doc_id": doc_id,
+                    "arguments": {f"gen_args_{c}": {"arg_0": f"Q{doc_id}", "arg_1": f" {c}"} for c in range(4)},
+                    "resps": [[c] for c in choices],
+                    "filtered_resps": choices,
+                    "filter": "none",
+                    "metrics": ["acc", "acc_norm"],
+                    "acc": float(doc_id != 1),
+                    "acc_norm": 1.0,
+                }
+            )
+        )
+    path = tmp_path / "samples_mc_2026-01-01T00-00-00.000000.jsonl"
+    _write_lines(path, lines)
+    assert lmeval.fast_path([str(path)]) is None
+    (run,) = _import("lm-eval", path, "mc")
+    assert (run.items, run.records) == (3, 3)
+    assert _mean("mc") == pytest.approx(2 / 3)
+    record = sorted(_records("mc"), key=lambda r: r["prompt"])[0]
+    first = json.loads(lines[0])
+    compact = (",", ":")
+    assert record["output"] == json.dumps(first["resps"], separators=compact)
+    assert record["answer"] == json.dumps(first["filtered_resps"], separators=compact)
+    assert record["prompt"] == "Q0"
+    assert set(json.loads(record["scores"])) == {"acc,none", "acc_norm,none"}
