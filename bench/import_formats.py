@@ -136,9 +136,8 @@ def make_openai_evals(path: Path, total: int) -> None:
     event_id = 0
     for i in range(total):
         for event in groups[i % len(groups)]:
-            copied = dict(event, sample_id=f"tgfix-match.dev.v0.{i}", event_id=event_id)
+            buf.write(json.dumps(dict(event, sample_id=f"tgfix-match.dev.v0.{i}", event_id=event_id)) + "\n")
             event_id += 1
-            buf.write(json.dumps(copied) + "\n")
     path.write_text(buf.getvalue())
 
 

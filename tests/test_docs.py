@@ -59,6 +59,7 @@ def test_the_entry_points_examples_run(api_page: dict[str, object], monkeypatch:
         "rescore_run",
         "judge_run",
         "judge_attack",
+        "redteam",
         "quality_under_drift",
         "sample_suite",
         "drift",

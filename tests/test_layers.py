@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"gate"},
     {"report"},
     {"_api"},
+    {"view"},
     {"cli", "__main__"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}

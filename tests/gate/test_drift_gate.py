@@ -114,7 +114,8 @@ def test_the_command(tmp_path: Path) -> None:
     missing = tailgate("gate", "--policy", policy)
     assert (missing.returncode, missing.stderr.strip()) == (
         2,
-        "tailgate: error: give BASE and CAND (two runs to compare), --drift FILE, --judge-attack FILE, or several",
+        "tailgate: error: give BASE and CAND (two runs to compare), --drift FILE, --judge-attack FILE, "
+        "--redteam FILE, or several",
     )
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema_version": 1}', encoding="utf-8")

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
         contamination,
         ngram_tokens,
     )
-    from tailgate.analysis._data import RunData, load_run
+    from tailgate.analysis._data import NORMALIZED_ANSWER, RunData, load_run, reference_text
     from tailgate.analysis._derive import derive_item_features
     from tailgate.analysis._discovery import build_cells, enumerate_slices, significance, sliceline_topk
     from tailgate.analysis._drift import (
@@ -117,6 +117,18 @@ if TYPE_CHECKING:
         post_stratify,
         quality_under_drift,
     )
+    from tailgate.analysis._redteam import (
+        AttackDelta,
+        AttackRate,
+        OverRefusal,
+        RedTeamReport,
+        RedTeamSamples,
+        attack_delta,
+        load_redteam,
+        redteam_rates,
+        redteam_report,
+        redteam_samples,
+    )
     from tailgate.analysis._report import REPORT_SCHEMA_VERSION, Report, ReportOptions, build_report, report_options
     from tailgate.analysis._report_sections import (
         DiscoveredSlice,
@@ -156,7 +168,7 @@ if TYPE_CHECKING:
     )
     from tailgate.analysis._shadow_store import shadow_pair, shadow_report
     from tailgate.analysis._shadow_text import chrf
-    from tailgate.analysis._slices import SliceEstimate, slice_estimates, worst_slices
+    from tailgate.analysis._slices import SliceEstimate, item_features, slice_estimates, worst_slices
     from tailgate.analysis._spread import FormatSpread, SpreadTest, TemplateSpread, format_spread, template_spread
     from tailgate.analysis._stats import (
         Percentile,
@@ -185,10 +197,13 @@ __all__ = [
     "DEFAULT_MIN_ITEMS",
     "DEFAULT_PLANNING_SD",
     "DRIFT_SCHEMA_VERSION",
+    "NORMALIZED_ANSWER",
     "REPORT_SCHEMA_VERSION",
     "SUMMARY_COLUMNS",
     "Agreement",
     "AgreementDifference",
+    "AttackDelta",
+    "AttackRate",
     "AttackSuccess",
     "AttributeDrift",
     "BeyondAccuracy",
@@ -233,6 +248,7 @@ __all__ = [
     "MonitorStep",
     "NewlyFailing",
     "NgramShift",
+    "OverRefusal",
     "OverallChange",
     "OverlappingItem",
     "Overview",
@@ -245,6 +261,8 @@ __all__ = [
     "Plots",
     "PowerAdvice",
     "QualityUnderDrift",
+    "RedTeamReport",
+    "RedTeamSamples",
     "RepeatAdvice",
     "Report",
     "ReportOptions",
@@ -281,6 +299,7 @@ __all__ = [
     "adjust_by",
     "agreement",
     "analyse_drift",
+    "attack_delta",
     "attack_success_rates",
     "attribute_drift",
     "bootstrap_percentiles",
@@ -305,6 +324,7 @@ __all__ = [
     "format_spread",
     "gini",
     "gini_weighted",
+    "item_features",
     "item_request_attributes",
     "jensen_shannon",
     "judge_accuracy",
@@ -314,6 +334,7 @@ __all__ = [
     "load_comparison",
     "load_drift",
     "load_judge_attack",
+    "load_redteam",
     "load_run",
     "log_odds_ngrams",
     "mcnemar",
@@ -334,6 +355,10 @@ __all__ = [
     "prpl_eb_cs",
     "psi",
     "quality_under_drift",
+    "redteam_rates",
+    "redteam_report",
+    "redteam_samples",
+    "reference_text",
     "report_options",
     "robustness",
     "sample_power",
@@ -358,6 +383,9 @@ __all__ = [
 # Submodules are imported on first use: `tailgate show` needs the summary only, not the report,
 # compare and discovery modules (and scipy, duckdb) that importing all of them would load.
 _LAZY = {
+    "NORMALIZED_ANSWER": "tailgate.analysis._data",
+    "item_features": "tailgate.analysis._slices",
+    "reference_text": "tailgate.analysis._data",
     "SequentialDecision": "tailgate.analysis._sequential",
     "SequentialOptions": "tailgate.analysis._sequential",
     "prpl_eb_cs": "tailgate.analysis._sequential",
@@ -516,6 +544,16 @@ _LAZY = {
     "JudgeAttackReport": "tailgate.analysis._judge_attack",
     "attack_success_rates": "tailgate.analysis._judge_attack",
     "load_judge_attack": "tailgate.analysis._judge_attack",
+    "AttackDelta": "tailgate.analysis._redteam",
+    "AttackRate": "tailgate.analysis._redteam",
+    "OverRefusal": "tailgate.analysis._redteam",
+    "RedTeamReport": "tailgate.analysis._redteam",
+    "RedTeamSamples": "tailgate.analysis._redteam",
+    "attack_delta": "tailgate.analysis._redteam",
+    "load_redteam": "tailgate.analysis._redteam",
+    "redteam_rates": "tailgate.analysis._redteam",
+    "redteam_report": "tailgate.analysis._redteam",
+    "redteam_samples": "tailgate.analysis._redteam",
     "krippendorff_alpha": "tailgate.analysis._agreement",
     "scott_pi": "tailgate.analysis._agreement",
     "PPIMean": "tailgate.analysis._ppi",

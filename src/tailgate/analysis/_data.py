@@ -20,6 +20,7 @@ from tailgate.store import Store
 __all__ = [
     "ANSWER_TEXT",
     "AUTO",
+    "NORMALIZED_ANSWER",
     "ItemFrame",
     "RunData",
     "exact_avg",

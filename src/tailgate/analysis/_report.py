@@ -28,6 +28,7 @@ from tailgate.analysis._discovery import (
 from tailgate.analysis._estimate import Estimate
 from tailgate.analysis._judge_card import JudgeCard, judge_cards
 from tailgate.analysis._profile import Concentration, FailureProfile, failure_profile
+from tailgate.analysis._redteam import RedTeamReport, redteam_report, redteam_samples
 from tailgate.analysis._report_sections import (
     DiscoveredSlice,
     Discovery,
@@ -124,6 +125,9 @@ class Report:
     """Why a section is empty or missing (``consistency``, ``robustness``)."""
     judges: list[JudgeCard] = field(default_factory=list)
     """The report card of each judge scorer that scored the run (docs/judges.md); empty without."""
+    redteam: RedTeamReport | None = None
+    """A ``tailgate redteam`` run's statistics (docs/redteam.md); None for other runs (and then
+    not in the JSON)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -147,7 +151,7 @@ class Report:
             "notes": self.notes.as_dict(),
             "judges": [j.as_dict() for j in self.judges],
             "plots": self.plots.as_dict(),
-        }
+        } | ({} if self.redteam is None else {"redteam": self.redteam.as_dict()})
 
 
 def build_report(store: Store, run_id: str, options: ReportOptions | None = None) -> Report:
@@ -187,6 +191,8 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         clock.lap("items and plots")
         judges = _judges(data, options.confidence)
         clock.lap("judges")
+        samples = redteam_samples(data)
+        redteam = None if samples is None else redteam_report(data, samples, confidence=options.confidence)
     finally:
         data.close()
     return Report(
@@ -208,6 +214,7 @@ def build_report(store: Store, run_id: str, options: ReportOptions | None = None
         robustness=robust,
         notes=notes,
         judges=judges,
+        redteam=redteam,
     )
 
 

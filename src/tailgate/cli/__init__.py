@@ -37,4 +37,15 @@ def main() -> None:
 
 
 with _importing():
-    from tailgate.cli import _cache, _commands, _drift, _importers, _robustness, _sample, _shadow, _traffic  # noqa: F401  (register the commands on ``cli``)
+    from tailgate.cli import (  # noqa: F401  (register the commands on ``cli``)
+        _cache,
+        _commands,
+        _drift,
+        _importers,
+        _redteam,
+        _robustness,
+        _sample,
+        _shadow,
+        _traffic,
+        _view,
+    )

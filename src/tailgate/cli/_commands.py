@@ -363,6 +363,7 @@ def compare(
 @click.option(
     "--judge-attack", "attack_file", metavar="FILE", help="A `tailgate judge-attack --json FILE` report to judge."
 )
+@click.option("--redteam", "redteam_file", metavar="FILE", help="A `tailgate redteam --json FILE` report to judge.")
 @click.option("--junit", "junit_out", metavar="FILE", help="Write JUnit XML (one test case per rule).")
 @click.option("--comparison", "saved", metavar="FILE", help="Decide on a saved `compare --json FILE` of BASE and CAND.")
 @_with(_compare_options)
@@ -379,6 +380,7 @@ def gate(
     margin: float | None,
     drift_file: str | None,
     attack_file: str | None,
+    redteam_file: str | None,
     junit_out: str | None,
     saved: str | None,
     json_out: str | None,
@@ -386,9 +388,9 @@ def gate(
     html_out: str | None,
     **given: Any,
 ) -> None:
-    """Decide a release: check CAND against BASE (and/or a drift or judge attack report) with a
-    policy. Exit 0 pass, 1 fail, 2 error, 3 refused (an untrusted judge gave the scores)."""
-    from tailgate.analysis import load_drift, load_judge_attack
+    """Decide a release: check CAND against BASE (and/or a drift, judge attack or red-team report)
+    with a policy. Exit 0 pass, 1 fail, 2 error, 3 refused (an untrusted judge gave the scores)."""
+    from tailgate.analysis import load_drift, load_judge_attack, load_redteam
     from tailgate.errors import UsageError
     from tailgate.gate import decide, load_policy
     from tailgate.report import compare_html, console, gate_junit, gate_markdown, render_gate
@@ -401,21 +403,25 @@ def gate(
             policy,
             margin,
             json_out,
-            md_out or html_out or junit_out or saved or drift_file or attack_file,
+            md_out or html_out or junit_out or saved or drift_file or attack_file or redteam_file,
             given,
         )
     if policy is None:
         raise UsageError("give --policy FILE (or --sequential)")
     if margin is not None:
         raise UsageError("--margin is the --sequential gate's equivalence margin")
-    if (base is None) != (cand is None) or (base is None and drift_file is None and attack_file is None):
-        raise UsageError("give BASE and CAND (two runs to compare), --drift FILE, --judge-attack FILE, or several")
+    if (base is None) != (cand is None) or (base is None and not (drift_file or attack_file or redteam_file)):
+        raise UsageError(
+            "give BASE and CAND (two runs to compare), --drift FILE, --judge-attack FILE, --redteam FILE, or several"
+        )
     if html_out and base is None:
         raise UsageError("--html draws the comparison of BASE and CAND; for drift use tailgate drift --html")
     rules = load_policy(policy)
     comparison = _comparison(ctx, base, cand, saved, confidence=rules.confidence, **given) if base and cand else None
     attack = load_judge_attack(attack_file) if attack_file else None
-    decision = decide(comparison, rules, drift=load_drift(drift_file) if drift_file else None, judge_attack=attack)
+    red = load_redteam(redteam_file) if redteam_file else None
+    drift = load_drift(drift_file) if drift_file else None
+    decision = decide(comparison, rules, drift=drift, judge_attack=attack, redteam=red)
     write_outputs(
         decision.as_dict(),
         json_out,

@@ -15,7 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tailgate.config._yaml import SourceMap, load_yaml
 from tailgate.errors import InputError
@@ -75,6 +84,17 @@ class Message(_Strict):
 
     role: Literal["system", "user", "assistant"]
     content: str
+    optional: bool = False
+    """Leave the message out of the prompt when its content renders blank (a conversation whose
+    items have different numbers of turns: ``tailgate redteam``'s multi-turn attacks)."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # ``optional`` only when set: a run's fingerprint (a hash of its templates) stays what it was
+        out: dict[str, Any] = handler(self)
+        if not self.optional:
+            out.pop("optional", None)
+        return out
 
 
 class TemplateConfig(_Strict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tailgate.analysis import Comparison, DriftReport, JudgeAttackReport
+from tailgate.analysis import Comparison, DriftReport, JudgeAttackReport, RedTeamReport
 from tailgate.errors import UsageError
 from tailgate.gate._judge_rules import CORRECTED_RULES, JudgeConcern, judge_concerns, refuse
 from tailgate.gate._policy import Policy
@@ -43,6 +43,8 @@ class Decision:
     """The drift report the ``drift`` rules judged (None: the policy has none)."""
     judge_attack: JudgeAttackReport | None = None
     """The judge attack report the ``judge_attack_success`` rules judged (None: the policy has none)."""
+    redteam: RedTeamReport | None = None
+    """The red-team report the ``attack_success`` rules judged (None: the policy has none)."""
 
     @property
     def refused(self) -> bool:
@@ -57,19 +59,25 @@ class Decision:
         return 1 if any(r.status == "fail" for r in self.results) else 3
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "passed": self.passed,
-            "rules": [r.as_dict() for r in self.results],
-            "comparison": self.comparison.as_dict() if self.comparison is not None else None,
-            "drift": self.drift.as_dict() if self.drift is not None else None,
-        } | ({"judge_attack": self.judge_attack.as_dict()} if self.judge_attack is not None else {})
+        return (
+            {
+                "policy": self.policy,
+                "passed": self.passed,
+                "rules": [r.as_dict() for r in self.results],
+                "comparison": self.comparison.as_dict() if self.comparison is not None else None,
+                "drift": self.drift.as_dict() if self.drift is not None else None,
+            }
+            | ({"judge_attack": self.judge_attack.as_dict()} if self.judge_attack is not None else {})
+            | ({"redteam": self.redteam.as_dict()} if self.redteam is not None else {})
+        )
 
 
 _WHAT = {"drift": "a drift report (--drift)", "comparison": "two runs to compare",
-         "judge_attack": "a judge attack report (--judge-attack)"}  # fmt: skip
+         "judge_attack": "a judge attack report (--judge-attack)",
+         "redteam": "a red-team report (--redteam)"}  # fmt: skip
 _HOW = {"drift": "a drift report (tailgate gate --drift FILE)", "comparison": "two runs (BASE CAND)",
-        "judge_attack": "a judge attack report (tailgate gate --judge-attack FILE)"}  # fmt: skip
+        "judge_attack": "a judge attack report (tailgate gate --judge-attack FILE)",
+        "redteam": "a red-team report (tailgate gate --redteam FILE)"}  # fmt: skip
 
 
 def subjects(policy: Policy) -> set[Subject]:
@@ -83,6 +91,7 @@ def decide(
     *,
     drift: DriftReport | None = None,
     judge_attack: JudgeAttackReport | None = None,
+    redteam: RedTeamReport | None = None,
 ) -> Decision:
     """Check every rule on its subject; the gate passes when all do.
 
@@ -94,10 +103,11 @@ def decide(
         >>> decision = decide(compare_runs(store, "base", "cand"), load_policy("gate.yaml"))  # doctest: +SKIP
         >>> decision.passed, [r.status for r in decision.results]  # doctest: +SKIP
     """
-    given: dict[Subject, Comparison | DriftReport | JudgeAttackReport | None] = {
+    given: dict[Subject, Comparison | DriftReport | JudgeAttackReport | RedTeamReport | None] = {
         "comparison": comparison,
         "drift": drift,
         "judge_attack": judge_attack,
+        "redteam": redteam,
     }
     needed = subjects(policy)
     for subject, value in given.items():
@@ -123,7 +133,8 @@ def decide(
             continue
         mine = _concerns_of(kind, concerns) if spec.scored else ()
         results.append(refuse(result, mine) if mine else result)
-    return Decision(policy.name, all(r.passed for r in results), tuple(results), comparison, drift, judge_attack)
+    passed = all(r.passed for r in results)
+    return Decision(policy.name, passed, tuple(results), comparison, drift, judge_attack, redteam)
 
 
 def _concerns_of(kind: str, concerns: tuple[JudgeConcern, ...]) -> tuple[JudgeConcern, ...]:

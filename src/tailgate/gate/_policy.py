@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from tailgate.config import load_yaml
 from tailgate.errors import InputError
-from tailgate.gate import _drift_rules, _judge_rules, _rules  # noqa: F401  (declare the built-in rules)
+from tailgate.gate import _drift_rules, _judge_rules, _redteam_rules, _rules  # noqa: F401  (declare the built-in rules)
 from tailgate.gate._registry import RULES, RuleParams
 
 __all__ = ["JudgePolicy", "Policy", "RuleEntry", "load_policy"]

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from tailgate.analysis import Comparison, DriftReport, JudgeAttackReport
+from tailgate.analysis import Comparison, DriftReport, JudgeAttackReport, RedTeamReport
 
 __all__ = [
     "RULES",
@@ -33,9 +33,9 @@ __all__ = [
     "gate_rule",
 ]
 
-Subject = Literal["comparison", "drift", "judge_attack"]
-"""What a rule judges: a comparison of two runs, a drift report of traffic windows, or a judge
-attack report (``tailgate judge-attack --json``)."""
+Subject = Literal["comparison", "drift", "judge_attack", "redteam"]
+"""What a rule judges: a comparison of two runs, a drift report of traffic windows, a judge
+attack report (``tailgate judge-attack --json``) or a red-team report (``tailgate redteam --json``)."""
 
 
 class RuleParams(BaseModel):
@@ -110,7 +110,7 @@ class NotApplicable(Exception):
 
 
 P = TypeVar("P", bound=RuleParams)
-S = TypeVar("S", Comparison, DriftReport, JudgeAttackReport)
+S = TypeVar("S", Comparison, DriftReport, JudgeAttackReport, RedTeamReport)
 Check = Callable[[Any, Any], RuleResult]
 
 

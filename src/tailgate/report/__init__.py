@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tailgate.report._html import render_html
     from tailgate.report._judge_card import report_markdown
     from tailgate.report._progress import LineProgress, RichProgress, StepProgress
+    from tailgate.report._redteam import render_redteam
     from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
     from tailgate.report._sequential import render_sequential
     from tailgate.report._shadow import render_shadow, shadow_html, shadow_markdown
@@ -42,6 +43,7 @@ __all__ = [
     "render_html",
     "render_judge_attack",
     "render_parsers",
+    "render_redteam",
     "render_report",
     "render_run_summary",
     "render_runs",
@@ -67,6 +69,7 @@ _LAZY = {
     "render_html": "tailgate.report._html",
     "report_markdown": "tailgate.report._judge_card",
     "render_judge_attack": "tailgate.report._judge_card",
+    "render_redteam": "tailgate.report._redteam",
     "StepProgress": "tailgate.report._progress",
     "LineProgress": "tailgate.report._progress",
     "RichProgress": "tailgate.report._progress",

@@ -12,6 +12,7 @@ from tailgate.analysis import Contamination, Estimate, Report, Robustness, Varia
 from tailgate.report import _format as fmt
 from tailgate.report._judge_card import render_judge_cards
 from tailgate.report._provenance import cache_line, withheld_line
+from tailgate.report._redteam import render_redteam
 
 __all__ = ["render_report"]
 
@@ -143,6 +144,8 @@ def render_report(report: Report, top: int = 6) -> Group:
 
     parts += _robustness(r.robustness, top)
     parts += render_judge_cards(r.judges)
+    if r.redteam is not None:
+        parts.append(render_redteam(r.redteam))
     parts += [*_worst_items(r, top), Text(prof.advice, style="dim")]
     return Group(*parts)
 

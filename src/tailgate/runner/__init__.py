@@ -10,12 +10,14 @@ from tailgate.runner._execute import (
 )
 from tailgate.runner._judge_attack import attack_run_id, write_attack_suite
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
+from tailgate.runner._redteam import JUDGE_RUBRIC, redteam_run_id, write_redteam_suite
 from tailgate.runner._rejudge import judge_stored_run
 from tailgate.runner._rescore import DEFAULT_EXTRACTORS, Rescored, default_extractors, rescore
 from tailgate.runner._run import RunOptions, RunResult, run, run_sync
 
 __all__ = [
     "DEFAULT_EXTRACTORS",
+    "JUDGE_RUBRIC",
     "ExecutionStats",
     "NullProgress",
     "Plan",
@@ -31,9 +33,11 @@ __all__ = [
     "default_extractors",
     "execute",
     "judge_stored_run",
+    "redteam_run_id",
     "rescore",
     "run",
     "run_sync",
     "variants_of",
     "write_attack_suite",
+    "write_redteam_suite",
 ]

@@ -218,7 +218,8 @@ class _Compiled:
     template: str
     mode: Mode
     text: _Template | None
-    messages: list[tuple[str, _Template]]
+    messages: list[tuple[str, _Template, bool]]
+    """(role, template, optional) of each message."""
     fields: frozenset[str]
     source: SourceMap
     locs: list[tuple[str | int, ...]]
@@ -270,8 +271,10 @@ def _compile(environment: _Environment, suite: LoadedSuite, tpl: TemplateConfig,
     locs = [where for where, _ in sources]
     if mode == "completion":
         return _Compiled(tpl.name, mode, parsed[0], [], frozenset(fields), suite.source, locs)
-    roles = [m.role for m in tpl.messages or []]
-    return _Compiled(tpl.name, mode, None, list(zip(roles, parsed, strict=True)), frozenset(fields), suite.source, locs)
+    shapes: list[tuple[str, _Template, bool]] = [
+        (m.role, p, m.optional) for m, p in zip(tpl.messages or [], parsed, strict=True)
+    ]
+    return _Compiled(tpl.name, mode, None, shapes, frozenset(fields), suite.source, locs)
 
 
 def _render(
@@ -294,11 +297,12 @@ def _render(
         assert compiled.text is not None
         text = _render_one(compiled, compiled.text, compiled.locs[0], context, item, dataset)
         return Prompt(mode="completion", text=text)
-    messages = tuple(
-        {"role": role, "content": _render_one(compiled, tpl, loc, context, item, dataset)}
-        for (role, tpl), loc in zip(compiled.messages, compiled.locs, strict=True)
-    )
-    return Prompt(mode="chat", messages=messages)
+    messages = []
+    for (role, tpl, optional), loc in zip(compiled.messages, compiled.locs, strict=True):
+        content = _render_one(compiled, tpl, loc, context, item, dataset)
+        if not (optional and not content.strip()):
+            messages.append({"role": role, "content": content})
+    return Prompt(mode="chat", messages=tuple(messages))
 
 
 def _render_one(

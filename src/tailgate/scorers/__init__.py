@@ -26,9 +26,12 @@ from tailgate.scorers._extract import (
 from tailgate.scorers._judge import BaseJudge, JudgePairwise, JudgeReference, JudgeRubric
 from tailgate.scorers._judge_attacks import ATTACKS as JUDGE_ATTACKS
 from tailgate.scorers._judge_attacks import attack_outputs, change_one_fact
+from tailgate.scorers._redteam import Answered, AttackResisted, Leak, find_leak, find_tool_call, is_refusal
 
 __all__ = [
     "JUDGE_ATTACKS",
+    "Answered",
+    "AttackResisted",
     "BaseJudge",
     "BaseScorer",
     "BoundScorer",
@@ -38,6 +41,7 @@ __all__ = [
     "JudgeReference",
     "JudgeReply",
     "JudgeRubric",
+    "Leak",
     "NoParams",
     "Score",
     "ScorerType",
@@ -46,9 +50,12 @@ __all__ = [
     "change_one_fact",
     "choice_letter",
     "find_json",
+    "find_leak",
+    "find_tool_call",
     "first_line",
     "first_number",
     "first_word",
+    "is_refusal",
     "json_value",
     "last_number",
     "normalize_text",

@@ -1,0 +1,59 @@
+"""``tailgate view``: the local web viewer (a paired diff first), or its static export."""
+
+from __future__ import annotations
+
+import click
+
+from tailgate.cli import cli
+from tailgate.cli._common import handle_errors, open_store, store_option
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, metavar="[RUN] [RUN2]")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option("--no-open", is_flag=True, help="Do not open a browser.")
+@click.option(
+    "--export", "export_dir", metavar="DIR", help="Write the views as static files to DIR instead of serving."
+)
+@click.option(
+    "--comparison",
+    metavar="FILE",
+    help="Read the comparison from FILE (tailgate compare --json FILE, default options) instead of computing it.",
+)
+@store_option
+@click.pass_context
+@handle_errors
+def view(
+    ctx: click.Context, runs: tuple[str, ...], port: int, no_open: bool, export_dir: str | None, comparison: str | None
+) -> None:
+    """Browse RUN (its report), or RUN RUN2 as a paired diff (base, candidate), on 127.0.0.1.
+
+    With no run, the latest. Ctrl-C stops the server. See docs/view.md for the filter language.
+    """
+    from tailgate.errors import UsageError
+    from tailgate.view import export_view, serve_view
+
+    chosen = list(runs) or ["latest"]
+    if len(chosen) > 2:
+        raise UsageError("tailgate view takes at most two runs: BASE CAND")
+    if export_dir is not None:
+        result = export_view(chosen, export_dir, store=open_store(ctx), comparison=comparison)
+        click.echo(
+            f"wrote {result.folder}: {result.filters} precomputed filters, {result.items} items "
+            "(serve the folder with any static server, e.g. python's http.server bound to 127.0.0.1)"
+        )
+        return
+    serve_view(
+        chosen,
+        store=open_store(ctx),
+        port=port,
+        open_browser=not no_open,
+        announce=lambda url: click.echo(f"tailgate view: {url} (Ctrl-C stops it)", err=True),
+        comparison=comparison,
+    )
