@@ -16,6 +16,7 @@ import argparse
 import copy
 import io
 import json
+import os
 import sys
 import tempfile
 import time
@@ -52,13 +53,51 @@ def make_inspect_json(path: Path, total: int) -> None:
     path.write_text(json.dumps(log))
 
 
+class _ZstdCompressor:
+    """zipfile's compressor interface over pyarrow's zstd (zipfile writes zstd only from Python
+    3.14); one frame per member, as Inspect writes them."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def compress(self, data: bytes) -> bytes:
+        self.parts.append(bytes(data))
+        return b""
+
+    def flush(self) -> bytes:
+        import pyarrow as pa
+
+        out: bytes = pa.Codec("zstd").compress(b"".join(self.parts), asbytes=True)
+        return out
+
+
+def _zstd_zipfile(path: Path) -> zipfile.ZipFile:
+    """A zip writer whose members are zstd-compressed (method 93), like the .eval files Inspect
+    writes (the fixture's members are), by zipfile's own writer with its compressor swapped."""
+    original_check, original_get = zipfile._check_compression, zipfile._get_compressor  # type: ignore[attr-defined]
+
+    def check(method: int) -> None:
+        if method != ZSTD:
+            original_check(method)
+
+    def get(method: int, level: int | None = None) -> Any:
+        return _ZstdCompressor() if method == ZSTD else original_get(method, level)
+
+    zipfile._check_compression = check  # type: ignore[attr-defined]
+    zipfile._get_compressor = get  # type: ignore[attr-defined]
+    return zipfile.ZipFile(path, "w", ZSTD)
+
+
+ZSTD = 93
+
+
 def make_inspect_eval(path: Path, total: int) -> None:
     from tailgate.store._import_inspect import _member_json
 
     _log, samples = _inspect_samples(total)
     fixture = FIXTURES / "inspect" / "tgfix_epochs2.eval"
-    with zipfile.ZipFile(fixture) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
-        for name in src.namelist():  # the fixture's members are zstd, which zipfile reads only from 3.14
+    with zipfile.ZipFile(fixture) as src, _zstd_zipfile(path) as dst:
+        for name in src.namelist():  # (zipfile reads zstd only from 3.14: tailgate's reader reads them)
             if not name.startswith("samples/") and name != "reductions.json":
                 dst.writestr(name, json.dumps(_member_json(src, fixture, str(fixture), name)))
         for s in samples:
@@ -123,13 +162,17 @@ def main() -> None:
             path = Path(tmp) / filename
             make(path, args.samples)
             size = path.stat().st_size
-            start = time.perf_counter()
+            load = os.getloadavg()[0]
+            start, cpu = time.perf_counter(), time.process_time()
             runs = import_format(Store(Path(tmp) / "store"), fmt, [str(path)], FormatOptions(run_id="speed"))
-            seconds = time.perf_counter() - start
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         records = sum(r.records for r in runs)
+        # CPU seconds (every thread of the process, DuckDB's too) say what a machine that is not
+        # shared would take; the wall time on a loaded one is a multiple of it
         print(
-            f"{name}: {records:,} samples in {len(runs)} run(s), {size / 2**20:.1f} MiB, {seconds:.2f} s"
-            f" -> {records / seconds:,.0f} samples/s",
+            f"{name}: {records:,} samples in {len(runs)} run(s), {size / 2**20:.1f} MiB, {seconds:.2f} s wall"
+            f" -> {records / seconds:,.0f} samples/s; {cpu:.2f} s CPU -> {records / cpu:,.0f} samples/CPU-s"
+            f" (load {load:.1f} -> {os.getloadavg()[0]:.1f})",
             flush=True,
         )
 

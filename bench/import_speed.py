@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -68,12 +69,14 @@ def main() -> None:
         path = Path(tmp) / "samples_synthetic_2026-01-01T00-00-00.000000.jsonl"
         synthesize(path, args.docs, args.repeats)
         size = path.stat().st_size
-        start = time.perf_counter()
+        load = os.getloadavg()[0]
+        start, cpu = time.perf_counter(), time.process_time()
         (run,) = import_format(Store(Path(tmp) / "store"), "lm-eval", [str(path)], FormatOptions(run_id="speed"))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(
         f"lm-eval import: {run.records:,} samples ({run.items:,} documents x {args.repeats}), "
-        f"{size / 2**20:.1f} MiB, {seconds:.2f} s -> {run.records / seconds:,.0f} samples/s"
+        f"{size / 2**20:.1f} MiB, {seconds:.2f} s wall -> {run.records / seconds:,.0f} samples/s; "
+        f"{cpu:.2f} s CPU -> {run.records / cpu:,.0f} samples/CPU-s (load {load:.1f} -> {os.getloadavg()[0]:.1f})"
     )
 
 

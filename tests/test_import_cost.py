@@ -134,3 +134,18 @@ def test_compare_and_gate_import_no_scipy_stats(tmp_path: Path) -> None:
     for extra in ((), ("--comparison", saved)):
         args = ("gate", base, cand, "--policy", policy, "--json", str(tmp_path / "g.json"), *extra)
         assert _heavy_after(*args, heavy=("scipy.stats",), exits=(0, 1)) == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "fixture"),
+    [
+        ("inspect", "inspect/tgfix_limit6_epochs2.json"),
+        ("promptfoo", "promptfoo/promptfoo_tgfix.json"),
+        ("openai-evals", "openai-evals/tgfix_model_a.jsonl"),
+    ],
+)
+def test_format_imports_do_not_import_pandas(tmp_path: Path, fmt: str, fixture: str) -> None:
+    """The parsed table goes to DuckDB as numpy columns: a pyarrow array would import pandas
+    (0.2-0.7 s of a 100k-sample import, BENCHMARKS.md)."""
+    path = REPO / "tests" / "fixtures" / "importers" / fixture
+    assert _heavy_after("import", fmt, str(path), "--store", str(tmp_path / "store"), heavy=("pandas",)) == []

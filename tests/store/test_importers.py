@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -417,3 +418,141 @@ def test_lmeval_fast_path_and_parser_write_the_same_records(monkeypatch: pytest.
 
     assert rows("fast") == rows("slow")
     assert Store().manifest("fast").extra == Store().manifest("slow").extra
+
+
+# -- the fast readers ---------------------------------------------------------------------------
+
+
+def _without_fast_readers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file read by orjson and zipfile, as before simdjson (the readers' precise path)."""
+    import tailgate.store._import_inspect as inspect_
+    import tailgate.store._import_promptfoo as promptfoo
+
+    monkeypatch.setattr(inspect_, "_open_lazy", lambda *a: None)
+    monkeypatch.setattr(inspect_, "_member_bytes", lambda *a: None)
+    monkeypatch.setattr(promptfoo, "_lite", lambda *a: None)
+
+
+def _stored(run_ids: list[str]) -> list[Any]:
+    """Every record (all columns but the run id and the times) and item, and the manifest's
+    import facts, of the runs."""
+    out: list[Any] = []
+    for run_id in run_ids:
+        records = [
+            {k: v for k, v in r.items() if k not in ("run_id", "started_at", "ended_at")} for r in _records(run_id)
+        ]
+        items = Store().read_items(run_id)
+        manifest = Store().manifest(run_id)
+        out.append((records, items, manifest.extra, manifest.plan, manifest.counts, manifest.model))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fmt", "path"), [("inspect", INSPECT_JSON), ("inspect", INSPECT_EVAL), ("promptfoo", PROMPTFOO)]
+)
+def test_fast_readers_write_the_runs_orjson_and_zipfile_write(
+    fmt: str, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """simdjson builds only the fields imported, and .eval members are cut from the archive's
+    bytes; the runs must be the ones the full parse writes, column for column."""
+    import tailgate.store._import_inspect as inspect_
+    import tailgate.store._import_promptfoo as promptfoo
+
+    data = path.read_bytes()
+    if path == INSPECT_JSON:
+        assert inspect_._open_lazy(data, str(path)) is not None  # the fast reader does read the fixture
+    elif path == INSPECT_EVAL:
+        with zipfile.ZipFile(path) as archive:
+            members = [i for i in archive.infolist() if i.filename.startswith("samples/")]
+            assert members
+            for info in members:  # the fixture's members are zstd: the precise path reads them by hand
+                assert inspect_._member_bytes(data, info) == inspect_._zstd_member(path, info)
+    else:
+        assert promptfoo._lite(data) is not None
+    fast = [r.run_id for r in _import(fmt, path, "fast")]
+    _without_fast_readers(monkeypatch)
+    slow = [r.run_id for r in _import(fmt, path, "slow")]
+    assert len(fast) == len(slow) >= 1
+    assert _stored(fast) == _stored(slow)
+
+
+def test_eval_members_cut_from_the_bytes_are_zipfiles_members(tmp_path: Path) -> None:
+    """The archive reader against zipfile itself (stored and deflated members; the fixture's
+    zstd ones are checked against the precise path above)."""
+    import tailgate.store._import_inspect as inspect_
+
+    out = tmp_path / "members.zip"
+    payloads = {"a.json": b'{"x": 1}' * 100, "b.json": "é\u202e".encode() * 50, "c.json": b""}
+    with zipfile.ZipFile(out, "w") as archive:
+        for i, (name, payload) in enumerate(payloads.items()):
+            archive.writestr(name, payload, compress_type=zipfile.ZIP_DEFLATED if i % 2 else zipfile.ZIP_STORED)
+    data = out.read_bytes()
+    with zipfile.ZipFile(out) as archive:
+        for info in archive.infolist():
+            assert inspect_._member_bytes(data, info) == payloads[info.filename]
+        broken = bytearray(data)
+        info = archive.getinfo("a.json")
+        broken[info.header_offset + 30 + len("a.json") + 3] ^= 0xFF  # a byte of the member: its CRC fails
+        assert inspect_._member_bytes(bytes(broken), info) is None  # zipfile's read says what is wrong
+
+
+def test_a_nan_score_is_still_refused_by_the_writer(tmp_path: Path) -> None:
+    """Inspect reads "nan" as a number, as its own value_to_float does; the writer must still see
+    a NaN (the parsed table goes to DuckDB as numpy columns, where NaN would mean NULL)."""
+    path = _inspect_edit(tmp_path, lambda log: log["samples"][2]["scores"]["match"].update(value="nan"))
+    with pytest.raises(InputError, match="'nan' is not a finite number") as err:
+        _import("inspect", path, "bad")
+    assert (err.value.line, err.value.field) == (3, "_score")
+
+
+def test_the_garbage_collector_is_back_on_after_an_import(tmp_path: Path) -> None:
+    """Parsing runs with the cyclic collector off (BENCHMARKS.md); it must be on again after
+    an import, a failed one too."""
+    import gc
+
+    assert gc.isenabled()
+    _import("openai-evals", OAI_A, "ok")
+    assert gc.isenabled()
+    bad = tmp_path / "log.jsonl"
+    _write_lines(bad, _lines(OAI_A)[1:])
+    with pytest.raises(InputError):
+        _import("openai-evals", bad, "bad")
+    assert gc.isenabled()
+
+
+def test_lmeval_multiple_choice_file_goes_to_the_parser(tmp_path: Path) -> None:
+    """A loglikelihood task's lines (one [loglikelihood, is_greedy] list per choice) are what the
+    DuckDB fast path does not read: its first line sends the file to the parser, which keeps the
+    responses and filtered answers as JSON text, one sample per document."""
+    import tailgate.store._import_lmeval as lmeval
+
+    lines = []
+    for doc_id in range(3):
+        choices = [[f"-{doc_id + c}.5", "False"] for c in range(4)]
+        lines.append(
+            json.dumps(
+                {
+                    "doc_id": doc_id,
+                    "arguments": {f"gen_args_{c}": {"arg_0": f"Q{doc_id}", "arg_1": f" {c}"} for c in range(4)},
+                    "resps": [[c] for c in choices],
+                    "filtered_resps": choices,
+                    "filter": "none",
+                    "metrics": ["acc", "acc_norm"],
+                    "acc": float(doc_id != 1),
+                    "acc_norm": 1.0,
+                }
+            )
+        )
+    path = tmp_path / "samples_mc_2026-01-01T00-00-00.000000.jsonl"
+    _write_lines(path, lines)
+    assert lmeval.fast_path([str(path)]) is None
+    (run,) = _import("lm-eval", path, "mc")
+    assert (run.items, run.records) == (3, 3)
+    assert _mean("mc") == pytest.approx(2 / 3)
+    record = sorted(_records("mc"), key=lambda r: r["prompt"])[0]
+    first = json.loads(lines[0])
+    compact = (",", ":")
+    assert record["output"] == json.dumps(first["resps"], separators=compact)
+    assert record["answer"] == json.dumps(first["filtered_resps"], separators=compact)
+    assert record["prompt"] == "Q0"
+    assert set(json.loads(record["scores"])) == {"acc,none", "acc_norm,none"}

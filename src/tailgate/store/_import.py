@@ -147,9 +147,10 @@ def import_records(store: Store, spec: ImportSpec) -> tuple[str, int, int]:
 
 
 def import_table(store: Store, table: Any, spec: ImportSpec) -> tuple[str, int, int]:
-    """Import a table that a format's parser built (a pyarrow Table whose columns ``spec`` names,
-    plus ``__row``: the source line or position of each sample); the same checks and the same
-    writer as :func:`import_records`. Returns (run id, records, items)."""
+    """Import a table that a format's parser built (a pyarrow Table, or a dict of numpy arrays,
+    whose columns ``spec`` names, plus ``__row``: the source line or position of each sample);
+    the same checks and the same writer as :func:`import_records`. Returns (run id, records,
+    items)."""
     import duckdb
 
     con = duckdb.connect()
@@ -157,7 +158,12 @@ def import_table(store: Store, table: Any, spec: ImportSpec) -> tuple[str, int, 
     con.execute(f"SET temp_directory = {sql_string(Path(tempfile.gettempdir()) / 'tailgate-duckdb')}")
     try:
         con.register("parsed", table)
-        con.execute("CREATE TEMP TABLE src AS SELECT * FROM parsed")
+        # a numpy column of None only has DuckDB's NULL type: text, as a pyarrow string column
+        picks = [
+            f"CAST({_q(name)} AS VARCHAR) AS {_q(name)}" if kind == '"NULL"' else _q(name)
+            for name, kind, *_ in con.execute("DESCRIBE parsed").fetchall()
+        ]
+        con.execute(f"CREATE TEMP TABLE src AS SELECT {', '.join(picks)} FROM parsed")
         con.unregister("parsed")
         _check(con, spec, spec.file, 0)
         return _write(con, store, spec, Path(spec.file), 0)

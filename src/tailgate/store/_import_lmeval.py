@@ -197,8 +197,8 @@ def _outputs(obj: dict[str, Any]) -> tuple[list[str | None], list[str | None]]:
     """The raw responses (one per repeat) and the filtered answers."""
     resps = obj["resps"]
     filtered = obj["filtered_resps"]
-    answers = [_answer([f]) for f in filtered] or [None]
     if len(resps) == 1 and isinstance(resps[0], list) and all(isinstance(r, str) for r in resps[0]) and resps[0]:
+        answers = [_answer([f]) for f in filtered] or [None]
         return list(resps[0]), answers  # generate_until: one request, K responses
     # loglikelihood / multiple choice: one request per choice; the document is one sample
     return [orjson.dumps(resps).decode()], [_answer(filtered)]
@@ -254,8 +254,8 @@ def fast_path(files: list[str], *, filter_name: str | None = None, metric: str |
     ):
         return None
     headline = metric or metrics[0]
-    if headline not in metrics:
-        return None
+    if headline not in metrics or not _plain_responses(first):
+        return None  # (a loglikelihood task's first line already says: DuckDB need not read the file)
     source: dict[str, Any] = {"tool": "lm-eval", "tasks": {task: {}}}
     if results is not None:
         source["tasks"][task] = {
@@ -269,6 +269,21 @@ def fast_path(files: list[str], *, filter_name: str | None = None, metric: str |
 
     model = results.get("model_name") if results is not None else None
     return LmEvalFast(build, f"{headline},{name}", model, source)
+
+
+def _plain_responses(line: dict[str, Any]) -> bool:
+    """The line is a generate_until one with one filtered answer, as the fast path's own check
+    (in SQL, over every line) wants: ``resps`` one list of strings, ``filtered_resps`` one entry."""
+    resps, filtered = line.get("resps"), line.get("filtered_resps")
+    return (
+        isinstance(resps, list)
+        and len(resps) == 1
+        and isinstance(resps[0], list)
+        and bool(resps[0])
+        and isinstance(resps[0][0], str)
+        and isinstance(filtered, list)
+        and len(filtered) == 1
+    )
 
 
 def _first_line(path: Path) -> dict[str, Any] | None:

@@ -50,43 +50,50 @@ def _read(rows: SampleRows, path: Path, display: str) -> tuple[dict[str, Any], A
     report: Any = None
     sampled: dict[str, tuple[str | None, str | None]] = {}
     seen: dict[str, int] = {}
+    add = rows.add
     for line, obj in iter_jsonl(path, display):
-        place = Place(display, line)
-        if not isinstance(obj, dict):
-            raise place.error("expected a JSON object")
-        if spec is None:
-            spec = require(obj, "spec", dict, place)
-            require(spec, "eval_name", str, place.at("spec"))
-            continue
-        if "final_report" in obj:
+        if spec is None or type(obj) is not dict or "final_report" in obj:
+            place = Place(display, line)
+            if not isinstance(obj, dict):
+                raise place.error("expected a JSON object")
+            if spec is None:
+                spec = require(obj, "spec", dict, place)
+                require(spec, "eval_name", str, place.at("spec"))
+                continue
             report = obj["final_report"]
             continue
-        sample_id = require(obj, "sample_id", str, place)
-        kind = require(obj, "type", str, place)
-        data = require(obj, "data", dict, place)
+        # the common line checked inline (a large log is mostly this loop); the typed readers
+        # run only to say what is wrong
+        sample_id = obj.get("sample_id")
+        kind = obj.get("type")
+        data = obj.get("data")
+        if type(sample_id) is not str or type(kind) is not str or type(data) is not dict:
+            place = Place(display, line)
+            sample_id = require(obj, "sample_id", str, place)
+            kind = require(obj, "type", str, place)
+            data = require(obj, "data", dict, place)
         if kind == "sampling":
             sampled[sample_id] = (_text(data.get("sampled")), _text(data.get("prompt")))
         elif kind == "match":
-            correct = require(data, "correct", bool, place.at("data"))
+            correct = data.get("correct")
+            if type(correct) is not bool:
+                correct = require(data, "correct", bool, Place(display, line).at("data"))
             output, prompt = sampled.get(sample_id, (None, None))
             repeat = seen.get(sample_id, 0)
             seen[sample_id] = repeat + 1
-            picked = data.get("picked")
-            rows.add(
+            picked = _text(data.get("picked"))
+            value = 1.0 if correct else 0.0
+            expected = orjson.dumps(data.get("expected"), option=orjson.OPT_SORT_KEYS).decode()
+            add(
                 item=sample_id,
                 row=line,
                 repeat=repeat,
-                score=float(correct),
-                scores={
-                    "correct": {
-                        "value": float(correct),
-                        "answer": _text(picked),
-                        "error": None,
-                        "expected": data.get("expected"),
-                    }
-                },
+                score=value,
+                # serialised here as SampleRows would (sorted keys: answer, correct's fields)
+                scores=f'{{"correct":{{"answer":{orjson.dumps(picked).decode()},"error":null,'
+                f'"expected":{expected},"value":{orjson.dumps(value).decode()}}}}}',
                 output=output if output is not None else _text(data.get("sampled")),
-                answer=_text(picked),
+                answer=picked,
                 input=prompt,
             )
     if spec is None:

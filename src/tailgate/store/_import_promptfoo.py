@@ -19,7 +19,16 @@ from typing import Any
 import orjson
 
 from tailgate.errors import InputError, UsageError
-from tailgate.store._import_rows import Place, SampleRows, load_json, number, read_file, require
+from tailgate.store._import_rows import (
+    Place,
+    SampleRows,
+    as_python,
+    lazy_json,
+    load_json,
+    number,
+    read_file,
+    require,
+)
 
 __all__ = ["PromptfooParsed", "parse_promptfoo"]
 
@@ -42,7 +51,10 @@ def parse_promptfoo(files: list[str], *, provider: str | None = None) -> list[Pr
     runs: dict[str, PromptfooParsed] = {}
     for display in files:
         place = Place(display)
-        data = load_json(read_file(Path(display), display), display)
+        raw = read_file(Path(display), display)
+        data = _lite(raw)
+        if data is None:
+            data = load_json(raw, display)
         results = require(data, "results", dict, place)
         version = require(results, "version", int, place.at("results"))
         if version not in SUPPORTED_VERSIONS:
@@ -61,6 +73,68 @@ def parse_promptfoo(files: list[str], *, provider: str | None = None) -> list[Pr
     if not runs:
         raise InputError("no results in the file", file=files[0])
     return list(runs.values())
+
+
+_ENTRY_FIELDS = (
+    "provider",
+    "success",
+    "promptId",
+    "failureReason",
+    "error",
+    "latencyMs",
+    "score",
+    "namedScores",
+    "vars",
+)
+"""The fields of a result entry read whole (:func:`_add`, :func:`_item_key`, :func:`_scores`);
+of ``testCase``, ``response``, ``prompt`` and ``gradingResult`` only :data:`_PARTS`."""
+_PARTS = {
+    "testCase": ("description", "vars"),
+    "response": ("error", "output"),
+    "prompt": ("raw",),
+    "gradingResult": ("componentResults",),
+}
+
+
+def _lite(raw: bytes) -> dict[str, Any] | None:
+    """The document with only what the importer reads, as the Python objects orjson would make
+    of it (None: simdjson refuses the bytes)."""
+    parsed = lazy_json(raw)
+    if parsed is None:
+        return None
+    doc, obj, arr = parsed
+    if type(doc) is not obj:
+        return None
+    out: dict[str, Any] = {k: as_python(doc[k]) for k in ("evalId",) if k in doc}
+    results = doc.get("results", _MISSING)
+    if type(results) is not obj:
+        return out if results is _MISSING else out | {"results": as_python(results)}
+    head: dict[str, Any] = {k: as_python(results[k]) for k in ("version", "prompts") if k in results}
+    entries = results.get("results", _MISSING)
+    if type(entries) is arr:
+        head["results"] = [_lite_entry(e, obj) for e in entries]
+    elif entries is not _MISSING:
+        head["results"] = as_python(entries)
+    return out | {"results": head}
+
+
+def _lite_entry(entry: Any, obj: Any) -> Any:
+    if type(entry) is not obj:
+        return as_python(entry)
+    out: dict[str, Any] = {}
+    for key in _ENTRY_FIELDS:
+        value = entry.get(key, _MISSING)
+        if value is not _MISSING:
+            out[key] = as_python(value)
+    for key, wanted in _PARTS.items():
+        value = entry.get(key, _MISSING)
+        if value is _MISSING:
+            continue
+        out[key] = {k: as_python(value[k]) for k in wanted if k in value} if type(value) is obj else as_python(value)
+    return out
+
+
+_MISSING = object()
 
 
 def _prompt_names(prompts: Any) -> dict[str, str]:

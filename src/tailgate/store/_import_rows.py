@@ -13,7 +13,18 @@ import orjson
 
 from tailgate.errors import InputError
 
-__all__ = ["ROW_COLUMNS", "Place", "SampleRows", "iter_jsonl", "load_json", "number", "read_file", "require"]
+__all__ = [
+    "ROW_COLUMNS",
+    "Place",
+    "SampleRows",
+    "as_python",
+    "iter_jsonl",
+    "lazy_json",
+    "load_json",
+    "number",
+    "read_file",
+    "require",
+]
 
 ROW_COLUMNS = (
     "_item",
@@ -118,6 +129,27 @@ def load_json(data: bytes, display: str) -> Any:
         raise _decode_error(exc, display, line) from None
 
 
+def lazy_json(data: bytes, parser: Any = None) -> tuple[Any, Any, Any] | None:
+    """One JSON document parsed by simdjson, whose values stay in its buffer until read (a
+    large log's fields that are not imported never become Python objects): (the root value,
+    simdjson's Object and Array proxy types), or None when simdjson refuses the bytes (then
+    :func:`load_json` reads them and names what is wrong). ``parser`` reuses a
+    ``simdjson.Parser`` (its earlier document's proxies must be gone)."""
+    import simdjson
+
+    try:
+        root = (parser or simdjson.Parser()).parse(data)
+    except (ValueError, RuntimeError):  # malformed, not UTF-8 (a ValueError), beyond 64-bit numbers
+        return None
+    return root, simdjson.Object, simdjson.Array
+
+
+def as_python(value: Any) -> Any:
+    """A simdjson value as the Python object orjson would have made of it."""
+    convert = getattr(value, "as_dict", None) or getattr(value, "as_list", None)
+    return value if convert is None else convert()
+
+
 def read_file(path: Path, display: str) -> bytes:
     return _read(path, display)
 
@@ -170,7 +202,6 @@ class SampleRows:
         error: str | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> None:
-        n = len(self.item)
         self.item.append(item)
         self.row.append(row)
         self.repeat.append(repeat)
@@ -179,40 +210,72 @@ class SampleRows:
         self.answer.append(answer)
         self.score.append(score)
         self.scores.append(
-            scores if isinstance(scores, str) else orjson.dumps(scores, option=orjson.OPT_SORT_KEYS).decode()
+            scores if type(scores) is str else orjson.dumps(scores, option=orjson.OPT_SORT_KEYS).decode()
         )
         self.latency.append(latency)
         self.input.append(input)
         self.error.append(error)
-        for key, value in (attributes or {}).items():
+        if attributes:
+            self._attributes(attributes)
+
+    def _attributes(self, attributes: dict[str, Any]) -> None:
+        n = len(self.item)  # this sample's entry is the n-th
+        columns = self.attributes
+        for key, value in attributes.items():
             if key.startswith("_"):
                 continue
-            column = self.attributes.setdefault(key, [None] * n)
-            column.append(None if value is None else str(value))
-        for column in self.attributes.values():
-            if len(column) == n:
-                column.append(None)
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = []
+            if len(column) < n - 1:  # a key the samples before this one did not have
+                column.extend([None] * (n - 1 - len(column)))
+            if len(column) == n - 1:  # (a key given twice keeps its first value, as before)
+                column.append(None if value is None else str(value))
 
     def __len__(self) -> int:
         return len(self.item)
 
-    def table(self) -> Any:
-        """The samples as a pyarrow Table with the columns :data:`ROW_COLUMNS` and the attributes."""
-        import pyarrow as pa
+    def table(self) -> dict[str, Any]:
+        """The samples as columns (numpy arrays, which DuckDB scans without pandas or pyarrow:
+        building a pyarrow array imports pandas, 0.2-0.7 s) with the names :data:`ROW_COLUMNS`
+        and the attributes; :func:`tailgate.store._import.import_table` gives them their SQL
+        types."""
+        import numpy as np
+
+        n = len(self.item)
+
+        def text(values: list[Any]) -> Any:
+            out = np.empty(n, dtype=object)
+            out[: len(values)] = values
+            return out  # short attribute columns are padded with None
 
         columns: dict[str, Any] = {
-            "_item": pa.array(self.item, pa.string()),
-            "__row": pa.array(self.row, pa.int64()),
-            "_repeat": pa.array(self.repeat, pa.int32()),
-            "_variant": pa.array(self.variant, pa.string()),
-            "_output": pa.array(self.output, pa.string()),
-            "_answer": pa.array(self.answer, pa.string()),
-            "_score": pa.array(self.score, pa.float64()),
-            "_scores": pa.array(self.scores, pa.string()),
-            "_latency": pa.array(self.latency, pa.float64()),
-            "_input": pa.array(self.input, pa.string()),
-            "_error": pa.array(self.error, pa.string()),
+            "_item": text(self.item),
+            "__row": np.array(self.row, dtype=np.int64),
+            "_repeat": np.array(self.repeat, dtype=np.int32),
+            "_variant": text(self.variant),
+            "_output": text(self.output),
+            "_answer": text(self.answer),
+            "_score": _floats(self.score),
+            "_scores": text(self.scores),
+            "_latency": _floats(self.latency),
+            "_input": text(self.input),
+            "_error": text(self.error),
         }
         for key, values in self.attributes.items():
-            columns[key] = pa.array(values, pa.string())
-        return pa.table(columns)
+            columns[key] = text(values)
+        return columns
+
+
+def _floats(values: list[float | None]) -> Any:
+    """A float column: float64 with NaN for None (DuckDB reads a numpy NaN as NULL); a column
+    that holds a real NaN (an Inspect score of "nan") goes as text instead, so that the writer's
+    finite-number check still sees it and names its line."""
+    import numpy as np
+
+    out = np.array(values, dtype=np.float64)
+    if int(np.isnan(out).sum()) == values.count(None):
+        return out
+    text = np.empty(len(values), dtype=object)
+    text[:] = [None if v is None else str(v) for v in values]
+    return text

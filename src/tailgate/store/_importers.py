@@ -8,7 +8,10 @@ docs/importers.md.
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +79,26 @@ def import_format(store: Store, fmt: str, files: list[str], options: FormatOptio
         raise UsageError(f"unknown format '{fmt}': use one of {', '.join(IMPORT_FORMATS)}")
     if not files:
         raise UsageError("give at least one FILE")
+    with _no_cycle_collection():
+        return _import_format(store, fmt, files, options)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off while a file's samples become objects: the parsed
+    samples are millions of acyclic objects (freed by reference counting), and each collection
+    walks every one still alive, which doubled to tripled the parse (an lm-eval file of 20k
+    multiple-choice lines: 1.12 CPU-s with it, 0.54 without)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _import_format(store: Store, fmt: str, files: list[str], options: FormatOptions) -> list[ImportedRun]:
     base = options.run_id or derive_run_id(Path(files[0]), utc_now())
     if fmt == "lm-eval":
         fast = _lmeval_fast(store, files, options, base)
