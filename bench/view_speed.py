@@ -10,6 +10,8 @@ attributes, log-normal latencies, the candidate worse on one planted slice), imp
 * ``server_ready_s``: from starting ``tailgate view BASE CAND --port 0 --no-open`` (a new process)
   to its URL on stderr: imports, loading the two runs, the per-item table and its tags. The
   comparison (``tailgate compare``'s, with its bootstrap) is computed after that, in a thread.
+* ``server_cpu_at_url_s``: the CPU time the server process used until then (what a quiet
+  machine would take, roughly).
 * ``first_json_from_start_s``: process start -> the first ``/api/diff`` answer (the tags and
   each run's level, ``pending: true`` while the comparison runs).
 * ``first_table_from_start_s``: process start -> the tag table in the DOM (the browser is
@@ -119,6 +121,12 @@ def _in_process(store: str) -> dict[str, float]:
     }
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux: /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
+
 def _browser(store: str, extra: list[str]) -> dict[str, object]:
     from playwright.sync_api import sync_playwright
 
@@ -147,6 +155,7 @@ def _browser(store: str, extra: list[str]) -> dict[str, object]:
             assert proc.stderr is not None
             line = proc.stderr.readline()
             ready = time.perf_counter()
+            cpu_at_url = _cpu(proc.pid)
             match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
             assert match, line
             stderr = proc.stderr
@@ -181,6 +190,7 @@ def _browser(store: str, extra: list[str]) -> dict[str, object]:
     done = [t for t, text in lines if "comparison ready" in text]
     return {
         "server_ready_s": round(ready - start, 2),
+        "server_cpu_at_url_s": cpu_at_url,
         "first_json_from_start_s": round(first_json - start, 2),
         "first_json_pending": pending,
         "first_table_from_start_s": round(first_tags - start, 2),
