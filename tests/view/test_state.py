@@ -66,6 +66,10 @@ def test_the_first_screen_is_served_before_the_comparison(held: tuple[ViewState,
         response = await client.get("/api/diff")
         assert response.status == 200
         first = await response.json()
+        for _ in range(600):  # (the worker thread has started and is held at the gate)
+            if gate.calls:
+                break
+            await asyncio.sleep(0.05)
         assert gate.calls == 1
         assert not state.ready  # (the comparison is still held: this answer did not wait for it)
         assert first["pending"] is True
