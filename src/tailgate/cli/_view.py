@@ -22,7 +22,7 @@ def _exit_promptly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from tailgate.view._state import comparing
+        from tailgate.view import comparing
 
         try:
             return func(*args, **kwargs)
