@@ -8,13 +8,19 @@ attributes, log-normal latencies, the candidate worse on one planted slice), imp
 ``tailgate.store.import_records``. Measured:
 
 * ``server_ready_s``: from starting ``tailgate view BASE CAND --port 0 --no-open`` (a new process)
-  to its URL on stderr: imports, the comparison (``tailgate compare``'s, with its bootstrap), the
-  per-item table. This is the part of the first diff table a user waits for once.
-* ``state_open_s`` / ``state_open_cpu_s`` (in process): the same work without the process start,
-  wall and CPU time (the CPU time is what a quiet machine would take, or more with threads).
-* ``first_table_s``: from the page's navigation (server warm) to the slice table in the DOM.
-* ``first_table_from_start_s``: the two together (process start -> slice table; the browser is
-  already open).
+  to its URL on stderr: imports, loading the two runs, the per-item table and its tags. The
+  comparison (``tailgate compare``'s, with its bootstrap) is computed after that, in a thread.
+* ``server_cpu_at_url_s``: the CPU time the server process used until then (what a quiet
+  machine would take, roughly).
+* ``first_json_from_start_s``: process start -> the first ``/api/diff`` answer (the tags and
+  each run's level, ``pending: true`` while the comparison runs).
+* ``first_table_from_start_s``: process start -> the tag table in the DOM (the browser is
+  already open): the first diff table a user sees.
+* ``comparison_ready_from_start_s``: process start -> the server's "comparison ready" line;
+  ``slices_from_start_s``: -> the slice table in the DOM (the page asks again every 0.7 s).
+* ``state_open_s`` / ``state_open_cpu_s`` (in process): the state with the comparison computed up
+  front (as ``--export`` does), wall and CPU time; ``first_screen_s`` / ``first_screen_cpu_s``:
+  the state with ``background=True`` to its first ``diff()`` (the comparison not included).
 * ``browser_saved_comparison``: the same with ``--comparison FILE`` (the comparison saved by
   ``tailgate compare --json FILE``, read instead of computed).
 * ``filter_in_page_ms``: from the filter form's submit event to the new items table in the DOM, as
@@ -35,7 +41,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -79,6 +87,13 @@ def _in_process(store: str) -> dict[str, float]:
     from tailgate.view import ViewState
 
     start, cpu = time.perf_counter(), time.process_time()
+    early = ViewState(Store(store), ["base", "cand"], background=True)
+    json.dumps(early.diff())
+    first, first_cpu = time.perf_counter() - start, time.process_time() - cpu
+    early.wait()
+    background = time.perf_counter() - start
+    early.close()
+    start, cpu = time.perf_counter(), time.process_time()
     state = ViewState(Store(store), ["base", "cand"])
     opened, opened_cpu = time.perf_counter() - start, time.process_time() - cpu
     try:
@@ -94,6 +109,9 @@ def _in_process(store: str) -> dict[str, float]:
     finally:
         state.close()
     return {
+        "first_screen_s": round(first, 3),
+        "first_screen_cpu_s": round(first_cpu, 3),
+        "background_comparison_ready_s": round(background, 3),
         "state_open_s": round(opened, 3),
         "state_open_cpu_s": round(opened_cpu, 3),
         "api_diff_s": round(diff, 3),
@@ -101,6 +119,12 @@ def _in_process(store: str) -> dict[str, float]:
         "api_items_median_ms": round(statistics.median(times), 1),
         "tags": tags,
     }
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux: /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 def _browser(store: str, extra: list[str]) -> dict[str, object]:
@@ -123,16 +147,29 @@ def _browser(store: str, extra: list[str]) -> dict[str, object]:
             "--port",
             "0",
             "--no-open",
+            *extra,
         ]
         proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+        lines: list[tuple[float, str]] = []
         try:
             assert proc.stderr is not None
             line = proc.stderr.readline()
             ready = time.perf_counter()
+            cpu_at_url = _cpu(proc.pid)
             match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
             assert match, line
+            stderr = proc.stderr
+            reader = threading.Thread(
+                target=lambda: lines.extend((time.perf_counter(), text) for text in stderr), daemon=True
+            )
+            reader.start()
+            with urllib.request.urlopen(match.group(1) + "api/diff", timeout=60) as response:
+                pending = json.loads(response.read())["pending"]
+            first_json = time.perf_counter()
             page.goto(match.group(1))
-            page.wait_for_selector("#slices tbody tr", timeout=60_000)
+            page.wait_for_selector("#tag-flaky", timeout=60_000)
+            first_tags = time.perf_counter()
+            page.wait_for_selector("#slices tbody tr", timeout=300_000)
             shown = time.perf_counter()
             rows = page.locator("#slices tbody tr").count()
             trips: list[float] = []
@@ -150,10 +187,16 @@ def _browser(store: str, extra: list[str]) -> dict[str, object]:
             proc.terminate()
             proc.wait(timeout=30)
         browser.close()
+    done = [t for t, text in lines if "comparison ready" in text]
     return {
         "server_ready_s": round(ready - start, 2),
-        "first_table_s": round(shown - ready, 3),
-        "first_table_from_start_s": round(shown - start, 2),
+        "server_cpu_at_url_s": cpu_at_url,
+        "first_json_from_start_s": round(first_json - start, 2),
+        "first_json_pending": pending,
+        "first_table_from_start_s": round(first_tags - start, 2),
+        "first_table_s": round(first_tags - ready, 3),
+        "comparison_ready_from_start_s": round(done[0] - start, 2) if done else None,
+        "slices_from_start_s": round(shown - start, 2),
         "slice_rows": rows,
         "filter_in_page_ms": in_page,
         "filter_in_page_median_ms": round(statistics.median(in_page), 1),

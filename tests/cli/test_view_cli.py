@@ -92,3 +92,28 @@ def test_a_saved_comparison_is_read_not_computed(tmp_path: Path) -> None:
     one = tailgate("--store", str(store.root), "view", "base", "--comparison", str(saved), "--no-open")
     assert one.returncode == 2
     assert "give BASE and CAND" in one.stderr
+
+
+def test_the_server_says_when_the_comparison_is_ready(tmp_path: Path) -> None:
+    import json
+
+    store = _pair(tmp_path)
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
+    command = [sys.executable, "-m", "tailgate", "--store", str(store.root), "view", "base", "cand", "--port", "0"]
+    proc = subprocess.Popen([*command, "--no-open"], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", proc.stderr.readline())
+        assert match
+        assert re.search(r"tailgate view: comparison ready \(\d+\.\d s", proc.stderr.readline())
+        with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}/api/diff", timeout=30) as response:
+            diff = json.loads(response.read())
+        assert diff["pending"] is False
+        assert diff["slices"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        assert proc.stderr is not None
+        proc.stderr.close()

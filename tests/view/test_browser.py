@@ -187,6 +187,7 @@ def test_hostile_outputs_run_nothing_and_fetch_nothing(hostile_store: Store, bro
         watch = Watch(page, server.url.rstrip("/"))
         page.goto(server.url)
         page.wait_for_selector("#tag-flaky")
+        page.wait_for_selector("#slices tbody tr")  # (once the comparison is computed)
         slices = page.locator("#slices tbody tr td:first-child").all_inner_texts()
         assert any("<img src=x onerror=" in name for name in slices)  # a hostile slice name, as text
         ids: list[str] = []
@@ -218,6 +219,7 @@ def test_every_number_has_its_n_and_interval(browser: Any, pair_server: Server) 
     page = browser.new_page()
     page.goto(pair_server.url)
     _tags(page)
+    page.wait_for_selector("#slices tbody tr")  # (the comparison computed: the whole diff screen)
     screens = {"diff": page.evaluate(SCAN)}
     page.goto(pair_server.url + "?filter=")
     page.wait_for_selector("#items tbody tr")
@@ -325,3 +327,74 @@ def test_unscored_samples_leave_no_bare_number(tmp_path: Path, browser: Any) -> 
         page.close()
     finally:
         server.stop()
+
+
+class ThreadServer:
+    """The app over an in-process state, served from a thread (its own event loop)."""
+
+    def __init__(self, state: Any) -> None:
+        import asyncio
+        import threading
+
+        from aiohttp import web
+
+        from tailgate.view import make_app
+
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(make_app(state), access_log=None)
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.runner.setup())
+            self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", 0).start())
+            started.set()
+            self.loop.run_forever()
+            self.loop.run_until_complete(self.runner.cleanup())
+            self.loop.close()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert started.wait(30)
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/"
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+
+
+def test_the_tags_show_while_the_comparison_is_computed(
+    known_pair: tuple[Store, str, str], browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tailgate.view import ViewState
+    from tests.view.test_state import Gate
+
+    store, base, cand = known_pair
+    gate = Gate(monkeypatch)
+    state = ViewState(store, [base, cand], background=True)
+    server = ThreadServer(state)
+    try:
+        page = browser.new_page()
+        page.goto(server.url)
+        assert _tags(page) == EXPECTED_TAGS  # the first screen, the comparison held
+        page.wait_for_selector("#slices-pending")
+        assert "computing" in page.inner_text("#slices-pending")
+        assert page.locator("#slices").count() == 0
+        assert page.evaluate("document.body.dataset.pending") == "1"
+        scan = page.evaluate(SCAN)
+        assert scan["loose"] == []
+        assert scan["bad"] == []
+        assert scan["count"] >= 6  # the two levels and the four tags
+        gate.open()
+        page.wait_for_selector("#slices tbody tr", timeout=30_000)  # the page asked again, by itself
+        assert page.locator("#slices-pending").count() == 0
+        assert page.evaluate("document.body.dataset.pending") is None
+        assert _tags(page) == EXPECTED_TAGS
+        scan = page.evaluate(SCAN)
+        assert scan["loose"] == []
+        assert scan["bad"] == []
+        page.close()
+    finally:
+        gate.open()
+        server.stop()
+        state.close()

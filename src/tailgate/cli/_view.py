@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from tailgate.cli import cli
 from tailgate.cli._common import handle_errors, open_store, store_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _exit_promptly(func: F) -> F:
+    """Exit at once (Ctrl-C, a busy port) while the background comparison still runs: the
+    interpreter's normal exit would stop its thread inside DuckDB, which aborts the process."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from tailgate.view import comparing
+
+        try:
+            return func(*args, **kwargs)
+        except SystemExit as exc:
+            if comparing():
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(exc.code if isinstance(exc.code, int) else 1)
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 @cli.command()
@@ -28,6 +56,7 @@ from tailgate.cli._common import handle_errors, open_store, store_option
 )
 @store_option
 @click.pass_context
+@_exit_promptly
 @handle_errors
 def view(
     ctx: click.Context, runs: tuple[str, ...], port: int, no_open: bool, export_dir: str | None, comparison: str | None
@@ -55,5 +84,6 @@ def view(
         port=port,
         open_browser=not no_open,
         announce=lambda url: click.echo(f"tailgate view: {url} (Ctrl-C stops it)", err=True),
+        notify=lambda message: click.echo(f"tailgate view: {message}", err=True),
         comparison=comparison,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from tailgate.view._app import SECURITY_HEADERS, make_app
 from tailgate.view._filter import TAGS, Filter, FilterError, Term, parse_filter
 from tailgate.view._serve import ExportResult, export_view, open_state, serve_view
-from tailgate.view._state import ViewState, slice_filter
+from tailgate.view._state import ViewState, comparing, slice_filter
 from tailgate.view._table import ViewTable, item_tags
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Term",
     "ViewState",
     "ViewTable",
+    "comparing",
     "export_view",
     "item_tags",
     "make_app",

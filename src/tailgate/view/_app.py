@@ -5,7 +5,8 @@ Routes::
     GET /                     the page (static/index.html)
     GET /static/view.js|.css  its script and style sheet (shipped in the package)
     GET /api/meta             which runs, diff or report mode
-    GET /api/diff             the paired diff (two runs)
+    GET /api/diff             the paired diff (two runs); ``pending: true`` (tags and levels
+                              only) while the comparison is computed, 500 if that failed
     GET /api/report           the report (one run)
     GET /api/items?filter=F&offset=O   the items a filter selects, a page of them
     GET /api/item/ID          one item with both runs' samples
@@ -91,9 +92,12 @@ async def _meta(request: web.Request) -> web.Response:
 
 async def _diff(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    if state.comparison is None:
+    if state.mode != "diff":
         return _json({"error": "one run: there is no diff (give two runs)"}, 404)
-    return _json(state.diff())
+    try:
+        return _json(state.diff())
+    except Exception as exc:  # the comparison, computed in the background, failed: say why
+        return _json({"error": f"the comparison of the two runs failed: {exc}"}, 500)
 
 
 async def _report(request: web.Request) -> web.Response:

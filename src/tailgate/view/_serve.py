@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,14 +26,19 @@ STATIC_MARK = '<meta name="tailgate-data" content="api">'
 
 
 def open_state(
-    runs: list[str], store: Store | str | Path | None = None, comparison: str | Path | None = None
+    runs: list[str],
+    store: Store | str | Path | None = None,
+    comparison: str | Path | None = None,
+    *,
+    background: bool = False,
 ) -> ViewState:
     """The runs' view data (the comparison or the report, and the per-item table), loaded once;
-    ``comparison``: a ``tailgate compare --json FILE`` of the two runs, read instead of computed."""
+    ``comparison``: a ``tailgate compare --json FILE`` of the two runs, read instead of computed;
+    ``background``: compute the comparison in a thread (the state is usable meanwhile)."""
     from tailgate.store import Store
 
     opened = store if isinstance(store, Store) else Store(store)
-    return ViewState(opened, runs, comparison)
+    return ViewState(opened, runs, comparison, background=background)
 
 
 def serve_view(
@@ -42,21 +49,34 @@ def serve_view(
     open_browser: bool = True,
     announce: Callable[[str], None] = print,
     comparison: str | Path | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the viewer of ``runs`` (one: its report; two: BASE CAND, their paired diff) on
-    http://127.0.0.1:PORT until interrupted (Ctrl-C raises KeyboardInterrupt).
+    http://127.0.0.1:PORT until interrupted (Ctrl-C raises KeyboardInterrupt). It serves once
+    the runs are loaded and their items tagged; the comparison is computed meanwhile (the page
+    shows "computing…" where it goes), and ``notify`` (default: stderr) is told when it is ready or why it failed.
 
     Example:
         >>> tailgate.view.serve_view(["base", "cand"], store=".tailgate", port=8765)  # doctest: +SKIP
     """
-    state = open_state(runs, store, comparison)
+    state = open_state(runs, store, comparison, background=True)
     try:
-        asyncio.run(_serve(state, port, open_browser, announce))
+        asyncio.run(_serve(state, port, open_browser, announce, notify or _stderr))
     finally:
         state.close()
 
 
-async def _serve(state: ViewState, port: int, open_browser: bool, announce: Callable[[str], None]) -> None:
+def _stderr(message: str) -> None:
+    print(f"tailgate view: {message}", file=sys.stderr, flush=True)
+
+
+async def _serve(
+    state: ViewState,
+    port: int,
+    open_browser: bool,
+    announce: Callable[[str], None],
+    notify: Callable[[str], None],
+) -> None:
     from aiohttp import web
 
     # the Host header must name this server (no DNS rebinding); the port is known once bound
@@ -79,10 +99,27 @@ async def _serve(state: ViewState, port: int, open_browser: bool, announce: Call
         import webbrowser
 
         webbrowser.open(url)
+    watch = asyncio.create_task(_watch(state, notify)) if state.mode == "diff" else None
     try:
         await asyncio.Event().wait()
     finally:
+        if watch is not None:
+            watch.cancel()
         await runner.cleanup()
+
+
+async def _watch(state: ViewState, notify: Callable[[str], None]) -> None:
+    """Say when the background comparison is ready, or why it failed (the page says so too)."""
+    start, computed = time.perf_counter(), not state.ready
+    while not state.ready:  # (polled: a thread blocked in wait() would hold up Ctrl-C's shutdown)
+        await asyncio.sleep(0.05)
+    try:
+        state.wait()
+    except Exception as exc:
+        notify(f"the comparison failed: {exc}")
+    else:
+        if computed:
+            notify(f"comparison ready ({time.perf_counter() - start:.1f} s after the server started)")
 
 
 def _bound_port(runner: Any) -> int | None:
@@ -135,7 +172,8 @@ def export_view(
         data = out / "data"
         write_json(data / "meta.json", {**state.meta(), "static": True})
         filters = [""]
-        if state.comparison is not None:
+        if state.mode == "diff":
+            state.wait()  # (a background comparison: the export has everything)
             diff = state.diff()
             write_json(data / "diff.json", diff)
             filters += [f"tag:{t}" for t in TAGS] + [row["filter"] for row in diff["slices"]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,13 +28,28 @@ if TYPE_CHECKING:
     from tailgate.analysis import Comparison, Report, RunData
     from tailgate.store import Store
 
-__all__ = ["MAX_TEXT", "PAGE", "ViewState", "finite", "slice_filter", "write_json"]
+__all__ = ["MAX_TEXT", "PAGE", "ViewState", "comparing", "finite", "slice_filter", "write_json"]
 
 PAGE = 100
 """Items per page of a list."""
 MAX_TEXT = 200_000
 """Characters of one output (or input) sent to the page; the rest is counted, not sent."""
 SNIPPET = 160
+WORKER = "tailgate-view-compare"
+WARM = "tailgate-view-warm"
+
+
+def _warm() -> None:
+    """Import what the first screen's intervals need (scipy.special, ~0.5 s) while the runs load:
+    the import overlaps DuckDB's work, which runs without the GIL (0.1-0.2 s sooner, measured)."""
+    import scipy.special  # noqa: F401
+
+
+def comparing() -> bool:
+    """A view's background work (the comparison) is still running in this process: a process that
+    exits now should leave with ``os._exit`` (a daemon thread stopped inside DuckDB or an extension
+    module's import aborts the interpreter's exit)."""
+    return any(t.name in (WORKER, WARM) and t.is_alive() for t in threading.enumerate())
 
 
 def slice_filter(name: str, kind: str) -> str:
@@ -105,34 +121,56 @@ def share(count: int, total: int, what: str, confidence: float) -> dict[str, Any
 
 
 class ViewState:
-    """The runs a viewer shows, loaded once; each method returns one API response's data."""
+    """The runs a viewer shows, loaded once; each method returns one API response's data.
 
-    def __init__(self, store: Store, runs: list[str], comparison: str | Path | None = None) -> None:
-        from tailgate._api import compare_runs, report_run
+    Two runs: the per-item table and the tags are made first (cheap); the comparison (its
+    bootstrap and slice tests) is computed in the constructor, or with ``background=True`` in a
+    thread, meanwhile :meth:`diff` answers with the tags and levels and ``pending: true``.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        runs: list[str],
+        comparison: str | Path | None = None,
+        *,
+        background: bool = False,
+    ) -> None:
+        from tailgate._api import report_run
         from tailgate.analysis import CompareOptions, load_comparison
 
         if not 1 <= len(runs) <= 2:
             raise UsageError("tailgate view takes one run (its report) or two (BASE CAND: their paired diff)")
         self.store = store
         self.run_ids = [store.resolve(r) for r in runs]
+        self.mode = "diff" if len(self.run_ids) == 2 else "report"
         self.comparison: Comparison | None = None
+        """The comparison of the two runs, once computed (None meanwhile, and with one run)."""
         self.report: Report | None = None
-        threshold: float | None = None
+        self._lock = threading.Lock()  # the table's caches: one selection at a time
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._diff: dict[str, Any] | None = None
+        self._first: dict[str, Any] | None = None
+        saved: Comparison | None = None
         if comparison is not None and len(self.run_ids) != 2:
             raise UsageError("--comparison is the comparison of two runs: give BASE and CAND")
         if comparison is not None:
             # tailgate compare --json FILE's output, checked to be of these runs with the default options
-            self.comparison = load_comparison(str(comparison), self.run_ids[0], self.run_ids[1], CompareOptions())
-        if len(self.run_ids) == 2:
-            if self.comparison is None:
-                self.comparison = compare_runs(self.run_ids[0], self.run_ids[1], store=store)
-            threshold = self.comparison.options.pass_threshold
-            confidence = self.comparison.options.confidence
+            saved = load_comparison(str(comparison), self.run_ids[0], self.run_ids[1], CompareOptions())
+        if self.mode == "diff":
+            # compare_runs' defaults (those of a saved comparison too): the run's own pass threshold
+            options = saved.options if saved is not None else CompareOptions()
+            threshold: float | None = options.pass_threshold
+            confidence = options.confidence
         else:
             self.report = report_run(self.run_ids[0], store=store)
             threshold = self.report.overview.pass_threshold
             confidence = self.report.options.confidence
+            self._ready.set()
         self.data: list[RunData] = []
+        if self.mode == "diff":
+            threading.Thread(target=_warm, name=WARM, daemon=True).start()
         try:
             for run_id in self.run_ids:
                 self.data.append(load_run(store, run_id, threshold))
@@ -143,9 +181,52 @@ class ViewState:
             raise
         self.confidence = confidence
         self._all = self.table.select(Filter())
-        self._diff: dict[str, Any] | None = None
-        if self.comparison is not None:
-            self.diff()
+        if self.mode != "diff":
+            return
+        self._first = self._make_first()
+        if saved is not None:
+            self._finish(saved)
+        elif background:
+            threading.Thread(target=self._compute, name=WORKER, daemon=True).start()
+        else:
+            self._compute()
+            if self._failure is not None:
+                self.close()
+                raise self._failure
+
+    def _compute(self) -> None:
+        """The comparison (tailgate compare's, on its own connections to the runs), then the diff."""
+        from tailgate import _api
+
+        try:
+            self._finish(_api.compare_runs(self.run_ids[0], self.run_ids[1], store=self.store))
+        except BaseException as exc:  # (kept: the API reports it, wait() raises it)
+            self._failure = exc
+            self._ready.set()
+
+    def _finish(self, comparison: Comparison) -> None:
+        diff = self._make_diff(comparison)
+        self._diff = diff
+        self.comparison = comparison
+        self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        """The comparison is computed (or failed): :meth:`diff` has everything."""
+        return self._ready.is_set()
+
+    def wait(self, timeout: float | None = None) -> Comparison | None:
+        """Wait for the comparison (None with one run).
+
+        Raises:
+            TimeoutError: not computed within ``timeout`` seconds.
+            Exception: what computing the comparison raised.
+        """
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"the comparison is not computed after {timeout} s")
+        if self._failure is not None:
+            raise self._failure
+        return self.comparison
 
     def close(self) -> None:
         for data in self.data:
@@ -158,7 +239,7 @@ class ViewState:
         for data in self.data:
             runs.append({"run_id": neutralize(data.run_id), "model": neutralize(data.manifest.model.spec)})
         return {
-            "mode": "diff" if self.comparison is not None else "report",
+            "mode": self.mode,
             "runs": runs,
             "items": self.table.size,
             "page": PAGE,
@@ -167,21 +248,42 @@ class ViewState:
 
     def diff(self) -> dict[str, Any]:
         """The paired diff: the comparison (without its plot data), the tag counts, each slice's
-        levels (made once: the first screen of every visit)."""
-        if self.comparison is None:
+        levels (made once: the first screen of every visit), with ``pending: false``. While the
+        comparison is computed (``background=True``): the tags and each run's level only, with
+        ``pending: true``.
+
+        Raises:
+            Exception: what computing the comparison raised.
+        """
+        if self.mode != "diff":
             raise UsageError("one run: there is no diff (give two runs)")
-        if self._diff is None:
-            self._diff = self._make_diff(self.comparison)
-        return self._diff
+        if self._failure is not None:
+            raise self._failure
+        if self._diff is not None:
+            return self._diff
+        assert self._first is not None
+        return self._first
+
+    def _make_first(self) -> dict[str, Any]:
+        """What the first screen shows before the comparison: the tags and the overall levels."""
+        return {
+            "pending": True,
+            "tags": self._tag_shares(self._all),
+            "n_tagged": int(self._all.rows.size),
+            "levels": self._levels(self._all),
+            "options": {"confidence": self.confidence},
+        }
 
     def _make_diff(self, comparison: Comparison) -> dict[str, Any]:
         out = comparison.as_dict()
         out.pop("plots", None)
+        out["pending"] = False
         out["tags"] = self._tag_shares(self._all)
         out["n_tagged"] = int(self._all.rows.size)
         for row in out["slices"]:
             row["filter"] = slice_filter(row["slice"], row["kind"])
-            chosen = self.table.select(parse_filter(row["filter"]))
+            with self._lock:
+                chosen = self.table.select(parse_filter(row["filter"]))
             row["levels"] = self._levels(chosen)
         out["levels"] = self._levels(self._all)
         return dict(neutralize_data(out))
@@ -202,7 +304,8 @@ class ViewState:
     def items(self, text: str, offset: int = 0, limit: int = PAGE) -> dict[str, Any]:
         """The items a filter selects, worst first, one page of them."""
         filt = parse_filter(text)
-        chosen = self.table.select(filt)
+        with self._lock:
+            chosen = self.table.select(filt)
         ordered = chosen.ordered()
         page = ordered[max(offset, 0) : max(offset, 0) + max(min(limit, 1000), 1)]
         rows = [self._row(chosen, int(k)) for k in page.tolist()]

@@ -12,6 +12,7 @@
   const cache = {};
   let meta = null;
   let submitted = null; // when the filter form was last submitted (performance.now())
+  let poll = null; // the timer that asks again for a diff still being computed
 
   // -- data ---------------------------------------------------------------------------------
   async function fetchJSON(url) {
@@ -172,6 +173,8 @@
 
   async function render() {
     const begin = performance.now();
+    if (poll !== null) clearTimeout(poll);
+    poll = null;
     const s = state();
     errorBox.hidden = true;
     input.value = s.filter || "";
@@ -215,18 +218,33 @@
     errorBox.hidden = false;
   }
 
+  function computing(what) {
+    return el("span", "computing muted", "computing… (" + what + ")");
+  }
+
   async function diffScreen() {
     const d = await api("diff");
     const root = el("div", "diff");
-    for (const w of d.warnings) add(root, el("p", "warning text", "⚠ " + w));
+    if (d.pending) {
+      // the server is still computing the comparison: tags and levels now, the rest when ready
+      document.body.dataset.pending = "1";
+      poll = setTimeout(() => { if (state().filter === null && !state().item && !state().help) render(); }, 700);
+    } else {
+      delete document.body.dataset.pending;
+    }
+    for (const w of d.warnings || []) add(root, el("p", "warning text", "⚠ " + w));
     add(root, el("h2", null, "Overall (paired on shared items)"));
-    const delta = link({ filter: "" });
-    est(d.overall.estimate, true, delta);
-    if (d.overall.p_value !== null && d.overall.p_value !== undefined) {
-      add(delta, el("span", "p", "p=" + Number(d.overall.p_value).toPrecision(2) + " (" + (d.overall.test || "") + ")"));
+    let delta = computing("the paired test");
+    if (!d.pending) {
+      delta = link({ filter: "" });
+      est(d.overall.estimate, true, delta);
+      if (d.overall.p_value !== null && d.overall.p_value !== undefined) {
+        add(delta, el("span", "p", "p=" + Number(d.overall.p_value).toPrecision(2) + " (" + (d.overall.test || "") + ")"));
+      }
     }
     add(root, table(["base", "candidate", "candidate − base"], [[est(d.levels.base), est(d.levels.cand), delta]]));
-    add(root, add(el("p", "muted", "paired: "), countEl(d.pairing.shared_items, "items"), el("span", null, " · only in base: "),
+    if (d.pending) add(root, add(el("p", "muted", "paired: "), computing("the pairing")));
+    else add(root, add(el("p", "muted", "paired: "), countEl(d.pairing.shared_items, "items"), el("span", null, " · only in base: "),
       countEl(d.pairing.only_in_base), el("span", null, " · only in candidate: "), countEl(d.pairing.only_in_cand)));
     add(root, el("h2", null, "Items by tag"));
     const tags = el("div", "tags");
@@ -239,6 +257,13 @@
     }
     add(root, tags);
     add(root, el("p", "muted", "flaky: in either run some unit's repeats disagree; else regressed / improved / unchanged by the item's pass rate (docs/view.md)."));
+    if (d.pending) {
+      add(root, el("h2", null, "Beyond accuracy (paired)"), add(el("p"), computing("the paired bootstrap")));
+      const wait = add(el("p"), computing("the slice table: each slice's paired test, BH-adjusted"));
+      wait.id = "slices-pending";
+      add(root, el("h2", null, "Slices (largest drop first)"), wait);
+      return root;
+    }
     const beyond = Object.entries(d.beyond_accuracy || {});
     if (beyond.length) {
       add(root, el("h2", null, "Beyond accuracy (paired)"));
