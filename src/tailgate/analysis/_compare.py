@@ -32,7 +32,7 @@ from tailgate.analysis._compare_slices import aligned_features, slice_deltas, sl
 from tailgate.analysis._compare_tests import format_p, mcnemar, paired_delta
 from tailgate.analysis._data import RunData, load_run, references
 from tailgate.analysis._judge_use import headline_judges
-from tailgate.errors import InputError, UsageError
+from tailgate.errors import UsageError
 from tailgate.store import Store
 
 __all__ = [
@@ -73,18 +73,16 @@ def load_comparison(path: str, base_id: str, cand_id: str, options: CompareOptio
         InputError: the file is not a comparison's JSON (or of another schema version).
         UsageError: it compares other runs, or was computed with other options.
     """
-    import json
-    from pathlib import Path
+    from tailgate.analysis._saved import load_saved
 
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("schema_version") != 1 or "overall" not in data:
-            raise InputError("not the JSON of tailgate compare (schema version 1)", file=path)
-        saved = Comparison.from_dict(data)
-    except OSError as exc:
-        raise InputError(f"cannot read the comparison: {exc.strerror or exc}", file=path) from exc
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"not the JSON of tailgate compare: {exc}", file=path) from exc
+    saved = load_saved(
+        path,
+        Comparison.from_dict,
+        command="compare",
+        what="comparison",
+        required=("overall",),
+        check=lambda data: None if data.get("schema_version") == 1 else "schema version 1",
+    )
     if (saved.base.run_id, saved.cand.run_id) != (base_id, cand_id):
         raise UsageError(f"{path} compares {saved.base.run_id} with {saved.cand.run_id}, not {base_id} with {cand_id}")
     if saved.options != options:

@@ -103,17 +103,12 @@ def load_judge_attack(path: str) -> JudgeAttackReport:
     Raises:
         InputError: the file cannot be read or is not such a report.
     """
-    import json
-    from pathlib import Path
+    from tailgate.analysis._saved import load_saved
 
-    from tailgate.errors import InputError
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or "attacks" not in data or "judge" not in data:
-            raise InputError("not the JSON of tailgate judge-attack (no 'attacks')", file=path)
-        return JudgeAttackReport.from_dict(data)
-    except OSError as exc:
-        raise InputError(f"cannot read the judge attack report: {exc.strerror or exc}", file=path) from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"not the JSON of tailgate judge-attack: {exc}", file=path) from exc
+    return load_saved(
+        path,
+        JudgeAttackReport.from_dict,
+        command="judge-attack",
+        what="judge attack report",
+        required=("attacks", "judge"),
+    )

@@ -306,17 +306,8 @@ def load_redteam(path: str) -> RedTeamReport:
     Raises:
         InputError: the file cannot be read or is not such a report.
     """
-    import json
-    from pathlib import Path
+    from tailgate.analysis._saved import load_saved
 
-    from tailgate.errors import InputError
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or "overall" not in data or "over_refusal" not in data:
-            raise InputError("not the JSON of tailgate redteam (no 'overall', 'over_refusal')", file=path)
-        return RedTeamReport.from_dict(data)
-    except OSError as exc:
-        raise InputError(f"cannot read the red-team report: {exc.strerror or exc}", file=path) from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"not the JSON of tailgate redteam: {exc}", file=path) from exc
+    return load_saved(
+        path, RedTeamReport.from_dict, command="redteam", what="red-team report", required=("overall", "over_refusal")
+    )

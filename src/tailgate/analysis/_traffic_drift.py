@@ -243,18 +243,9 @@ def load_drift(path: str) -> DriftReport:
     Raises:
         InputError: the file cannot be read, or is not a drift report's JSON of this schema version.
     """
-    import json
-    from pathlib import Path
+    from tailgate.analysis._saved import load_saved
 
-    from tailgate.errors import InputError
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return DriftReport.from_dict(data)
-    except OSError as exc:
-        raise InputError(f"cannot read the drift report: {exc.strerror or exc}", file=path) from exc
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"not the JSON of tailgate drift: {exc}", file=path) from exc
+    return load_saved(path, DriftReport.from_dict, command="drift", what="drift report")
 
 
 # --- JSON: every dataclass field, read back by type ----------------------------------------------
