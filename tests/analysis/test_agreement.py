@@ -102,6 +102,18 @@ def test_one_label_only_is_undefined_not_perfect() -> None:
     assert cohen_kappa(["yes"] * 5, ["yes"] * 5) is None
 
 
+def test_a_rater_with_one_label_has_kappa_zero_and_a_warning_not_a_precise_interval() -> None:
+    # bench/judge_peers.py: SmolLM2 as judge_reference said "no" to all 57 outputs it judged
+    judge = [False] * 57
+    truth = [True] * 3 + [False] * 54
+    r = agreement(judge, truth)
+    assert r.kappa.value == pytest.approx(cohen_kappa_score(judge, truth), abs=1e-12)
+    assert r.kappa.value == 0.0
+    assert (r.kappa.low, r.kappa.high) == (0.0, 0.0)  # every jackknife replicate is 0 too
+    assert any("0 by construction" in w and "no precision" in w for w in r.warnings)
+    assert not any("by construction" in w for w in agreement([0, 1, 1, 0] * 5, [0, 1, 0, 0] * 5).warnings)
+
+
 def test_the_item_is_the_jackknife_unit_and_the_output_is_deterministic(
     wildbench: tuple[list[int], list[int], np.ndarray],
 ) -> None:

@@ -37,6 +37,21 @@ def test_length_slope_equals_statsmodels_clustered_ols() -> None:
     assert length_slope([1.0, 1.0, 1.0], [0, 1, 0], ["a", "b", "c"]).value is None
 
 
+def test_length_slope_of_a_judge_with_one_score_has_no_interval() -> None:
+    # statsmodels gives slope 0 with a zero clustered SE: an interval [0, 0] that claims certainty
+    x = np.linspace(0.2, 9.0, 12)
+    y = np.zeros(12)
+    items = np.arange(12)
+    fit = sm.OLS(y, sm.add_constant(x)).fit(cov_type="cluster", cov_kwds={"groups": items})
+    assert fit.params[1] == pytest.approx(0.0)
+    assert fit.bse[1] == pytest.approx(0.0)
+    est = length_slope(x, y, items)
+    assert est.value == 0.0
+    assert (est.low, est.high) == (None, None)
+    assert "same score" in est.method
+    assert length_slope(x, (x > 4).astype(float), items).low is not None
+
+
 def _score(value: float | None, details: dict[str, Any], error: str | None = None) -> dict[str, Any]:
     return {"value": value, "answer": None, "error": error, "details": details}
 

@@ -304,6 +304,14 @@ def agreement(
         warnings.append(f"only {n_items} items: the intervals cover a little under 95% (0.92-0.94 in simulation at 30)")
     if k == 1:
         warnings.append("every rating is the same label: chance-corrected agreement is undefined")
+    one_sided = k > 1 and (np.unique(ca).size == 1 or np.unique(cb).size == 1)
+    if one_sided:
+        # kappa is then 0 whatever the other rater did, in every jackknife replicate too: its
+        # interval [0, 0] shows that the data have no spread, not that kappa is known exactly
+        warnings.append(
+            "one rater gave every sample the same label: Cohen's kappa is 0 by construction and its "
+            "interval has no width (the jackknife sees no spread), which is no precision"
+        )
 
     def on(f: Callable[[np.ndarray], np.ndarray], name: str, clip: tuple[float, float]) -> Estimate:
         value = _scalar(f(c))

@@ -102,6 +102,11 @@ def length_slope(
     if n < 3 or g < 3 or sxx == 0.0:
         why = "lengths do not vary" if n and sxx == 0.0 else "fewer than 3 items"
         return Estimate.no_interval(f"length slope: {why}", n_items=g, n_samples=n, confidence=confidence)
+    if float(np.ptp(y)) == 0.0:
+        # a judge that gives every output one score has slope 0 and a zero SE: the data show no
+        # spread to measure, not a certain absence of length bias
+        why = "length slope: the judge gave every output the same score (no spread; no interval)"
+        return Estimate.no_interval(why, value=0.0, n_items=g, n_samples=n, confidence=confidence)
     dx = x - x.mean()
     slope = float((dx * (y - y.mean())).sum() / sxx)
     resid = y - y.mean() - slope * dx
