@@ -443,3 +443,20 @@ def test_identical_items_get_an_interval_not_a_point() -> None:
     assert all_better.estimate.low == pytest.approx(0.5 - upper * 1.5)
     assert all_better.estimate.high == pytest.approx(0.5 + upper * 0.5)
     assert all_better.p_value == pytest.approx(binomtest(n, n, 0.5).pvalue)
+
+
+def test_a_paired_interval_stays_within_what_a_difference_of_scores_can_be() -> None:
+    """300 items all lost but 3: the t interval reached -1.001, below any difference of two
+    scores in [0, 1]; it is cut at -1 (which cannot lose coverage). Scores on another scale
+    (imported records) widen the range to what they hold."""
+    from tailgate.analysis._compare_tests import score_range
+
+    lost = paired_delta(np.ones(300), np.r_[np.zeros(297), np.ones(3)]).estimate
+    assert lost.low == -1.0
+    assert lost.high == pytest.approx(
+        -0.99 + float(stats.t.ppf(0.975, 299)) * np.std(np.r_[-np.ones(297), np.zeros(3)], ddof=1) / math.sqrt(300)
+    )
+    assert score_range(np.array([0.2, 0.9])) == (0.0, 1.0)
+    assert score_range(np.array([2.0, 7.5]), np.array([-1.0])) == (-1.0, 7.5)
+    wide = paired_delta(np.array([0.0, 10.0, 5.0]), np.array([10.0, 0.0, 5.0])).estimate
+    assert (wide.low, wide.high) == (-10.0, 10.0)  # t(2) gives +-24.8: cut to the range of a difference
