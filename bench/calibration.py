@@ -342,15 +342,41 @@ def boundary_edge(measure: str, regime: str) -> float | None:
     return min(truth, 1.0 - truth)
 
 
+def lattice_gap(n: int, p: float, low: float = 0.93, high: float = 0.97) -> bool:
+    """True when no interval can cover ``p`` with a probability in [``low``, ``high``] on a
+    Binomial(``n``, ``p``) count: an interval covers ``p`` on a run of consecutive counts (its
+    ends move monotonically with the count), so its coverage is the mass of such a run, and here
+    no run of counts has a mass inside the band. With 30 items and p = 0.006, P(0) = 0.84 and
+    P(0 or 1) = 0.986: an interval either covers at 0.986 or more, or misses at one pass and
+    covers at most 0.85 (Wilson: 0.84). Such a row's attainable coverages jump over 0.95."""
+    from scipy import stats
+
+    mass = stats.binom.pmf(np.arange(n + 1), n, p)
+    cum = np.concatenate([[0.0], np.cumsum(mass)])
+    for start in range(n + 1):
+        runs = cum[start + 1 :] - cum[start]
+        if np.any((runs >= low) & (runs <= high)):
+            return False
+    return True
+
+
 def at_boundary(row: Row) -> Row:
     """``row`` with a ``conservative`` coverage verdict turned ``boundary`` when its truth is at
-    an edge (:func:`boundary_edge`); every other row unchanged."""
+    an edge (:func:`boundary_edge`), or ``lattice`` when the items' own binomial lattice leaves no
+    coverage in 0.95 +- 0.02 to attain (:func:`lattice_gap`, for the pass@k / pass^k / never-pass
+    rows whose truth :func:`boundary_edge` knows, with n the number of items); every other row
+    unchanged."""
     if row.kind != "coverage" or not row.status.startswith("conservative"):
         return row
     edge = boundary_edge(row.measure, row.regime)
-    if edge is None or edge >= BOUNDARY_EDGE:
+    if edge is None:
         return row
-    return replace(row, status="boundary" + row.status[len("conservative") :])
+    if edge < BOUNDARY_EDGE:
+        return replace(row, status="boundary" + row.status[len("conservative") :])
+    n = int(dict(part.split("=", 1) for part in row.regime.split() if "=" in part)["n"])
+    if not row.measure.startswith("score p") and lattice_gap(n, edge):
+        return replace(row, status="lattice" + row.status[len("conservative") :])
+    return row
 
 
 def template_effects(cell: Cell) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from statsmodels.regression.linear_model import OLS
@@ -63,13 +65,15 @@ def test_all_zero_repeats_do_not_give_a_zero_width_interval() -> None:
 
 def test_effective_n_of_perfectly_correlated_repeats_is_the_item_count() -> None:
     """Kish's n_eff of perfectly correlated repeats is the item count (10), times Korn & Graubard's
-    (1998) degrees-of-freedom factor (z / t_9)^2 for a design effect estimated from 10 items."""
+    (1998) degrees-of-freedom factor (t_{n-1} / t_{d})^2 for a design effect estimated from d + 1 =
+    10 items and n = 50 samples (as the NCHS presentation standards for proportions write it,
+    Parker et al. 2017, and the R survey ecosystem's Korn-Graubard intervals compute it)."""
     from scipy import stats
 
     per_item = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 1], dtype=float)
     x = np.repeat(per_item, 5)  # each item answered the same way five times
     est = mean_estimate(x, np.repeat(np.arange(10), 5))
-    n_eff = 10 * (stats.norm.ppf(0.975) / stats.t.ppf(0.975, 9)) ** 2
+    n_eff = 10 * (stats.t.ppf(0.975, 49) / stats.t.ppf(0.975, 9)) ** 2
     low, high = proportion_confint(0.7 * n_eff, n_eff, method="wilson")
     assert (est.low, est.high) == pytest.approx((low, high))
     assert f"n_eff={n_eff:.0f}" in est.method
@@ -134,3 +138,47 @@ def test_an_estimate_formats_itself() -> None:
     assert f"{Estimate.no_interval('why'):.3f}" == "n/a"
     assert f"{Estimate.no_interval('why', value=0.5):.1f}" == "0.5"
     assert f"{e}" == str(e)
+
+
+@pytest.mark.parametrize(("successes", "n"), [(0, 10), (1, 10), (3, 20), (15, 30), (29, 30), (30, 30), (1, 100)])
+def test_mid_p_matches_binomial_tail_sums(successes: int, n: int) -> None:
+    # the definition (Lancaster 1961; Agresti & Gottard 2007, Stat Sci 22:4): the lower end solves
+    # P(X > x) + P(X = x) / 2 = 0.025 and the upper P(X < x) + P(X = x) / 2 = 0.025, here with
+    # scipy.stats' binomial sums and a root finder instead of the incomplete beta function
+    from scipy import stats
+    from scipy.optimize import brentq
+
+    from tailgate.analysis._estimate import mid_p_interval
+
+    def lower_tail(p: float) -> float:
+        return float(stats.binom.sf(successes, n, p) + 0.5 * stats.binom.pmf(successes, n, p)) - 0.025
+
+    def upper_tail(p: float) -> float:
+        return float(stats.binom.cdf(successes - 1, n, p) + 0.5 * stats.binom.pmf(successes, n, p)) - 0.025
+
+    want_low = 0.0 if successes == 0 else brentq(lower_tail, 1e-12, 1 - 1e-12, xtol=1e-14)
+    want_high = 1.0 if successes == n else brentq(upper_tail, 1e-12, 1 - 1e-12, xtol=1e-14)
+    low, high = mid_p_interval(successes, n)
+    assert low == pytest.approx(want_low, abs=1e-10)
+    assert high == pytest.approx(want_high, abs=1e-10)
+
+
+def test_mid_p_is_inside_clopper_pearson_and_moves_smoothly_with_fractional_counts() -> None:
+    from tailgate.analysis._estimate import clopper_pearson_interval, mid_p_interval
+
+    for x in (0.0, 0.4, 1.0, 2.5, 7.0, 12.3):
+        low, high = mid_p_interval(x, 12.3)
+        cp_low, cp_high = clopper_pearson_interval(x, 12.3)
+        assert cp_low <= low <= x / 12.3 <= high <= cp_high
+        assert high - low > 0.05  # never a point
+    lows = [mid_p_interval(x, 20.0)[0] for x in np.linspace(1.0, 3.0, 21)]
+    assert all(a < b for a, b in itertools.pairwise(lows))
+    # its exact coverage for a binomial of 30 trials, averaged over p uniform on (0, 1), is close to
+    # 0.95 (Clopper-Pearson's is about 0.98): the reason to use it where events are few
+    from scipy import stats
+
+    grid = np.linspace(0.005, 0.995, 199)
+    bounds = [mid_p_interval(k, 30) for k in range(31)]
+    coverage = [sum(stats.binom.pmf(k, 30, p) for k, (lo, hi) in enumerate(bounds) if lo <= p <= hi) for p in grid]
+    assert 0.945 <= float(np.mean(coverage)) <= 0.965
+    assert min(coverage) >= 0.90

@@ -35,7 +35,8 @@ def test_one_sample_per_attack_is_wilson() -> None:
 
 def test_repeats_are_clustered_on_the_attack() -> None:
     """Wilson on Kish's n_eff = p(1-p)/SE^2 with the clustered SE and the Korn-Graubard factor
-    (z/t_{C-1})^2, computed here from the formula (Miller 2024 eq. 4), not from tailgate."""
+    (t_{N-1}/t_{C-1})^2 (N samples, C attacks), computed here from the formula (Miller 2024 eq. 4;
+    Korn & Graubard 1998), not from tailgate."""
     succeeded = {"a": [1, 1, 1], "b": [0, 0, 1], "c": [0, 0, 0], "d": [1, 0, 0], "e": [0, 0, 0], "f": [1, 1, 0]}
     rows = [(i, "attack", "leak", "plain", 1.0 - s) for i, ss in succeeded.items() for s in ss]
     overall, *_ = redteam_rates(_samples(rows), k=3)
@@ -43,8 +44,8 @@ def test_repeats_are_clustered_on_the_attack() -> None:
     groups = np.repeat(np.arange(6), 3)
     p = x.mean()
     se = math.sqrt(sum(((x[groups == g] - p).sum()) ** 2 for g in range(6))) / x.size
-    z, t = stats.norm.ppf(0.975), stats.t.ppf(0.975, 5)
-    n_eff = min(x.size, p * (1 - p) / se**2) * (z / t) ** 2
+    top, t = stats.t.ppf(0.975, x.size - 1), stats.t.ppf(0.975, 5)
+    n_eff = min(x.size, p * (1 - p) / se**2) * (top / t) ** 2
     low, high = proportion_confint(p * n_eff, n_eff, alpha=0.05, method="wilson")
     assert overall.success.value == pytest.approx(p)
     assert (overall.success.low, overall.success.high) == pytest.approx((low, high), abs=1e-9)
