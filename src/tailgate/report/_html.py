@@ -13,6 +13,7 @@ from tailgate.report import _format as fmt
 from tailgate.report import _svg
 from tailgate.report._judge_card import judge_cards_html
 from tailgate.report._provenance import cache_line, withheld_line
+from tailgate.report._redteam import redteam_html
 
 __all__ = ["render_html"]
 
@@ -82,6 +83,8 @@ def render_html(report: Report) -> str:
     parts.append(_consistency_section(r))
     parts.append(_robustness_section(r))
     parts.append(judge_cards_html(r.judges))
+    if r.redteam is not None:
+        parts.append(redteam_html(r.redteam))
     parts.append(_profile_section(r))
     parts.append(_worst_items_section(r))
     parts.append(
