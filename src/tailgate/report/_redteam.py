@@ -36,6 +36,8 @@ class RedTeamTable:
 
 
 CELLS_TITLE = "attack success per category and mutator"
+RATES_TITLE = "attack success and resists-k per slice"
+"""The first table's title in HTML and Markdown (the terminal's title line says it)."""
 
 
 def _n(e: Estimate) -> str:
@@ -139,7 +141,7 @@ def redteam_html(report: RedTeamReport) -> str:
     if r.cells:
         out.append(_heatmap(r))
     for t in redteam_tables(r, cells=True):
-        title = f"<h3>{escape(t.title)}</h3>" if t.title else ""
+        title = f"<h3>{escape(t.title or RATES_TITLE)}</h3>"
         table = _table(list(t.header), [[escape(c) for c in row] for row in t.rows], set(t.numeric))
         if t.title == CELLS_TITLE:
             out.append(f"<details><summary>{escape(t.title)} (the heat map's numbers)</summary>{table}</details>")
@@ -154,8 +156,7 @@ def redteam_markdown(report: RedTeamReport) -> str:
     r = fmt.safe(report)
     lines = [f"### {fmt.markdown(_title(r))}", ""]
     for t in redteam_tables(r, cells=True):
-        if t.title:
-            lines += [f"**{fmt.markdown(t.title)}**", ""]
+        lines += [f"**{fmt.markdown(t.title or RATES_TITLE)}**", ""]
         lines += ["| " + " | ".join(fmt.markdown(h) for h in t.header) + " |", "|" + "---|" * len(t.header)]
         lines += ["| " + " | ".join(fmt.markdown(c) for c in row) + " |" for row in t.rows]
         lines.append("")

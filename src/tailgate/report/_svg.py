@@ -278,7 +278,7 @@ def _heat_cell(c: HeatCell, x: float, y: float, w: int, h: int, unit: str) -> st
     cx = x + w / 2
     return (
         f"<g class='cell'><title>{escape(tip)}</title>"
-        f"<rect x='{x:.1f}' y='{y:.1f}' width='{w}' height='{h}' fill='{fill}' stroke='#fff' stroke-width='2'/>"
+        f"<rect x='{x + 1:.1f}' y='{y + 1:.1f}' width='{w - 2}' height='{h - 2}' fill='{fill}' stroke='#d4d4d4'/>"
         f"<text x='{cx:.1f}' y='{y + 17:.1f}' text-anchor='middle' {FONT} font-weight='bold' fill='{ink}'>"
         f"{escape(label)}</text>"
         f"<text x='{cx:.1f}' y='{y + 30:.1f}' text-anchor='middle' {SMALL_FONT} fill='{ink}'>n={c.n_samples}</text>"
@@ -297,7 +297,7 @@ def heatmap(
     w, h = 74, 48
     left = 12 + round(6.2 * min(max((len(r) for r in rows), default=4), 28))
     top = 28
-    width = max(left + w * len(columns) + 12, 320)
+    width = max(left + w * len(columns) + 12, left + 16 * 10 + 330)  # the grid, or the legend and its words
     grid_bottom = top + h * len(rows)
     height = grid_bottom + 46
     body = []
