@@ -209,7 +209,7 @@ def test_the_html_in_headless_chromium_runs_nothing_and_every_number_has_its_n(r
     assert proc.returncode == 0, proc.stderr
     html = page.read_text(encoding="utf-8")
     assert "<script" not in html
-    assert "<h2>Red team</h2>" in html
+    assert "<h2 id='redteam'>Red team</h2>" in html
     assert "red team:" in md.read_text(encoding="utf-8")
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip

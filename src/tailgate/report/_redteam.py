@@ -129,14 +129,15 @@ def redteam_html(report: RedTeamReport) -> str:
     r = fmt.safe(report)
     confidence = f"{r.overall.success.confidence:.0%}"
     out = [
-        "<h2>Red team</h2>",
+        "<h2 id='redteam'>Red team</h2>",
         f"<p>{escape(_title(r))}. Attack success overall: <b>{fmt.html_estimate(r.overall.success)}</b>, "
         f"n={r.overall.success.n_samples} samples of {r.overall.n_attacks} attacks "
         f"({escape(r.overall.success.method)}).</p>",
         f"<p class='note'>Intervals are {escape(confidence)}: attack success and over-refusal are Wilson on the "
         "attack-clustered effective n (an attack's repeats are not independent); resists-k is the unbiased "
         "pass^k of each attack's resisted count, averaged over attacks (Clopper-Pearson on the effective "
-        "number of attacks). Unscored samples (no verdict) are counted, not used. See docs/redteam.md.</p>",
+        "number of attacks; with one sample per attack, the resisted share with attack success's interval). "
+        "Unscored samples (no verdict) are counted, not used. See docs/redteam.md.</p>",
     ]
     if r.cells:
         out.append(_heatmap(r))
