@@ -17,7 +17,7 @@ import pytest
 
 import tailgate
 from tailgate.analysis import Estimate, RedTeamReport
-from tailgate.report import render_html, report_markdown
+from tailgate.report import _svg, render_html, report_markdown
 from tailgate.report._redteam import redteam_html, redteam_markdown
 from tailgate.report._svg import heat_colour
 from tests.support.cli import tailgate as run_cli
@@ -100,8 +100,8 @@ def _check_every_number_has_its_n(parsed: _Tables) -> int:
         value, n, items = cell["texts"]
         assert re.fullmatch(r"\d\.\d{3}|n/a", value), cell
         assert re.fullmatch(r"n=\d+", n), cell
-        assert re.fullmatch(r"\d+ attacks", items), cell
-        assert re.search(r": (\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]|n/a \(.+\)).* n=\d+ samples \(\d+ attacks\)",
+        assert re.fullmatch(r"1 attack|\d+ attacks", items), cell
+        assert re.search(r": (\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]|n/a \(.+\)).* n=\d+ samples \(\d+ attacks?\)",
                          cell["title"]), cell  # fmt: skip
     return checked
 
@@ -146,6 +146,9 @@ def test_the_heat_map_colours_by_rate_and_greys_a_cell_with_nothing_scored() -> 
     assert cell["texts"] == ["n/a", "n=0", "2 attacks"]
     assert cell["title"] == "a, m: n/a (no scored attack sample); n=0 samples (2 attacks)"
     assert "fill='#e5e7eb'" in html
+    one = _svg.heatmap([_svg.HeatCell("r", "c", 0.5, 0.1, 0.9, 2, 1)], ["r"], ["c"], "t", unit="attack")
+    assert "(1 attack)</title>" in one
+    assert ">1 attack</text>" in one
 
 
 def _rate(slice_: str, e: Estimate) -> Any:

@@ -117,7 +117,7 @@ def _heatmap(report: RedTeamReport) -> str:
     columns = [m.slice.removeprefix("mutator=") for m in report.mutators]
     columns += sorted({x.column for x in cells} - set(columns))
     title = "attack success by category (rows) and mutator (columns)"
-    return _svg.heatmap(cells, rows, columns, title, unit="attacks")
+    return _svg.heatmap(cells, rows, columns, title, unit="attack")
 
 
 def redteam_html(report: RedTeamReport) -> str:

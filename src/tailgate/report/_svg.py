@@ -268,7 +268,8 @@ def _clip(text: str, n: int) -> str:
 
 
 def _heat_cell(c: HeatCell, x: float, y: float, w: int, h: int, unit: str) -> str:
-    n = f"n={c.n_samples} samples ({c.n_items} {unit})"
+    units = f"{c.n_items} {unit}{'' if c.n_items == 1 else 's'}"
+    n = f"n={c.n_samples} samples ({units})"
     if c.value is None:
         tip, fill, ink, label = f"{c.row}, {c.column}: n/a ({c.why}); {n}", "#e5e7eb", "#555", "n/a"
     else:
@@ -283,15 +284,15 @@ def _heat_cell(c: HeatCell, x: float, y: float, w: int, h: int, unit: str) -> st
         f"{escape(label)}</text>"
         f"<text x='{cx:.1f}' y='{y + 30:.1f}' text-anchor='middle' {SMALL_FONT} fill='{ink}'>n={c.n_samples}</text>"
         f"<text x='{cx:.1f}' y='{y + 42:.1f}' text-anchor='middle' {SMALL_FONT} fill='{ink}'>"
-        f"{c.n_items} {escape(unit)}</text></g>"
+        f"{escape(units)}</text></g>"
     )
 
 
 def heatmap(
-    cells: Sequence[HeatCell], rows: Sequence[str], columns: Sequence[str], title: str, *, unit: str = "items"
+    cells: Sequence[HeatCell], rows: Sequence[str], columns: Sequence[str], title: str, *, unit: str = "item"
 ) -> str:
     """Rates on a grid of ``rows`` x ``columns``, each cell coloured by its rate (white 0, red 1)
-    and labelled with the rate, its n of samples and of ``unit``; its interval is in the cell's
+    and labelled with the rate, its n of samples and of ``unit`` (singular); its interval is in the cell's
     ``<title>`` (a tooltip). A (row, column) without a cell is left blank; a legend below."""
     found = {(c.row, c.column): c for c in cells}
     w, h = 74, 48
