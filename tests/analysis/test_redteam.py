@@ -12,7 +12,7 @@ from scipy import stats
 from scipy.special import comb
 from statsmodels.stats.proportion import proportion_confint
 
-from tailgate.analysis import RedTeamSamples, attack_delta, redteam_rates
+from tailgate.analysis import RedTeamSamples, attack_delta, redteam_cells, redteam_rates
 
 
 def _samples(rows: list[tuple[str, str, str, str, float | None]]) -> RedTeamSamples:
@@ -87,6 +87,32 @@ def test_slices_unscored_and_over_refusal() -> None:
     assert refusals[0].n_unscored == 1
     assert refusals[1].refused.value is None  # nothing scored: no number, the reason instead
     assert "no scored twin" in refusals[1].refused.method
+
+
+def test_category_by_mutator_cells_are_the_rates_of_their_samples() -> None:
+    """Each cell of the heat map is the success rate of its (category, mutator) samples: Wilson
+    (statsmodels) with one sample per attack, the clustered rate of ``redteam_rates`` on that
+    subset with repeats; unscored samples counted, a cell with no attack absent."""
+    rows = [(f"l{i}", "attack", "leak", "plain", 0.0 if i < 2 else 1.0) for i in range(5)]  # 2 of 5 succeed
+    rows += [(f"b{i}", "attack", "leak", "base64", 0.0 if i < 4 else 1.0) for i in range(4)]  # 4 of 4
+    rows += [("t0", "attack", "tool", "plain", 1.0), ("t0", "attack", "tool", "plain", None)]
+    rows += [("tw", "benign", "tool", "base64", 0.0)]  # a twin: not an attack cell
+    cells = redteam_cells(_samples(rows), k=1, categories=["tool", "leak"], mutators=["plain", "base64"])
+    assert [c.slice for c in cells] == ["category=tool,mutator=plain", "category=leak,mutator=plain",
+                                        "category=leak,mutator=base64"]  # fmt: skip
+    tool, plain, b64 = cells
+    for cell, (x, n) in ((plain, (2, 5)), (b64, (4, 4))):
+        low, high = proportion_confint(x, n, alpha=0.05, method="wilson")
+        assert cell.success.value == pytest.approx(x / n)
+        assert (cell.success.low, cell.success.high) == pytest.approx((low, high), abs=1e-12)
+        assert (cell.success.n_items, cell.success.n_samples, cell.n_attacks) == (n, n, n)
+    assert (tool.success.value, tool.n_attacks, tool.n_unscored) == (0.0, 1, 1)
+    repeated = [(f"a{i}", "attack", "leak", "plain", float(v)) for i in range(4) for v in (i % 2, 1, i % 3 > 0)]
+    mixed = repeated + [(f"z{i}", "attack", "tool", "base64", 1.0) for i in range(3)]
+    (cell, _) = redteam_cells(_samples(mixed), k=3)
+    overall, *_ = redteam_rates(_samples(repeated), k=3)
+    assert cell.success == overall.success
+    assert cell.resists_k == overall.resists_k
 
 
 def test_an_unscored_slice_is_no_number() -> None:

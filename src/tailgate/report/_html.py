@@ -13,12 +13,13 @@ from tailgate.report import _format as fmt
 from tailgate.report import _svg
 from tailgate.report._judge_card import judge_cards_html
 from tailgate.report._provenance import cache_line, withheld_line
+from tailgate.report._redteam import redteam_html
 
 __all__ = ["render_html"]
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#111;line-height:1.4}
-h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}h3{font-size:1rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #ddd;padding:3px 6px;
 text-align:left;vertical-align:top}th{background:#f5f5f5}.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#555;font-size:.85rem}pre{white-space:pre-wrap;max-width:420px;margin:0;font-size:.8rem}
@@ -82,6 +83,8 @@ def render_html(report: Report) -> str:
     parts.append(_consistency_section(r))
     parts.append(_robustness_section(r))
     parts.append(judge_cards_html(r.judges))
+    if r.redteam is not None:
+        parts.append(redteam_html(r.redteam))
     parts.append(_profile_section(r))
     parts.append(_worst_items_section(r))
     parts.append(

