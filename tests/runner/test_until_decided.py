@@ -13,7 +13,7 @@ import pytest
 
 import tailgate
 from tailgate.analysis import SequentialOptions, ordered_decision, sequential_order
-from tailgate.errors import RunMismatch, UsageError
+from tailgate.errors import Interrupted, RunMismatch, UsageError
 from tailgate.runner import RunOptions, run_sync
 from tailgate.store import Store
 from tests.support import sequential_models
@@ -167,6 +167,44 @@ def test_an_interrupted_run_resumes_in_the_same_order_without_repeating_a_call(s
     assert again.decision == whole.decision
     assert len(again.looks) == 1
     assert again.run.issued == 0
+
+
+def test_ctrl_c_inside_a_batch_then_resume_issues_only_what_is_missing(
+    suite: Path, policy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real interrupt in the middle of the second batch: the samples recorded are never asked
+    again (only those in flight at the interrupt are), and the resumed run decides as an
+    uninterrupted one does, looking at the same batch boundaries."""
+    _baseline(suite)
+    sequential_models.CALLS.clear()
+    whole = _until(suite, policy, "weak", run_id="whole", batch=20, seed=3)
+    sequential_models.CALLS.clear()
+    monkeypatch.setenv("TAILGATE_TEST_SIGINT_AT", "50")  # inside the second batch (40 calls each)
+    with pytest.raises(Interrupted):
+        _until(suite, policy, "weak_then_ctrl_c", batch=20, seed=3)
+    store = Store()
+    assert store.manifest("cand").status == "interrupted"
+    recorded = _asked(store, "cand")
+    assert 40 <= len(recorded) < 80
+    first = len(sequential_models.CALLS)
+    monkeypatch.delenv("TAILGATE_TEST_SIGINT_AT")
+    looks: list[tailgate.DecisionLook] = []
+    resumed = _until(suite, policy, "weak_then_ctrl_c", batch=20, seed=3, on_look=looks.append)
+    again = sequential_models.CALLS[first:]
+    assert not set(again) & recorded, "a recorded sample was asked again"
+    assert len(again) == len(set(again)) == resumed.run.issued
+    assert looks[0].n_done == 20  # the batch boundary before the interrupt
+    assert (resumed.decision.decision, resumed.decision.n_items) == (whole.decision.decision, whole.decision.n_items)
+    assert resumed.last.n_done == whole.last.n_done
+
+
+def _asked(store: Store, run_id: str) -> set[tuple[str, int]]:
+    """(question, seed) of every sample a run has a record of."""
+    cols = store.read_columns(run_id, ["prompt", "params"])
+    return {
+        (json.loads(p)[-1]["content"], int(json.loads(q)["seed"]))
+        for p, q in zip(cols["prompt"], cols["params"], strict=True)
+    }
 
 
 def test_a_resume_must_keep_the_order_and_the_rules(suite: Path, policy: Path, tmp_path: Path) -> None:

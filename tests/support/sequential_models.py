@@ -39,3 +39,15 @@ def twin(prompt: Any, params: dict[str, Any]) -> str:
 def other_twin(prompt: Any, params: dict[str, Any]) -> str:
     """Right on 70% of the items, drawn independently of ``twin``."""
     return _answer(prompt, params, "twin-b", 0.7)
+
+
+def weak_then_ctrl_c(prompt: Any, params: dict[str, Any]) -> str:
+    """``weak``, but the call number ``$TAILGATE_TEST_SIGINT_AT`` (counted in ``CALLS``) sends
+    this process SIGINT, as Ctrl-C in a terminal would, and then answers."""
+    import os
+    import signal
+
+    answer = weak(prompt, params)
+    if len(CALLS) == int(os.environ.get("TAILGATE_TEST_SIGINT_AT", "0")):
+        os.kill(os.getpid(), signal.SIGINT)
+    return answer
