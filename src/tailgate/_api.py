@@ -989,7 +989,7 @@ def run_until_decided(
     (same ``options.run_id``): the order comes from the seed and the items only.
 
     Args:
-        options: the run's options (its ``limit`` defaults to the baseline's).
+        options: the run's options (its ``limit`` and ``variants`` default to the baseline's).
         policy: a policy with an ``overall_delta`` rule (and optionally ``no_slice_regression``),
             read as in :func:`tailgate.gate.sequential_policy`.
         baseline: the complete baseline run of the same suite.
@@ -1074,6 +1074,8 @@ def _against(store: Store, base_id: str, options: RunOptions) -> tuple[RunOption
         )
     if options.limit is None and m.dataset.limit is not None:
         options = dataclasses.replace(options, limit=m.dataset.limit)
+    if options.variants is None and m.variants:  # (samples of variants the baseline lacks would not pair)
+        options = dataclasses.replace(options, variants=list(m.variants))
     cols = store.read_columns(base_id, ["item_id", "score"])
     scored = {i for i, s in zip(cols["item_id"], cols["score"], strict=True) if s is not None}
     items = [i.item_id for i in load_dataset(suite, options.limit).items if i.item_id in scored]

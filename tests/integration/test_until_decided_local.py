@@ -1,4 +1,4 @@
-"""``tailgate run --until-decided`` with the real local models: a SmolLM2 baseline of a few items of
+"""``tailgate run --until-decided`` with the real local models: a SmolLM2 baseline of 6 items of
 the bundled suite, then Gemma 3 run against it in a random order until decided (or the items run out)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.support.cli import tailgate
 
 pytestmark = pytest.mark.model
 
-LIMIT = 8
+LIMIT = 6
 
 
 def test_gemma_until_decided_against_a_smollm2_baseline(tmp_path: Path) -> None:
@@ -24,16 +24,16 @@ def test_gemma_until_decided_against_a_smollm2_baseline(tmp_path: Path) -> None:
     policy.write_text("name: seq\nrules:\n  - overall_delta: {min_lower_bound: -0.5}\n", encoding="utf-8")
     proc = tailgate(
         "run", "basic", "--model", "local:gemma3-270m", "--variants", "original", "--repeats", "1", "--no-cache",
-        "--until-decided", str(policy), "--baseline", "smol", "--batch", "4", "--run-id", "gemma", "--json",
+        "--until-decided", str(policy), "--baseline", "smol", "--batch", "3", "--run-id", "gemma", "--json",
         timeout=900,
     )  # fmt: skip
     data = json.loads(proc.stdout)
     verdict = data["decision"]["decision"]
     assert proc.returncode == {"better": 0, "equivalent": 0, "worse": 1, "inconclusive": 3}[verdict], proc.stderr
-    # the baseline's --limit is the default: the order is its 8 items, looked at every 4
+    # the baseline's --limit is the default: the order is its 8 items, looked at every 3
     assert data["n_order"] == LIMIT
     assert data["samples_order"] == LIMIT
-    assert [look["n_done"] for look in data["looks"]] == list(range(4, data["n_done"] + 1, 4))
+    assert [look["n_done"] for look in data["looks"]] == list(range(3, data["n_done"] + 1, 3))
     assert data["run"]["issued"] == data["n_done"] == data["samples_done"]
     assert data["stopped_early"] is (data["n_done"] < LIMIT)
     lines = [x for x in proc.stderr.splitlines() if "until-decided:" in x]

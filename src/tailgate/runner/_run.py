@@ -298,7 +298,8 @@ async def _session(
     this order around one ``execute`` for a kill at any moment to lose no finished sample."""
     options, plan, schedule = setup.options, setup.plan, setup.schedule
     if schedule is not None:
-        todo = [s for s in todo if s.item.item_id in set(schedule.order)]
+        ordered = set(schedule.order)
+        todo = [s for s in todo if s.item.item_id in ordered]
     session: dict[str, Any] = {
         "started_at": started,
         "argv": [redact(a) for a in options.argv],
