@@ -95,6 +95,23 @@ def test_a_clear_regression_stops_early_with_fewer_calls(suite: Path, policy: Pa
     assert m.until_decided["baseline"] == "base"
 
 
+def test_the_decision_is_the_replay_of_gate_sequential_in_the_same_order(suite: Path, tmp_path: Path) -> None:
+    """Run to the end afterwards, the two runs replayed by ``tailgate gate --sequential`` with the
+    same seed take the items in the same order (the sorted ids shuffled by the seed): the replay
+    stops where the run did, with the same confidence sequence."""
+    _baseline(suite)
+    policy = tmp_path / "superiority.yaml"  # (L = 0: the rules gate --sequential --margin 0.1 applies)
+    rules = "  - overall_delta: {min_lower_bound: 0}\n  - no_slice_regression: {min_items: 10}\n"
+    policy.write_text(f"rules:\n{rules}", encoding="utf-8")
+    done = _until(suite, policy, "weak", batch=20, seed=11, margin=0.1)
+    assert done.stopped_early
+    run_sync(RunOptions(suite=str(suite), model=MODEL + "weak", run_id="cand", cache=False))  # the rest
+    assert Store().manifest("cand").status == "completed"
+    replay = tailgate.gate_sequential("base", "cand", margin=0.1, seed=11)
+    assert replay == done.decision
+    assert replay.slices  # (the slices e-BH judged at the stop are the same too)
+
+
 def test_report_and_compare_on_a_stopped_run_say_so(suite: Path, policy: Path, tmp_path: Path) -> None:
     _baseline(suite)
     _until(suite, policy, "weak")
