@@ -1001,7 +1001,7 @@ def run_until_decided(
 
     Raises:
         UsageError: the baseline is not complete, its suite differs, the policy has no sequential
-            reading, or no item pairs.
+            reading, no item pairs, or ``options.retry_errors`` is set.
 
     Example:
         >>> from tailgate.gate import Policy
@@ -1012,9 +1012,15 @@ def run_until_decided(
         ('equivalent', 40, 60, 0)
     """
     from tailgate.analysis import CompareOptions, sequential_order, sequential_prefix
+    from tailgate.errors import UsageError
     from tailgate.gate import Policy, load_policy, sequential_policy
     from tailgate.runner import LookOutcome, Schedule, run_sync
 
+    if options.retry_errors:
+        raise UsageError(
+            "--retry-errors does not go with --until-decided: a retried sample would change the score of an "
+            "item the sequential gate has already looked at"
+        )
     rules = policy if isinstance(policy, Policy) else load_policy(str(policy))
     seq = sequential_policy(rules, seed=seed, margin=margin)
     store = _open(options.store)

@@ -274,6 +274,8 @@ def test_a_suite_mismatch_or_an_incomplete_baseline_is_refused(suite: Path, poli
     rescored = make_suite(tmp_path / "rescored", ITEMS, scorers=[{"type": "exact"}])
     with pytest.raises(UsageError, match=r"suite mismatch.*scorers"):
         tailgate.run_until_decided(RunOptions(suite=str(rescored), model=MODEL + "weak"), policy, "base")
+    with pytest.raises(UsageError, match="--retry-errors"):
+        tailgate.run_until_decided(RunOptions(suite=str(suite), model="x", retry_errors=True), policy, "base")
     _until(suite, policy, "weak", run_id="stopped")
     with pytest.raises(UsageError, match="stopped_early, not completed"):
         tailgate.run_until_decided(RunOptions(suite=str(suite), model=MODEL + "weak"), policy, "stopped")
