@@ -56,6 +56,7 @@ def test_the_entry_points_examples_run(api_page: dict[str, object], monkeypatch:
         "compare_runs",
         "gate_runs",
         "gate_sequential",
+        "run_until_decided",
         "rescore_run",
         "judge_run",
         "judge_attack",

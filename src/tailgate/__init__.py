@@ -20,8 +20,10 @@ from tailgate._version import __version__
 
 if TYPE_CHECKING:
     from tailgate._api import (
+        DecisionLook,
         RunOverview,
         SampleOutcome,
+        UntilDecided,
         compare_runs,
         drift,
         gate_drift,
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
         redteam,
         report_run,
         rescore_run,
+        run_until_decided,
         sample_suite,
         shadow_pair_report,
         shadow_report,
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
     from tailgate.traffic import SampleOptions
 
 __all__ = [
+    "DecisionLook",
     "DriftReport",
     "Estimate",
     "InputError",
@@ -89,6 +93,7 @@ __all__ = [
     "StoreError",
     "SuiteConfig",
     "TailgateError",
+    "UntilDecided",
     "UsageError",
     "Variant",
     "__version__",
@@ -111,6 +116,7 @@ __all__ = [
     "rescore_run",
     "run",
     "run_sync",
+    "run_until_decided",
     "sample_suite",
     "shadow_pair_report",
     "shadow_report",
@@ -122,6 +128,9 @@ __all__ = [
 # Submodules are imported on first use, so that `tailgate --help` and a run's start-up do not pay
 # for numpy, scipy, pyarrow or duckdb when they do not need them.
 _LAZY = {
+    "DecisionLook": "_api",
+    "UntilDecided": "_api",
+    "run_until_decided": "_api",
     "RunOverview": "_api",
     "compare_runs": "_api",
     "drift": "_api",

@@ -36,13 +36,15 @@ if TYPE_CHECKING:
     )
     from tailgate.gate import Decision, Policy
     from tailgate.records import Manifest
-    from tailgate.runner import RunResult
+    from tailgate.runner import Look, RunOptions, RunResult
     from tailgate.store import RunInfo, Store
     from tailgate.traffic import Every, SampledSuite, SampleOptions, Span, TableOrder, WindowSpec
 
 __all__ = [
+    "DecisionLook",
     "RunOverview",
     "SampleOutcome",
+    "UntilDecided",
     "compare_runs",
     "drift",
     "gate_drift",
@@ -54,6 +56,7 @@ __all__ = [
     "redteam",
     "report_run",
     "rescore_run",
+    "run_until_decided",
     "sample_suite",
     "shadow_pair_report",
     "shadow_report",
@@ -912,3 +915,200 @@ def _redteam_baseline(opened: Store, against: str, rid: str, setup: tuple[Any, .
     if base == rid:
         raise UsageError("--against names the candidate's own run")
     return base
+
+
+@dataclass(frozen=True)
+class DecisionLook:
+    """One look of ``tailgate run --until-decided``: the sequential decision after a batch."""
+
+    n_done: int
+    """Items of the order run so far (each with all its samples)."""
+    samples_done: int
+    """Their samples."""
+    calls: int
+    """Model calls this session has issued so far."""
+    decision: SequentialDecision
+    """The decision on the paired items among them (``n_items`` at the first crossing when decided)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "n_done": self.n_done,
+            "samples_done": self.samples_done,
+            "calls": self.calls,
+            "decision": d.decision,
+            "n_items": d.n_items,
+            "low": d.low,
+            "high": d.high,
+            "mean": d.mean,
+        }
+
+
+@dataclass(frozen=True)
+class UntilDecided:
+    """What ``tailgate run --until-decided`` did: the run, its looks and the last decision."""
+
+    run: RunResult
+    baseline: str
+    """The baseline run's id."""
+    policy: str
+    """The policy's name."""
+    looks: tuple[DecisionLook, ...]
+    """This session's looks, in order (a resumed run's first look covers the items done before)."""
+    n_order: int
+    """Items in the order: the baseline's scored items the suite has (the fixed-n design's count)."""
+    samples_order: int
+    """Samples of those items (every variant and repeat): what the full suite would issue."""
+
+    @property
+    def last(self) -> DecisionLook:
+        return self.looks[-1]
+
+    @property
+    def decision(self) -> SequentialDecision:
+        """The decision at the last look."""
+        return self.last.decision
+
+    @property
+    def stopped_early(self) -> bool:
+        """Decided before the order was exhausted."""
+        return self.last.n_done < self.n_order
+
+    @property
+    def exit_code(self) -> int:
+        """As ``tailgate gate --sequential``: 0 better or equivalent with no slice flagged, 1 worse
+        or a slice flagged, 3 inconclusive at the budget."""
+        return self.decision.exit_code
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of ``tailgate run --until-decided --json`` (docs/cli.md)."""
+        return {
+            "run": self.run.as_dict(),
+            "baseline": self.baseline,
+            "policy": self.policy,
+            "n_order": self.n_order,
+            "samples_order": self.samples_order,
+            "n_done": self.last.n_done,
+            "samples_done": self.last.samples_done,
+            "stopped_early": self.stopped_early,
+            "looks": [look.as_dict() for look in self.looks],
+            "decision": self.decision.as_dict(),
+        }
+
+
+def run_until_decided(
+    options: RunOptions,
+    policy: Policy | str | Path,
+    baseline: str,
+    *,
+    batch: int = 20,
+    seed: int = 0,
+    margin: float | None = None,
+    progress: Any = None,
+    on_look: Callable[[DecisionLook], None] | None = None,
+) -> UntilDecided:
+    """Run ``options.suite`` on ``options.model`` in a seeded random order of the ``baseline``'s
+    items, ``batch`` items at a time, until the sequential gate of ``policy`` decides better, worse
+    or equivalent (``tailgate run --until-decided``; docs/sequential.md). Resumes like any run
+    (same ``options.run_id``): the order comes from the seed and the items only.
+
+    Args:
+        options: the run's options (its ``limit`` and ``variants`` default to the baseline's).
+        policy: a policy with an ``overall_delta`` rule (and optionally ``no_slice_regression``),
+            read as in :func:`tailgate.gate.sequential_policy`.
+        baseline: the complete baseline run of the same suite.
+        batch: items per batch; the decision is looked at after each.
+        seed: seed of the item order.
+        margin: the equivalence margin (default: from ``overall_delta``, see the policy reading).
+        progress: a :class:`~tailgate.runner.ProgressSink` for the calls.
+        on_look: called with each look as it is made (the CLI prints a line).
+
+    Raises:
+        UsageError: the baseline is not complete, its suite differs, the policy has no sequential
+            reading, no item pairs, or ``options.retry_errors`` is set.
+
+    Example:
+        >>> from tailgate.gate import Policy
+        >>> policy = Policy.model_validate({"rules": [{"overall_delta": {"min_lower_bound": -0.5}}]})
+        >>> options = tailgate.RunOptions(suite="basic", model="fake:constant=no", store=folder, run_id="seq")
+        >>> done = tailgate.run_until_decided(options, policy, "base", batch=10)
+        >>> done.decision.decision, done.last.n_done, done.n_order, done.exit_code
+        ('equivalent', 40, 60, 0)
+    """
+    from tailgate.analysis import CompareOptions, sequential_order, sequential_prefix
+    from tailgate.errors import UsageError
+    from tailgate.gate import Policy, load_policy, sequential_policy
+    from tailgate.runner import LookOutcome, Schedule, run_sync
+
+    if options.retry_errors:
+        raise UsageError(
+            "--retry-errors does not go with --until-decided: a retried sample would change the score of an "
+            "item the sequential gate has already looked at"
+        )
+    rules = policy if isinstance(policy, Policy) else load_policy(str(policy))
+    seq = sequential_policy(rules, seed=seed, margin=margin)
+    store = _open(options.store)
+    base_id = store.resolve(baseline)
+    options, items = _against(store, base_id, options)
+    order = sequential_order(items, seed)
+    compare = CompareOptions(confidence=rules.confidence, min_items=seq.slice_min_items or 10)
+    looks: list[DecisionLook] = []
+    samples_order = [0]
+
+    def look(at: Look) -> LookOutcome:
+        samples_order[0] = at.samples_order
+        d = sequential_prefix(store, base_id, at.run_id, order, at.n_done, seq.options, compare,
+                              slices=seq.slice_min_items is not None)  # fmt: skip
+        looks.append(DecisionLook(at.n_done, at.samples_done, at.calls, d))
+        if on_look is not None:
+            on_look(looks[-1])
+        return LookOutcome(d.decision != "inconclusive", looks[-1].as_dict())
+
+    o = seq.options
+    key = {
+        "baseline": base_id,
+        "seed": seed,
+        "policy": rules.name,
+        "rules": {
+            "margin": o.margin,
+            "alpha": o.alpha,
+            "min_improvement": o.min_improvement,
+            "max_drop": o.max_drop,
+            "slice_min_items": seq.slice_min_items,
+        },
+    }
+    result = run_sync(options, progress, Schedule(order, batch, look, key))
+    return UntilDecided(result, base_id, rules.name, tuple(looks), len(order), samples_order[0])
+
+
+def _against(store: Store, base_id: str, options: RunOptions) -> tuple[RunOptions, list[str]]:
+    """Check that the baseline is a complete run of the suite; the options (with the baseline's
+    ``--limit`` when none is given) and the baseline's scored items the suite has."""
+    from tailgate.config import load_suite
+    from tailgate.dataset import load_dataset
+    from tailgate.errors import UsageError
+    from tailgate.runner import suite_mismatches
+
+    m = store.manifest(base_id)
+    status = store.effective_status(base_id, m)
+    if m.is_import or status != "completed":
+        what = "an import" if m.is_import else f"{status}, not completed"
+        raise UsageError(f"the baseline {base_id} is {what}: --baseline takes a complete tailgate run of the suite")
+    suite = load_suite(options.suite)
+    differ = suite_mismatches(m.fingerprint, suite)
+    if m.suite.name != suite.config.name or differ:
+        said = f"different {', '.join(differ)}" if differ else f"suite '{m.suite.name}'"
+        raise UsageError(
+            f"suite mismatch: the baseline {base_id} ran {said}, not the suite {options.suite} "
+            f"('{suite.config.name}'); the runs would not pair"
+        )
+    if options.limit is None and m.dataset.limit is not None:
+        options = dataclasses.replace(options, limit=m.dataset.limit)
+    if options.variants is None and m.variants:  # (samples of variants the baseline lacks would not pair)
+        options = dataclasses.replace(options, variants=list(m.variants))
+    cols = store.read_columns(base_id, ["item_id", "score"])
+    scored = {i for i, s in zip(cols["item_id"], cols["score"], strict=True) if s is not None}
+    items = [i.item_id for i in load_dataset(suite, options.limit).items if i.item_id in scored]
+    if not items:
+        raise UsageError(f"suite mismatch: the baseline {base_id} has no scored item of the suite {options.suite}")
+    return options, items

@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tailgate.analysis import SequentialOptions, adjust_bh, prpl_eb_cs, sequential_decision
+from tailgate.analysis import (
+    SequentialOptions,
+    adjust_bh,
+    ordered_decision,
+    prpl_eb_cs,
+    sequential_decision,
+    sequential_order,
+)
 from tailgate.analysis._sequential import decide_path, e_bh, regression_e_value
 
 
@@ -237,3 +244,49 @@ def test_a_regressed_slice_fails_the_gate_even_when_the_mean_is_better() -> None
     assert [s.slice for s in result.regressed_slices] == ["bad"]
     assert not result.passed
     assert result.exit_code == 1
+
+
+# -- run --until-decided: the looks after each batch, on the items in a fixed order ---------------
+
+
+def test_looks_after_batches_keep_the_wrong_decision_rate_below_alpha() -> None:
+    """400 A/A runs of 300 items looked at after every batch of 20 (as run --until-decided
+    looks, stopping at the first look that decides): the wrong decisions ('better' or 'worse')
+    stay below alpha + 3 MC SE, and every decision a look makes stays the same at later looks
+    (the path of the first n items does not change when more items come)."""
+    sims, n, batch = 400, 300, 20
+    d = _aa(np.random.default_rng(2027), sims, n)
+    options = SequentialOptions(margin=0.02)
+    wrong = 0
+    for row in d:
+        verdicts = [ordered_decision(row[:k], n, options) for k in range(batch, n + 1, batch)]
+        decided = [v for v in verdicts if v.decision != "inconclusive"]
+        if decided:
+            first = decided[0]
+            wrong += first.decision in ("better", "worse")
+            later = verdicts[verdicts.index(first) :]
+            assert {(v.decision, v.n_items) for v in later} == {(first.decision, first.n_items)}
+    assert wrong / sims <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / sims)
+
+
+def test_the_ordered_decision_is_the_shuffled_one_in_its_order() -> None:
+    rng = np.random.default_rng(12)
+    base, cand = rng.binomial(1, 0.5, 500).astype(float), rng.binomial(1, 0.7, 500).astype(float)
+    options = SequentialOptions(seed=9)
+    order = np.random.default_rng(9).permutation(500)
+    assert ordered_decision((cand - base)[order], 500, options) == sequential_decision(base, cand, options)
+    # with no item yet: inconclusive on the whole range, n = 0
+    empty = ordered_decision(np.zeros(0), 500, options)
+    assert (empty.decision, empty.n_items, empty.low, empty.high, empty.exit_code) == ("inconclusive", 0, -1, 1, 3)
+    with pytest.raises(ValueError, match="budget"):
+        ordered_decision(np.zeros(10), 5, options)
+
+
+def test_the_item_order_depends_on_the_ids_and_the_seed_only() -> None:
+    ids = [f"item-{i}" for i in range(50)]
+    order = sequential_order(ids, seed=3)
+    assert sorted(order) == sorted(ids)
+    assert sequential_order(reversed(ids), seed=3) == order  # not on the order they come in
+    assert sequential_order(ids, seed=4) != order
+    expected = np.array(sorted(ids))[np.random.default_rng(3).permutation(50)]
+    assert list(order) == list(expected)

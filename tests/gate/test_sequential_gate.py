@@ -6,11 +6,16 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+import yaml
+
 import tailgate
 from tailgate.analysis import SequentialOptions, sequential_decision
 from tailgate.analysis._compare_pairing import pair_units
 from tailgate.analysis._compare_results import CompareOptions
 from tailgate.analysis._data import load_run
+from tailgate.errors import UsageError
+from tailgate.gate import Policy, sequential_policy
 from tailgate.store import Store
 from tests.support.cli import tailgate as run_cli
 
@@ -62,3 +67,54 @@ def test_sequential_usage_errors_exit_2(seed_runs: tuple[Store, dict[str, str]])
     proc = run_cli("--store", root, "gate", run, run)
     assert proc.returncode == 2
     assert "--policy" in proc.stderr
+
+
+# -- a policy read as a sequential rule (tailgate run --until-decided) ----------------------------
+
+
+def _policy(*rules: str, confidence: float = 0.95) -> Policy:
+    return Policy.model_validate(
+        {"confidence": confidence, "rules": [yaml.safe_load(r) for r in rules]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "margin", "want"),
+    [
+        # non-inferiority at L < 0: worse below L, equivalent within |L|, better above 0
+        ("overall_delta: {min_lower_bound: -0.05}", None, (0.05, 0.0, 0.05)),
+        ("overall_delta: {min_lower_bound: -0.05}", 0.01, (0.01, 0.0, 0.05)),
+        # L >= 0: better above L, worse below 0, equivalent within the margin (0.02 by default)
+        ("overall_delta: {}", None, (0.02, 0.0, 0.0)),
+        ("overall_delta: {min_lower_bound: 0.03}", 0.1, (0.1, 0.03, 0.0)),
+    ],
+)
+def test_overall_delta_reads_as_the_three_way_decision(
+    rule: str, margin: float | None, want: tuple[float, float, float]
+) -> None:
+    seq = sequential_policy(_policy(rule, confidence=0.9), seed=4, margin=margin)
+    o = seq.options
+    assert (o.margin, o.min_improvement, o.max_drop) == want
+    assert o.alpha == pytest.approx(0.1)
+    assert o.seed == 4
+    assert seq.slice_min_items is None
+
+
+def test_no_slice_regression_reads_as_the_e_bh_slices() -> None:
+    seq = sequential_policy(_policy("overall_delta: {min_lower_bound: -0.02}", "no_slice_regression: {min_items: 25}"))
+    assert seq.slice_min_items == 25
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (["no_slice_regression: {}"], "exactly one overall_delta"),
+        (["overall_delta: {}", "overall_delta: {min_lower_bound: -0.1}"], "exactly one overall_delta"),
+        (["overall_delta: {}", "latency: {percentile: 95, max_ms: 100}"], "latency with no sequential reading"),
+        (["overall_delta: {}", "no_slice_regression: {margin: 0.05}"], "margin 0.05"),
+        (["overall_delta: {}", "no_slice_regression: {alpha: 0.1}"], "alpha 0.1"),
+    ],
+)
+def test_a_policy_with_no_sequential_reading_is_refused(rules: list[str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        sequential_policy(_policy(*rules))

@@ -32,6 +32,7 @@ from tailgate.analysis._compare_slices import aligned_features, slice_deltas, sl
 from tailgate.analysis._compare_tests import format_p, mcnemar, paired_delta
 from tailgate.analysis._data import RunData, load_run, references
 from tailgate.analysis._judge_use import headline_judges
+from tailgate.analysis._sequential import stopped_early_note
 from tailgate.errors import UsageError
 from tailgate.store import Store
 
@@ -112,6 +113,7 @@ def _compare(base: RunData, cand: RunData, options: CompareOptions) -> Compariso
     overall = _overall(base, cand, paired, mean_b, mean_c, options)
     slices = slice_deltas(aligned_features(base, paired.item_ids), paired, mean_b, mean_c, options)
     warnings = repeats_warning(pairing) + slice_warnings(overall, slices, options)
+    warnings += [f"run {d.run_id} {note}" for d in (base, cand) if (note := stopped_early_note(d.manifest))]
     beyond, unavailable = beyond_accuracy(base, cand, matched, options)
     newly, newly_count = _newly_failing(base, cand, matched.paired)
     repeats = max(int(np.median(np.minimum(paired.b["n"], paired.c["n"]))), 1)

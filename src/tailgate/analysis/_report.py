@@ -41,6 +41,7 @@ from tailgate.analysis._report_sections import (
     WorstItem,
 )
 from tailgate.analysis._robustness import Robustness, robustness
+from tailgate.analysis._sequential import stopped_early_note
 from tailgate.analysis._slices import SliceEstimate, item_features, slice_estimates, worst_slices
 from tailgate.analysis._stats import Percentile, bootstrap_percentiles, estimate_from_sums
 from tailgate.records import WITHHELD_ERROR_CLASSES
@@ -302,6 +303,7 @@ def _run_info(store: Store, run_id: str, data: RunData) -> RunHeader:
         ended_at=m.ended_at,
         # the runner's queueing hint of any session (latency measured under load): see runner/_queueing.py
         latency_notes=list(m.latency_notes),
+        stopped_early=stopped_early_note(m),
     )
 
 

@@ -48,6 +48,9 @@ class RunHeader:
     ended_at: str | None
     latency_notes: list[str]
     """The runner's queueing hints (latency measured under load), one per session that had one."""
+    stopped_early: str | None = None
+    """Why the run has only some of the suite's items: ``tailgate run --until-decided`` stopped it
+    (None for any other run; then not in the JSON)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,7 +66,7 @@ class RunHeader:
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "latency_notes": self.latency_notes,
-        }
+        } | ({"stopped_early": self.stopped_early} if self.stopped_early else {})
 
 
 @dataclass(frozen=True)

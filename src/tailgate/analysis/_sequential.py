@@ -46,7 +46,7 @@ are separate guarantees.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -57,6 +57,7 @@ from tailgate.errors import UsageError
 
 if TYPE_CHECKING:
     from tailgate.analysis._data import RunData
+    from tailgate.records import Manifest
     from tailgate.store import Store
 
 __all__ = [
@@ -64,10 +65,14 @@ __all__ = [
     "SequentialOptions",
     "SliceEvidence",
     "e_bh",
+    "ordered_decision",
     "prpl_eb_cs",
     "regression_e_value",
     "sequential_decision",
+    "sequential_order",
+    "sequential_prefix",
     "sequential_runs",
+    "stopped_early_note",
 ]
 
 Verdict = Literal["better", "worse", "equivalent", "inconclusive"]
@@ -283,29 +288,63 @@ def sequential_decision(
     if min(base.min(), cand.min()) < 0 or max(base.max(), cand.max()) > 1:
         raise ValueError("the sequential gate needs scores in [0, 1]")
     order = np.random.default_rng(options.seed).permutation(base.size)
-    d = (cand - base)[order]
+    masks = {k: np.asarray(v, dtype=bool)[order] for k, v in (slices or {}).items()}
+    return ordered_decision((cand - base)[order], base.size, options, masks)
+
+
+def ordered_decision(
+    d: np.ndarray,
+    budget: int,
+    options: SequentialOptions,
+    slices: Mapping[str, np.ndarray] | None = None,
+) -> SequentialDecision:
+    """The decision on paired differences ``d`` in [-1, 1] *in the order they were taken* (the
+    order fixed beforehand, independently of the scores), with the bets tuned for ``budget``
+    items (known before the first item: ``len(d)`` or more). ``slices``: item masks in the same
+    order. With no item yet the decision is 'inconclusive' on the CS [-1, 1] at n = 0."""
+    d = np.asarray(d, dtype=float)
+    if d.ndim != 1 or budget < d.size or budget < 1:
+        raise ValueError("d must be 1-d and no longer than the budget (>= 1)")
+    if d.size == 0:
+        return _decision(options, 0, budget, (-1.0, 1.0), 0.0, (), ())
+    if d.min() < -1 or d.max() > 1:
+        raise ValueError("the sequential gate needs differences in [-1, 1] (scores in [0, 1])")
     # the budget is known before any item is seen: tune the bets for it (still valid at every n)
-    low01, high01 = prpl_eb_cs((d + 1) / 2, options.alpha, horizon=base.size)
+    low01, high01 = prpl_eb_cs((d + 1) / 2, options.alpha, horizon=budget)
     low, high = 2 * low01 - 1, 2 * high01 - 1
     first, code = decide_path(low, high, options)
-    n = int(first) + 1 if int(first) >= 0 else base.size
+    n = int(first) + 1 if int(first) >= 0 else d.size
+    path = tuple((float(a), float(b)) for a, b in zip(low[:n], high[:n], strict=True))
+    masks = {k: np.asarray(v, dtype=bool)[:n] for k, v in (slices or {}).items()}
+    evidence = _slice_evidence(d[:n], masks, options)
+    return _decision(options, n, budget, path[-1], float(d[:n].mean()), path, evidence, _VERDICTS[int(code)])
+
+
+def _decision(
+    options: SequentialOptions,
+    n: int,
+    budget: int,
+    cs: tuple[float, float],
+    mean: float,
+    path: tuple[tuple[float, float], ...],
+    slices: tuple[SliceEvidence, ...],
+    verdict: Verdict = "inconclusive",
+) -> SequentialDecision:
     return SequentialDecision(
-        decision=_VERDICTS[int(code)],
+        decision=verdict,
         n_items=n,
-        n_available=int(base.size),
-        low=float(low[n - 1]),
-        high=float(high[n - 1]),
-        mean=float(d[:n].mean()),
+        n_available=budget,
+        low=cs[0],
+        high=cs[1],
+        mean=mean,
         margin=options.margin,
         alpha=options.alpha,
         min_improvement=options.min_improvement,
         max_drop=options.max_drop,
         seed=options.seed,
         method=METHOD,
-        path=tuple((float(a), float(b)) for a, b in zip(low[:n], high[:n], strict=True)),
-        slices=_slice_evidence(
-            d[:n], {k: np.asarray(v, dtype=bool)[order][:n] for k, v in (slices or {}).items()}, options
-        ),
+        path=path,
+        slices=slices,
     )
 
 
@@ -356,6 +395,81 @@ def sequential_runs(
     if min(mean_b.min(), mean_c.min()) < 0 or max(mean_b.max(), mean_c.max()) > 1:
         raise UsageError("the sequential gate needs scores in [0, 1]; these runs have scores outside it")
     return sequential_decision(mean_b, mean_c, options, masks)
+
+
+def sequential_order(item_ids: Iterable[str], seed: int) -> tuple[str, ...]:
+    """The order in which ``tailgate run --until-decided`` takes items: the distinct ids sorted,
+    then shuffled by ``numpy.random.default_rng(seed)``. It depends on nothing but the ids and the
+    seed (never on a score), so a resumed run takes the same order and the guarantee holds.
+
+    Example:
+        >>> sequential_order(["c", "a", "b", "a"], seed=0) == sequential_order(["a", "b", "c"], seed=0)
+        True
+    """
+    ids = sorted(set(item_ids))
+    return tuple(ids[int(i)] for i in np.random.default_rng(seed).permutation(len(ids)))
+
+
+def sequential_prefix(
+    store: Store,
+    base_id: str,
+    cand_id: str,
+    order: Sequence[str],
+    n_done: int,
+    options: SequentialOptions | None = None,
+    compare: CompareOptions | None = None,
+    *,
+    slices: bool = True,
+) -> SequentialDecision:
+    """The decision after the first ``n_done`` items of ``order`` have run in ``cand_id`` (a look
+    of ``tailgate run --until-decided``): their paired differences with ``base_id`` in that order
+    (items either run could not score are left out), the bets tuned for ``len(order)`` items;
+    ``slices``: judge the slices of ``compare.min_items`` items or more at the stop.
+
+    Raises:
+        UsageError: the runs do not pair, or a score is outside [0, 1].
+    """
+    from tailgate.analysis._compare_pairing import pair_units, template_check
+    from tailgate.analysis._data import load_run
+
+    options = options or SequentialOptions()
+    compare = compare or CompareOptions()
+    seen = order[:n_done]
+    base = load_run(store, base_id, compare.pass_threshold)
+    cand = load_run(store, cand_id, compare.pass_threshold)
+    try:
+        changed = template_check(base, cand)
+        if changed:
+            raise UsageError(f"the runs' suites define variant(s) {', '.join(changed)} differently")
+        if n_done == 0 or not cand.query("SELECT 1 AS x FROM records WHERE score IS NOT NULL LIMIT 1")["x"].size:
+            return ordered_decision(np.zeros(0), len(order), options)
+        paired, _, _ = pair_units(base, cand, compare)
+        masks = _slice_masks(base, paired.item_ids, compare) if slices else {}
+    finally:
+        base.close()
+        cand.close()
+    row = {str(item): j for j, item in enumerate(paired.item_ids)}
+    at = np.array([row[i] for i in seen if i in row], dtype=np.int64)
+    mean_b, mean_c = paired.mean_b[at], paired.mean_c[at]
+    if at.size and (min(mean_b.min(), mean_c.min()) < 0 or max(mean_b.max(), mean_c.max()) > 1):
+        raise UsageError("the sequential gate needs scores in [0, 1]; these runs have scores outside it")
+    return ordered_decision(mean_c - mean_b, len(order), options, {k: v[at] for k, v in masks.items()})
+
+
+def stopped_early_note(manifest: Manifest) -> str | None:
+    """What a reader of a run made by ``tailgate run --until-decided`` must know, or None: it ran
+    a random subset of the suite's items, stopped by a sequential decision (its manifest's
+    ``until_decided``)."""
+    u = manifest.until_decided
+    if not u or not u.get("stopped_early"):
+        return None
+    look = u.get("look") or {}
+    return (
+        f"stopped early by tailgate run --until-decided against {u.get('baseline')}: "
+        f"'{look.get('decision')}' after {u.get('n_done')} of {u.get('n_order')} items (seed {u.get('seed')}); "
+        "its items are a random subset of the suite's, and fixed-n intervals on it ignore the data-dependent "
+        "stop: the sequential decision is the one that holds"
+    )
 
 
 def _slice_masks(base: RunData, item_ids: np.ndarray, compare: CompareOptions) -> dict[str, np.ndarray]:

@@ -55,6 +55,11 @@ if TYPE_CHECKING:
 @click.option("--retry-errors", is_flag=True, help="On resume, also re-issue samples that failed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress (a bar on a terminal, else a line every 10 s).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--until-decided", "policy", metavar="POLICY", help="Stop when this policy's sequential gate decides.")
+@click.option("--baseline", metavar="RUN", help="With --until-decided: the complete run to decide against.")
+@click.option("--batch", type=click.IntRange(min=1), help="With --until-decided: items per look (20).")
+@click.option("--seed", type=int, help="With --until-decided: seed of the random item order (0).")
+@click.option("--margin", type=click.FloatRange(0, 1, min_open=True), help="With --until-decided: equivalence margin.")
 @store_option
 @click.pass_context
 @handle_errors
@@ -79,8 +84,14 @@ def run(
     retry_errors: bool,
     quiet: bool,
     as_json: bool,
+    policy: str | None,
+    baseline: str | None,
+    batch: int | None,
+    seed: int | None,
+    margin: float | None,
 ) -> None:
-    """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample."""
+    """Evaluate MODEL on SUITE (a YAML file or a bundled suite name), storing every sample; with
+    --until-decided POLICY --baseline RUN, in a random item order until the policy is decided."""
     # (long only in its parameters: the body maps the options to one tailgate.runner.run call)
     preload_run(model)
     from tailgate.runner import RunOptions, run_sync
@@ -108,6 +119,8 @@ def run(
         store=ctx.obj.get("store"),
         argv=["tailgate", *sys.argv[1:]],
     )
+    if policy is not None or baseline is not None or (batch, seed, margin) != (None, None, None):
+        _until_decided(options, policy, baseline, (batch, seed, margin), quiet, as_json)
     try:
         result = run_sync(options, None if quiet else _progress(model))
     except RunFailed as exc:
@@ -122,6 +135,40 @@ def run(
         from tailgate._api import show_run
 
         _print_overview(show_run(result.run_id, store=open_store(ctx)), as_json=False)
+
+
+def _until_decided(
+    options: Any, policy: str | None, baseline: str | None, given: tuple[Any, ...], quiet: bool, as_json: bool
+) -> None:
+    """``tailgate run --until-decided``: ``tailgate.run_until_decided``, a line per look on stderr,
+    the decision; exits as ``tailgate gate --sequential`` (0 pass, 1 fail, 3 inconclusive)."""
+    from tailgate._api import run_until_decided
+    from tailgate.errors import UsageError
+    from tailgate.report import LineProgress, render_look, render_until_decided
+
+    if policy is None or baseline is None:
+        raise UsageError("--until-decided POLICY and --baseline RUN go together (--batch, --seed, --margin with them)")
+    batch, seed, margin = given
+
+    def line(look: Any) -> None:
+        text = render_look(look.decision, look.n_done, look.decision.n_available, look.samples_done, look.calls)
+        click.echo(f"tailgate: {neutralize(text)}", err=True)
+
+    # lines, not a bar: the looks' lines go to stderr between them
+    progress = None if quiet else LineProgress(sys.stderr, description=options.model)
+    done = run_until_decided(
+        options, policy, baseline, batch=batch or 20, seed=seed or 0, margin=margin, progress=progress,
+        on_look=None if quiet else line,
+    )  # fmt: skip
+    for warning in done.run.warnings:
+        click.echo(f"tailgate: warning: {neutralize(warning)}", err=True)
+    if as_json:
+        echo_json(done.as_dict())
+    else:
+        last = done.last
+        text = render_until_decided(done.decision, last.n_done, done.n_order, last.samples_done, done.samples_order)
+        click.echo(f"run {done.run.run_id} against {done.baseline}\n{neutralize(text)}")
+    sys.exit(done.exit_code)
 
 
 def _progress(model: str) -> Any:

@@ -310,6 +310,7 @@ _TOP = (
     "sessions",
     "counts",
     "error",
+    "until_decided",
     *_RUN_ONLY,
 )
 
@@ -339,6 +340,9 @@ class Manifest:
         provenance: what only ``tailgate run`` records (None for an import).
         imported: the import's column options (None for a run).
         error: why the run failed, when it did.
+        until_decided: for a run made with ``tailgate run --until-decided``: the baseline, seed,
+            policy and order it ran under, and its last look (``n_done`` items of ``n_order``,
+            ``stopped_early``, ``look``: the sequential decision then); None for any other run.
         extra: top-level keys this version does not know, kept as read.
     """
 
@@ -360,6 +364,7 @@ class Manifest:
     provenance: RunProvenance | None = None
     imported: ImportInfo | None = None
     error: str | None = None
+    until_decided: _JSON | None = None
     extra: _JSON = field(default_factory=dict)
 
     # -- the JSON edge ----------------------------------------------------------------------------
@@ -391,6 +396,7 @@ class Manifest:
             provenance=RunProvenance.from_dict(data) if run_only else None,
             imported=None if imported is None else ImportInfo.from_dict(imported),
             error=data.get("error"),
+            until_decided=data.get("until_decided"),
             extra=_extra(data, _TOP),
         )
 
@@ -420,7 +426,7 @@ class Manifest:
             "sessions": [dict(s) for s in self.sessions],
             "counts": None if self.counts is None else self.counts.as_dict(),
         }
-        return out | _some([("error", self.error)]) | dict(self.extra)
+        return out | _some([("error", self.error), ("until_decided", self.until_decided)]) | dict(self.extra)
 
     def updated(self, **changes: Any) -> Manifest:
         """A copy with ``changes`` (field names; ``counts`` and ``sessions`` may be given as JSON)."""

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tailgate.report._progress import LineProgress, RichProgress, StepProgress
     from tailgate.report._redteam import render_redteam
     from tailgate.report._report_terminal import render_contamination, render_parsers, render_report
-    from tailgate.report._sequential import render_sequential
+    from tailgate.report._sequential import render_look, render_sequential, render_until_decided
     from tailgate.report._shadow import render_shadow, shadow_html, shadow_markdown
     from tailgate.report._terminal import console, estimate_text, render_run_summary, render_runs
 
@@ -42,6 +42,7 @@ __all__ = [
     "render_gate",
     "render_html",
     "render_judge_attack",
+    "render_look",
     "render_parsers",
     "render_redteam",
     "render_report",
@@ -49,6 +50,7 @@ __all__ = [
     "render_runs",
     "render_sequential",
     "render_shadow",
+    "render_until_decided",
     "report_markdown",
     "shadow_html",
     "shadow_markdown",
@@ -57,7 +59,9 @@ __all__ = [
 # Submodules are imported on first use: `tailgate runs` and `tailgate show` must not pay for the
 # report, compare and gate renderers (and the analysis and numpy under them) that they never use.
 _LAZY = {
+    "render_look": "tailgate.report._sequential",
     "render_sequential": "tailgate.report._sequential",
+    "render_until_decided": "tailgate.report._sequential",
     "compare_html": "tailgate.report._compare",
     "compare_markdown": "tailgate.report._compare",
     "gate_junit": "tailgate.report._compare",

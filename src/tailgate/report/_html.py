@@ -60,6 +60,8 @@ def render_html(report: Report) -> str:
         f" {escape(str(run.status))}, {run.done}/{run.planned} samples; "
         f"started {escape(str(run.started_at))}</p>"
     )
+    if run.stopped_early:
+        parts.append(f"<p class='note'>{escape(run.stopped_early)}</p>")
     provenance = [x for x in (withheld_line(ov.withheld_by_class), cache_line(ov.n_cached, ov.n_samples)) if x]
     if provenance:
         parts.append(f"<p class='note'>{escape('; '.join(provenance))}</p>")

@@ -111,6 +111,8 @@ def render_report(report: Report, top: int = 6) -> Group:
     head.add_column(overflow="fold", min_width=len(run.run_id))  # the id is never folded
     head.add_row("run", Text(f"{run.run_id}  ({run.status}, {run.done}/{run.planned} samples)"))
     head.add_row("model", Text(f"{run.model} on suite {run.suite}"))
+    if run.stopped_early:
+        head.add_row("stopped", Text(run.stopped_early, style="yellow"))
     s = ov.score
     head.add_row("score", Text(f"{_est(s)}  n={s.n_items} items, {s.n_samples} samples"))
     head.add_row("", Text(s.method, style="dim"))

@@ -1,4 +1,5 @@
-"""The sequential gate's verdict as terminal text."""
+"""The sequential gate's verdict as terminal text (``tailgate gate --sequential``, ``tailgate run
+--until-decided``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tailgate.analysis import SequentialDecision
 
-__all__ = ["render_sequential"]
+__all__ = ["render_look", "render_sequential", "render_until_decided"]
 
 
 def render_sequential(result: SequentialDecision) -> str:
@@ -31,3 +32,32 @@ def render_sequential(result: SequentialDecision) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def render_look(decision: SequentialDecision, n_done: int, n_order: int, samples_done: int, calls: int) -> str:
+    """One progress line of ``tailgate run --until-decided``: after a batch, the CS on the paired
+    items so far and the decision."""
+    d = decision
+    at = f"{d.n_items} paired items" if d.decision == "inconclusive" else f"decided at paired item {d.n_items}"
+    return (
+        f"until-decided: {n_done}/{n_order} items ({samples_done} samples, {calls} calls this session): "
+        f"{at}, mean {d.mean:+.4f}, {1 - d.alpha:.0%} CS [{d.low:+.4f}, {d.high:+.4f}] -> {d.decision}"
+    )
+
+
+def render_until_decided(
+    decision: SequentialDecision, n_done: int, n_order: int, samples_done: int, samples_order: int
+) -> str:
+    """The final decision of ``tailgate run --until-decided`` with what it used of the suite."""
+    how = (
+        "stopped early"
+        if n_done < n_order
+        else (
+            "the suite exhausted: inconclusive at budget" if decision.decision == "inconclusive" else "every item run"
+        )
+    )
+    return (
+        f"{render_sequential(decision)}\n"
+        f"  used {n_done} of {n_order} items ({n_done / n_order:.0%}), {samples_done} of {samples_order} samples "
+        f"({samples_done / max(samples_order, 1):.0%}); {how}"
+    )

@@ -28,7 +28,13 @@ def estimate_text(est: Estimate) -> str:
     return fmt.estimate(est, why=True)
 
 
-_STATUS_STYLE = {"completed": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
+_STATUS_STYLE = {
+    "completed": "green",
+    "stopped_early": "yellow",
+    "running": "cyan",
+    "interrupted": "yellow",
+    "failed": "red",
+}
 
 
 class _Runs:

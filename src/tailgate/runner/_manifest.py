@@ -26,7 +26,7 @@ from tailgate.records import (
     file_sha256,
 )
 
-__all__ = ["build_manifest", "fingerprint", "mismatches"]
+__all__ = ["build_manifest", "fingerprint", "mismatches", "suite_mismatches"]
 
 _PACKAGES = (
     "tailgate",
@@ -64,6 +64,19 @@ def fingerprint(
         "repeats": repeats,
         "variants": variants,
     }
+
+
+def suite_mismatches(stored: Mapping[str, Any], suite: LoadedSuite) -> list[str]:
+    """What of ``suite`` (templates, scorers, generated variants) differs from what a run with
+    fingerprint ``stored`` was made with: the parts of :func:`fingerprint` that two runs of one
+    suite on different models share."""
+    cfg = suite.config
+    current = {
+        "templates": content_hash([t.model_dump(mode="json") for t in cfg.templates]),
+        "scorers": content_hash([s.model_dump(mode="json") for s in cfg.scorers]),
+        "perturbations": content_hash([v.model_dump(mode="json") for v in cfg.variants]) if cfg.variants else None,
+    }
+    return [key for key, value in current.items() if stored.get(key) != value]
 
 
 def mismatches(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:

@@ -13,7 +13,7 @@ import asyncio
 import re
 import secrets
 import signal
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ from tailgate.runner._manifest import build_manifest, fingerprint, mismatches
 from tailgate.runner._paraphrases import prepare_paraphrases
 from tailgate.runner._plan import Plan, Sample, build_plan, variants_of
 from tailgate.runner._queueing import queueing_hint
+from tailgate.runner._schedule import Look, Schedule, merge_stats
 from tailgate.runner._served import ServedTracker, verify_hits
 from tailgate.scorers import BaseJudge, BoundScorer, build_scorers
 from tailgate.store import RunWriter, Store, utc_now
@@ -92,9 +93,9 @@ class RunResult:
         }
 
 
-def run_sync(options: RunOptions, progress: ProgressSink | None = None) -> RunResult:
+def run_sync(options: RunOptions, progress: ProgressSink | None = None, schedule: Schedule | None = None) -> RunResult:
     """Run on a fresh event loop (uvloop when installed); SIGTERM stops like Ctrl-C."""
-    return _run_loop(run(options, progress))
+    return _run_loop(run(options, progress, schedule))
 
 
 def _run_loop(coro: Coroutine[Any, Any, T]) -> T:
@@ -141,10 +142,12 @@ class _Setup:
     retry: RetryConfig
     rps: float | None
     fingerprint: dict[str, Any]
+    schedule: Schedule | None = None
 
 
-async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunResult:
-    """Plan and execute a run (or resume one); see :class:`RunOptions`.
+async def run(options: RunOptions, progress: ProgressSink | None = None, schedule: Schedule | None = None) -> RunResult:
+    """Plan and execute a run (or resume one); see :class:`RunOptions`. With a ``schedule``, only
+    its items run, in its order and batches, until its look stops the run (:mod:`._schedule`).
 
     Long: the steps of a run in the order they happen (resolve, lock, plan, cache, execute,
     record), each a few lines, read top to bottom as the documentation of what a run does."""
@@ -198,6 +201,8 @@ async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunR
             only_variants=options.variants,
             built=built,
         )
+        if schedule is not None:
+            schedule.check_plan(plan)
         setup = _Setup(
             options,
             suite,
@@ -211,6 +216,7 @@ async def run(options: RunOptions, progress: ProgressSink | None = None) -> RunR
             retry,
             options.rps or cfg.run.rps,
             fingerprint(suite, dataset, identity, mode, repeats, [v.name for v in plan.variants]),
+            schedule,
         )
         started = utc_now()
         writer, run_id, todo, resumed, states = _open(setup, started)
@@ -235,6 +241,8 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
                     f"run '{run_id}' was made with a different {', '.join(differ)}; resume it "
                     "with the same suite, model, mode and --repeats/--limit, or start a new run"
                 )
+            if setup.schedule is not None:
+                setup.schedule.check_resume(run_id, writer.manifest().until_decided)
             states = store.sample_status(run_id)
         except BaseException:
             writer.close()
@@ -269,6 +277,8 @@ def _open(setup: _Setup, started: str) -> tuple[RunWriter, str, list[Sample], bo
         argv=options.argv,
         started_at=started,
     )
+    if setup.schedule is not None:
+        manifest = manifest.updated(until_decided=setup.schedule.record())
     return store.create_run(run_id, manifest, setup.dataset.items), run_id, plan.samples, False, {}
 
 
@@ -286,7 +296,10 @@ async def _session(
 
     Long: the writer, the progress sink and the signal handlers must be opened and closed in
     this order around one ``execute`` for a kill at any moment to lose no finished sample."""
-    options, plan = setup.options, setup.plan
+    options, plan, schedule = setup.options, setup.plan, setup.schedule
+    if schedule is not None:
+        ordered = set(schedule.order)
+        todo = [s for s in todo if s.item.item_id in ordered]
     session: dict[str, Any] = {
         "started_at": started,
         "argv": [redact(a) for a in options.argv],
@@ -310,8 +323,9 @@ async def _session(
                 model=record["model"],
             )
 
+    total = plan.size if schedule is None else schedule.samples_of(plan, len(schedule.order))
     if progress is not None:
-        progress.start(plan.size, plan.size - len(todo))
+        progress.start(total, total - len(todo))
     status = "failed"
     stats = ExecutionStats()
     judges = (
@@ -330,23 +344,31 @@ async def _session(
             if stale:
                 setup.dataset.warnings.append(stale)
                 session["cache_not_replayed"] = stale
-        stats = await execute(
-            todo,
-            tracker or setup.provider,
-            setup.scorers,
-            write,
-            run_id=run_id,
-            model=options.model,
-            mode=plan.mode,
-            concurrency=setup.concurrency,
-            retry=setup.retry,
-            rps=setup.rps,
-            progress=progress,
-            cached=cached,
-            withheld=setup.suite.config.run.filtered,
-            judges=judges,
-        )
-        status = "completed"
+
+        async def issue(samples: list[Sample]) -> ExecutionStats:
+            return await execute(
+                samples,
+                tracker or setup.provider,
+                setup.scorers,
+                write,
+                run_id=run_id,
+                model=options.model,
+                mode=plan.mode,
+                concurrency=setup.concurrency,
+                retry=setup.retry,
+                rps=setup.rps,
+                progress=progress,
+                cached=cached,
+                withheld=setup.suite.config.run.filtered,
+                judges=judges,
+            )
+
+        if schedule is None:
+            stats = await issue(todo)
+            status = "completed"
+        else:
+            stats, stopped = await _scheduled(schedule, plan, writer, run_id, todo, issue)
+            status = "stopped_early" if stopped else "completed"
     except asyncio.CancelledError:
         status = "interrupted"
         setup.provider.cancel()
@@ -420,6 +442,39 @@ def _partial_failures(manifest: Manifest, stats: ExecutionStats) -> list[str]:
     return out
 
 
+async def _scheduled(
+    schedule: Schedule,
+    plan: Plan,
+    writer: RunWriter,
+    run_id: str,
+    todo: list[Sample],
+    issue: Callable[[list[Sample]], Awaitable[ExecutionStats]],
+) -> tuple[ExecutionStats, bool]:
+    """Run the schedule's batches, looking after each (and first, when a resumed run has done
+    some); returns the session's statistics and whether a look stopped the run before the end
+    of the order. Each look's summary goes into the manifest as it is made (a kill keeps it)."""
+    stats = ExecutionStats()
+    done, batches = schedule.batches(todo)
+    total = schedule.samples_of(plan, len(schedule.order))
+
+    def look(n_done: int) -> bool:
+        n_order = len(schedule.order)
+        seen = Look(run_id, n_done, n_order, schedule.samples_of(plan, n_done), total, stats.calls)
+        outcome = schedule.look(seen)
+        stopped = outcome.stop and n_done < len(schedule.order)
+        record = {**schedule.record(), "batch": schedule.batch, "n_done": n_done, "stopped_early": stopped}
+        writer.update_manifest(until_decided=record | {"look": dict(outcome.summary)})
+        return outcome.stop
+
+    if (done or not batches) and look(done):
+        return stats, done < len(schedule.order)
+    for n_done, samples in batches:
+        stats = merge_stats(stats, await issue(samples))
+        if look(n_done):
+            return stats, n_done < len(schedule.order)
+    return stats, False
+
+
 COMPACT_MIN_RECORDS = 10_000
 _CACHED_FIELDS = ("tokens_in", "tokens_out", "finish_reason", "latency_ms")
 
@@ -433,7 +488,7 @@ def _finish(
 ) -> int:
     """Compact a completed run and record the session; ``states`` is every sample's state (the
     store's at the start, then each record this session wrote)."""
-    if status == "completed":
+    if status in ("completed", "stopped_early"):
         # Small runs stay as JSONL (an open format DuckDB reads directly): importing pyarrow and
         # writing Parquet would cost more than reading them ever will. (The journals hold at most
         # ``len(states)`` distinct samples: below the bound there is nothing to read.)
