@@ -206,6 +206,25 @@ def test_format_spread_of_identical_templates_is_not_a_point() -> None:
     assert out.any_spread.p_value == 1.0
 
 
+def test_format_spread_upper_end_needs_one_pair_and_the_lower_end_all() -> None:
+    """The upper end is the largest |paired difference| + one pair's t quantile (scipy's
+    t.ppf(0.975, n - 1)) x its SE: it fails only if the one pair that makes the true spread is
+    underestimated. The lower end keeps the simultaneous critical value over all pairs, larger."""
+    from scipy import stats
+
+    rng = np.random.default_rng(4)
+    scores = _templates(rng, 80, np.array([0.0, 0.0, 0.3]), 3)
+    out = format_spread(scores, ["a", "b", "c"])
+    first, second = np.triu_indices(3, k=1)
+    d = scores[:, first] - scores[:, second]
+    se = np.maximum(d.std(axis=0, ddof=1) / np.sqrt(80), 1 / 80)
+    high = float(np.max(np.abs(d.mean(axis=0)) + stats.t.ppf(0.975, 79) * se))
+    assert out.spread.high == pytest.approx(high, abs=1e-12)
+    crit = float(out.spread.method.rsplit("critical value ", 1)[1].rstrip(")"))
+    assert crit > stats.t.ppf(0.975, 79)
+    assert out.spread.low == pytest.approx(max(0.0, float(np.max(np.abs(d.mean(axis=0)) - crit * se))), abs=0.01)
+
+
 def test_reference_free_runs_get_the_answer_flip_rate(tmp_path: Path) -> None:
     """A model that repeats its prompt: its answer flips exactly on the items whose paraphrase
     column differs from the original wording (3 of 8 here)."""
