@@ -111,6 +111,24 @@ def cover(t: Tallies, measure: str, regime: str, est: Any, truth: float) -> None
     row.hits += int(low - 1e-12 <= truth <= high + 1e-12)
 
 
+def cluster_sums(row: Tally, hits: int, printed: int) -> None:
+    """One replication's ``hits`` of ``printed`` intervals of a pooled row (every slice of one
+    run): the sums that give its Monte-Carlo SE with the replication as the cluster
+    (:func:`pooled_se`), since slices of one run are not independent."""
+    for key, value in (("_hh", hits * hits), ("_hp", hits * printed), ("_pp", printed * printed), ("_reps", 1)):
+        row.extra[key] = row.extra.get(key, 0.0) + value
+
+
+def pooled_se(tally: Tally, rate: float) -> float | None:
+    """The MC SE of a pooled row's rate, clustered on replications (the ratio estimator's
+    variance, R / (R - 1) sum_r (h_r - rate p_r)^2 / P^2), or None when the row has no sums."""
+    reps = tally.extra.get("_reps", 0.0)
+    if reps < 2 or tally.printed == 0:
+        return None
+    ss = tally.extra["_hh"] - 2 * rate * tally.extra["_hp"] + rate * rate * tally.extra["_pp"]
+    return math.sqrt(max(ss, 0.0) * reps / (reps - 1)) / tally.printed
+
+
 def reject(t: Tallies, measure: str, regime: str, p: float | None, kind: str = "error", alpha: float = 0.05) -> None:
     """A test's p-value: counts a rejection at ``alpha``; no p-value = warning."""
     row = _tally(t, measure, regime, kind)
@@ -457,9 +475,12 @@ def rep_run(cell: Cell, rng: np.random.Generator, t: Tallies) -> None:
             if k >= 2:
                 cover(t, "ICC (0/1)", reg, prof.icc, 1.0 / (a + b + 1.0))
         if cell.wants("slices"):
+            row = _tally(t, POOLED, reg, "coverage")
+            hits, printed = row.hits, row.printed
             for s in slice_estimates(data, REPORT.confidence):
                 if s.feature in ATTRIBUTES:
-                    cover(t, "slice score (each slice, null)", reg, s.estimate, cell.mean)
+                    cover(t, POOLED, reg, s.estimate, cell.mean)
+            cluster_sums(row, row.hits - hits, row.printed - printed)
         if cell.wants("discovery"):
             disc = _discovery(data, REPORT)
             flag(t, "discovery: any slice reported (null)", reg, bool(disc.slices))
@@ -877,13 +898,18 @@ def verdict(measure: str, regime: str, tally: Tally) -> Row:
     """PASS / FAIL / conservative / warning printed, with the rules of docs/calibration.md."""
     warned = tally.warned / tally.total if tally.total else 0.0
     note = ""
-    if tally.extra:
-        note = ", ".join(f"mean {k} {v / max(tally.total, 1):.3f}" for k, v in sorted(tally.extra.items()))
+    if any(not k.startswith("_") for k in tally.extra):
+        note = ", ".join(
+            f"mean {k} {v / max(tally.total, 1):.3f}" for k, v in sorted(tally.extra.items()) if not k.startswith("_")
+        )
     if tally.printed == 0:
         return Row(measure, regime, tally.kind, None, None, tally.total, warned, "warning printed", note, tally.total)
     rate = tally.hits / tally.printed
     target = TARGET[tally.kind]
     se = math.sqrt(max(target * (1 - target), 0.0025 * 0.9975) / tally.printed)
+    clustered = pooled_se(tally, rate) if tally.kind == "coverage" else None
+    if clustered is not None:  # slices of one run share its data: the replication is the unit
+        se = max(se, clustered)
     if tally.kind == "coverage":
         tol = max(0.02, 2.5 * se)
         status = "PASS" if abs(rate - target) <= tol else ("conservative" if rate > target else "FAIL")
