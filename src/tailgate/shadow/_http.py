@@ -88,11 +88,14 @@ def forward_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
 
 
 def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    named = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        if name.lower() not in HOP_BY_HOP and name.lower() not in named:
-            out.add(name, value)
+    """The primary's headers the client gets: all but hop-by-hop ones (and those ``Connection``
+    names), in order (a copy with those removed: most answers have none or one)."""
+    drop = [name for name in HOP_BY_HOP if name in headers]
+    for value in headers.getall("Connection", ()):
+        drop.extend(t.strip() for t in value.split(",") if t.strip())
+    out = CIMultiDict(headers)
+    for name in drop:
+        out.popall(name, None)
     return out
 
 
