@@ -182,8 +182,11 @@ class ShadowProxy:
         self.metrics.worker_up.set_function(lambda: 1.0 if link.alive else 0.0)
         try:
             self._pool = PrimaryPool(self.config.primary, limit=self.config.primary_connections)
-            # aiohttp's low-level server: every path to one handler, no router, no middlewares
-            server = web.Server(self._handle, request_factory=self._make_request, access_log=None)
+            # aiohttp's low-level server: every path to one handler, no router, no middlewares; a
+            # compressed request body stays compressed (it is forwarded with its Content-Encoding)
+            server = web.Server(
+                self._handle, request_factory=self._make_request, access_log=None, auto_decompress=False
+            )
             self._runner = web.ServerRunner(server, shutdown_timeout=self.config.grace, handle_signals=False)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
