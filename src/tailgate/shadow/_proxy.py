@@ -342,11 +342,11 @@ class ShadowProxy:
     ) -> None:
         """Relay an answer whose body arrived with its headers (most unstreamed ones): one write
         of both, as aiohttp joins a first chunk to the headers; nothing waits for more bytes."""
-        relay.first = time.perf_counter() if body else None
+        relay.first = relay.last = relay.headers  # (the last byte was there with the headers)
         if capture:
             relay.keep(body)
         await response.prepare(request)
-        relay.prepared = relay.last = time.perf_counter()
+        relay.prepared = time.perf_counter()
         try:
             await response.write_eof(body)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
