@@ -198,8 +198,15 @@ def check_accounting(name: str, url: str, mock: str, before: Accounting, svc: Se
     """
     after = drain(url)
     received = get_json(f"{mock}/stats")["requests"]
-    records = records_by_key(svc.workdir / f"{name}-store", name)
     mirrored = int(after.mirrored)
+    # /healthz can say nothing is pending a moment before the writer's last record is readable in
+    # the store (2026-12-04: 1 of 2,516 short, all there after stop): wait for it, 10 s at most
+    deadline = time.monotonic() + 10
+    while True:
+        records = records_by_key(svc.workdir / f"{name}-store", name)
+        if records.get("primary") == records.get("candidate") == mirrored or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     agree = {
         "counters balance": after.balanced,
         "candidate received == candidate calls": received == after.calls,

@@ -11,13 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
+from multidict import CIMultiDict
 from prometheus_client.parser import text_string_to_metric_families
 
 import tailgate
 from tailgate.shadow import mirror_share, request_key
 from tailgate.shadow._metrics import Metrics
-from tailgate.shadow._wire import HEADER, captured_frame, read_captured
-from tailgate.store import Store
+from tailgate.shadow._primary import forward_head
+from tailgate.shadow._wire import HEADER, captured_frame, header_dict, iso_utc, read_captured
+from tailgate.store import Store, utc_now
 from tests.shadow._servers import Upstream, chat_body, request, shadowed, wait_for
 
 
@@ -32,9 +34,10 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_a_captured_frame_round_trips_bytes_and_fields() -> None:
     body = b'{"messages": [{"content": "\\u00fc \xff raw"}]}'  # not valid UTF-8: bytes travel as bytes
     chunks = [b"data: one\n\n", b"", b"data: \x00two\n\n"]
-    head = ["chat", "/v1/chat/completions", {"Authorization": "Bearer k", "X-A": "1"}, 200, None]
-    head += ["2026-12-03T00:00:00Z", "2026-12-03T00:00:01Z", 17, None, 12.5, "k", None]
-    buffers = captured_frame(head, body, chunks, sum(map(len, chunks)))
+    lines = b"Authorization: Bearer k\r\nX-A: 1\r\nx-a: 2\r\nX-Empty: \r\nX-\xc3\xbc: \xc3\xbc\r\n"
+    head = ["chat", "/v1/chat/completions", 200, None, 1_764_806_400_000_017, 1_764_806_401_250_000, None, 12.5, "k"]
+    head += [None]
+    buffers = captured_frame(head, lines, body, chunks, sum(map(len, chunks)))
     data = b"".join(buffers)
     length, _kind = HEADER.unpack_from(data)
     assert length == len(data) - HEADER.size
@@ -42,9 +45,28 @@ def test_a_captured_frame_round_trips_bytes_and_fields() -> None:
     assert mode == "chat"
     assert captured.body == body
     assert captured.response == b"".join(chunks)
-    assert captured.headers == {"Authorization": "Bearer k", "X-A": "1"}
-    assert (captured.status, captured.encoding, captured.timestamp_us) == (200, None, 17)
+    # as dict(CIMultiDict(...)) of the same headers: the first line of a name, as sent
+    assert captured.headers == {"Authorization": "Bearer k", "X-A": "1", "X-Empty": "", "X-ü": "ü"}
+    assert (captured.status, captured.encoding, captured.timestamp_us) == (200, None, 1_764_806_400_000_017)
+    # 1764806400 s after the epoch is 2025-12-04T00:00:00Z (20,426 days of 86,400 s)
+    assert (captured.started_at, captured.ended_at) == ("2025-12-04T00:00:00.000017Z", "2025-12-04T00:00:01.250000Z")
     assert (captured.ttft_ms, captured.latency_ms, captured.secret, captured.error) == (None, 12.5, "k", None)
+
+
+def test_times_are_formatted_as_the_store_formats_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker formats the proxy's integer microseconds as ``utc_now`` formats the clock."""
+    import tailgate.store._store as store_module
+
+    for seconds in (1_764_806_400.5, 1_764_806_399.25, 0.0):  # (exact in binary: no rounding between the two)
+        monkeypatch.setattr(store_module.time, "time", lambda s=seconds: s)
+        assert iso_utc(int(seconds * 1_000_000)) == utc_now()
+    assert iso_utc(1_764_806_400_500_000) == "2025-12-04T00:00:00.500000Z"
+
+
+def test_header_lines_decode_as_the_proxys_headers_did() -> None:
+    raw = ((b"Content-Type", b"application/json"), (b"X-Dup", b"a"), (b"x-dup", b"b"), (b"Host", b"h"))
+    expected = dict(CIMultiDict((k.decode(), v.decode()) for k, v in raw if k != b"Host"))
+    assert header_dict(forward_head(raw)) == expected == {"Content-Type": "application/json", "X-Dup": "a"}
 
 
 def test_metrics_of_both_processes_are_summed() -> None:

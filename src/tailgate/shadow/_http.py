@@ -13,10 +13,8 @@ from yarl import URL
 
 __all__ = [
     "HOP_BY_HOP",
-    "SKIP_AUTO",
     "client_secret",
     "default_run_id",
-    "forward_headers",
     "join",
     "new_loop",
     "payload",
@@ -37,8 +35,6 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-SKIP_AUTO = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
-"""Headers aiohttp's client would add on its own: not added, so the primary gets what the client sent."""
 
 
 def new_loop() -> asyncio.AbstractEventLoop:
@@ -73,26 +69,15 @@ def join(base: str, raw_path: str) -> URL:
     return URL(base.rstrip("/") + raw_path, encoded=True)
 
 
-def forward_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    """The headers a hop forwards: all but hop-by-hop ones (and those ``Connection`` names),
-    ``Host`` (the upstream's own), ``Content-Length`` (recomputed for the same bytes) and
-    ``Expect`` (the proxy answered the client's ``100-continue`` itself, and sends the body whole)."""
-    named = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        lower = name.lower()
-        if lower in HOP_BY_HOP or lower in named or lower in ("host", "content-length", "expect"):
-            continue
-        out.add(name, value)
-    return out
-
-
 def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    named = {t.strip().lower() for v in headers.getall("Connection", ()) for t in v.split(",")}
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        if name.lower() not in HOP_BY_HOP and name.lower() not in named:
-            out.add(name, value)
+    """The primary's headers the client gets: all but hop-by-hop ones (and those ``Connection``
+    names), in order (a copy with those removed: most answers have none or one)."""
+    drop = [name for name in HOP_BY_HOP if name in headers]
+    for value in headers.getall("Connection", ()):
+        drop.extend(t.strip() for t in value.split(",") if t.strip())
+    out = CIMultiDict(headers)
+    for name in drop:
+        out.popall(name, None)
     return out
 
 

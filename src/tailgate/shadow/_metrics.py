@@ -9,12 +9,16 @@ disjoint events: no count is on both).
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["Metrics"]
+__all__ = ["Histogram", "Metrics"]
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -24,7 +28,7 @@ class Metrics:
     (never the process-global one, so two proxies in one process do not mix)."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Gauge
         from prometheus_client import Counter as PCounter
 
         self._lock = threading.Lock()
@@ -125,6 +129,68 @@ class Metrics:
 
         peer = self.peer() if self.peer is not None else None
         return bytes(generate_latest(_Merged(self.registry, peer["families"] if peer else [])))
+
+
+class Histogram:
+    """A labelled Prometheus histogram whose ``observe`` is one bisection and two additions.
+
+    prometheus_client's takes a lock per bucket and per sum and checks its state at every call:
+    four of them per request were 5-6% of the proxy's CPU on the primary path. The samples it
+    exports are the same (``_bucket`` cumulative per ``le``, ``+Inf``, ``_count``, ``_sum``,
+    ``_created``). One event loop observes (not thread-safe, as nothing else observes).
+    """
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: list[str], *, buckets: tuple[float, ...], registry: Any
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self.upper = (*(float(b) for b in buckets), math.inf)
+        self._children: dict[tuple[str, ...], _Bins] = {}
+        registry.register(self)
+
+    def labels(self, *values: str) -> _Bins:
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self.labelnames):
+                raise ValueError(f"{self.name}: {len(self.labelnames)} label values expected, got {values!r}")
+            child = self._children[values] = _Bins(self.upper)
+        return child
+
+    def describe(self) -> Iterator[Any]:
+        from prometheus_client.metrics_core import HistogramMetricFamily
+
+        yield HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.metrics_core import HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString
+
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for values, child in list(self._children.items()):
+            cumulative = itertools.accumulate(child.counts)
+            buckets = [(floatToGoString(b), float(c)) for b, c in zip(self.upper, cumulative, strict=True)]  # type: ignore[no-untyped-call]
+            family.add_metric(list(values), buckets, child.sum)
+            family.add_sample(self.name + "_created", dict(zip(self.labelnames, values, strict=True)), child.created)
+        yield family
+
+
+class _Bins:
+    """One label set's bucket counts (not cumulative: ``counts[i]`` values <= ``upper[i]`` and
+    above ``upper[i - 1]``), their sum, and when it was created."""
+
+    __slots__ = ("counts", "created", "sum", "upper")
+
+    def __init__(self, upper: tuple[float, ...]) -> None:
+        self.upper = upper
+        self.counts = [0] * len(upper)
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.upper, value)] += 1
+        self.sum += value
 
 
 class _Merged:

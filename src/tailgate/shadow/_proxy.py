@@ -27,25 +27,26 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http import HttpVersion11, RawRequestMessage
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
 
 from tailgate.errors import UsageError
 from tailgate.shadow._config import ShadowConfig
 from tailgate.shadow._http import (
-    SKIP_AUTO,
     client_secret,
     default_run_id,
-    forward_headers,
-    join,
     new_loop,
-    payload,
     response_headers,
     safe_url,
 )
 from tailgate.shadow._keys import MIRRORABLE_PATHS
 from tailgate.shadow._link import WorkerLink, worker_env
 from tailgate.shadow._metrics import Metrics
+from tailgate.shadow._primary import PrimaryPool, forward_head
 from tailgate.shadow._wire import captured_frame
-from tailgate.store import utc_now
 
 __all__ = ["ShadowProxy", "serve"]
 
@@ -66,8 +67,9 @@ class _Relay:
     """One primary call's timings (``time.perf_counter``) and what is kept of its answer."""
 
     t0: float
-    started_at: str
     timestamp_us: int
+    head: bytes = b""
+    """The client's header lines as forwarded to the primary (and handed to the worker)."""
     sent: float = 0.0
     headers: float = 0.0
     prepared: float = 0.0
@@ -122,8 +124,8 @@ class ShadowProxy:
         self.metrics = Metrics()
         self._hot = _HotMetrics(self.metrics)
         self.port = config.port
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.ServerRunner | None = None
+        self._pool: PrimaryPool | None = None
         self._link: WorkerLink | None = None
         self._closed = False
         self._candidate_key = os.environ.get(config.candidate_key_env) or None
@@ -179,16 +181,13 @@ class ShadowProxy:
         self.metrics.peer = link.metrics
         self.metrics.worker_up.set_function(lambda: 1.0 if link.alive else 0.0)
         try:
-            connector = aiohttp.TCPConnector(limit=self.config.primary_connections, limit_per_host=0)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30),
-                cookie_jar=aiohttp.DummyCookieJar(),
+            self._pool = PrimaryPool(self.config.primary, limit=self.config.primary_connections)
+            # aiohttp's low-level server: every path to one handler, no router, no middlewares; a
+            # compressed request body stays compressed (it is forwarded with its Content-Encoding)
+            server = web.Server(
+                self._handle, request_factory=self._make_request, access_log=None, auto_decompress=False
             )
-            app = web.Application(client_max_size=self.config.max_body)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.config.grace, handle_signals=False)
+            self._runner = web.ServerRunner(server, shutdown_timeout=self.config.grace, handle_signals=False)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
             try:
@@ -215,9 +214,9 @@ class ShadowProxy:
         return await self._close_all({})
 
     async def _close_all(self, extra: dict[str, Any], status: str = "completed") -> dict[str, Any]:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         final: dict[str, Any] | None = None
         link = self._link
         if link is not None and not self._closed:
@@ -256,18 +255,30 @@ class ShadowProxy:
 
     # -- the primary path -------------------------------------------------------------------------
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    def _make_request(
+        self,
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: RequestHandler,
+        writer: AbstractStreamWriter,
+        task: asyncio.Task[None],
+    ) -> web.BaseRequest:
+        loop = asyncio.get_running_loop()
+        return web.BaseRequest(message, payload, protocol, writer, task, loop, client_max_size=self.config.max_body)
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.version == HttpVersion11 and "Expect" in request.headers:
+            await _expect(request)  # (what aiohttp's router did before any handler)
         admin = ADMIN_PATHS.get(request.path) if request.method == "GET" else None
         if admin is not None:
             return self._admin(admin)
-        relay = _Relay(time.perf_counter(), utc_now(), time.time_ns() // 1000)
-        body = await request.read()
+        relay = _Relay(time.perf_counter(), time.time_ns() // 1000)
+        body = await self._body(request)
         mode = MIRRORABLE_PATHS.get(request.path) if request.method == "POST" else None
         (self._hot.mirrorable if mode else self._hot.other).inc()
-        headers = forward_headers(request.headers)
         try:
-            response = await self._relay(request, body, headers, relay, capture=mode is not None)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            response = await self._relay(request, body, relay, capture=mode is not None)
+        except (aiohttp.ClientError, HttpProcessingError, TimeoutError, OSError) as exc:
             reason = "timeout" if isinstance(exc, TimeoutError) else "connection"
             self.metrics.primary_errors.labels(reason).inc()
             self.metrics.count(f"primary_errors.{reason}")
@@ -277,7 +288,7 @@ class ShadowProxy:
             return web.json_response({"error": {"message": message, "type": "proxy_error"}}, status=502)
         self._observe(relay)
         if mode is not None:
-            self._capture(mode, request, body, headers, relay)
+            self._capture(mode, request, body, relay)
         return response
 
     def _admin(self, what: str) -> web.Response:
@@ -288,27 +299,26 @@ class ShadowProxy:
         return web.Response(body=self.metrics.text(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _relay(
-        self, request: web.Request, body: bytes, headers: Any, relay: _Relay, *, capture: bool
+        self, request: web.BaseRequest, body: bytes, relay: _Relay, *, capture: bool
     ) -> web.StreamResponse:
         """Forward the request as received; relay status, headers and each chunk as it arrives."""
-        assert self._session is not None
+        assert self._pool is not None
         send_body = body if body or request.headers.get("Content-Length") is not None else None
+        relay.head = forward_head(request.raw_headers)
         relay.sent = time.perf_counter()
-        async with self._session.request(
-            request.method,
-            join(self.config.primary, request.raw_path),
-            headers=headers,
-            data=payload(send_body),
-            allow_redirects=False,
-            skip_auto_headers=SKIP_AUTO,
-        ) as upstream:
+        upstream = await self._pool.send(request.method, request.raw_path, relay.head, send_body)
+        try:
             relay.headers = time.perf_counter()
             relay.status, relay.encoding = upstream.status, upstream.headers.get("Content-Encoding")
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             response.headers.extend(response_headers(upstream.headers))
+            content = upstream.content
+            if content.is_eof():  # the whole body is here already: headers and body in one write
+                await self._relay_whole(request, response, content.read_nowait(), relay, capture=capture)
+                return response
             await response.prepare(request)
             relay.prepared = time.perf_counter()
-            async for chunk in upstream.content.iter_any():
+            async for chunk in content.iter_any():
                 if relay.first is None:
                     relay.first = time.perf_counter()
                 if capture:
@@ -319,11 +329,37 @@ class ShadowProxy:
                     relay.client_gone = True
                     break
             relay.last = time.perf_counter()
+        finally:
+            upstream.release()  # (kept for the next request only when read to its end)
         if not relay.client_gone:
             with contextlib.suppress(ConnectionResetError, aiohttp.ClientConnectionResetError):
                 await response.write_eof()
         relay.done = time.perf_counter()
         return response
+
+    async def _relay_whole(
+        self, request: web.BaseRequest, response: web.StreamResponse, body: bytes, relay: _Relay, *, capture: bool
+    ) -> None:
+        """Relay an answer whose body arrived with its headers (most unstreamed ones): one write
+        of both, as aiohttp joins a first chunk to the headers; nothing waits for more bytes."""
+        relay.first = relay.last = relay.headers  # (the last byte was there with the headers)
+        if capture:
+            relay.keep(body)
+        await response.prepare(request)
+        relay.prepared = time.perf_counter()
+        try:
+            await response.write_eof(body)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+            relay.client_gone = True
+        relay.done = time.perf_counter()
+
+    async def _body(self, request: web.BaseRequest) -> bytes:
+        """The request body: taken as it is when it arrived whole with the request (most do),
+        else read (up to ``max_body``, past it a 413, as ``BaseRequest.read``)."""
+        content = request.content
+        if content.is_eof() and content.total_bytes <= self.config.max_body and content.exception() is None:
+            return content.read_nowait()
+        return await request.read()
 
     def _observe(self, r: _Relay) -> None:
         hot = self._hot
@@ -332,7 +368,7 @@ class ShadowProxy:
         hot.primary_ttfb.observe(r.ttfb)
         hot.primary_total.observe(r.last - r.sent)
 
-    def _capture(self, mode: str, request: web.Request, body: bytes, headers: Any, relay: _Relay) -> None:
+    def _capture(self, mode: str, request: web.BaseRequest, body: bytes, relay: _Relay) -> None:
         """Hand what the mirror needs of a finished primary to the worker, never waiting."""
         if relay.client_gone:
             self._not_handed("skipped", "client_disconnected")
@@ -349,22 +385,29 @@ class ShadowProxy:
         head = [
             mode,
             request.path,
-            dict(headers),
             relay.status,
             relay.encoding,
-            relay.started_at,
-            utc_now(),
             relay.timestamp_us,
+            time.time_ns() // 1000,
             relay.ttfb * 1000,
             (relay.last - relay.sent) * 1000,
             client_secret(request.headers),
             None,
         ]
-        link.hand(captured_frame(head, body, relay.chunks, relay.size))
+        link.hand(captured_frame(head, relay.head, body, relay.chunks, relay.size))
 
     def _not_handed(self, kind: str, reason: str) -> None:
         (self.metrics.skipped if kind == "skipped" else self.metrics.dropped).labels(reason).inc()
         self.metrics.count(f"{kind}.{reason}")
+
+
+async def _expect(request: web.BaseRequest) -> None:
+    """Answer an ``Expect`` header as aiohttp's router does: ``100 Continue``, else 417."""
+    expect = request.headers.get("Expect", "")
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # (the answer's own bytes start after it)
 
 
 def serve(
