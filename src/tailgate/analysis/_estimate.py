@@ -294,7 +294,7 @@ def mid_p_interval(successes: float, n: float, confidence: float = 0.95) -> tupl
     observed count, P(X > x) + P(X = x) / 2 = alpha / 2 for the lower end (and the mirror for the
     upper), written with the regularised incomplete beta function
     (P(X >= x) = I_p(x, n - x + 1)) so that x and n need not be integers. Checked against
-    ``statsmodels``' binomial tail sums in tests/analysis/test_estimate.py."""
+    ``scipy.stats``' binomial tail sums in tests/analysis/test_estimate.py."""
     from scipy.special import betainc
 
     alpha = 1.0 - confidence
@@ -370,7 +370,7 @@ def kish_n(
         return min(cap, max(floor, p * (1 - p) / se**2))
     top = _t_quantile(confidence, int(n_obs) - 1) if n_obs is not None and n_obs >= 2 else _z_quantile(confidence)
     df = (top / _t_quantile(confidence, n_items - 1)) ** 2
-    return min(cap, min(cap, max(floor, p * (1 - p) / se**2)) * df)
+    return min(cap, max(floor, p * (1 - p) / se**2)) * df  # df <= 1: samples >= items
 
 
 def effective_n(p: float, se: float | None, n_items: int, n_samples: int, confidence: float = 0.95) -> float:

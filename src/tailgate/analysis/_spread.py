@@ -198,8 +198,8 @@ def _simultaneous_spread(
     # quantile. Where the lower end can fail with probability alpha (identical templates) the
     # upper cannot fail (the spread is 0); where the spread is far from 0 the lower end fails only
     # on an outward deviation of the extreme pairs (about alpha / 2 at most): the total stays
-    # <= alpha. The simultaneous value at both ends covered 0.988 with one template far apart
-    # (bench/calibration.py), this 0.95-0.97.
+    # <= alpha. With two templates tied below a better one the failures left are the lower
+    # end's: coverage 0.988 -> 0.986 there (bench/calibration.py; 0.95 at identical templates).
     low = max(0.0, float(np.max(np.abs(dhat) - crit * se)))
     high = float(np.max(np.abs(dhat) + single * se))
     return low, high, crit
