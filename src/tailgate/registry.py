@@ -272,7 +272,10 @@ def load_callable(spec: str) -> Callable[..., Any]:
                 raise UsageError(f"cannot import {module_name}")
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module
-            loader_spec.loader.exec_module(module)
+            # compiled from the file's bytes, never from __pycache__: a file rewritten within the
+            # same second at the same size (the bytecode cache's mtime + size check) would run the
+            # old code under the new code's hash (the cache key and the run's fingerprint)
+            exec(compile(path.read_bytes(), str(path), "exec", dont_inherit=True), module.__dict__)
         else:
             if "" not in sys.path:
                 sys.path.insert(0, "")
