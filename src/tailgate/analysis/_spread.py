@@ -126,8 +126,9 @@ def format_spread(
     best, worst = int(np.argmax(means)), int(np.argmin(means))
     low, high, crit = _simultaneous_spread(scores, confidence, seed)
     method = (
-        f"true max - min of {count} template means; simultaneous max-|t| intervals for all "
-        f"{count * (count - 1) // 2} paired differences (multivariate t({items - 1}), critical value {crit:.2f})"
+        f"true max - min of {count} template means; lower end: simultaneous max-|t| intervals for all "
+        f"{count * (count - 1) // 2} paired differences (multivariate t({items - 1}), critical value {crit:.2f}); "
+        f"upper end: one pair's t({items - 1})"
         if low is not None
         else "too few items"
     )
